@@ -1,0 +1,16 @@
+// The provider's entry point, loaded by the sdk's shim inside the dynamic-provider process
+// as `require("pulumi-baremetal/provider")`.
+import * as ipReservation from "./resources/ip-reservation";
+
+export { configure } from "./runtime";
+export { resolveConfig, DEFAULT_STORE, type ProviderConfig } from "./config";
+export { openStore } from "./store/open";
+export type * from "./store/store";
+export { IpamError, isIpamError } from "./ipam/errors";
+
+/** Lifecycle of each resource kind, by the name in its type token. */
+export const resources = {
+  IpReservation: ipReservation,
+} as const;
+
+export type ResourceKind = keyof typeof resources;

@@ -1,0 +1,83 @@
+// Checks of pools and block requests that every store backend makes before touching data.
+import { Block, familyBits, formatCidr, overlaps, parseCidr } from "./cidr";
+import { IpamError } from "./errors";
+import type { BlockRequest, NewPool, Pool, PoolType } from "../store/store";
+import { POOL_TYPES, poolTypeFamily } from "../store/store";
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+/** Validates a new pool against the existing ones; returns its block. */
+export function checkNewPool(pool: NewPool, existing: Pool[]): Block {
+  if (!NAME.test(pool.name)) {
+    throw new IpamError(
+      "InvalidRequest",
+      `pool name "${pool.name}" is invalid: use 1-63 lower-case letters, digits, ".", "_" or "-"`,
+    );
+  }
+  if (!POOL_TYPES.includes(pool.type)) {
+    throw new IpamError(
+      "InvalidRequest",
+      `pool ${pool.name}: type "${pool.type}" is not one of ${POOL_TYPES.join(", ")}`,
+    );
+  }
+  const block = parseCidr(pool.cidr);
+  const family = poolTypeFamily(pool.type);
+  if (block.family !== family) {
+    throw new IpamError(
+      "InvalidCidr",
+      `pool ${pool.name}: ${pool.cidr} is IPv${block.family}, but a ${pool.type} pool holds IPv${family}`,
+    );
+  }
+  if (pool.type === "global_ipv4" && pool.facility !== null) {
+    throw new IpamError("InvalidRequest", `pool ${pool.name}: a global_ipv4 pool has no facility`);
+  }
+  if (pool.type !== "global_ipv4" && pool.facility === null) {
+    throw new IpamError("InvalidRequest", `pool ${pool.name}: a ${pool.type} pool needs a facility`);
+  }
+  if (existing.some((p) => p.name === pool.name)) {
+    throw new IpamError("InvalidRequest", `pool ${pool.name} already exists`);
+  }
+  for (const other of existing) {
+    if (overlaps(block, parseCidr(other.cidr))) {
+      throw new IpamError(
+        "PoolOverlap",
+        `pool ${pool.name} (${formatCidr(block)}) overlaps pool ${other.name} (${other.cidr})`,
+      );
+    }
+  }
+  return block;
+}
+
+export type ResolvedRequest = { kind: "size"; prefix: number } | { kind: "exact"; block: Block };
+
+/** Turns a request into a prefix length or an exact block for the given family. */
+export function resolveRequest(type: PoolType, request: BlockRequest): ResolvedRequest {
+  const family = poolTypeFamily(type);
+  const bits = familyBits(family);
+  if ("cidr" in request) {
+    const block = parseCidr(request.cidr);
+    if (block.family !== family) {
+      throw new IpamError(
+        "InvalidCidr",
+        `${request.cidr} is IPv${block.family}, but type ${type} holds IPv${family} addresses`,
+      );
+    }
+    return { kind: "exact", block };
+  }
+  const p = request.prefixLength;
+  if (!Number.isInteger(p) || p < 0 || p > bits) {
+    throw new IpamError("InvalidRequest", `prefix length ${p} is out of range for IPv${family} (0-${bits})`);
+  }
+  return { kind: "size", prefix: p };
+}
+
+/** Refuses a prefix longer than the pool can give, or a block bigger than the pool. */
+export function checkFitsPool(pool: Pool, prefix: number, what: string): void {
+  const poolBlock = parseCidr(pool.cidr);
+  if (prefix < poolBlock.prefix) {
+    throw new IpamError(
+      "InvalidRequest",
+      `${what} is larger than pool ${pool.name} (${pool.cidr}) can ever hold`,
+    );
+  }
+}

@@ -1,0 +1,35 @@
+// Turns zod results into the engine's check failures: one per field, each naming the field and
+// saying what would be valid.
+import type { z } from "zod";
+
+export interface CheckFailure {
+  property: string;
+  reason: string;
+}
+
+export interface CheckResult<T> {
+  inputs?: T;
+  failures?: CheckFailure[];
+}
+
+/** Engine-internal properties (`__provider` and the like) pass through untouched. */
+export function checkWith<S extends z.ZodType>(
+  schema: S,
+  news: Record<string, unknown>,
+): CheckResult<z.output<S>> {
+  const internal: Record<string, unknown> = {};
+  const user: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(news)) (k.startsWith("__") ? internal : user)[k] = v;
+  const parsed = schema.safeParse(user);
+  if (parsed.success) return { inputs: { ...internal, ...(parsed.data as object) } as z.output<S> };
+  return {
+    failures: parsed.error.issues.map((issue) => {
+      if (issue.code === "unrecognized_keys") {
+        const property = issue.keys.join(", ");
+        return { property, reason: `${property}: not an input of this resource` };
+      }
+      const property = issue.path.map(String).join(".") || "(inputs)";
+      return { property, reason: `${property}: ${issue.message}` };
+    }),
+  };
+}

@@ -1,0 +1,211 @@
+// IpReservation: an aligned block of addresses reserved for a project from the pools of a
+// facility (or the global pool). Tags and description change in place; anything that would
+// change the block replaces it.
+import { z } from "zod";
+import { describeBlock } from "../ipam/addresses";
+import { parseCidr, prefixForQuantity } from "../ipam/cidr";
+import { IpamError } from "../ipam/errors";
+import { providerConfig, storeFor } from "../runtime";
+import { POOL_TYPES, poolTypeFamily, type BlockRequest, type Reservation } from "../store/store";
+import { checkWith, type CheckResult } from "./check";
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const nameField = (what: string) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .regex(NAME, `${what} must be 1-63 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit`);
+
+export const IpReservationInputs = z
+  .strictObject({
+    project: nameField("project"),
+    type: z.enum(POOL_TYPES, { error: `type must be one of ${POOL_TYPES.join(", ")}` }),
+    facility: nameField("facility").optional(),
+    quantity: z
+      .number({ error: "quantity must be a number" })
+      .int("quantity must be a whole number")
+      .positive("quantity must be at least 1")
+      .refine((q) => Number.isInteger(Math.log2(q)), {
+        error: (issue) => `quantity must be a power of two (1, 2, 4, 8, 16, ...), not ${String(issue.input)}`,
+      })
+      .optional(),
+    prefixLength: z.number({ error: "prefixLength must be a number" }).int().min(0).max(128).optional(),
+    cidr: z.string({ error: "cidr must be a string like 10.0.0.0/29" }).optional(),
+    tags: z.array(z.string().max(256)).max(64).default([]),
+    description: z.string().max(1024).optional(),
+    /** Set by the sdk: `<organization>/<project>/<stack>/<resource name>`. */
+    owner: z.string().optional(),
+  })
+  .superRefine((v, ctx) => {
+    const given = (["quantity", "prefixLength", "cidr"] as const).filter((k) => v[k] !== undefined);
+    if (given.length !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: [given[1] ?? "quantity"],
+        message:
+          given.length === 0
+            ? "give exactly one of quantity, prefixLength or cidr"
+            : `give only one of quantity, prefixLength or cidr, not ${given.join(" and ")}`,
+      });
+    }
+    if (v.type === "global_ipv4" && v.facility !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["facility"], message: "a global_ipv4 reservation has no facility" });
+    }
+    if (v.type !== "global_ipv4" && v.facility === undefined) {
+      ctx.addIssue({ code: "custom", path: ["facility"], message: `a ${v.type} reservation needs a facility` });
+    }
+    const family = poolTypeFamily(v.type);
+    const bits = family === 4 ? 32 : 128;
+    if (v.prefixLength !== undefined && v.prefixLength > bits) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["prefixLength"],
+        message: `prefixLength ${v.prefixLength} is longer than IPv${family} allows (0-${bits})`,
+      });
+    }
+    if (v.quantity !== undefined && Math.log2(v.quantity) > bits) {
+      ctx.addIssue({ code: "custom", path: ["quantity"], message: `quantity is larger than IPv${family} has` });
+    }
+    if (v.cidr !== undefined) {
+      try {
+        const block = parseCidr(v.cidr);
+        if (block.family !== family) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["cidr"],
+            message: `${v.cidr} is IPv${block.family}, but type ${v.type} holds IPv${family}`,
+          });
+        }
+      } catch (e) {
+        ctx.addIssue({ code: "custom", path: ["cidr"], message: (e as Error).message });
+      }
+    }
+  });
+
+export type IpReservationInputs = z.output<typeof IpReservationInputs>;
+
+export interface IpReservationOutputs extends IpReservationInputs {
+  pool: string;
+  cidr: string;
+  network: string;
+  netmask: string;
+  gateway?: string;
+  broadcast?: string;
+  prefixLength: number;
+  family: 4 | 6;
+  size: string;
+  addresses?: string[];
+  public: boolean;
+  global: boolean;
+}
+
+const REPLACE_ON = ["project", "type", "facility"] as const;
+
+function blockRequest(inputs: IpReservationInputs): BlockRequest {
+  if (inputs.cidr !== undefined) return { cidr: inputs.cidr };
+  if (inputs.prefixLength !== undefined) return { prefixLength: inputs.prefixLength };
+  return { prefixLength: prefixForQuantity(poolTypeFamily(inputs.type), inputs.quantity!) };
+}
+
+function outputs(inputs: IpReservationInputs, r: Reservation): IpReservationOutputs {
+  const details = describeBlock(parseCidr(r.cidr));
+  const out: IpReservationOutputs = {
+    ...inputs,
+    project: r.project,
+    type: r.type,
+    tags: r.tags,
+    pool: r.poolName,
+    cidr: details.cidr,
+    network: details.network,
+    netmask: details.netmask,
+    prefixLength: details.prefixLength,
+    family: details.family,
+    size: details.size,
+    public: r.type !== "private_ipv4",
+    global: r.type === "global_ipv4",
+  };
+  if (r.facility !== null) out.facility = r.facility;
+  if (r.description !== null) out.description = r.description;
+  else delete out.description;
+  if (details.gateway !== undefined) out.gateway = details.gateway;
+  if (details.broadcast !== undefined) out.broadcast = details.broadcast;
+  if (details.addresses !== undefined) out.addresses = details.addresses;
+  return out;
+}
+
+export async function check(_olds: unknown, news: Record<string, unknown>): Promise<CheckResult<IpReservationInputs>> {
+  return checkWith(IpReservationInputs, news);
+}
+
+export async function diff(
+  _id: string,
+  olds: IpReservationOutputs,
+  news: IpReservationInputs,
+): Promise<{ changes: boolean; replaces: string[]; deleteBeforeReplace: boolean }> {
+  const replaces: string[] = REPLACE_ON.filter((k) => olds[k] !== news[k]);
+  // The block changes when the asked block no longer matches the one held.
+  if (news.cidr !== undefined) {
+    if (news.cidr !== olds.cidr) replaces.push("cidr");
+  } else {
+    const wanted = blockRequest(news);
+    if ("prefixLength" in wanted && wanted.prefixLength !== olds.prefixLength) {
+      replaces.push(news.quantity !== undefined ? "quantity" : "prefixLength");
+    }
+  }
+  const inPlace =
+    JSON.stringify(olds.tags ?? []) !== JSON.stringify(news.tags ?? []) ||
+    (olds.description ?? null) !== (news.description ?? null);
+  return { changes: replaces.length > 0 || inPlace, replaces, deleteBeforeReplace: false };
+}
+
+export async function create(inputs: IpReservationInputs): Promise<{ id: string; outs: IpReservationOutputs }> {
+  const config = providerConfig();
+  const store = await storeFor(config);
+  const request = blockRequest(inputs);
+  const facility = inputs.facility ?? null;
+  const reservation = await store.allocate({
+    project: inputs.project,
+    type: inputs.type,
+    facility,
+    block: request,
+    tags: inputs.tags,
+    description: inputs.description ?? null,
+    owner: inputs.owner ?? null,
+    actor: config.actor,
+  });
+  return { id: reservation.id, outs: outputs(inputs, reservation) };
+}
+
+export async function read(
+  id: string,
+  props: IpReservationOutputs,
+): Promise<{ id: string; props?: IpReservationOutputs }> {
+  const store = await storeFor();
+  const reservation = await store.getReservation(id);
+  // An empty id tells the engine the reservation is gone.
+  if (!reservation) return { id: "" };
+  return { id, props: outputs(props, reservation) };
+}
+
+export async function update(
+  id: string,
+  _olds: IpReservationOutputs,
+  news: IpReservationInputs,
+): Promise<{ outs: IpReservationOutputs }> {
+  const config = providerConfig();
+  const store = await storeFor(config);
+  const reservation = await store.updateReservation(
+    id,
+    { tags: news.tags, description: news.description ?? null },
+    config.actor,
+  );
+  return { outs: outputs(news, reservation) };
+}
+
+export async function remove(id: string): Promise<void> {
+  const config = providerConfig();
+  const store = await storeFor(config);
+  // Already gone is fine: delete must be safe to repeat after an interrupted run.
+  await store.release(id, config.actor);
+}
+
+export { IpamError };

@@ -1,0 +1,65 @@
+// Process-wide state of the provider: the configuration the engine sent through `configure`,
+// and one open store per location. The dynamic-provider process serves every resource of a
+// `pulumi up`, so the store is opened once and shared.
+import { isIpamError } from "./ipam/errors";
+import { ProviderConfig, resolveConfig } from "./config";
+import { openStore } from "./store/open";
+import type { NewPool, Store } from "./store/store";
+
+let current: ProviderConfig | undefined;
+const stores = new Map<string, Promise<Store>>();
+
+export function configure(get: (key: string) => string | undefined): void {
+  current = resolveConfig(get);
+}
+
+export function providerConfig(): ProviderConfig {
+  // `configure` always runs first under the engine; direct callers (tests, CLI) get env defaults.
+  return (current ??= resolveConfig(() => undefined));
+}
+
+export function storeFor(config: ProviderConfig = providerConfig()): Promise<Store> {
+  let store = stores.get(config.store);
+  if (!store) {
+    store = openStore(config.store).then(async (s) => {
+      await ensurePools(s, config.pools, config.actor);
+      return s;
+    });
+    // A failed open is not cached: the next call tries again.
+    store.catch(() => stores.delete(config.store));
+    stores.set(config.store, store);
+  }
+  return store;
+}
+
+export async function closeStores(): Promise<void> {
+  const all = [...stores.values()];
+  stores.clear();
+  await Promise.all(all.map(async (s) => (await s).close().catch(() => undefined)));
+}
+
+async function ensurePools(store: Store, pools: NewPool[], actor: string): Promise<void> {
+  for (const want of pools) {
+    let have = await store.getPool(want.name);
+    if (!have) {
+      try {
+        have = await store.addPool(want, actor);
+      } catch (e) {
+        // Another process may have added it at the same moment.
+        have = await store.getPool(want.name);
+        if (!have || !isIpamError(e)) throw e;
+      }
+    }
+    const same =
+      have.type === want.type &&
+      have.cidr === want.cidr &&
+      have.facility === want.facility &&
+      have.project === want.project;
+    if (!same) {
+      throw new Error(
+        `baremetal:pools: pool ${want.name} exists in ${store.location} as ${have.type} ${have.cidr} ` +
+          `(facility ${have.facility ?? "global"}), not as configured (${want.type} ${want.cidr}, facility ${want.facility ?? "global"})`,
+      );
+    }
+  }
+}

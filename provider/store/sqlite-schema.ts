@@ -1,0 +1,81 @@
+// Versioned SQLite migrations, applied in order, each in its own transaction. Never edit a
+// released migration: add a new one.
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const SQLITE_MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: "ipam",
+    sql: `
+      CREATE TABLE pools (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL CHECK (type IN ('public_ipv4','private_ipv4','public_ipv6','global_ipv4')),
+        family INTEGER NOT NULL CHECK (family IN (4, 6)),
+        cidr TEXT NOT NULL,
+        network_hex TEXT NOT NULL,
+        prefix_len INTEGER NOT NULL,
+        facility TEXT,
+        project TEXT,
+        description TEXT,
+        created_at TEXT NOT NULL
+      );
+
+      -- Maximal free blocks of each pool (buddy system). Best fit reads this index backwards
+      -- from the asked prefix length: one seek, whatever the number of reservations.
+      CREATE TABLE free_blocks (
+        pool_id INTEGER NOT NULL REFERENCES pools(id) ON DELETE CASCADE,
+        prefix_len INTEGER NOT NULL,
+        network_hex TEXT NOT NULL,
+        PRIMARY KEY (pool_id, prefix_len, network_hex)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE reservations (
+        id TEXT PRIMARY KEY,
+        pool_id INTEGER NOT NULL REFERENCES pools(id),
+        project TEXT NOT NULL,
+        cidr TEXT NOT NULL,
+        start_hex TEXT NOT NULL,
+        end_hex TEXT NOT NULL,
+        prefix_len INTEGER NOT NULL,
+        tags TEXT NOT NULL DEFAULT '[]',
+        description TEXT,
+        owner TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (pool_id, start_hex)
+      );
+      CREATE INDEX reservations_project ON reservations(project);
+      CREATE INDEX reservations_owner ON reservations(owner) WHERE owner IS NOT NULL;
+
+      -- SQLite has no exclusion constraint; this trigger is one. Reservations in a pool never
+      -- overlap, so only the nearest one starting at or before the new block's end can collide.
+      CREATE TRIGGER reservations_no_overlap BEFORE INSERT ON reservations
+      WHEN EXISTS (
+        SELECT 1 FROM (
+          SELECT end_hex FROM reservations
+          WHERE pool_id = NEW.pool_id AND start_hex <= NEW.end_hex
+          ORDER BY start_hex DESC LIMIT 1
+        ) WHERE end_hex >= NEW.start_hex
+      )
+      BEGIN
+        SELECT RAISE(ABORT, 'reservation overlaps an existing reservation');
+      END;
+
+      -- Who changed what, and when.
+      CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        detail TEXT
+      );
+    `,
+  },
+];

@@ -1,0 +1,109 @@
+// The state store: one interface, several backends (sqlite.ts, and PostgreSQL for teams).
+// Every allocation is one transaction that the database itself keeps consistent.
+
+export const POOL_TYPES = ["public_ipv4", "private_ipv4", "public_ipv6", "global_ipv4"] as const;
+export type PoolType = (typeof POOL_TYPES)[number];
+
+export const poolTypeFamily = (type: PoolType): 4 | 6 => (type === "public_ipv6" ? 6 : 4);
+
+export interface NewPool {
+  name: string;
+  type: PoolType;
+  cidr: string;
+  /** The facility the pool serves; null for global pools. */
+  facility: string | null;
+  /** Set when the pool belongs to one project only. */
+  project: string | null;
+  description?: string | null;
+}
+
+export interface Pool extends Required<NewPool> {
+  id: number;
+  family: 4 | 6;
+  createdAt: string;
+}
+
+export type BlockRequest = { prefixLength: number } | { cidr: string };
+
+export interface AllocateRequest {
+  project: string;
+  type: PoolType;
+  /** Null for global addresses. */
+  facility: string | null;
+  block: BlockRequest;
+  tags: string[];
+  description: string | null;
+  /**
+   * `<organization>/<project>/<stack>/<resource name>` of the Pulumi resource that will own the
+   * reservation, recorded in the same transaction so an interrupted run can find it again.
+   */
+  owner: string | null;
+  actor: string;
+}
+
+export interface Reservation {
+  id: string;
+  poolName: string;
+  type: PoolType;
+  facility: string | null;
+  project: string;
+  cidr: string;
+  family: 4 | 6;
+  prefixLength: number;
+  tags: string[];
+  description: string | null;
+  owner: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ReservationFilter {
+  project?: string;
+  pool?: string;
+  owner?: string;
+}
+
+export interface PoolUsage {
+  pool: Pool;
+  /** Address counts as decimal strings: IPv6 pools exceed 2^53. */
+  total: string;
+  allocated: string;
+  free: string;
+  reservations: number;
+  /** Free blocks by prefix length, largest blocks first. */
+  freeBlocks: { prefixLength: number; count: number }[];
+}
+
+export interface MigrationState {
+  current: number;
+  latest: number;
+  applied: { version: number; name: string; appliedAt: string }[];
+  pending: { version: number; name: string }[];
+}
+
+export interface Store {
+  /** Where the store lives, without credentials, for messages. */
+  readonly location: string;
+  migrate(): Promise<MigrationState>;
+  migrationState(): Promise<MigrationState>;
+
+  addPool(pool: NewPool, actor: string): Promise<Pool>;
+  listPools(): Promise<Pool[]>;
+  getPool(name: string): Promise<Pool | undefined>;
+  /** Refused with PoolInUse while the pool has reservations. */
+  removePool(name: string, actor: string): Promise<void>;
+  poolUsage(name: string): Promise<PoolUsage>;
+
+  allocate(req: AllocateRequest): Promise<Reservation>;
+  getReservation(id: string): Promise<Reservation | undefined>;
+  listReservations(filter?: ReservationFilter): Promise<Reservation[]>;
+  updateReservation(
+    id: string,
+    change: { tags: string[]; description: string | null },
+    actor: string,
+  ): Promise<Reservation>;
+  /** Frees the block; false when there was no such reservation. */
+  release(id: string, actor: string): Promise<boolean>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,2 @@
+// pulumi-baremetal: run your own racks as code.
+export { IpReservation, type IpReservationArgs, type IpReservationType } from "./ip-reservation";

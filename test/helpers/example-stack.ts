@@ -1,0 +1,44 @@
+// Runs a program from examples/ with the real Pulumi engine through the Automation API, the way
+// a user's project would: its own directory (a copy), a local file backend, a passphrase.
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+export const REPO = path.resolve(__dirname, "../..");
+
+export interface ExampleStack {
+  stack: Stack;
+  dir: string;
+  /** The SQLite store this stack's provider uses. */
+  storeFile: string;
+  cleanup(): void;
+}
+
+export async function exampleStack(example: string, stackName = "test"): Promise<ExampleStack> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), `baremetal-e2e-${example}-`));
+  const dir = path.join(root, "project");
+  fs.cpSync(path.join(REPO, "examples", example), dir, {
+    recursive: true,
+    filter: (src) => !/(^|\/)(\.baremetal|node_modules|Pulumi\.[^/]+\.yaml)$/.test(src),
+  });
+  // Resolves @pulumi/pulumi and pulumi-baremetal (a link to this checkout) as an install would.
+  fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"), "dir");
+  const backend = path.join(root, "backend");
+  fs.mkdirSync(backend);
+  const storeFile = path.join(root, "store", "state.db");
+
+  const stack = await LocalWorkspace.createOrSelectStack(
+    { stackName, workDir: dir },
+    {
+      envVars: {
+        PULUMI_BACKEND_URL: `file://${backend}`,
+        PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase",
+        PULUMI_HOME: path.join(root, "pulumi-home"),
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+      },
+    },
+  );
+  await stack.setConfig("baremetal:store", { value: `sqlite:${storeFile}` });
+  return { stack, dir, storeFile, cleanup: () => fs.rmSync(root, { recursive: true, force: true }) };
+}
