@@ -19,16 +19,16 @@ const frontend = new IpReservation("frontend", {
 export const frontendCidr = frontend.cidr;
 export const frontendGateway = frontend.gateway;
 
-let backendCidr: pulumi.Output<string> | undefined;
-if (withBackend) {
-  const backend = new IpReservation("backend", {
-    project: "demo",
-    facility: "lab1",
-    type: "private_ipv4",
-    quantity: backendSize,
-    tags: ["backend"],
-    description: backendDescription,
-  });
-  backendCidr = backend.cidr;
-}
-export { backendCidr };
+const backend = withBackend
+  ? new IpReservation("backend", {
+      project: "demo",
+      facility: "lab1",
+      type: "private_ipv4",
+      quantity: backendSize,
+      tags: ["backend"],
+      description: backendDescription,
+    })
+  : undefined;
+
+// null, not undefined, when the backend is left out: Pulumi drops undefined outputs with a warning.
+export const backendCidr = backend?.cidr ?? null;

@@ -7,9 +7,14 @@ import { Block, buddyOf, contains, truncate } from "./cidr";
  * Splits `free` down to a block of `prefix` containing `target` (or, without a target, its
  * lowest such block). Returns the block taken and the halves left free on the way down.
  */
-export function splitDown(free: Block, prefix: number, target?: Block): { taken: Block; remainders: Block[] } {
+export function splitDown(
+  free: Block,
+  prefix: number,
+  target?: Block,
+): { taken: Block; remainders: Block[] } {
   const want = target ? truncate(target, prefix) : { family: free.family, network: free.network, prefix };
-  if (!contains(free, want)) throw new Error(`internal: ${want.network}/${prefix} is not inside the free block`);
+  if (!contains(free, want))
+    throw new Error(`internal: ${want.network}/${prefix} is not inside the free block`);
   const remainders: Block[] = [];
   for (let p = free.prefix + 1; p <= prefix; p++) {
     remainders.push(buddyOf(truncate(want, p)));

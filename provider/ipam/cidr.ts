@@ -51,7 +51,10 @@ export function formatAddress(family: Family, value: bigint): string {
 export function parseCidr(text: string): Block {
   const slash = text.indexOf("/");
   if (slash < 0) {
-    throw new IpamError("InvalidCidr", `"${text}" is not in CIDR notation (address/prefix, e.g. 10.0.0.0/24)`);
+    throw new IpamError(
+      "InvalidCidr",
+      `"${text}" is not in CIDR notation (address/prefix, e.g. 10.0.0.0/24)`,
+    );
   }
   const { family, value } = parseAddress(text.slice(0, slash));
   const prefixText = text.slice(slash + 1);

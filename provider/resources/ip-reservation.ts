@@ -13,7 +13,10 @@ const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const nameField = (what: string) =>
   z
     .string({ error: `${what} must be a string` })
-    .regex(NAME, `${what} must be 1-63 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit`);
+    .regex(
+      NAME,
+      `${what} must be 1-63 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit`,
+    );
 
 export const IpReservationInputs = z
   .strictObject({
@@ -48,10 +51,18 @@ export const IpReservationInputs = z
       });
     }
     if (v.type === "global_ipv4" && v.facility !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["facility"], message: "a global_ipv4 reservation has no facility" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["facility"],
+        message: "a global_ipv4 reservation has no facility",
+      });
     }
     if (v.type !== "global_ipv4" && v.facility === undefined) {
-      ctx.addIssue({ code: "custom", path: ["facility"], message: `a ${v.type} reservation needs a facility` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["facility"],
+        message: `a ${v.type} reservation needs a facility`,
+      });
     }
     const family = poolTypeFamily(v.type);
     const bits = family === 4 ? 32 : 128;
@@ -63,7 +74,11 @@ export const IpReservationInputs = z
       });
     }
     if (v.quantity !== undefined && Math.log2(v.quantity) > bits) {
-      ctx.addIssue({ code: "custom", path: ["quantity"], message: `quantity is larger than IPv${family} has` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["quantity"],
+        message: `quantity is larger than IPv${family} has`,
+      });
     }
     if (v.cidr !== undefined) {
       try {
@@ -132,7 +147,10 @@ function outputs(inputs: IpReservationInputs, r: Reservation): IpReservationOutp
   return out;
 }
 
-export async function check(_olds: unknown, news: Record<string, unknown>): Promise<CheckResult<IpReservationInputs>> {
+export async function check(
+  _olds: unknown,
+  news: Record<string, unknown>,
+): Promise<CheckResult<IpReservationInputs>> {
   return checkWith(IpReservationInputs, news);
 }
 
@@ -157,7 +175,9 @@ export async function diff(
   return { changes: replaces.length > 0 || inPlace, replaces, deleteBeforeReplace: false };
 }
 
-export async function create(inputs: IpReservationInputs): Promise<{ id: string; outs: IpReservationOutputs }> {
+export async function create(
+  inputs: IpReservationInputs,
+): Promise<{ id: string; outs: IpReservationOutputs }> {
   const config = providerConfig();
   const store = await storeFor(config);
   const request = blockRequest(inputs);

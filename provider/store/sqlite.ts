@@ -19,6 +19,7 @@ import type {
   Reservation,
   ReservationFilter,
   Store,
+  StoreEvent,
 } from "./store";
 
 interface PoolRow {
@@ -179,7 +180,9 @@ export class SqliteStore implements Store {
           .prepare("INSERT INTO free_blocks (pool_id, prefix_len, network_hex) VALUES (?, ?, ?)")
           .run(info.lastInsertRowid, block.prefix, toHex(block.family, block.network));
         this.event(actor, "pool.add", pool.name, { cidr: formatCidr(block), type: pool.type });
-        return toPool(this.db.prepare("SELECT * FROM pools WHERE id = ?").get(info.lastInsertRowid) as PoolRow);
+        return toPool(
+          this.db.prepare("SELECT * FROM pools WHERE id = ?").get(info.lastInsertRowid) as PoolRow,
+        );
       })
       .immediate();
   }
@@ -198,11 +201,16 @@ export class SqliteStore implements Store {
       .transaction(() => {
         const pool = this.db.prepare("SELECT * FROM pools WHERE name = ?").get(name) as PoolRow | undefined;
         if (!pool) throw new IpamError("PoolNotFound", `pool ${name} does not exist`);
-        const used = this.db.prepare("SELECT count(*) AS n FROM reservations WHERE pool_id = ?").get(pool.id) as {
+        const used = this.db
+          .prepare("SELECT count(*) AS n FROM reservations WHERE pool_id = ?")
+          .get(pool.id) as {
           n: number;
         };
         if (used.n > 0) {
-          throw new IpamError("PoolInUse", `pool ${name} still has ${used.n} reservation(s); release them first`);
+          throw new IpamError(
+            "PoolInUse",
+            `pool ${name} still has ${used.n} reservation(s); release them first`,
+          );
         }
         this.db.prepare("DELETE FROM pools WHERE id = ?").run(pool.id);
         this.event(actor, "pool.remove", name);
@@ -222,7 +230,9 @@ export class SqliteStore implements Store {
     const free = blocks.reduce((sum, b) => sum + BigInt(b.count) * (1n << BigInt(bits - b.prefixLength)), 0n);
     const total = 1n << BigInt(bits - parseCidr(pool.cidr).prefix);
     const reservations = (
-      this.db.prepare("SELECT count(*) AS n FROM reservations WHERE pool_id = ?").get(pool.id) as { n: number }
+      this.db.prepare("SELECT count(*) AS n FROM reservations WHERE pool_id = ?").get(pool.id) as {
+        n: number;
+      }
     ).n;
     return {
       pool,
@@ -236,8 +246,7 @@ export class SqliteStore implements Store {
 
   async allocate(req: AllocateRequest): Promise<Reservation> {
     const resolved = resolveRequest(req.type, req.block);
-    const what =
-      resolved.kind === "exact" ? formatCidr(resolved.block) : `a /${resolved.prefix} (${req.type})`;
+    const what = resolved.kind === "exact" ? formatCidr(resolved.block) : `a /${resolved.prefix} block`;
     return this.db
       .transaction(() => {
         // Candidate pools: this type and facility, the project's own pools first.
@@ -280,7 +289,7 @@ export class SqliteStore implements Store {
           if (!taken) {
             throw new IpamError(
               "NoSpaceLeft",
-              `no free ${what} in ${where} for project ${req.project}: pool(s) ${pools.map((p) => `${p.name} ${p.cidr}`).join(", ")} are full at that size`,
+              `no ${req.type} /${resolved.prefix} block is free in ${where} for project ${req.project}: pool(s) ${pools.map((p) => `${p.name} ${p.cidr}`).join(", ")} have no room at that size`,
             );
           }
         }
@@ -306,7 +315,11 @@ export class SqliteStore implements Store {
             at,
             at,
           );
-        this.event(req.actor, "reservation.create", id, { pool: pool.name, cidr: formatCidr(block), owner: req.owner });
+        this.event(req.actor, "reservation.create", id, {
+          pool: pool.name,
+          cidr: formatCidr(block),
+          owner: req.owner,
+        });
         return this.reservation(id)!;
       })
       .immediate();
@@ -325,19 +338,27 @@ export class SqliteStore implements Store {
   ): Reservation | undefined {
     if (req.owner === null) return undefined;
     const candidates = (
-      this.db.prepare(`${RESERVATION_SELECT} WHERE r.owner = ? AND r.project = ?`).all(req.owner, req.project) as ReservationRow[]
+      this.db
+        .prepare(`${RESERVATION_SELECT} WHERE r.owner = ? AND r.project = ?`)
+        .all(req.owner, req.project) as ReservationRow[]
     ).map(toReservation);
     const match = candidates.find(
       (r) =>
         pools.some((p) => p.name === r.poolName) &&
-        (resolved.kind === "exact" ? r.cidr === formatCidr(resolved.block) : r.prefixLength === resolved.prefix),
+        (resolved.kind === "exact"
+          ? r.cidr === formatCidr(resolved.block)
+          : r.prefixLength === resolved.prefix),
     );
     if (!match) return undefined;
     const id = randomUUID();
     this.db
       .prepare("UPDATE reservations SET id = ?, tags = ?, description = ?, updated_at = ? WHERE id = ?")
       .run(id, JSON.stringify(req.tags), req.description, now(), match.id);
-    this.event(req.actor, "reservation.adopt", id, { previousId: match.id, owner: req.owner, cidr: match.cidr });
+    this.event(req.actor, "reservation.adopt", id, {
+      previousId: match.id,
+      owner: req.owner,
+      cidr: match.cidr,
+    });
     return this.reservation(id);
   }
 
@@ -376,7 +397,9 @@ export class SqliteStore implements Store {
     this.db
       .prepare("DELETE FROM free_blocks WHERE pool_id = ? AND prefix_len = ? AND network_hex = ?")
       .run(pool.id, free.prefix, toHex(free.family, free.network));
-    const insert = this.db.prepare("INSERT INTO free_blocks (pool_id, prefix_len, network_hex) VALUES (?, ?, ?)");
+    const insert = this.db.prepare(
+      "INSERT INTO free_blocks (pool_id, prefix_len, network_hex) VALUES (?, ?, ?)",
+    );
     for (const r of remainders) insert.run(pool.id, r.prefix, toHex(r.family, r.network));
     return taken;
   }
@@ -412,7 +435,8 @@ export class SqliteStore implements Store {
         const info = this.db
           .prepare("UPDATE reservations SET tags = ?, description = ?, updated_at = ? WHERE id = ?")
           .run(JSON.stringify(change.tags), change.description, now(), id);
-        if (info.changes === 0) throw new IpamError("ReservationNotFound", `reservation ${id} does not exist`);
+        if (info.changes === 0)
+          throw new IpamError("ReservationNotFound", `reservation ${id} does not exist`);
         this.event(actor, "reservation.update", id, change);
         return this.reservation(id)!;
       })
@@ -428,7 +452,14 @@ export class SqliteStore implements Store {
              FROM reservations r JOIN pools p ON p.id = r.pool_id WHERE r.id = ?`,
           )
           .get(id) as
-          | { start_hex: string; prefix_len: number; cidr: string; pool_id: number; family: 4 | 6; pool_prefix: number }
+          | {
+              start_hex: string;
+              prefix_len: number;
+              cidr: string;
+              pool_id: number;
+              family: 4 | 6;
+              pool_prefix: number;
+            }
           | undefined;
         if (!row) return false;
         this.db.prepare("DELETE FROM reservations WHERE id = ?").run(id);
@@ -447,6 +478,13 @@ export class SqliteStore implements Store {
         return true;
       })
       .immediate();
+  }
+
+  async events(limit = 100): Promise<StoreEvent[]> {
+    const rows = this.db
+      .prepare("SELECT at, actor, action, subject, detail FROM events ORDER BY id DESC LIMIT ?")
+      .all(limit) as (Omit<StoreEvent, "detail"> & { detail: string | null })[];
+    return rows.map((r) => ({ ...r, detail: r.detail === null ? null : JSON.parse(r.detail) }));
   }
 
   async close(): Promise<void> {

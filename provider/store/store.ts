@@ -81,6 +81,14 @@ export interface MigrationState {
   pending: { version: number; name: string }[];
 }
 
+export interface StoreEvent {
+  at: string;
+  actor: string;
+  action: string;
+  subject: string;
+  detail: unknown;
+}
+
 export interface Store {
   /** Where the store lives, without credentials, for messages. */
   readonly location: string;
@@ -104,6 +112,9 @@ export interface Store {
   ): Promise<Reservation>;
   /** Frees the block; false when there was no such reservation. */
   release(id: string, actor: string): Promise<boolean>;
+
+  /** The newest changes first: who did what to which subject. */
+  events(limit?: number): Promise<StoreEvent[]>;
 
   close(): Promise<void>;
 }

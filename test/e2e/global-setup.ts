@@ -14,6 +14,7 @@ export default function globalSetup(): void {
     throw new Error(
       `The e2e tests need the Pulumi engine on PATH (${(e as Error).message}). ` +
         "Run the tests through scripts/npm (e.g. `scripts/npm test`), which installs it.",
+      { cause: e },
     );
   }
   const [major] = process.versions.node.split(".").map(Number);

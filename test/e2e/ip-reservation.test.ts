@@ -3,7 +3,7 @@
 import { overlaps, parseCidr } from "../../provider/ipam/cidr";
 import { SqliteStore } from "../../provider/store/sqlite";
 import type { Reservation } from "../../provider/store/store";
-import { exampleStack, type ExampleStack } from "../helpers/example-stack";
+import { exampleStack, type ExampleStack } from "../../cli/example-stack";
 
 jest.setTimeout(240_000);
 
@@ -22,6 +22,7 @@ const log = (label: string) => (out: string) => process.stdout.write(`[${label}]
 
 beforeAll(async () => {
   ex = await exampleStack("ip-reservations");
+  await ex.stack.setConfig("baremetal:actor", { value: "e2e-bot" });
 });
 
 afterAll(async () => {
@@ -36,7 +37,9 @@ test("up reserves two blocks that do not overlap, and the store agrees", async (
   expect(up.summary.resourceChanges?.create).toBe(3); // the stack and two reservations
 
   const rows = await reservations();
-  expect(rows.map((r) => r.cidr).sort()).toEqual([up.outputs.backendCidr!.value, up.outputs.frontendCidr!.value].sort());
+  expect(rows.map((r) => r.cidr).sort()).toEqual(
+    [up.outputs.backendCidr!.value, up.outputs.frontendCidr!.value].sort(),
+  );
   const [a, b] = rows.map((r) => parseCidr(r.cidr));
   expect(overlaps(a!, b!)).toBe(false);
   expect(parseCidr(up.outputs.frontendCidr!.value).prefix).toBe(28);
@@ -44,10 +47,27 @@ test("up reserves two blocks that do not overlap, and the store agrees", async (
   // The gateway is the first host of the frontend block.
   const fe = parseCidr(up.outputs.frontendCidr!.value);
   expect(up.outputs.frontendGateway!.value).toBe(
-    [...up.outputs.frontendCidr!.value.split("/")[0]!.split(".").slice(0, 3), String(Number(fe.network & 0xffn) + 1)].join("."),
+    [
+      ...up.outputs.frontendCidr!.value.split("/")[0]!.split(".").slice(0, 3),
+      String(Number(fe.network & 0xffn) + 1),
+    ].join("."),
   );
+  // The provider took its store and actor from stack config, through `configure`.
+  const store = new SqliteStore(ex.storeFile);
+  try {
+    const events = await store.events();
+    expect(events.filter((e) => e.action === "reservation.create").map((e) => e.actor)).toEqual([
+      "e2e-bot",
+      "e2e-bot",
+    ]);
+  } finally {
+    await store.close();
+  }
   // The owner key lets a later run find what an interrupted one reserved.
-  expect(rows.map((r) => r.owner).sort()).toEqual(["organization/ip-reservations/test/backend", "organization/ip-reservations/test/frontend"]);
+  expect(rows.map((r) => r.owner).sort()).toEqual([
+    "organization/ip-reservations/test/backend",
+    "organization/ip-reservations/test/frontend",
+  ]);
 });
 
 test("preview right after up shows no changes", async () => {
@@ -96,7 +116,11 @@ test("destroy leaves the store with no reservation", async () => {
   const store = new SqliteStore(ex.storeFile);
   try {
     const usage = await store.poolUsage("lab1-private");
-    expect(usage).toMatchObject({ allocated: "0", reservations: 0, freeBlocks: [{ prefixLength: 24, count: 1 }] });
+    expect(usage).toMatchObject({
+      allocated: "0",
+      reservations: 0,
+      freeBlocks: [{ prefixLength: 24, count: 1 }],
+    });
   } finally {
     await store.close();
   }

@@ -5,7 +5,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-export const REPO = path.resolve(__dirname, "../..");
+/** The package root, which holds examples/ and node_modules/ (from cli/ or bin/cli/). */
+export const REPO = path.resolve(
+  __dirname,
+  fs.existsSync(path.join(__dirname, "../package.json")) ? ".." : "../..",
+);
 
 export interface ExampleStack {
   stack: Stack;

@@ -1,0 +1,47 @@
+import { Command } from "commander";
+import type { MigrationState } from "../../provider/store/store";
+import { STORE_HELP, withStore } from "../store-option";
+import { table } from "../table";
+
+function print(state: MigrationState, location: string, json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify({ location, ...state }, null, 2));
+    return;
+  }
+  console.log(`store ${location}: schema version ${state.current} of ${state.latest}`);
+  const rows = [
+    ...state.applied.map((m) => [m.version, m.name, "applied", m.appliedAt]),
+    ...state.pending.map((m) => [m.version, m.name, "pending", null]),
+  ];
+  if (rows.length) console.log(table(["VERSION", "NAME", "STATE", "APPLIED AT"], rows));
+}
+
+export function storeCommand(): Command {
+  const cmd = new Command("store").description("create, upgrade and inspect the state store");
+  const migrate = (name: string, description: string) =>
+    cmd
+      .command(name)
+      .description(description)
+      .option("--store <location>", STORE_HELP)
+      .option("--json", "print JSON")
+      .action(async (o: { store?: string; json?: boolean }) => {
+        await withStore(o.store, async (store) => print(await store.migrate(), store.location, !!o.json));
+      });
+  migrate("init", "create the store (if missing) and bring its schema up to date");
+  migrate("migrate", "apply pending schema migrations");
+  cmd
+    .command("status")
+    .description("show the schema version and pending migrations, changing nothing")
+    .option("--store <location>", STORE_HELP)
+    .option("--json", "print JSON")
+    .action(async (o: { store?: string; json?: boolean }) => {
+      await withStore(
+        o.store,
+        async (store) => print(await store.migrationState(), store.location, !!o.json),
+        {
+          migrate: false,
+        },
+      );
+    });
+  return cmd;
+}

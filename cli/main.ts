@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// The `baremetal` command.
+import { Command } from "commander";
+import { demoCommand } from "./commands/demo";
+import { storeCommand } from "./commands/store";
+
+const program = new Command("baremetal")
+  .description("pulumi-baremetal: run your own racks as code")
+  .showHelpAfterError()
+  .addCommand(storeCommand())
+  .addCommand(demoCommand());
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  const err = e as Error & { code?: string };
+  console.error(`baremetal: ${err.code && err.name === err.code ? `${err.code}: ` : ""}${err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,190 @@
+// The store contract, run against every backend on a real database.
+import Database from "better-sqlite3";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { IpamError } from "../../provider/ipam/errors";
+import { openStore } from "../../provider/store/open";
+import type { AllocateRequest, Store } from "../../provider/store/store";
+
+interface Backend {
+  name: string;
+  open(): Promise<{ store: Store; rawInsertOverlap(): void; cleanup(): Promise<void> }>;
+}
+
+const backends: Backend[] = [
+  {
+    name: "sqlite",
+    async open() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "baremetal-store-"));
+      const file = path.join(dir, "state.db");
+      const store = await openStore(`sqlite:${file}`);
+      return {
+        store,
+        // Bypasses the allocator to prove the database itself refuses an overlap.
+        rawInsertOverlap() {
+          const db = new Database(file);
+          try {
+            const r = db.prepare("SELECT pool_id, start_hex, end_hex FROM reservations LIMIT 1").get() as {
+              pool_id: number;
+              start_hex: string;
+              end_hex: string;
+            };
+            db.prepare(
+              `INSERT INTO reservations (id, pool_id, project, cidr, start_hex, end_hex, prefix_len, created_at, updated_at)
+               VALUES ('x', ?, 'p', 'x', ?, ?, 32, '', '')`,
+            ).run(r.pool_id, r.start_hex, r.start_hex);
+          } finally {
+            db.close();
+          }
+        },
+        async cleanup() {
+          await store.close();
+          fs.rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+];
+
+const req = (over: Partial<AllocateRequest> = {}): AllocateRequest => ({
+  project: "demo",
+  type: "private_ipv4",
+  facility: "lab1",
+  block: { prefixLength: 29 },
+  tags: [],
+  description: null,
+  owner: null,
+  actor: "test",
+  ...over,
+});
+
+async function errorOf(p: Promise<unknown>): Promise<IpamError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof IpamError) return e;
+    throw e;
+  }
+  throw new Error("expected an IpamError");
+}
+
+describe.each(backends)("store on $name", (backend) => {
+  let store: Store;
+  let ctx: Awaited<ReturnType<Backend["open"]>>;
+
+  beforeEach(async () => {
+    ctx = await backend.open();
+    store = ctx.store;
+    await store.addPool(
+      { name: "lab1-private", type: "private_ipv4", cidr: "10.0.0.0/24", facility: "lab1", project: null },
+      "test",
+    );
+  });
+  afterEach(() => ctx.cleanup());
+
+  test("migrations are applied once and report their state", async () => {
+    const again = await store.migrate();
+    expect(again.current).toBe(again.latest);
+    expect(again.pending).toEqual([]);
+    expect(again.applied.map((m) => m.version)).toEqual([...Array(again.latest).keys()].map((i) => i + 1));
+  });
+
+  test("pools: overlapping or wrong-family pools are refused and nothing is written", async () => {
+    const overlap = await errorOf(
+      store.addPool(
+        { name: "p2", type: "private_ipv4", cidr: "10.0.0.128/25", facility: "lab1", project: null },
+        "t",
+      ),
+    );
+    expect(overlap.code).toBe("PoolOverlap");
+    expect(overlap.message).toBe("pool p2 (10.0.0.128/25) overlaps pool lab1-private (10.0.0.0/24)");
+    const family = await errorOf(
+      store.addPool(
+        { name: "p3", type: "private_ipv4", cidr: "2001:db8::/48", facility: "lab1", project: null },
+        "t",
+      ),
+    );
+    expect(family.code).toBe("InvalidCidr");
+    expect((await store.listPools()).map((p) => p.name)).toEqual(["lab1-private"]);
+  });
+
+  test("allocation is aligned and best fit", async () => {
+    const a = await store.allocate(req({ block: { prefixLength: 26 } }));
+    expect(a.cidr).toBe("10.0.0.0/26");
+    const b = await store.allocate(req({ block: { prefixLength: 29 } }));
+    expect(b.cidr).toBe("10.0.0.64/29");
+    // Free now: .72/29, .80/28, .96/27, .128/25. A /28 must come from the /28, not split the /25.
+    const c = await store.allocate(req({ block: { prefixLength: 28 } }));
+    expect(c.cidr).toBe("10.0.0.80/28");
+    const usage = await store.poolUsage("lab1-private");
+    expect(usage).toMatchObject({ total: "256", allocated: "88", free: "168", reservations: 3 });
+  });
+
+  test("exact requests: granted when free, AlreadyAllocated when any part is taken", async () => {
+    const a = await store.allocate(req({ block: { cidr: "10.0.0.200/29" } }));
+    expect(a.cidr).toBe("10.0.0.200/29");
+    const clash = await errorOf(store.allocate(req({ block: { cidr: "10.0.0.192/28" } })));
+    expect(clash.code).toBe("AlreadyAllocated");
+    expect(clash.message).toBe(
+      "10.0.0.192/28 in pool lab1-private (10.0.0.0/24) is already allocated, in whole or in part",
+    );
+    const outside = await errorOf(store.allocate(req({ block: { cidr: "10.9.0.0/29" } })));
+    expect(outside.code).toBe("InvalidRequest");
+    expect(outside.message).toMatch(/10.9.0.0\/29 is not inside any private_ipv4 pool in facility lab1/);
+  });
+
+  test("NoSpaceLeft names the pool and the request", async () => {
+    await store.allocate(req({ block: { prefixLength: 25 } }));
+    await store.allocate(req({ block: { prefixLength: 25 } }));
+    const full = await errorOf(store.allocate(req({ block: { prefixLength: 32 } })));
+    expect(full.code).toBe("NoSpaceLeft");
+    expect(full.message).toBe(
+      "no private_ipv4 /32 block is free in facility lab1 for project demo: pool(s) lab1-private 10.0.0.0/24 have no room at that size",
+    );
+  });
+
+  test("a request larger than the pool and a missing pool are refused clearly", async () => {
+    const big = await errorOf(store.allocate(req({ block: { prefixLength: 16 } })));
+    expect(big.message).toMatch(
+      /a \/16 block is larger than pool lab1-private \(10.0.0.0\/24\) can ever hold/,
+    );
+    const none = await errorOf(store.allocate(req({ facility: "lab9" })));
+    expect(none.code).toBe("PoolNotFound");
+  });
+
+  test("freeing merges buddies back into the whole pool", async () => {
+    const ids = [];
+    for (let i = 0; i < 16; i++) ids.push((await store.allocate(req({ block: { prefixLength: 28 } }))).id);
+    expect((await store.poolUsage("lab1-private")).free).toBe("0");
+    for (const id of ids.reverse()) expect(await store.release(id, "t")).toBe(true);
+    expect(await store.release(ids[0]!, "t")).toBe(false);
+    expect((await store.poolUsage("lab1-private")).freeBlocks).toEqual([{ prefixLength: 24, count: 1 }]);
+  });
+
+  test("the database itself refuses an overlapping reservation", async () => {
+    await store.allocate(req());
+    expect(() => ctx.rawInsertOverlap()).toThrow(/overlaps an existing reservation/);
+  });
+
+  test("a create after an interrupted run adopts the reservation its owner left", async () => {
+    const first = await store.allocate(req({ owner: "org/proj/dev/web" }));
+    const again = await store.allocate(req({ owner: "org/proj/dev/web", tags: ["x"] }));
+    expect(again.cidr).toBe(first.cidr);
+    expect(again.id).not.toBe(first.id);
+    expect(again.tags).toEqual(["x"]);
+    expect(await store.getReservation(first.id)).toBeUndefined();
+    expect(await store.listReservations()).toHaveLength(1);
+    // A different size is a different request: no adoption.
+    const other = await store.allocate(req({ owner: "org/proj/dev/web", block: { prefixLength: 28 } }));
+    expect(other.cidr).not.toBe(first.cidr);
+  });
+
+  test("tags and description update in place", async () => {
+    const r = await store.allocate(req());
+    const u = await store.updateReservation(r.id, { tags: ["a", "b"], description: "d" }, "t");
+    expect(u).toMatchObject({ id: r.id, cidr: r.cidr, tags: ["a", "b"], description: "d" });
+    const missing = await errorOf(store.updateReservation("nope", { tags: [], description: null }, "t"));
+    expect(missing.code).toBe("ReservationNotFound");
+  });
+});
