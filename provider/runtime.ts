@@ -40,6 +40,7 @@ export async function closeStores(): Promise<void> {
 
 async function ensurePools(store: Store, pools: NewPool[], actor: string): Promise<void> {
   for (const want of pools) {
+    if (want.facility !== null) await store.ensureFacility(want.facility, null, actor);
     let have = await store.getPool(want.name);
     if (!have) {
       try {

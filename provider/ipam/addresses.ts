@@ -31,10 +31,23 @@ export function netmask(b: Block): string {
     : ipaddr.IPv6.subnetMaskFromPrefixLength(b.prefix).toString();
 }
 
-export function describeBlock(b: Block): BlockDetails {
+/**
+ * The addresses a server may be given from the block, and its gateway: what the RFCs above
+ * leave once network, gateway and broadcast are taken out.
+ */
+export function hostRange(b: Block): { from: bigint; to: bigint; gateway?: bigint; broadcast?: bigint } {
   const bits = familyBits(b.family);
   const last = lastAddress(b);
+  if (b.prefix === bits) return { from: b.network, to: b.network };
+  if (b.prefix === bits - 1) return { from: b.network, to: last, gateway: b.network };
+  return b.family === 4
+    ? { from: b.network + 2n, to: last - 1n, gateway: b.network + 1n, broadcast: last }
+    : { from: b.network + 2n, to: last, gateway: b.network + 1n };
+}
+
+export function describeBlock(b: Block): BlockDetails {
   const fmt = (v: bigint) => formatAddress(b.family, v);
+  const hosts = hostRange(b);
   const details: BlockDetails = {
     cidr: formatCidr(b),
     network: fmt(b.network),
@@ -42,31 +55,15 @@ export function describeBlock(b: Block): BlockDetails {
     netmask: netmask(b),
     family: b.family,
     size: blockSize(b).toString(),
-    firstUsable: fmt(b.network),
-    lastUsable: fmt(last),
+    // The gateway is usable (by the router), so the usable range starts there.
+    firstUsable: fmt(hosts.gateway ?? hosts.from),
+    lastUsable: fmt(hosts.to),
   };
-
-  let hostsFrom: bigint;
-  let hostsTo = last;
-  if (b.prefix === bits) {
-    hostsFrom = b.network; // a single address, no gateway of its own
-  } else if (b.prefix === bits - 1) {
-    details.gateway = fmt(b.network); // point-to-point: both usable
-    hostsFrom = b.network;
-  } else {
-    details.gateway = fmt(b.network + 1n);
-    details.firstUsable = fmt(b.network + 1n);
-    hostsFrom = b.network + 2n;
-    if (b.family === 4) {
-      details.broadcast = fmt(last);
-      hostsTo = last - 1n;
-      details.lastUsable = fmt(hostsTo);
-    }
-  }
-
+  if (hosts.gateway !== undefined) details.gateway = fmt(hosts.gateway);
+  if (hosts.broadcast !== undefined) details.broadcast = fmt(hosts.broadcast);
   if (blockSize(b) <= BigInt(MAX_LISTED_ADDRESSES)) {
     const list: string[] = [];
-    for (let v = hostsFrom; v <= hostsTo; v++) list.push(fmt(v));
+    for (let v = hosts.from; v <= hosts.to; v++) list.push(fmt(v));
     details.addresses = list;
   }
   return details;

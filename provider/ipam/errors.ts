@@ -9,7 +9,8 @@ export type IpamErrorCode =
   | "PoolInUse"
   | "InvalidCidr"
   | "InvalidRequest"
-  | "ReservationNotFound";
+  | "ReservationNotFound"
+  | "ReservationInUse";
 
 export class IpamError extends Error {
   constructor(

@@ -1,6 +1,7 @@
 // Checks of pools and block requests that every store backend makes before touching data.
 import { Block, familyBits, formatCidr, overlaps, parseCidr } from "./cidr";
 import { IpamError } from "./errors";
+import { largerThanPool, poolExists, poolOverlap } from "./messages";
 import type { BlockRequest, NewPool, Pool, PoolType } from "../store/store";
 import { POOL_TYPES, poolTypeFamily } from "../store/store";
 
@@ -34,16 +35,9 @@ export function checkNewPool(pool: NewPool, existing: Pool[]): Block {
   if (pool.type !== "global_ipv4" && pool.facility === null) {
     throw new IpamError("InvalidRequest", `pool ${pool.name}: a ${pool.type} pool needs a facility`);
   }
-  if (existing.some((p) => p.name === pool.name)) {
-    throw new IpamError("InvalidRequest", `pool ${pool.name} already exists`);
-  }
+  if (existing.some((p) => p.name === pool.name)) throw poolExists(pool.name);
   for (const other of existing) {
-    if (overlaps(block, parseCidr(other.cidr))) {
-      throw new IpamError(
-        "PoolOverlap",
-        `pool ${pool.name} (${formatCidr(block)}) overlaps pool ${other.name} (${other.cidr})`,
-      );
-    }
+    if (overlaps(block, parseCidr(other.cidr))) throw poolOverlap(pool.name, formatCidr(block), other);
   }
   return block;
 }
@@ -71,13 +65,7 @@ export function resolveRequest(type: PoolType, request: BlockRequest): ResolvedR
   return { kind: "size", prefix: p };
 }
 
-/** Refuses a prefix longer than the pool can give, or a block bigger than the pool. */
-export function checkFitsPool(pool: Pool, prefix: number, what: string): void {
-  const poolBlock = parseCidr(pool.cidr);
-  if (prefix < poolBlock.prefix) {
-    throw new IpamError(
-      "InvalidRequest",
-      `${what} is larger than pool ${pool.name} (${pool.cidr}) can ever hold`,
-    );
-  }
+/** Refuses a block bigger than the pool. */
+export function checkFitsPool(pool: Pool, prefix: number): void {
+  if (prefix < parseCidr(pool.cidr).prefix) throw largerThanPool(prefix, pool);
 }

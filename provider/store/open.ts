@@ -1,28 +1,31 @@
 // Opens the store a location names, and brings its schema up to date.
 import fs from "node:fs";
 import path from "node:path";
+import { PostgresStore } from "./postgres";
 import { SqliteStore } from "./sqlite";
 import type { Store } from "./store";
 
 /**
- * Locations: `sqlite:<file>` or a bare file path for the embedded store (relative paths are
- * taken from `baseDir`).
+ * Locations: `postgres://user:password@host:port/database` for PostgreSQL; `sqlite:<file>` or a
+ * bare file path for the embedded store (relative paths are taken from `baseDir`).
+ * With `migrate: false` nothing is created or changed (for `baremetal store status`).
  */
 export async function openStore(
   location: string,
   { baseDir = process.cwd(), migrate = true }: { baseDir?: string; migrate?: boolean } = {},
 ): Promise<Store> {
+  let store: Store;
   if (/^postgres(ql)?:\/\//.test(location)) {
-    throw new Error("the PostgreSQL store is not available in this version; use sqlite:<file>");
+    store = new PostgresStore(location);
+  } else {
+    const file = location.startsWith("sqlite:") ? location.slice("sqlite:".length) : location;
+    if (file === "") throw new Error(`store location "${location}" names no file; use sqlite:<file>`);
+    const resolved = file === ":memory:" ? file : path.resolve(baseDir, file);
+    if (!migrate && resolved !== ":memory:" && !fs.existsSync(resolved)) {
+      throw new Error(`there is no store at sqlite:${resolved}; create it with \`baremetal store init\``);
+    }
+    store = new SqliteStore(resolved);
   }
-  const file = location.startsWith("sqlite:") ? location.slice("sqlite:".length) : location;
-  if (file === "") throw new Error(`store location "${location}" names no file; use sqlite:<file>`);
-  const resolved = file === ":memory:" ? file : path.resolve(baseDir, file);
-  // Only a migrating open may create the store; a look must not leave an empty file behind.
-  if (!migrate && resolved !== ":memory:" && !fs.existsSync(resolved)) {
-    throw new Error(`there is no store at sqlite:${resolved}; create it with \`baremetal store init\``);
-  }
-  const store = new SqliteStore(resolved);
   if (!migrate) return store;
   try {
     await store.migrate();

@@ -12,6 +12,12 @@ export const SQLITE_MIGRATIONS: Migration[] = [
     version: 1,
     name: "ipam",
     sql: `
+      CREATE TABLE facilities (
+        code TEXT PRIMARY KEY,
+        name TEXT,
+        created_at TEXT NOT NULL
+      );
+
       CREATE TABLE pools (
         id INTEGER PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
@@ -20,7 +26,7 @@ export const SQLITE_MIGRATIONS: Migration[] = [
         cidr TEXT NOT NULL,
         network_hex TEXT NOT NULL,
         prefix_len INTEGER NOT NULL,
-        facility TEXT,
+        facility TEXT REFERENCES facilities(code),
         project TEXT,
         description TEXT,
         created_at TEXT NOT NULL
@@ -32,7 +38,7 @@ export const SQLITE_MIGRATIONS: Migration[] = [
         pool_id INTEGER NOT NULL REFERENCES pools(id) ON DELETE CASCADE,
         prefix_len INTEGER NOT NULL,
         network_hex TEXT NOT NULL,
-        PRIMARY KEY (pool_id, prefix_len, network_hex)
+        PRIMARY KEY (pool_id, prefix_len DESC, network_hex)
       ) WITHOUT ROWID;
 
       CREATE TABLE reservations (
@@ -65,6 +71,31 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       )
       BEGIN
         SELECT RAISE(ABORT, 'reservation overlaps an existing reservation');
+      END;
+
+      -- Addresses or subnets of a reservation given to servers.
+      CREATE TABLE assignments (
+        id TEXT PRIMARY KEY,
+        reservation_id TEXT NOT NULL REFERENCES reservations(id) ON UPDATE CASCADE,
+        cidr TEXT NOT NULL,
+        start_hex TEXT NOT NULL,
+        end_hex TEXT NOT NULL,
+        server TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (reservation_id, start_hex)
+      );
+      CREATE INDEX assignments_server ON assignments(server);
+
+      CREATE TRIGGER assignments_no_overlap BEFORE INSERT ON assignments
+      WHEN EXISTS (
+        SELECT 1 FROM (
+          SELECT end_hex FROM assignments
+          WHERE reservation_id = NEW.reservation_id AND start_hex <= NEW.end_hex
+          ORDER BY start_hex DESC LIMIT 1
+        ) WHERE end_hex >= NEW.start_hex
+      )
+      BEGIN
+        SELECT RAISE(ABORT, 'assignment overlaps an existing assignment');
       END;
 
       -- Who changed what, and when.

@@ -1,16 +1,31 @@
 // The embedded store: one SQLite file, WAL, every commit flushed to disk (synchronous=FULL),
-// because an allocation forgotten after a crash is a future duplicate.
+// because an allocation forgotten after a crash is a future duplicate. Writes take the write
+// lock up front (BEGIN IMMEDIATE), so concurrent processes queue instead of deadlocking.
 import Database from "better-sqlite3";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { Block, contains, formatCidr, fromHex, lastAddress, parseCidr, toHex } from "../ipam/cidr";
+import { pickAssignment } from "../ipam/assign";
 import { mergeUp, splitDown } from "../ipam/buddy";
-import { IpamError } from "../ipam/errors";
-import { checkFitsPool, checkNewPool, resolveRequest } from "../ipam/requests";
+import {
+  Block,
+  contains,
+  familyBits,
+  formatAddress,
+  formatCidr,
+  fromHex,
+  lastAddress,
+  parseCidr,
+  toHex,
+} from "../ipam/cidr";
+import * as msg from "../ipam/messages";
+import { checkFitsPool, checkNewPool, resolveRequest, type ResolvedRequest } from "../ipam/requests";
 import { SQLITE_MIGRATIONS } from "./sqlite-schema";
 import type {
   AllocateRequest,
+  Assignment,
+  AssignmentRequest,
+  Facility,
   MigrationState,
   NewPool,
   Pool,
@@ -28,6 +43,7 @@ interface PoolRow {
   type: PoolType;
   family: 4 | 6;
   cidr: string;
+  prefix_len: number;
   facility: string | null;
   project: string | null;
   description: string | null;
@@ -48,6 +64,14 @@ interface ReservationRow {
   owner: string | null;
   created_at: string;
   updated_at: string;
+}
+
+interface AssignmentRow {
+  id: string;
+  reservation_id: string;
+  cidr: string;
+  server: string;
+  created_at: string;
 }
 
 const toPool = (r: PoolRow): Pool => ({
@@ -78,6 +102,18 @@ const toReservation = (r: ReservationRow): Reservation => ({
   updatedAt: r.updated_at,
 });
 
+const toAssignment = (r: AssignmentRow): Assignment => {
+  const block = parseCidr(r.cidr);
+  return {
+    id: r.id,
+    reservationId: r.reservation_id,
+    cidr: r.cidr,
+    address: formatAddress(block.family, block.network),
+    server: r.server,
+    createdAt: r.created_at,
+  };
+};
+
 const RESERVATION_SELECT = `
   SELECT r.id, p.name AS pool_name, p.type, p.facility, p.family, r.project, r.cidr, r.prefix_len,
          r.tags, r.description, r.owner, r.created_at, r.updated_at
@@ -87,6 +123,7 @@ const now = () => new Date().toISOString();
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(readonly file: string) {
     if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -94,12 +131,26 @@ export class SqliteStore implements Store {
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");
     this.db.pragma("foreign_keys = ON");
-    // Other processes (parallel `pulumi up`s, the CLI) write too; wait for them, do not fail.
-    this.db.pragma("busy_timeout = 10000");
+    // Other processes (parallel `pulumi up`s, the CLI) write too: wait for them, do not fail.
+    this.db.pragma("busy_timeout = 30000");
   }
 
   get location(): string {
     return `sqlite:${this.file}`;
+  }
+
+  /** Prepared once per connection: preparing costs as much as running these small statements. */
+  private sql(text: string): Database.Statement {
+    let s = this.statements.get(text);
+    if (!s) {
+      s = this.db.prepare(text);
+      this.statements.set(text, s);
+    }
+    return s;
+  }
+
+  private write<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
   }
 
   async migrationState(): Promise<MigrationState> {
@@ -110,10 +161,9 @@ export class SqliteStore implements Store {
       .prepare("SELECT version, name, applied_at AS appliedAt FROM schema_migrations ORDER BY version")
       .all() as MigrationState["applied"];
     const done = new Set(applied.map((m) => m.version));
-    const latest = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;
     return {
-      current: applied.length ? applied[applied.length - 1]!.version : 0,
-      latest,
+      current: applied.at(-1)?.version ?? 0,
+      latest: SQLITE_MIGRATIONS.at(-1)?.version ?? 0,
       applied,
       pending: SQLITE_MIGRATIONS.filter((m) => !done.has(m.version)).map(({ version, name }) => ({
         version,
@@ -126,65 +176,83 @@ export class SqliteStore implements Store {
     const state = await this.migrationState();
     if (state.current > state.latest) {
       throw new Error(
-        `store ${this.location} is at schema version ${state.current}, newer than this pulumi-baremetal (${state.latest}); upgrade pulumi-baremetal`,
+        `store ${this.location} is at schema version ${state.current}, newer than this pulumi-baremetal knows (${state.latest}); upgrade pulumi-baremetal`,
       );
     }
     for (const m of SQLITE_MIGRATIONS) {
       if (m.version <= state.current) continue;
-      this.db
-        .transaction(() => {
-          // Another process may have applied it since we looked.
-          if (this.db.prepare("SELECT 1 FROM schema_migrations WHERE version = ?").get(m.version)) return;
-          this.db.exec(m.sql);
-          this.db
-            .prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
-            .run(m.version, m.name, now());
-        })
-        .immediate();
+      this.write(() => {
+        // Another process may have applied it since we looked.
+        if (this.db.prepare("SELECT 1 FROM schema_migrations WHERE version = ?").get(m.version)) return;
+        this.db.exec(m.sql);
+        this.db
+          .prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
+          .run(m.version, m.name, now());
+      });
     }
     return this.migrationState();
   }
 
   private event(actor: string, action: string, subject: string, detail?: unknown): void {
-    this.db
-      .prepare("INSERT INTO events (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)")
-      .run(now(), actor, action, subject, detail === undefined ? null : JSON.stringify(detail));
+    this.sql("INSERT INTO events (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)").run(
+      now(),
+      actor,
+      action,
+      subject,
+      detail === undefined ? null : JSON.stringify(detail),
+    );
+  }
+
+  async ensureFacility(code: string, name: string | null, actor: string): Promise<Facility> {
+    return this.write(() => {
+      const info = this.sql("INSERT OR IGNORE INTO facilities (code, name, created_at) VALUES (?, ?, ?)").run(
+        code,
+        name,
+        now(),
+      );
+      if (info.changes) this.event(actor, "facility.add", code);
+      return this.facility(code)!;
+    });
+  }
+
+  private facility(code: string): Facility | undefined {
+    return this.sql("SELECT code, name, created_at AS createdAt FROM facilities WHERE code = ?").get(code) as
+      Facility | undefined;
+  }
+
+  async listFacilities(): Promise<Facility[]> {
+    return this.sql(
+      "SELECT code, name, created_at AS createdAt FROM facilities ORDER BY code",
+    ).all() as Facility[];
   }
 
   private pools(): Pool[] {
-    return (this.db.prepare("SELECT * FROM pools ORDER BY name").all() as PoolRow[]).map(toPool);
+    return (this.sql("SELECT * FROM pools ORDER BY name").all() as PoolRow[]).map(toPool);
   }
 
   async addPool(pool: NewPool, actor: string): Promise<Pool> {
-    return this.db
-      .transaction(() => {
-        const block = checkNewPool(pool, this.pools());
-        const info = this.db
-          .prepare(
-            `INSERT INTO pools (name, type, family, cidr, network_hex, prefix_len, facility, project, description, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            pool.name,
-            pool.type,
-            block.family,
-            formatCidr(block),
-            toHex(block.family, block.network),
-            block.prefix,
-            pool.facility,
-            pool.project,
-            pool.description ?? null,
-            now(),
-          );
-        this.db
-          .prepare("INSERT INTO free_blocks (pool_id, prefix_len, network_hex) VALUES (?, ?, ?)")
-          .run(info.lastInsertRowid, block.prefix, toHex(block.family, block.network));
-        this.event(actor, "pool.add", pool.name, { cidr: formatCidr(block), type: pool.type });
-        return toPool(
-          this.db.prepare("SELECT * FROM pools WHERE id = ?").get(info.lastInsertRowid) as PoolRow,
-        );
-      })
-      .immediate();
+    return this.write(() => {
+      const block = checkNewPool(pool, this.pools());
+      if (pool.facility !== null && !this.facility(pool.facility)) throw msg.facilityMissing(pool.facility);
+      const info = this.sql(
+        `INSERT INTO pools (name, type, family, cidr, network_hex, prefix_len, facility, project, description, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        pool.name,
+        pool.type,
+        block.family,
+        formatCidr(block),
+        toHex(block.family, block.network),
+        block.prefix,
+        pool.facility,
+        pool.project,
+        pool.description ?? null,
+        now(),
+      );
+      this.insertFree(Number(info.lastInsertRowid), block);
+      this.event(actor, "pool.add", pool.name, { cidr: formatCidr(block), type: pool.type });
+      return toPool(this.sql("SELECT * FROM pools WHERE id = ?").get(info.lastInsertRowid) as PoolRow);
+    });
   }
 
   async listPools(): Promise<Pool[]> {
@@ -192,137 +260,113 @@ export class SqliteStore implements Store {
   }
 
   async getPool(name: string): Promise<Pool | undefined> {
-    const row = this.db.prepare("SELECT * FROM pools WHERE name = ?").get(name) as PoolRow | undefined;
+    const row = this.sql("SELECT * FROM pools WHERE name = ?").get(name) as PoolRow | undefined;
     return row && toPool(row);
   }
 
   async removePool(name: string, actor: string): Promise<void> {
-    this.db
-      .transaction(() => {
-        const pool = this.db.prepare("SELECT * FROM pools WHERE name = ?").get(name) as PoolRow | undefined;
-        if (!pool) throw new IpamError("PoolNotFound", `pool ${name} does not exist`);
-        const used = this.db
-          .prepare("SELECT count(*) AS n FROM reservations WHERE pool_id = ?")
-          .get(pool.id) as {
-          n: number;
-        };
-        if (used.n > 0) {
-          throw new IpamError(
-            "PoolInUse",
-            `pool ${name} still has ${used.n} reservation(s); release them first`,
-          );
-        }
-        this.db.prepare("DELETE FROM pools WHERE id = ?").run(pool.id);
-        this.event(actor, "pool.remove", name);
-      })
-      .immediate();
+    this.write(() => {
+      const pool = this.sql("SELECT * FROM pools WHERE name = ?").get(name) as PoolRow | undefined;
+      if (!pool) throw msg.poolMissing(name);
+      const used = this.sql("SELECT count(*) AS n FROM reservations WHERE pool_id = ?").get(pool.id) as {
+        n: number;
+      };
+      if (used.n > 0) throw msg.poolInUse(name, used.n);
+      this.sql("DELETE FROM pools WHERE id = ?").run(pool.id);
+      this.event(actor, "pool.remove", name);
+    });
   }
 
   async poolUsage(name: string): Promise<PoolUsage> {
-    const pool = await this.getPool(name);
-    if (!pool) throw new IpamError("PoolNotFound", `pool ${name} does not exist`);
-    const bits = pool.family === 4 ? 32 : 128;
-    const blocks = this.db
-      .prepare(
-        "SELECT prefix_len AS prefixLength, count(*) AS count FROM free_blocks WHERE pool_id = ? GROUP BY prefix_len ORDER BY prefix_len",
-      )
-      .all(pool.id) as { prefixLength: number; count: number }[];
-    const free = blocks.reduce((sum, b) => sum + BigInt(b.count) * (1n << BigInt(bits - b.prefixLength)), 0n);
-    const total = 1n << BigInt(bits - parseCidr(pool.cidr).prefix);
-    const reservations = (
-      this.db.prepare("SELECT count(*) AS n FROM reservations WHERE pool_id = ?").get(pool.id) as {
-        n: number;
-      }
-    ).n;
-    return {
-      pool,
-      total: total.toString(),
-      allocated: (total - free).toString(),
-      free: free.toString(),
-      reservations,
-      freeBlocks: blocks,
-    };
+    // One read transaction, so the counts agree with each other.
+    return this.db.transaction(() => {
+      const row = this.sql("SELECT * FROM pools WHERE name = ?").get(name) as PoolRow | undefined;
+      if (!row) throw msg.poolMissing(name);
+      const pool = toPool(row);
+      const bits = familyBits(pool.family);
+      const blocks = this.sql(
+        `SELECT prefix_len AS prefixLength, count(*) AS count FROM free_blocks WHERE pool_id = ?
+         GROUP BY prefix_len ORDER BY prefix_len`,
+      ).all(pool.id) as { prefixLength: number; count: number }[];
+      const free = blocks.reduce((sum, b) => sum + (BigInt(b.count) << BigInt(bits - b.prefixLength)), 0n);
+      const allocated = (
+        this.sql("SELECT prefix_len FROM reservations WHERE pool_id = ?").all(pool.id) as {
+          prefix_len: number;
+        }[]
+      ).reduce((sum, r) => sum + (1n << BigInt(bits - r.prefix_len)), 0n);
+      const reservations = (
+        this.sql("SELECT count(*) AS n FROM reservations WHERE pool_id = ?").get(pool.id) as { n: number }
+      ).n;
+      return {
+        pool,
+        total: (1n << BigInt(bits - row.prefix_len)).toString(),
+        allocated: allocated.toString(),
+        free: free.toString(),
+        reservations,
+        freeBlocks: blocks,
+      };
+    })();
   }
 
   async allocate(req: AllocateRequest): Promise<Reservation> {
     const resolved = resolveRequest(req.type, req.block);
-    const what = resolved.kind === "exact" ? formatCidr(resolved.block) : `a /${resolved.prefix} block`;
-    return this.db
-      .transaction(() => {
-        // Candidate pools: this type and facility, the project's own pools first.
-        const pools = (
-          this.db
-            .prepare(
-              `SELECT * FROM pools WHERE type = ? AND facility IS ? AND (project IS NULL OR project = ?)
-               ORDER BY project IS NULL, name`,
-            )
-            .all(req.type, req.facility, req.project) as PoolRow[]
-        ).map(toPool);
-        const where = req.facility === null ? "global" : `facility ${req.facility}`;
-        if (pools.length === 0) {
-          throw new IpamError(
-            "PoolNotFound",
-            `no ${req.type} pool in ${where} serves project ${req.project}; add one with \`baremetal ipam pool add\``,
-          );
-        }
-        const adopted = this.adoptInterrupted(req, pools, resolved);
-        if (adopted) return adopted;
-        let taken: { pool: Pool; block: Block } | undefined;
-        if (resolved.kind === "exact") {
-          const pool = pools.find((p) => contains(parseCidr(p.cidr), resolved.block));
-          if (!pool) {
-            throw new IpamError(
-              "InvalidRequest",
-              `${what} is not inside any ${req.type} pool in ${where} (pools: ${pools.map((p) => `${p.name} ${p.cidr}`).join(", ")})`,
-            );
-          }
-          taken = { pool, block: this.takeExact(pool, resolved.block) };
-        } else {
-          for (const pool of pools) {
-            checkFitsPool(pool, resolved.prefix, what);
-            const block = this.takeBestFit(pool, resolved.prefix);
-            if (block) {
-              taken = { pool, block };
-              break;
-            }
-          }
-          if (!taken) {
-            throw new IpamError(
-              "NoSpaceLeft",
-              `no ${req.type} /${resolved.prefix} block is free in ${where} for project ${req.project}: pool(s) ${pools.map((p) => `${p.name} ${p.cidr}`).join(", ")} have no room at that size`,
-            );
+    return this.write(() => {
+      // Candidate pools: this type and facility, the project's own pools first.
+      const pools = (
+        this.sql(
+          `SELECT * FROM pools WHERE type = ? AND facility IS ? AND (project IS NULL OR project = ?)
+           ORDER BY project IS NULL, name`,
+        ).all(req.type, req.facility, req.project) as PoolRow[]
+      ).map(toPool);
+      if (pools.length === 0) throw msg.noPool(req.type, req.facility, req.project);
+
+      const adopted = this.adoptInterrupted(req, pools, resolved);
+      if (adopted) return adopted;
+
+      let pool: Pool | undefined;
+      let block: Block | undefined;
+      if (resolved.kind === "exact") {
+        pool = pools.find((p) => contains(parseCidr(p.cidr), resolved.block));
+        if (!pool) throw msg.notInsideAnyPool(formatCidr(resolved.block), req.type, req.facility, pools);
+        block = this.takeExact(pool, resolved.block);
+      } else {
+        for (const p of pools) {
+          checkFitsPool(p, resolved.prefix);
+          block = this.takeBestFit(p, resolved.prefix);
+          if (block) {
+            pool = p;
+            break;
           }
         }
-        const { pool, block } = taken;
-        const id = randomUUID();
-        const at = now();
-        this.db
-          .prepare(
-            `INSERT INTO reservations (id, pool_id, project, cidr, start_hex, end_hex, prefix_len, tags, description, owner, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            id,
-            pool.id,
-            req.project,
-            formatCidr(block),
-            toHex(block.family, block.network),
-            toHex(block.family, lastAddress(block)),
-            block.prefix,
-            JSON.stringify(req.tags),
-            req.description,
-            req.owner,
-            at,
-            at,
-          );
-        this.event(req.actor, "reservation.create", id, {
-          pool: pool.name,
-          cidr: formatCidr(block),
-          owner: req.owner,
-        });
-        return this.reservation(id)!;
-      })
-      .immediate();
+        if (!pool || !block)
+          throw msg.noSpaceLeft(req.type, resolved.prefix, req.facility, req.project, pools);
+      }
+      const id = randomUUID();
+      const at = now();
+      this.sql(
+        `INSERT INTO reservations (id, pool_id, project, cidr, start_hex, end_hex, prefix_len, tags, description, owner, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        id,
+        pool.id,
+        req.project,
+        formatCidr(block),
+        toHex(block.family, block.network),
+        toHex(block.family, lastAddress(block)),
+        block.prefix,
+        JSON.stringify(req.tags),
+        req.description,
+        req.owner,
+        at,
+        at,
+      );
+      this.event(req.actor, "reservation.create", id, {
+        pool: pool.name,
+        cidr: formatCidr(block),
+        owner: req.owner,
+      });
+      return this.reservation(id)!;
+    });
   }
 
   /**
@@ -334,13 +378,14 @@ export class SqliteStore implements Store {
   private adoptInterrupted(
     req: AllocateRequest,
     pools: Pool[],
-    resolved: ReturnType<typeof resolveRequest>,
+    resolved: ResolvedRequest,
   ): Reservation | undefined {
     if (req.owner === null) return undefined;
     const candidates = (
-      this.db
-        .prepare(`${RESERVATION_SELECT} WHERE r.owner = ? AND r.project = ?`)
-        .all(req.owner, req.project) as ReservationRow[]
+      this.sql(`${RESERVATION_SELECT} WHERE r.owner = ? AND r.project = ?`).all(
+        req.owner,
+        req.project,
+      ) as ReservationRow[]
     ).map(toReservation);
     const match = candidates.find(
       (r) =>
@@ -351,9 +396,13 @@ export class SqliteStore implements Store {
     );
     if (!match) return undefined;
     const id = randomUUID();
-    this.db
-      .prepare("UPDATE reservations SET id = ?, tags = ?, description = ?, updated_at = ? WHERE id = ?")
-      .run(id, JSON.stringify(req.tags), req.description, now(), match.id);
+    this.sql("UPDATE reservations SET id = ?, tags = ?, description = ?, updated_at = ? WHERE id = ?").run(
+      id,
+      JSON.stringify(req.tags),
+      req.description,
+      now(),
+      match.id,
+    );
     this.event(req.actor, "reservation.adopt", id, {
       previousId: match.id,
       owner: req.owner,
@@ -363,49 +412,64 @@ export class SqliteStore implements Store {
   }
 
   private takeBestFit(pool: Pool, prefix: number): Block | undefined {
-    const row = this.db
-      .prepare(
-        `SELECT prefix_len, network_hex FROM free_blocks WHERE pool_id = ? AND prefix_len <= ?
-         ORDER BY prefix_len DESC, network_hex LIMIT 1`,
-      )
-      .get(pool.id, prefix) as { prefix_len: number; network_hex: string } | undefined;
+    const row = this.sql(
+      `SELECT prefix_len, network_hex FROM free_blocks WHERE pool_id = ? AND prefix_len <= ?
+       ORDER BY prefix_len DESC, network_hex LIMIT 1`,
+    ).get(pool.id, prefix) as { prefix_len: number; network_hex: string } | undefined;
     if (!row) return undefined;
-    const free: Block = { family: pool.family, network: fromHex(row.network_hex), prefix: row.prefix_len };
-    return this.split(pool, free, prefix);
+    return this.split(
+      pool,
+      { family: pool.family, network: fromHex(row.network_hex), prefix: row.prefix_len },
+      prefix,
+    );
   }
 
   private takeExact(pool: Pool, want: Block): Block {
-    const find = this.db.prepare(
-      "SELECT 1 FROM free_blocks WHERE pool_id = ? AND prefix_len = ? AND network_hex = ?",
-    );
+    const bits = familyBits(pool.family);
     const poolPrefix = parseCidr(pool.cidr).prefix;
     for (let p = want.prefix; p >= poolPrefix; p--) {
-      const size = 1n << BigInt((pool.family === 4 ? 32 : 128) - p);
+      const size = 1n << BigInt(bits - p);
       const network = want.network - (want.network % size);
-      if (find.get(pool.id, p, toHex(pool.family, network))) {
+      if (
+        this.sql("SELECT 1 FROM free_blocks WHERE pool_id = ? AND prefix_len = ? AND network_hex = ?").get(
+          pool.id,
+          p,
+          toHex(pool.family, network),
+        )
+      ) {
         return this.split(pool, { family: pool.family, network, prefix: p }, want.prefix, want);
       }
     }
-    throw new IpamError(
-      "AlreadyAllocated",
-      `${formatCidr(want)} in pool ${pool.name} (${pool.cidr}) is already allocated, in whole or in part`,
-    );
+    throw msg.alreadyAllocated(formatCidr(want), pool);
   }
 
   private split(pool: Pool, free: Block, prefix: number, target?: Block): Block {
     const { taken, remainders } = splitDown(free, prefix, target);
-    this.db
-      .prepare("DELETE FROM free_blocks WHERE pool_id = ? AND prefix_len = ? AND network_hex = ?")
-      .run(pool.id, free.prefix, toHex(free.family, free.network));
-    const insert = this.db.prepare(
-      "INSERT INTO free_blocks (pool_id, prefix_len, network_hex) VALUES (?, ?, ?)",
-    );
-    for (const r of remainders) insert.run(pool.id, r.prefix, toHex(r.family, r.network));
+    this.deleteFree(pool.id, free);
+    for (const r of remainders) this.insertFree(pool.id, r);
     return taken;
   }
 
+  private insertFree(poolId: number, b: Block): void {
+    this.sql("INSERT INTO free_blocks (pool_id, prefix_len, network_hex) VALUES (?, ?, ?)").run(
+      poolId,
+      b.prefix,
+      toHex(b.family, b.network),
+    );
+  }
+
+  private deleteFree(poolId: number, b: Block): boolean {
+    return (
+      this.sql("DELETE FROM free_blocks WHERE pool_id = ? AND prefix_len = ? AND network_hex = ?").run(
+        poolId,
+        b.prefix,
+        toHex(b.family, b.network),
+      ).changes > 0
+    );
+  }
+
   private reservation(id: string): Reservation | undefined {
-    const row = this.db.prepare(`${RESERVATION_SELECT} WHERE r.id = ?`).get(id) as ReservationRow | undefined;
+    const row = this.sql(`${RESERVATION_SELECT} WHERE r.id = ?`).get(id) as ReservationRow | undefined;
     return row && toReservation(row);
   }
 
@@ -414,14 +478,12 @@ export class SqliteStore implements Store {
   }
 
   async listReservations(filter: ReservationFilter = {}): Promise<Reservation[]> {
-    const rows = this.db
-      .prepare(
-        `${RESERVATION_SELECT}
-         WHERE (@project IS NULL OR r.project = @project) AND (@pool IS NULL OR p.name = @pool)
-           AND (@owner IS NULL OR r.owner = @owner)
-         ORDER BY p.name, r.start_hex`,
-      )
-      .all({ project: filter.project ?? null, pool: filter.pool ?? null, owner: filter.owner ?? null });
+    const rows = this.sql(
+      `${RESERVATION_SELECT}
+       WHERE (@project IS NULL OR r.project = @project) AND (@pool IS NULL OR p.name = @pool)
+         AND (@owner IS NULL OR r.owner = @owner)
+       ORDER BY p.name, r.start_hex`,
+    ).all({ project: filter.project ?? null, pool: filter.pool ?? null, owner: filter.owner ?? null });
     return (rows as ReservationRow[]).map(toReservation);
   }
 
@@ -430,60 +492,114 @@ export class SqliteStore implements Store {
     change: { tags: string[]; description: string | null },
     actor: string,
   ): Promise<Reservation> {
-    return this.db
-      .transaction(() => {
-        const info = this.db
-          .prepare("UPDATE reservations SET tags = ?, description = ?, updated_at = ? WHERE id = ?")
-          .run(JSON.stringify(change.tags), change.description, now(), id);
-        if (info.changes === 0)
-          throw new IpamError("ReservationNotFound", `reservation ${id} does not exist`);
-        this.event(actor, "reservation.update", id, change);
-        return this.reservation(id)!;
-      })
-      .immediate();
+    return this.write(() => {
+      const info = this.sql(
+        "UPDATE reservations SET tags = ?, description = ?, updated_at = ? WHERE id = ?",
+      ).run(JSON.stringify(change.tags), change.description, now(), id);
+      if (info.changes === 0) throw msg.reservationMissing(id);
+      this.event(actor, "reservation.update", id, change);
+      return this.reservation(id)!;
+    });
   }
 
   async release(id: string, actor: string): Promise<boolean> {
-    return this.db
-      .transaction(() => {
-        const row = this.db
-          .prepare(
-            `SELECT r.start_hex, r.prefix_len, r.cidr, p.id AS pool_id, p.family, p.prefix_len AS pool_prefix
-             FROM reservations r JOIN pools p ON p.id = r.pool_id WHERE r.id = ?`,
-          )
-          .get(id) as
-          | {
-              start_hex: string;
-              prefix_len: number;
-              cidr: string;
-              pool_id: number;
-              family: 4 | 6;
-              pool_prefix: number;
-            }
-          | undefined;
-        if (!row) return false;
-        this.db.prepare("DELETE FROM reservations WHERE id = ?").run(id);
-        const del = this.db.prepare(
-          "DELETE FROM free_blocks WHERE pool_id = ? AND prefix_len = ? AND network_hex = ?",
+    return this.write(() => {
+      const row = this.sql(
+        `SELECT r.start_hex, r.prefix_len, r.cidr, p.id AS pool_id, p.family, p.prefix_len AS pool_prefix
+         FROM reservations r JOIN pools p ON p.id = r.pool_id WHERE r.id = ?`,
+      ).get(id) as
+        | {
+            start_hex: string;
+            prefix_len: number;
+            cidr: string;
+            pool_id: number;
+            family: 4 | 6;
+            pool_prefix: number;
+          }
+        | undefined;
+      if (!row) return false;
+      const servers = this.sql(
+        "SELECT DISTINCT server FROM assignments WHERE reservation_id = ? ORDER BY server",
+      ).all(id) as { server: string }[];
+      if (servers.length)
+        throw msg.reservationInUse(
+          id,
+          row.cidr,
+          servers.map((s) => s.server),
         );
-        const merged = mergeUp(
-          { family: row.family, network: fromHex(row.start_hex), prefix: row.prefix_len },
-          row.pool_prefix,
-          (buddy) => del.run(row.pool_id, buddy.prefix, toHex(buddy.family, buddy.network)).changes > 0,
-        );
-        this.db
-          .prepare("INSERT INTO free_blocks (pool_id, prefix_len, network_hex) VALUES (?, ?, ?)")
-          .run(row.pool_id, merged.prefix, toHex(merged.family, merged.network));
-        this.event(actor, "reservation.release", id, { cidr: row.cidr });
-        return true;
-      })
-      .immediate();
+      this.sql("DELETE FROM reservations WHERE id = ?").run(id);
+      const merged = mergeUp(
+        { family: row.family, network: fromHex(row.start_hex), prefix: row.prefix_len },
+        row.pool_prefix,
+        (buddy) => this.deleteFree(row.pool_id, buddy),
+      );
+      this.insertFree(row.pool_id, merged);
+      this.event(actor, "reservation.release", id, { cidr: row.cidr });
+      return true;
+    });
+  }
+
+  async assign(
+    reservationId: string,
+    request: AssignmentRequest,
+    server: string,
+    actor: string,
+  ): Promise<Assignment> {
+    return this.write(() => {
+      const reservation = this.reservation(reservationId);
+      if (!reservation) throw msg.reservationMissing(reservationId);
+      const block = parseCidr(reservation.cidr);
+      const taken = (
+        this.sql("SELECT cidr FROM assignments WHERE reservation_id = ? ORDER BY start_hex").all(
+          reservationId,
+        ) as {
+          cidr: string;
+        }[]
+      ).map((r) => parseCidr(r.cidr));
+      const want = "cidr" in request ? { block: parseCidr(request.cidr) } : request;
+      const chosen = pickAssignment(block, taken, want);
+      const id = randomUUID();
+      this.sql(
+        `INSERT INTO assignments (id, reservation_id, cidr, start_hex, end_hex, server, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        id,
+        reservationId,
+        formatCidr(chosen),
+        toHex(chosen.family, chosen.network),
+        toHex(chosen.family, lastAddress(chosen)),
+        server,
+        now(),
+      );
+      this.event(actor, "assignment.create", id, {
+        reservation: reservationId,
+        cidr: formatCidr(chosen),
+        server,
+      });
+      return toAssignment(this.sql("SELECT * FROM assignments WHERE id = ?").get(id) as AssignmentRow);
+    });
+  }
+
+  async unassign(id: string, actor: string): Promise<boolean> {
+    return this.write(() => {
+      const gone = this.sql("DELETE FROM assignments WHERE id = ?").run(id).changes > 0;
+      if (gone) this.event(actor, "assignment.remove", id);
+      return gone;
+    });
+  }
+
+  async listAssignments(filter: { reservationId?: string; server?: string }): Promise<Assignment[]> {
+    const rows = this.sql(
+      `SELECT * FROM assignments WHERE (@r IS NULL OR reservation_id = @r) AND (@s IS NULL OR server = @s)
+       ORDER BY reservation_id, start_hex`,
+    ).all({ r: filter.reservationId ?? null, s: filter.server ?? null }) as AssignmentRow[];
+    return rows.map(toAssignment);
   }
 
   async events(limit = 100): Promise<StoreEvent[]> {
-    const rows = this.db
-      .prepare("SELECT at, actor, action, subject, detail FROM events ORDER BY id DESC LIMIT ?")
-      .all(limit) as (Omit<StoreEvent, "detail"> & { detail: string | null })[];
+    const rows = this.sql(
+      "SELECT at, actor, action, subject, detail FROM events ORDER BY id DESC LIMIT ?",
+    ).all(limit) as (Omit<StoreEvent, "detail"> & { detail: string | null })[];
     return rows.map((r) => ({ ...r, detail: r.detail === null ? null : JSON.parse(r.detail) }));
   }
 

@@ -6,6 +6,12 @@ export type PoolType = (typeof POOL_TYPES)[number];
 
 export const poolTypeFamily = (type: PoolType): 4 | 6 => (type === "public_ipv6" ? 6 : 4);
 
+export interface Facility {
+  code: string;
+  name: string | null;
+  createdAt: string;
+}
+
 export interface NewPool {
   name: string;
   type: PoolType;
@@ -57,6 +63,19 @@ export interface Reservation {
   updatedAt: string;
 }
 
+/** An address or subnet of a reservation, given to a server. */
+export interface Assignment {
+  id: string;
+  reservationId: string;
+  cidr: string;
+  /** The first (for a single address, the only) address. */
+  address: string;
+  server: string;
+  createdAt: string;
+}
+
+export type AssignmentRequest = { prefixLength: number } | { cidr: string };
+
 export interface ReservationFilter {
   project?: string;
   pool?: string;
@@ -95,6 +114,11 @@ export interface Store {
   migrate(): Promise<MigrationState>;
   migrationState(): Promise<MigrationState>;
 
+  /** Adds the facility; does nothing when it exists already. */
+  ensureFacility(code: string, name: string | null, actor: string): Promise<Facility>;
+  listFacilities(): Promise<Facility[]>;
+
+  /** The pool's facility must exist. Refused with PoolOverlap when it overlaps any pool. */
   addPool(pool: NewPool, actor: string): Promise<Pool>;
   listPools(): Promise<Pool[]>;
   getPool(name: string): Promise<Pool | undefined>;
@@ -110,8 +134,18 @@ export interface Store {
     change: { tags: string[]; description: string | null },
     actor: string,
   ): Promise<Reservation>;
-  /** Frees the block; false when there was no such reservation. */
+  /** Frees the block; false when there was no such reservation. Refused while assigned. */
   release(id: string, actor: string): Promise<boolean>;
+
+  /** Gives a server one host address (the default) or an aligned subnet of a reservation. */
+  assign(
+    reservationId: string,
+    request: AssignmentRequest,
+    server: string,
+    actor: string,
+  ): Promise<Assignment>;
+  unassign(id: string, actor: string): Promise<boolean>;
+  listAssignments(filter: { reservationId?: string; server?: string }): Promise<Assignment[]>;
 
   /** The newest changes first: who did what to which subject. */
   events(limit?: number): Promise<StoreEvent[]>;

@@ -1,51 +1,39 @@
 // The store contract, run against every backend on a real database.
 import Database from "better-sqlite3";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
+import { Client } from "pg";
 import { IpamError } from "../../provider/ipam/errors";
-import { openStore } from "../../provider/store/open";
 import type { AllocateRequest, Store } from "../../provider/store/store";
+import { backends, freshStore, type TestBackend } from "../helpers/backends";
 
-interface Backend {
-  name: string;
-  open(): Promise<{ store: Store; rawInsertOverlap(): void; cleanup(): Promise<void> }>;
-}
-
-const backends: Backend[] = [
-  {
-    name: "sqlite",
-    async open() {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "baremetal-store-"));
-      const file = path.join(dir, "state.db");
-      const store = await openStore(`sqlite:${file}`);
-      return {
-        store,
-        // Bypasses the allocator to prove the database itself refuses an overlap.
-        rawInsertOverlap() {
-          const db = new Database(file);
-          try {
-            const r = db.prepare("SELECT pool_id, start_hex, end_hex FROM reservations LIMIT 1").get() as {
-              pool_id: number;
-              start_hex: string;
-              end_hex: string;
-            };
-            db.prepare(
-              `INSERT INTO reservations (id, pool_id, project, cidr, start_hex, end_hex, prefix_len, created_at, updated_at)
-               VALUES ('x', ?, 'p', 'x', ?, ?, 32, '', '')`,
-            ).run(r.pool_id, r.start_hex, r.start_hex);
-          } finally {
-            db.close();
-          }
-        },
-        async cleanup() {
-          await store.close();
-          fs.rmSync(dir, { recursive: true, force: true });
-        },
+/** Bypasses the allocator to prove the database itself refuses an overlapping block. */
+async function rawInsertOverlap(backend: TestBackend, location: string): Promise<void> {
+  if (backend.name === "sqlite") {
+    const db = new Database(location.slice("sqlite:".length));
+    try {
+      const r = db.prepare("SELECT pool_id, start_hex FROM reservations LIMIT 1").get() as {
+        pool_id: number;
+        start_hex: string;
       };
-    },
-  },
-];
+      db.prepare(
+        `INSERT INTO reservations (id, pool_id, project, cidr, start_hex, end_hex, prefix_len, created_at, updated_at)
+         VALUES ('x', ?, 'p', 'x', ?, ?, 32, '', '')`,
+      ).run(r.pool_id, r.start_hex, r.start_hex);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  const c = new Client({ connectionString: location });
+  await c.connect();
+  try {
+    await c.query(
+      `INSERT INTO reservations (id, pool_id, project, cidr)
+       SELECT gen_random_uuid(), pool_id, 'p', set_masklen(cidr, 32) FROM reservations LIMIT 1`,
+    );
+  } finally {
+    await c.end();
+  }
+}
 
 const req = (over: Partial<AllocateRequest> = {}): AllocateRequest => ({
   project: "demo",
@@ -71,11 +59,12 @@ async function errorOf(p: Promise<unknown>): Promise<IpamError> {
 
 describe.each(backends)("store on $name", (backend) => {
   let store: Store;
-  let ctx: Awaited<ReturnType<Backend["open"]>>;
+  let ctx: Awaited<ReturnType<typeof freshStore>>;
 
   beforeEach(async () => {
-    ctx = await backend.open();
+    ctx = await freshStore(backend);
     store = ctx.store;
+    await store.ensureFacility("lab1", "Lab one", "test");
     await store.addPool(
       { name: "lab1-private", type: "private_ipv4", cidr: "10.0.0.0/24", facility: "lab1", project: null },
       "test",
@@ -164,7 +153,9 @@ describe.each(backends)("store on $name", (backend) => {
 
   test("the database itself refuses an overlapping reservation", async () => {
     await store.allocate(req());
-    expect(() => ctx.rawInsertOverlap()).toThrow(/overlaps an existing reservation/);
+    await expect(rawInsertOverlap(backend, ctx.location)).rejects.toThrow(
+      /overlaps an existing reservation|conflicting key value violates exclusion constraint/,
+    );
   });
 
   test("a create after an interrupted run adopts the reservation its owner left", async () => {

@@ -1,0 +1,75 @@
+// Choosing what a server gets out of a reservation: one host address (never the network,
+// gateway or broadcast), or a whole aligned subnet routed to it.
+import { hostRange } from "./addresses";
+import {
+  Block,
+  blockSize,
+  contains,
+  familyBits,
+  formatAddress,
+  formatCidr,
+  lastAddress,
+  overlaps,
+} from "./cidr";
+import { IpamError } from "./errors";
+import { assignmentNoSpace } from "./messages";
+
+export type AssignRequest = { prefixLength: number } | { block: Block };
+
+/** `taken` must be sorted by network. */
+export function pickAssignment(reservation: Block, taken: Block[], want: AssignRequest): Block {
+  const bits = familyBits(reservation.family);
+  const where = formatCidr(reservation);
+  if ("block" in want) {
+    const b = want.block;
+    if (!contains(reservation, b)) {
+      throw new IpamError("InvalidRequest", `${formatCidr(b)} is not inside reservation ${where}`);
+    }
+    if (b.prefix === bits) {
+      const hosts = hostRange(reservation);
+      if (b.network < hosts.from || b.network > hosts.to) {
+        throw new IpamError(
+          "InvalidRequest",
+          `${formatAddress(b.family, b.network)} is not a host address of ${where} ` +
+            `(hosts are ${formatAddress(b.family, hosts.from)} to ${formatAddress(b.family, hosts.to)})`,
+        );
+      }
+    }
+    const clash = taken.find((t) => overlaps(t, b));
+    if (clash) {
+      throw new IpamError(
+        "AlreadyAllocated",
+        `${formatCidr(b)} overlaps ${formatCidr(clash)}, already assigned in ${where}`,
+      );
+    }
+    return b;
+  }
+
+  const prefix = want.prefixLength;
+  if (!Number.isInteger(prefix) || prefix < reservation.prefix || prefix > bits) {
+    throw new IpamError(
+      "InvalidRequest",
+      `prefix length ${prefix} does not fit reservation ${where} (use ${reservation.prefix} to ${bits})`,
+    );
+  }
+  const size = blockSize({ family: reservation.family, prefix });
+  let candidate: bigint;
+  let end: bigint;
+  if (prefix === bits) {
+    const hosts = hostRange(reservation);
+    [candidate, end] = [hosts.from, hosts.to];
+  } else {
+    [candidate, end] = [reservation.network, lastAddress(reservation)];
+  }
+  // First fit: jump past each assignment in the way; at most one step per assignment.
+  let i = 0;
+  while (candidate + size - 1n <= end) {
+    const block: Block = { family: reservation.family, network: candidate, prefix };
+    while (i < taken.length && lastAddress(taken[i]!) < candidate) i++;
+    const next = taken[i];
+    if (!next || !overlaps(next, block)) return block;
+    const after = lastAddress(next) + 1n;
+    candidate = after % size === 0n ? after : after - (after % size) + size;
+  }
+  throw assignmentNoSpace(where, prefix === bits ? "address" : `/${prefix} subnet`);
+}

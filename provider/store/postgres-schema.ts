@@ -1,0 +1,226 @@
+// Versioned PostgreSQL migrations. Allocation and release are server-side functions, so each is
+// one round trip and one transaction; the database refuses overlaps with exclusion constraints
+// on `cidr` (for aligned blocks, overlap is containment, which `&&` tests exactly).
+import type { Migration } from "./sqlite-schema";
+
+export const POSTGRES_MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: "ipam",
+    sql: `
+      CREATE TABLE facilities (
+        code text PRIMARY KEY,
+        name text,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+
+      CREATE TABLE pools (
+        id serial PRIMARY KEY,
+        name text NOT NULL UNIQUE,
+        type text NOT NULL CHECK (type IN ('public_ipv4','private_ipv4','public_ipv6','global_ipv4')),
+        family smallint NOT NULL CHECK (family IN (4, 6)),
+        cidr cidr NOT NULL CHECK (family(cidr) = family),
+        facility text REFERENCES facilities(code),
+        project text,
+        description text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        EXCLUDE USING gist (cidr inet_ops WITH &&)
+      );
+
+      -- Maximal free blocks of each pool (buddy system). The index order is the best-fit
+      -- order: longest prefix not longer than asked, then lowest address.
+      CREATE TABLE free_blocks (
+        pool_id integer NOT NULL REFERENCES pools(id) ON DELETE CASCADE,
+        prefix_len smallint NOT NULL,
+        network cidr NOT NULL
+      );
+      CREATE UNIQUE INDEX free_blocks_best_fit ON free_blocks (pool_id, prefix_len DESC, network);
+
+      CREATE TABLE reservations (
+        id uuid PRIMARY KEY,
+        pool_id integer NOT NULL REFERENCES pools(id),
+        project text NOT NULL,
+        cidr cidr NOT NULL,
+        tags jsonb NOT NULL DEFAULT '[]',
+        description text,
+        owner text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        EXCLUDE USING gist (cidr inet_ops WITH &&)
+      );
+      CREATE INDEX reservations_pool ON reservations (pool_id, cidr);
+      CREATE INDEX reservations_project ON reservations (project);
+      CREATE INDEX reservations_owner ON reservations (owner) WHERE owner IS NOT NULL;
+
+      CREATE TABLE assignments (
+        id uuid PRIMARY KEY,
+        reservation_id uuid NOT NULL REFERENCES reservations(id) ON UPDATE CASCADE,
+        cidr cidr NOT NULL,
+        server text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        EXCLUDE USING gist (cidr inet_ops WITH &&)
+      );
+      CREATE INDEX assignments_reservation ON assignments (reservation_id, cidr);
+      CREATE INDEX assignments_server ON assignments (server);
+
+      CREATE TABLE events (
+        id bigserial PRIMARY KEY,
+        at timestamptz NOT NULL DEFAULT now(),
+        actor text NOT NULL,
+        action text NOT NULL,
+        subject text NOT NULL,
+        detail jsonb
+      );
+
+      CREATE VIEW reservation_rows AS
+        SELECT r.id, p.name AS pool_name, p.type, p.facility, p.family, r.project, r.cidr,
+               masklen(r.cidr) AS prefix_len, r.tags, r.description, r.owner, r.created_at, r.updated_at
+        FROM reservations r JOIN pools p ON p.id = r.pool_id;
+
+      -- The other half of a block's parent: the block's address with its last prefix bit flipped.
+      -- Pure inet bit operations, so exact over all 128 bits of IPv6.
+      CREATE FUNCTION bm_buddy(b cidr) RETURNS cidr LANGUAGE sql IMMUTABLE STRICT AS $$
+        SELECT set_masklen((b | bit) & ~(b & bit), masklen(b))::cidr
+        FROM (SELECT hostmask(set_masklen(z, masklen(b) - 1)) & ~hostmask(set_masklen(z, masklen(b))) AS bit
+              FROM (SELECT CASE family(b) WHEN 4 THEN inet '0.0.0.0' ELSE inet '::' END AS z) zero) s
+      $$;
+
+      -- Errors carry a code (BM0xx) and the facts as JSON in DETAIL; the client words them.
+      CREATE FUNCTION bm_allocate(
+        p_id uuid, p_project text, p_type text, p_facility text, p_prefix integer, p_exact cidr,
+        p_tags jsonb, p_description text, p_owner text, p_actor text
+      ) RETURNS SETOF reservation_rows LANGUAGE plpgsql AS $$
+      DECLARE
+        v_pools jsonb;
+        v_pool pools;
+        v_free free_blocks;
+        v_found boolean := false;
+        v_taken cidr;
+        v_prior uuid;
+        p integer;
+        attempt integer;
+      BEGIN
+        SELECT coalesce(jsonb_agg(jsonb_build_object('name', name, 'cidr', cidr::text) ORDER BY project IS NULL, name), '[]')
+          INTO v_pools FROM pools
+         WHERE type = p_type AND facility IS NOT DISTINCT FROM p_facility AND (project IS NULL OR project = p_project);
+        IF jsonb_array_length(v_pools) = 0 THEN
+          RAISE EXCEPTION USING ERRCODE = 'BM003', MESSAGE = 'PoolNotFound', DETAIL = '{}';
+        END IF;
+
+        -- Adopt what an interrupted run of the same owner reserved (see the sqlite store).
+        IF p_owner IS NOT NULL THEN
+          SELECT r.id INTO v_prior FROM reservations r JOIN pools pl ON pl.id = r.pool_id
+           WHERE r.owner = p_owner AND r.project = p_project AND pl.type = p_type
+             AND pl.facility IS NOT DISTINCT FROM p_facility AND (pl.project IS NULL OR pl.project = p_project)
+             AND CASE WHEN p_exact IS NOT NULL THEN r.cidr = p_exact ELSE masklen(r.cidr) = p_prefix END
+           LIMIT 1 FOR UPDATE OF r;
+          IF FOUND THEN
+            UPDATE reservations SET id = p_id, tags = p_tags, description = p_description, updated_at = now()
+             WHERE id = v_prior;
+            INSERT INTO events (actor, action, subject, detail)
+            VALUES (p_actor, 'reservation.adopt', p_id::text, jsonb_build_object('previousId', v_prior, 'owner', p_owner));
+            RETURN QUERY SELECT * FROM reservation_rows WHERE id = p_id;
+            RETURN;
+          END IF;
+        END IF;
+
+        IF p_exact IS NOT NULL THEN
+          SELECT * INTO v_pool FROM pools
+           WHERE type = p_type AND facility IS NOT DISTINCT FROM p_facility AND (project IS NULL OR project = p_project)
+             AND cidr >>= p_exact
+           ORDER BY project IS NULL, name LIMIT 1;
+          IF NOT FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = 'BM004', MESSAGE = 'NotInsideAnyPool', DETAIL = v_pools::text;
+          END IF;
+          -- Walk up from the asked block to the pool; a concurrent split can move the free block
+          -- that holds it to a longer prefix after we looked there, so look again before refusing.
+          FOR attempt IN 1..3 LOOP
+            FOR p IN REVERSE masklen(p_exact) .. masklen(v_pool.cidr) LOOP
+              SELECT * INTO v_free FROM free_blocks
+               WHERE pool_id = v_pool.id AND prefix_len = p AND network = set_masklen(p_exact, p)
+               FOR UPDATE;
+              IF FOUND THEN v_found := true; EXIT; END IF;
+            END LOOP;
+            EXIT WHEN v_found;
+          END LOOP;
+          IF NOT v_found THEN
+            RAISE EXCEPTION USING ERRCODE = 'BM002', MESSAGE = 'AlreadyAllocated',
+              DETAIL = jsonb_build_object('name', v_pool.name, 'cidr', v_pool.cidr::text)::text;
+          END IF;
+          v_taken := p_exact;
+        ELSE
+          <<pools>>
+          FOR v_pool IN SELECT * FROM pools
+             WHERE type = p_type AND facility IS NOT DISTINCT FROM p_facility AND (project IS NULL OR project = p_project)
+             ORDER BY project IS NULL, name
+          LOOP
+            IF p_prefix < masklen(v_pool.cidr) THEN
+              RAISE EXCEPTION USING ERRCODE = 'BM005', MESSAGE = 'LargerThanPool',
+                DETAIL = jsonb_build_object('name', v_pool.name, 'cidr', v_pool.cidr::text)::text;
+            END IF;
+            FOR attempt IN 1..3 LOOP
+              -- Skip blocks other allocations hold; if all are held, wait for one instead of failing.
+              SELECT * INTO v_free FROM free_blocks WHERE pool_id = v_pool.id AND prefix_len <= p_prefix
+               ORDER BY prefix_len DESC, network LIMIT 1 FOR UPDATE SKIP LOCKED;
+              IF NOT FOUND THEN
+                SELECT * INTO v_free FROM free_blocks WHERE pool_id = v_pool.id AND prefix_len <= p_prefix
+                 ORDER BY prefix_len DESC, network LIMIT 1 FOR UPDATE;
+              END IF;
+              IF FOUND THEN v_found := true; EXIT pools; END IF;
+              EXIT WHEN NOT EXISTS (SELECT 1 FROM free_blocks WHERE pool_id = v_pool.id AND prefix_len <= p_prefix);
+            END LOOP;
+          END LOOP;
+          IF NOT v_found THEN
+            RAISE EXCEPTION USING ERRCODE = 'BM001', MESSAGE = 'NoSpaceLeft', DETAIL = v_pools::text;
+          END IF;
+          v_taken := set_masklen(v_free.network, p_prefix);
+        END IF;
+
+        DELETE FROM free_blocks
+         WHERE pool_id = v_free.pool_id AND prefix_len = v_free.prefix_len AND network = v_free.network;
+        FOR p IN v_free.prefix_len + 1 .. masklen(v_taken) LOOP
+          INSERT INTO free_blocks (pool_id, prefix_len, network) VALUES (v_pool.id, p, bm_buddy(set_masklen(v_taken, p)));
+        END LOOP;
+        INSERT INTO reservations (id, pool_id, project, cidr, tags, description, owner)
+        VALUES (p_id, v_pool.id, p_project, v_taken, p_tags, p_description, p_owner);
+        INSERT INTO events (actor, action, subject, detail)
+        VALUES (p_actor, 'reservation.create', p_id::text,
+                jsonb_build_object('pool', v_pool.name, 'cidr', v_taken::text, 'owner', p_owner));
+        RETURN QUERY SELECT * FROM reservation_rows WHERE id = p_id;
+      END;
+      $$;
+
+      CREATE FUNCTION bm_release(p_id uuid, p_actor text) RETURNS text LANGUAGE plpgsql AS $$
+      DECLARE
+        v_res reservations;
+        v_pool pools;
+        v_block cidr;
+        v_servers jsonb;
+      BEGIN
+        SELECT * INTO v_res FROM reservations WHERE id = p_id FOR UPDATE;
+        IF NOT FOUND THEN RETURN NULL; END IF;
+        SELECT jsonb_agg(DISTINCT server) INTO v_servers FROM assignments WHERE reservation_id = p_id;
+        IF v_servers IS NOT NULL THEN
+          RAISE EXCEPTION USING ERRCODE = 'BM009', MESSAGE = 'ReservationInUse',
+            DETAIL = jsonb_build_object('cidr', v_res.cidr::text, 'servers', v_servers)::text;
+        END IF;
+        SELECT * INTO v_pool FROM pools WHERE id = v_res.pool_id;
+        -- Two buddies freed at once must see each other to merge: one release per pool at a time.
+        PERFORM pg_advisory_xact_lock(7301, v_pool.id);
+        DELETE FROM reservations WHERE id = p_id;
+        v_block := v_res.cidr;
+        WHILE masklen(v_block) > masklen(v_pool.cidr) LOOP
+          DELETE FROM free_blocks
+           WHERE pool_id = v_pool.id AND prefix_len = masklen(v_block) AND network = bm_buddy(v_block);
+          EXIT WHEN NOT FOUND;
+          v_block := set_masklen(v_block, masklen(v_block) - 1);
+        END LOOP;
+        INSERT INTO free_blocks (pool_id, prefix_len, network) VALUES (v_pool.id, masklen(v_block), v_block);
+        INSERT INTO events (actor, action, subject, detail)
+        VALUES (p_actor, 'reservation.release', p_id::text, jsonb_build_object('cidr', v_res.cidr::text));
+        RETURN v_res.cidr::text;
+      END;
+      $$;
+    `,
+  },
+];

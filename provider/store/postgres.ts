@@ -1,0 +1,503 @@
+// The store for teams: PostgreSQL through node-postgres. Allocation and release are one call
+// each to a server-side function (one round trip, one transaction); commits are durable
+// (synchronous_commit=on, the server default, is required and checked on open).
+import { randomUUID } from "node:crypto";
+import { Pool as PgPool, type PoolClient, DatabaseError } from "pg";
+import { pickAssignment } from "../ipam/assign";
+import { formatAddress, formatCidr, parseCidr } from "../ipam/cidr";
+import * as msg from "../ipam/messages";
+import { checkNewPool, resolveRequest } from "../ipam/requests";
+import { POSTGRES_MIGRATIONS } from "./postgres-schema";
+import type {
+  AllocateRequest,
+  Assignment,
+  AssignmentRequest,
+  Facility,
+  MigrationState,
+  NewPool,
+  Pool,
+  PoolType,
+  PoolUsage,
+  Reservation,
+  ReservationFilter,
+  Store,
+  StoreEvent,
+} from "./store";
+
+const MIGRATION_LOCK = 7300;
+
+interface PoolRow {
+  id: number;
+  name: string;
+  type: PoolType;
+  family: number;
+  cidr: string;
+  facility: string | null;
+  project: string | null;
+  description: string | null;
+  created_at: Date;
+}
+
+interface ReservationRow {
+  id: string;
+  pool_name: string;
+  type: PoolType;
+  facility: string | null;
+  family: number;
+  project: string;
+  cidr: string;
+  prefix_len: number;
+  tags: string[];
+  description: string | null;
+  owner: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+// PostgreSQL prints addresses its own way; keep one spelling whichever backend answers.
+const normal = (cidr: string) => formatCidr(parseCidr(cidr));
+
+const toPool = (r: PoolRow): Pool => ({
+  id: r.id,
+  name: r.name,
+  type: r.type,
+  family: r.family as 4 | 6,
+  cidr: normal(r.cidr),
+  facility: r.facility,
+  project: r.project,
+  description: r.description,
+  createdAt: r.created_at.toISOString(),
+});
+
+const toReservation = (r: ReservationRow): Reservation => ({
+  id: r.id,
+  poolName: r.pool_name,
+  type: r.type,
+  facility: r.facility,
+  project: r.project,
+  cidr: normal(r.cidr),
+  family: r.family as 4 | 6,
+  prefixLength: r.prefix_len,
+  tags: r.tags,
+  description: r.description,
+  owner: r.owner,
+  createdAt: r.created_at.toISOString(),
+  updatedAt: r.updated_at.toISOString(),
+});
+
+const toAssignment = (r: {
+  id: string;
+  reservation_id: string;
+  cidr: string;
+  server: string;
+  created_at: Date;
+}) => {
+  const block = parseCidr(normal(r.cidr));
+  return {
+    id: r.id,
+    reservationId: r.reservation_id,
+    cidr: formatCidr(block),
+    address: formatAddress(block.family, block.network),
+    server: r.server,
+    createdAt: r.created_at.toISOString(),
+  } satisfies Assignment;
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class PostgresStore implements Store {
+  private readonly pool: PgPool;
+
+  constructor(
+    private readonly url: string,
+    opts: { maxConnections?: number } = {},
+  ) {
+    this.pool = new PgPool({
+      connectionString: url,
+      max: opts.maxConnections ?? 4,
+      connectionTimeoutMillis: 10_000,
+    });
+    // An idle connection dropped by the server must not crash the process.
+    this.pool.on("error", () => undefined);
+  }
+
+  get location(): string {
+    const u = new URL(this.url);
+    u.password = "";
+    return u.toString();
+  }
+
+  private async tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query("BEGIN");
+      const result = await fn(c);
+      await c.query("COMMIT");
+      return result;
+    } catch (e) {
+      await c.query("ROLLBACK").catch(() => undefined);
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  async migrationState(): Promise<MigrationState> {
+    await this.pool.query(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+    );
+    const { rows } = await this.pool.query<{ version: number; name: string; applied_at: Date }>(
+      "SELECT version, name, applied_at FROM schema_migrations ORDER BY version",
+    );
+    const applied = rows.map((r) => ({
+      version: r.version,
+      name: r.name,
+      appliedAt: r.applied_at.toISOString(),
+    }));
+    const done = new Set(applied.map((m) => m.version));
+    return {
+      current: applied.at(-1)?.version ?? 0,
+      latest: POSTGRES_MIGRATIONS.at(-1)?.version ?? 0,
+      applied,
+      pending: POSTGRES_MIGRATIONS.filter((m) => !done.has(m.version)).map(({ version, name }) => ({
+        version,
+        name,
+      })),
+    };
+  }
+
+  async migrate(): Promise<MigrationState> {
+    const state = await this.migrationState();
+    if (state.current > state.latest) {
+      throw new Error(
+        `store ${this.location} is at schema version ${state.current}, newer than this pulumi-baremetal knows (${state.latest}); upgrade pulumi-baremetal`,
+      );
+    }
+    const { rows } = await this.pool.query<{ synchronous_commit: string }>("SHOW synchronous_commit");
+    if (rows[0]?.synchronous_commit === "off") {
+      throw new Error(
+        `store ${this.location} has synchronous_commit=off: allocations could be lost in a crash`,
+      );
+    }
+    if (state.pending.length === 0) return state;
+    await this.tx(async (c) => {
+      // Concurrent first runs of many stacks: one migrates, the others wait and find it done.
+      await c.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+      const { rows: done } = await c.query<{ version: number }>("SELECT version FROM schema_migrations");
+      const have = new Set(done.map((r) => r.version));
+      for (const m of POSTGRES_MIGRATIONS) {
+        if (have.has(m.version)) continue;
+        await c.query(m.sql);
+        await c.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
+      }
+    });
+    return this.migrationState();
+  }
+
+  private async event(c: PoolClient, actor: string, action: string, subject: string, detail?: unknown) {
+    await c.query("INSERT INTO events (actor, action, subject, detail) VALUES ($1, $2, $3, $4)", [
+      actor,
+      action,
+      subject,
+      detail === undefined ? null : JSON.stringify(detail),
+    ]);
+  }
+
+  async ensureFacility(code: string, name: string | null, actor: string): Promise<Facility> {
+    return this.tx(async (c) => {
+      const ins = await c.query(
+        "INSERT INTO facilities (code, name) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING",
+        [code, name],
+      );
+      if (ins.rowCount) await this.event(c, actor, "facility.add", code);
+      const { rows } = await c.query<{ code: string; name: string | null; created_at: Date }>(
+        "SELECT * FROM facilities WHERE code = $1",
+        [code],
+      );
+      return { code: rows[0]!.code, name: rows[0]!.name, createdAt: rows[0]!.created_at.toISOString() };
+    });
+  }
+
+  async listFacilities(): Promise<Facility[]> {
+    const { rows } = await this.pool.query<{ code: string; name: string | null; created_at: Date }>(
+      "SELECT * FROM facilities ORDER BY code",
+    );
+    return rows.map((r) => ({ code: r.code, name: r.name, createdAt: r.created_at.toISOString() }));
+  }
+
+  async addPool(pool: NewPool, actor: string): Promise<Pool> {
+    try {
+      return await this.tx(async (c) => {
+        // Serialize pool changes, so the overlap check sees every committed pool.
+        await c.query("LOCK TABLE pools IN SHARE ROW EXCLUSIVE MODE");
+        const existing = (await c.query<PoolRow>("SELECT * FROM pools ORDER BY name")).rows.map(toPool);
+        const block = checkNewPool(pool, existing);
+        if (pool.facility !== null) {
+          const f = await c.query("SELECT 1 FROM facilities WHERE code = $1", [pool.facility]);
+          if (!f.rowCount) throw msg.facilityMissing(pool.facility);
+        }
+        const { rows } = await c.query<PoolRow>(
+          `INSERT INTO pools (name, type, family, cidr, facility, project, description)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+          [
+            pool.name,
+            pool.type,
+            block.family,
+            formatCidr(block),
+            pool.facility,
+            pool.project,
+            pool.description ?? null,
+          ],
+        );
+        await c.query("INSERT INTO free_blocks (pool_id, prefix_len, network) VALUES ($1, $2, $3)", [
+          rows[0]!.id,
+          block.prefix,
+          formatCidr(block),
+        ]);
+        await this.event(c, actor, "pool.add", pool.name, { cidr: formatCidr(block), type: pool.type });
+        return toPool(rows[0]!);
+      });
+    } catch (e) {
+      throw this.translate(e);
+    }
+  }
+
+  async listPools(): Promise<Pool[]> {
+    return (await this.pool.query<PoolRow>("SELECT * FROM pools ORDER BY name")).rows.map(toPool);
+  }
+
+  async getPool(name: string): Promise<Pool | undefined> {
+    const { rows } = await this.pool.query<PoolRow>("SELECT * FROM pools WHERE name = $1", [name]);
+    return rows[0] && toPool(rows[0]);
+  }
+
+  async removePool(name: string, actor: string): Promise<void> {
+    await this.tx(async (c) => {
+      const { rows } = await c.query<PoolRow>("SELECT * FROM pools WHERE name = $1 FOR UPDATE", [name]);
+      if (!rows[0]) throw msg.poolMissing(name);
+      const used = await c.query<{ n: string }>("SELECT count(*) AS n FROM reservations WHERE pool_id = $1", [
+        rows[0].id,
+      ]);
+      const n = Number(used.rows[0]!.n);
+      if (n > 0) throw msg.poolInUse(name, n);
+      await c.query("DELETE FROM pools WHERE id = $1", [rows[0].id]);
+      await this.event(c, actor, "pool.remove", name);
+    });
+  }
+
+  async poolUsage(name: string): Promise<PoolUsage> {
+    const c = await this.pool.connect();
+    try {
+      // One snapshot, so the counts agree with each other.
+      await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      const { rows } = await c.query<PoolRow>("SELECT * FROM pools WHERE name = $1", [name]);
+      if (!rows[0]) throw msg.poolMissing(name);
+      const pool = toPool(rows[0]);
+      const bits = pool.family === 4 ? 32 : 128;
+      const free = await c.query<{ prefix_len: number; count: string }>(
+        "SELECT prefix_len, count(*) AS count FROM free_blocks WHERE pool_id = $1 GROUP BY prefix_len ORDER BY prefix_len",
+        [pool.id],
+      );
+      const held = await c.query<{ prefix_len: number; count: string }>(
+        "SELECT masklen(cidr) AS prefix_len, count(*) AS count FROM reservations WHERE pool_id = $1 GROUP BY 1",
+        [pool.id],
+      );
+      await c.query("COMMIT");
+      const sum = (rs: { prefix_len: number; count: string }[]) =>
+        rs.reduce((s, r) => s + (BigInt(r.count) << BigInt(bits - r.prefix_len)), 0n);
+      return {
+        pool,
+        total: (1n << BigInt(bits - parseCidr(pool.cidr).prefix)).toString(),
+        allocated: sum(held.rows).toString(),
+        free: sum(free.rows).toString(),
+        reservations: held.rows.reduce((s, r) => s + Number(r.count), 0),
+        freeBlocks: free.rows.map((r) => ({ prefixLength: r.prefix_len, count: Number(r.count) })),
+      };
+    } catch (e) {
+      await c.query("ROLLBACK").catch(() => undefined);
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  async allocate(req: AllocateRequest): Promise<Reservation> {
+    const resolved = resolveRequest(req.type, req.block);
+    try {
+      const { rows } = await this.pool.query<ReservationRow>(
+        "SELECT * FROM bm_allocate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        [
+          randomUUID(),
+          req.project,
+          req.type,
+          req.facility,
+          resolved.kind === "size" ? resolved.prefix : null,
+          resolved.kind === "exact" ? formatCidr(resolved.block) : null,
+          JSON.stringify(req.tags),
+          req.description,
+          req.owner,
+          req.actor,
+        ],
+      );
+      return toReservation(rows[0]!);
+    } catch (e) {
+      const what = resolved.kind === "exact" ? formatCidr(resolved.block) : undefined;
+      throw this.translate(e, { req, prefix: resolved.kind === "size" ? resolved.prefix : undefined, what });
+    }
+  }
+
+  /** Words the database's coded errors like every other backend does. */
+  private translate(e: unknown, ctx?: { req: AllocateRequest; prefix?: number; what?: string }): unknown {
+    if (!(e instanceof DatabaseError)) return e;
+    const detail = (() => {
+      try {
+        return JSON.parse(e.detail ?? "null") as unknown;
+      } catch {
+        return null;
+      }
+    })();
+    const pools = () =>
+      (detail as { name: string; cidr: string }[]).map((p) => ({ name: p.name, cidr: normal(p.cidr) }));
+    const pool = () => {
+      const p = detail as { name: string; cidr: string };
+      return { name: p.name, cidr: normal(p.cidr) };
+    };
+    const r = ctx?.req;
+    switch (e.code) {
+      case "BM001":
+        return msg.noSpaceLeft(r!.type, ctx!.prefix!, r!.facility, r!.project, pools());
+      case "BM002":
+        return msg.alreadyAllocated(ctx!.what!, pool());
+      case "BM003":
+        return msg.noPool(r!.type, r!.facility, r!.project);
+      case "BM004":
+        return msg.notInsideAnyPool(ctx!.what!, r!.type, r!.facility, pools());
+      case "BM005":
+        return msg.largerThanPool(ctx!.prefix!, pool());
+      default:
+        return e;
+    }
+  }
+
+  async getReservation(id: string): Promise<Reservation | undefined> {
+    if (!UUID.test(id)) return undefined;
+    const { rows } = await this.pool.query<ReservationRow>("SELECT * FROM reservation_rows WHERE id = $1", [
+      id,
+    ]);
+    return rows[0] && toReservation(rows[0]);
+  }
+
+  async listReservations(filter: ReservationFilter = {}): Promise<Reservation[]> {
+    const { rows } = await this.pool.query<ReservationRow>(
+      `SELECT * FROM reservation_rows
+       WHERE ($1::text IS NULL OR project = $1) AND ($2::text IS NULL OR pool_name = $2) AND ($3::text IS NULL OR owner = $3)
+       ORDER BY pool_name, cidr`,
+      [filter.project ?? null, filter.pool ?? null, filter.owner ?? null],
+    );
+    return rows.map(toReservation);
+  }
+
+  async updateReservation(
+    id: string,
+    change: { tags: string[]; description: string | null },
+    actor: string,
+  ): Promise<Reservation> {
+    if (!UUID.test(id)) throw msg.reservationMissing(id);
+    return this.tx(async (c) => {
+      const u = await c.query(
+        "UPDATE reservations SET tags = $1, description = $2, updated_at = now() WHERE id = $3",
+        [JSON.stringify(change.tags), change.description, id],
+      );
+      if (!u.rowCount) throw msg.reservationMissing(id);
+      await this.event(c, actor, "reservation.update", id, change);
+      const { rows } = await c.query<ReservationRow>("SELECT * FROM reservation_rows WHERE id = $1", [id]);
+      return toReservation(rows[0]!);
+    });
+  }
+
+  async release(id: string, actor: string): Promise<boolean> {
+    if (!UUID.test(id)) return false;
+    try {
+      const { rows } = await this.pool.query<{ cidr: string | null }>("SELECT bm_release($1, $2) AS cidr", [
+        id,
+        actor,
+      ]);
+      return rows[0]?.cidr !== null;
+    } catch (e) {
+      if (e instanceof DatabaseError && e.code === "BM009") {
+        const d = JSON.parse(e.detail!) as { cidr: string; servers: string[] };
+        throw msg.reservationInUse(id, normal(d.cidr), d.servers.sort());
+      }
+      throw e;
+    }
+  }
+
+  async assign(
+    reservationId: string,
+    request: AssignmentRequest,
+    server: string,
+    actor: string,
+  ): Promise<Assignment> {
+    if (!UUID.test(reservationId)) throw msg.reservationMissing(reservationId);
+    return this.tx(async (c) => {
+      // Holding the reservation row serializes assignments within it.
+      const res = await c.query<{ cidr: string }>("SELECT cidr FROM reservations WHERE id = $1 FOR UPDATE", [
+        reservationId,
+      ]);
+      if (!res.rows[0]) throw msg.reservationMissing(reservationId);
+      const taken = (
+        await c.query<{ cidr: string }>(
+          "SELECT cidr FROM assignments WHERE reservation_id = $1 ORDER BY cidr",
+          [reservationId],
+        )
+      ).rows.map((r) => parseCidr(normal(r.cidr)));
+      const want = "cidr" in request ? { block: parseCidr(request.cidr) } : request;
+      const chosen = pickAssignment(parseCidr(normal(res.rows[0].cidr)), taken, want);
+      const id = randomUUID();
+      const { rows } = await c.query(
+        "INSERT INTO assignments (id, reservation_id, cidr, server) VALUES ($1, $2, $3, $4) RETURNING *",
+        [id, reservationId, formatCidr(chosen), server],
+      );
+      await this.event(c, actor, "assignment.create", id, {
+        reservation: reservationId,
+        cidr: formatCidr(chosen),
+        server,
+      });
+      return toAssignment(rows[0]);
+    });
+  }
+
+  async unassign(id: string, actor: string): Promise<boolean> {
+    if (!UUID.test(id)) return false;
+    return this.tx(async (c) => {
+      const d = await c.query("DELETE FROM assignments WHERE id = $1", [id]);
+      if (d.rowCount) await this.event(c, actor, "assignment.remove", id);
+      return !!d.rowCount;
+    });
+  }
+
+  async listAssignments(filter: { reservationId?: string; server?: string }): Promise<Assignment[]> {
+    if (filter.reservationId && !UUID.test(filter.reservationId)) return [];
+    const { rows } = await this.pool.query(
+      `SELECT * FROM assignments WHERE ($1::uuid IS NULL OR reservation_id = $1) AND ($2::text IS NULL OR server = $2)
+       ORDER BY reservation_id, cidr`,
+      [filter.reservationId ?? null, filter.server ?? null],
+    );
+    return rows.map(toAssignment);
+  }
+
+  async events(limit = 100): Promise<StoreEvent[]> {
+    const { rows } = await this.pool.query<{
+      at: Date;
+      actor: string;
+      action: string;
+      subject: string;
+      detail: unknown;
+    }>("SELECT at, actor, action, subject, detail FROM events ORDER BY id DESC LIMIT $1", [limit]);
+    return rows.map((r) => ({ ...r, at: r.at.toISOString() }));
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
