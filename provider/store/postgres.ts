@@ -321,6 +321,17 @@ export class PostgresStore implements Store {
     }
   }
 
+  async listFreeBlocks(name: string): Promise<string[]> {
+    const { rows } = await this.pool.query<{ network: string; found: boolean }>(
+      `SELECT f.network, true AS found FROM pools p JOIN free_blocks f ON f.pool_id = p.id WHERE p.name = $1
+       UNION ALL SELECT NULL, false WHERE NOT EXISTS (SELECT 1 FROM pools WHERE name = $1)
+       ORDER BY 1`,
+      [name],
+    );
+    if (rows.length === 1 && !rows[0]!.found) throw msg.poolMissing(name);
+    return rows.map((r) => normal(r.network));
+  }
+
   async allocate(req: AllocateRequest): Promise<Reservation> {
     const resolved = resolveRequest(req.type, req.block);
     try {

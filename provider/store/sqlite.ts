@@ -308,6 +308,17 @@ export class SqliteStore implements Store {
     })();
   }
 
+  async listFreeBlocks(name: string): Promise<string[]> {
+    const pool = await this.getPool(name);
+    if (!pool) throw msg.poolMissing(name);
+    const rows = this.sql(
+      "SELECT prefix_len, network_hex FROM free_blocks WHERE pool_id = ? ORDER BY network_hex",
+    ).all(pool.id) as { prefix_len: number; network_hex: string }[];
+    return rows.map((r) =>
+      formatCidr({ family: pool.family, network: fromHex(r.network_hex), prefix: r.prefix_len }),
+    );
+  }
+
   async allocate(req: AllocateRequest): Promise<Reservation> {
     const resolved = resolveRequest(req.type, req.block);
     return this.write(() => {

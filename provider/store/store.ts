@@ -125,6 +125,8 @@ export interface Store {
   /** Refused with PoolInUse while the pool has reservations. */
   removePool(name: string, actor: string): Promise<void>;
   poolUsage(name: string): Promise<PoolUsage>;
+  /** The pool's free blocks in address order (CIDR notation). */
+  listFreeBlocks(name: string): Promise<string[]>;
 
   allocate(req: AllocateRequest): Promise<Reservation>;
   getReservation(id: string): Promise<Reservation | undefined>;
