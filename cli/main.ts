@@ -2,12 +2,16 @@
 // The `baremetal` command.
 import { Command } from "commander";
 import { demoCommand } from "./commands/demo";
+import { facilityCommand } from "./commands/facility";
+import { ipamCommand } from "./commands/ipam";
 import { storeCommand } from "./commands/store";
 
 const program = new Command("baremetal")
   .description("pulumi-baremetal: run your own racks as code")
   .showHelpAfterError()
   .addCommand(storeCommand())
+  .addCommand(facilityCommand())
+  .addCommand(ipamCommand())
   .addCommand(demoCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -44,11 +44,11 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
         tags jsonb NOT NULL DEFAULT '[]',
         description text,
         owner text,
+        created_by text NOT NULL,
         created_at timestamptz NOT NULL DEFAULT now(),
         updated_at timestamptz NOT NULL DEFAULT now(),
         EXCLUDE USING gist (cidr inet_ops WITH &&)
       );
-      CREATE INDEX reservations_pool ON reservations (pool_id, cidr);
       CREATE INDEX reservations_project ON reservations (project);
       CREATE INDEX reservations_owner ON reservations (owner) WHERE owner IS NOT NULL;
 
@@ -74,7 +74,7 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
 
       CREATE VIEW reservation_rows AS
         SELECT r.id, p.name AS pool_name, p.type, p.facility, p.family, r.project, r.cidr,
-               masklen(r.cidr) AS prefix_len, r.tags, r.description, r.owner, r.created_at, r.updated_at
+               masklen(r.cidr) AS prefix_len, r.tags, r.description, r.owner, r.created_by, r.created_at, r.updated_at
         FROM reservations r JOIN pools p ON p.id = r.pool_id;
 
       -- The other half of a block's parent: the block's address with its last prefix bit flipped.
@@ -85,13 +85,19 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
               FROM (SELECT CASE family(b) WHEN 4 THEN inet '0.0.0.0' ELSE inet '::' END AS z) zero) s
       $$;
 
+      CREATE FUNCTION bm_candidate_pools(p_type text, p_facility text, p_project text) RETURNS jsonb
+      LANGUAGE sql STABLE AS $$
+        SELECT coalesce(jsonb_agg(jsonb_build_object('name', name, 'cidr', cidr::text) ORDER BY project IS NULL, name), '[]')
+        FROM pools
+        WHERE type = p_type AND facility IS NOT DISTINCT FROM p_facility AND (project IS NULL OR project = p_project)
+      $$;
+
       -- Errors carry a code (BM0xx) and the facts as JSON in DETAIL; the client words them.
       CREATE FUNCTION bm_allocate(
         p_id uuid, p_project text, p_type text, p_facility text, p_prefix integer, p_exact cidr,
         p_tags jsonb, p_description text, p_owner text, p_actor text
       ) RETURNS SETOF reservation_rows LANGUAGE plpgsql AS $$
       DECLARE
-        v_pools jsonb;
         v_pool pools;
         v_free free_blocks;
         v_found boolean := false;
@@ -100,13 +106,6 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
         p integer;
         attempt integer;
       BEGIN
-        SELECT coalesce(jsonb_agg(jsonb_build_object('name', name, 'cidr', cidr::text) ORDER BY project IS NULL, name), '[]')
-          INTO v_pools FROM pools
-         WHERE type = p_type AND facility IS NOT DISTINCT FROM p_facility AND (project IS NULL OR project = p_project);
-        IF jsonb_array_length(v_pools) = 0 THEN
-          RAISE EXCEPTION USING ERRCODE = 'BM003', MESSAGE = 'PoolNotFound', DETAIL = '{}';
-        END IF;
-
         -- Adopt what an interrupted run of the same owner reserved (see the sqlite store).
         IF p_owner IS NOT NULL THEN
           SELECT r.id INTO v_prior FROM reservations r JOIN pools pl ON pl.id = r.pool_id
@@ -130,7 +129,11 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
              AND cidr >>= p_exact
            ORDER BY project IS NULL, name LIMIT 1;
           IF NOT FOUND THEN
-            RAISE EXCEPTION USING ERRCODE = 'BM004', MESSAGE = 'NotInsideAnyPool', DETAIL = v_pools::text;
+            IF jsonb_array_length(bm_candidate_pools(p_type, p_facility, p_project)) = 0 THEN
+              RAISE EXCEPTION USING ERRCODE = 'BM003', MESSAGE = 'PoolNotFound', DETAIL = '[]';
+            END IF;
+            RAISE EXCEPTION USING ERRCODE = 'BM004', MESSAGE = 'NotInsideAnyPool',
+              DETAIL = bm_candidate_pools(p_type, p_facility, p_project)::text;
           END IF;
           -- Walk up from the asked block to the pool; a concurrent split can move the free block
           -- that holds it to a longer prefix after we looked there, so look again before refusing.
@@ -171,7 +174,11 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
             END LOOP;
           END LOOP;
           IF NOT v_found THEN
-            RAISE EXCEPTION USING ERRCODE = 'BM001', MESSAGE = 'NoSpaceLeft', DETAIL = v_pools::text;
+            IF jsonb_array_length(bm_candidate_pools(p_type, p_facility, p_project)) = 0 THEN
+              RAISE EXCEPTION USING ERRCODE = 'BM003', MESSAGE = 'PoolNotFound', DETAIL = '[]';
+            END IF;
+            RAISE EXCEPTION USING ERRCODE = 'BM001', MESSAGE = 'NoSpaceLeft',
+              DETAIL = bm_candidate_pools(p_type, p_facility, p_project)::text;
           END IF;
           v_taken := set_masklen(v_free.network, p_prefix);
         END IF;
@@ -181,12 +188,11 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
         FOR p IN v_free.prefix_len + 1 .. masklen(v_taken) LOOP
           INSERT INTO free_blocks (pool_id, prefix_len, network) VALUES (v_pool.id, p, bm_buddy(set_masklen(v_taken, p)));
         END LOOP;
-        INSERT INTO reservations (id, pool_id, project, cidr, tags, description, owner)
-        VALUES (p_id, v_pool.id, p_project, v_taken, p_tags, p_description, p_owner);
-        INSERT INTO events (actor, action, subject, detail)
-        VALUES (p_actor, 'reservation.create', p_id::text,
-                jsonb_build_object('pool', v_pool.name, 'cidr', v_taken::text, 'owner', p_owner));
-        RETURN QUERY SELECT * FROM reservation_rows WHERE id = p_id;
+        INSERT INTO reservations (id, pool_id, project, cidr, tags, description, owner, created_by)
+        VALUES (p_id, v_pool.id, p_project, v_taken, p_tags, p_description, p_owner, p_actor);
+        -- The row is the record of its creation (created_by, created_at); no separate event.
+        RETURN QUERY SELECT p_id, v_pool.name, v_pool.type, v_pool.facility, v_pool.family, p_project, v_taken,
+          masklen(v_taken), p_tags, p_description, p_owner, p_actor, now(), now();
       END;
       $$;
 
@@ -216,8 +222,11 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
           v_block := set_masklen(v_block, masklen(v_block) - 1);
         END LOOP;
         INSERT INTO free_blocks (pool_id, prefix_len, network) VALUES (v_pool.id, masklen(v_block), v_block);
+        -- The row goes, so its creation record moves into the event.
         INSERT INTO events (actor, action, subject, detail)
-        VALUES (p_actor, 'reservation.release', p_id::text, jsonb_build_object('cidr', v_res.cidr::text));
+        VALUES (p_actor, 'reservation.release', p_id::text,
+                jsonb_build_object('cidr', v_res.cidr::text, 'owner', v_res.owner, 'createdBy', v_res.created_by,
+                                   'createdAt', v_res.created_at));
         RETURN v_res.cidr::text;
       END;
       $$;

@@ -50,6 +50,7 @@ interface ReservationRow {
   tags: string[];
   description: string | null;
   owner: string | null;
+  created_by: string;
   created_at: Date;
   updated_at: Date;
 }
@@ -81,6 +82,7 @@ const toReservation = (r: ReservationRow): Reservation => ({
   tags: r.tags,
   description: r.description,
   owner: r.owner,
+  createdBy: r.created_by,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
@@ -335,9 +337,11 @@ export class PostgresStore implements Store {
   async allocate(req: AllocateRequest): Promise<Reservation> {
     const resolved = resolveRequest(req.type, req.block);
     try {
-      const { rows } = await this.pool.query<ReservationRow>(
-        "SELECT * FROM bm_allocate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        [
+      const { rows } = await this.pool.query<ReservationRow>({
+        // Named: the server parses and plans it once per connection.
+        name: "bm_allocate",
+        text: "SELECT * FROM bm_allocate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        values: [
           randomUUID(),
           req.project,
           req.type,
@@ -349,7 +353,7 @@ export class PostgresStore implements Store {
           req.owner,
           req.actor,
         ],
-      );
+      });
       return toReservation(rows[0]!);
     } catch (e) {
       const what = resolved.kind === "exact" ? formatCidr(resolved.block) : undefined;

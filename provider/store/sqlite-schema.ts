@@ -41,22 +41,25 @@ export const SQLITE_MIGRATIONS: Migration[] = [
         PRIMARY KEY (pool_id, prefix_len DESC, network_hex)
       ) WITHOUT ROWID;
 
+      -- Keyed by address within the pool: the overlap check below and listings walk this one
+      -- tree. Kept lean on purpose (two B-trees, no audit row): each page written is part of
+      -- the durable commit of every allocation. Who created it is recorded in the row itself.
       CREATE TABLE reservations (
-        id TEXT PRIMARY KEY,
         pool_id INTEGER NOT NULL REFERENCES pools(id),
+        start_hex TEXT NOT NULL,
+        id TEXT NOT NULL UNIQUE,
         project TEXT NOT NULL,
         cidr TEXT NOT NULL,
-        start_hex TEXT NOT NULL,
         end_hex TEXT NOT NULL,
         prefix_len INTEGER NOT NULL,
         tags TEXT NOT NULL DEFAULT '[]',
         description TEXT,
         owner TEXT,
+        created_by TEXT NOT NULL,
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL,
-        UNIQUE (pool_id, start_hex)
-      );
-      CREATE INDEX reservations_project ON reservations(project);
+        PRIMARY KEY (pool_id, start_hex)
+      ) WITHOUT ROWID;
       CREATE INDEX reservations_owner ON reservations(owner) WHERE owner IS NOT NULL;
 
       -- SQLite has no exclusion constraint; this trigger is one. Reservations in a pool never

@@ -19,7 +19,7 @@ import {
   toHex,
 } from "../ipam/cidr";
 import * as msg from "../ipam/messages";
-import { checkFitsPool, checkNewPool, resolveRequest, type ResolvedRequest } from "../ipam/requests";
+import { checkNewPool, resolveRequest, type ResolvedRequest } from "../ipam/requests";
 import { SQLITE_MIGRATIONS } from "./sqlite-schema";
 import type {
   AllocateRequest,
@@ -62,6 +62,7 @@ interface ReservationRow {
   tags: string;
   description: string | null;
   owner: string | null;
+  created_by: string;
   created_at: string;
   updated_at: string;
 }
@@ -98,6 +99,7 @@ const toReservation = (r: ReservationRow): Reservation => ({
   tags: JSON.parse(r.tags) as string[],
   description: r.description,
   owner: r.owner,
+  createdBy: r.created_by,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -116,7 +118,7 @@ const toAssignment = (r: AssignmentRow): Assignment => {
 
 const RESERVATION_SELECT = `
   SELECT r.id, p.name AS pool_name, p.type, p.facility, p.family, r.project, r.cidr, r.prefix_len,
-         r.tags, r.description, r.owner, r.created_at, r.updated_at
+         r.tags, r.description, r.owner, r.created_by, r.created_at, r.updated_at
   FROM reservations r JOIN pools p ON p.id = r.pool_id`;
 
 const now = () => new Date().toISOString();
@@ -323,12 +325,11 @@ export class SqliteStore implements Store {
     const resolved = resolveRequest(req.type, req.block);
     return this.write(() => {
       // Candidate pools: this type and facility, the project's own pools first.
-      const pools = (
-        this.sql(
-          `SELECT * FROM pools WHERE type = ? AND facility IS ? AND (project IS NULL OR project = ?)
-           ORDER BY project IS NULL, name`,
-        ).all(req.type, req.facility, req.project) as PoolRow[]
-      ).map(toPool);
+      const rows = this.sql(
+        `SELECT * FROM pools WHERE type = ? AND facility IS ? AND (project IS NULL OR project = ?)
+         ORDER BY project IS NULL, name`,
+      ).all(req.type, req.facility, req.project) as PoolRow[];
+      const pools = rows.map(toPool);
       if (pools.length === 0) throw msg.noPool(req.type, req.facility, req.project);
 
       const adopted = this.adoptInterrupted(req, pools, resolved);
@@ -341,8 +342,8 @@ export class SqliteStore implements Store {
         if (!pool) throw msg.notInsideAnyPool(formatCidr(resolved.block), req.type, req.facility, pools);
         block = this.takeExact(pool, resolved.block);
       } else {
-        for (const p of pools) {
-          checkFitsPool(p, resolved.prefix);
+        for (const [i, p] of pools.entries()) {
+          if (resolved.prefix < rows[i]!.prefix_len) throw msg.largerThanPool(resolved.prefix, p);
           block = this.takeBestFit(p, resolved.prefix);
           if (block) {
             pool = p;
@@ -354,29 +355,42 @@ export class SqliteStore implements Store {
       }
       const id = randomUUID();
       const at = now();
+      const cidr = formatCidr(block);
       this.sql(
-        `INSERT INTO reservations (id, pool_id, project, cidr, start_hex, end_hex, prefix_len, tags, description, owner, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO reservations (id, pool_id, project, cidr, start_hex, end_hex, prefix_len, tags, description, owner, created_by, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         id,
         pool.id,
         req.project,
-        formatCidr(block),
+        cidr,
         toHex(block.family, block.network),
         toHex(block.family, lastAddress(block)),
         block.prefix,
         JSON.stringify(req.tags),
         req.description,
         req.owner,
+        req.actor,
         at,
         at,
       );
-      this.event(req.actor, "reservation.create", id, {
-        pool: pool.name,
-        cidr: formatCidr(block),
+      // The row is the record of its creation (created_by, created_at); no separate event.
+      return {
+        id,
+        poolName: pool.name,
+        type: pool.type,
+        facility: pool.facility,
+        project: req.project,
+        cidr,
+        family: block.family,
+        prefixLength: block.prefix,
+        tags: [...req.tags],
+        description: req.description,
         owner: req.owner,
-      });
-      return this.reservation(id)!;
+        createdBy: req.actor,
+        createdAt: at,
+        updatedAt: at,
+      };
     });
   }
 
@@ -516,13 +530,17 @@ export class SqliteStore implements Store {
   async release(id: string, actor: string): Promise<boolean> {
     return this.write(() => {
       const row = this.sql(
-        `SELECT r.start_hex, r.prefix_len, r.cidr, p.id AS pool_id, p.family, p.prefix_len AS pool_prefix
+        `SELECT r.start_hex, r.prefix_len, r.cidr, r.owner, r.created_by, r.created_at, p.id AS pool_id, p.family,
+                p.prefix_len AS pool_prefix
          FROM reservations r JOIN pools p ON p.id = r.pool_id WHERE r.id = ?`,
       ).get(id) as
         | {
             start_hex: string;
             prefix_len: number;
             cidr: string;
+            owner: string | null;
+            created_by: string;
+            created_at: string;
             pool_id: number;
             family: 4 | 6;
             pool_prefix: number;
@@ -545,7 +563,13 @@ export class SqliteStore implements Store {
         (buddy) => this.deleteFree(row.pool_id, buddy),
       );
       this.insertFree(row.pool_id, merged);
-      this.event(actor, "reservation.release", id, { cidr: row.cidr });
+      // The row goes, so its creation record moves into the event.
+      this.event(actor, "reservation.release", id, {
+        cidr: row.cidr,
+        owner: row.owner,
+        createdBy: row.created_by,
+        createdAt: row.created_at,
+      });
       return true;
     });
   }

@@ -59,6 +59,8 @@ export interface Reservation {
   tags: string[];
   description: string | null;
   owner: string | null;
+  /** The actor whose request created it. */
+  createdBy: string;
   createdAt: string;
   updatedAt: string;
 }

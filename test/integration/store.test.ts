@@ -14,10 +14,12 @@ async function rawInsertOverlap(backend: TestBackend, location: string): Promise
         pool_id: number;
         start_hex: string;
       };
+      // One address inside the existing block, not at its start: only an overlap check can refuse it.
+      const inside = (BigInt("0x" + r.start_hex) + 1n).toString(16).padStart(8, "0");
       db.prepare(
-        `INSERT INTO reservations (id, pool_id, project, cidr, start_hex, end_hex, prefix_len, created_at, updated_at)
-         VALUES ('x', ?, 'p', 'x', ?, ?, 32, '', '')`,
-      ).run(r.pool_id, r.start_hex, r.start_hex);
+        `INSERT INTO reservations (id, pool_id, project, cidr, start_hex, end_hex, prefix_len, created_by, created_at, updated_at)
+         VALUES ('x', ?, 'p', 'x', ?, ?, 32, 'raw', '', '')`,
+      ).run(r.pool_id, inside, inside);
     } finally {
       db.close();
     }
@@ -27,8 +29,8 @@ async function rawInsertOverlap(backend: TestBackend, location: string): Promise
   await c.connect();
   try {
     await c.query(
-      `INSERT INTO reservations (id, pool_id, project, cidr)
-       SELECT gen_random_uuid(), pool_id, 'p', set_masklen(cidr, 32) FROM reservations LIMIT 1`,
+      `INSERT INTO reservations (id, pool_id, project, cidr, created_by)
+       SELECT gen_random_uuid(), pool_id, 'p', set_masklen(host(cidr)::inet + 1, 32)::cidr, 'raw' FROM reservations LIMIT 1`,
     );
   } finally {
     await c.end();
@@ -182,5 +184,40 @@ describe.each(backends)("store on $name", (backend) => {
     expect(u).toMatchObject({ id: r.id, cidr: r.cidr, tags: ["a", "b"], description: "d" });
     const missing = await errorOf(store.updateReservation("nope", { tags: [], description: null }, "t"));
     expect(missing.code).toBe("ReservationNotFound");
+  });
+
+  test("assignments: hosts skip network, gateway and broadcast; subnets are aligned; in-use blocks stay", async () => {
+    const r = await store.allocate(req({ block: { prefixLength: 28 } })); // 10.0.0.0/28
+    const a1 = await store.assign(r.id, { prefixLength: 32 }, "server-a", "t");
+    const a2 = await store.assign(r.id, { prefixLength: 32 }, "server-b", "t");
+    expect([a1.cidr, a2.cidr]).toEqual(["10.0.0.2/32", "10.0.0.3/32"]);
+    const sub = await store.assign(r.id, { prefixLength: 30 }, "server-c", "t");
+    expect(sub.cidr).toBe("10.0.0.4/30");
+    const gw = await errorOf(store.assign(r.id, { cidr: "10.0.0.1/32" }, "server-d", "t"));
+    expect(gw.message).toBe(
+      "10.0.0.1 is not a host address of 10.0.0.0/28 (hosts are 10.0.0.2 to 10.0.0.14)",
+    );
+    const clash = await errorOf(store.assign(r.id, { cidr: "10.0.0.4/32" }, "server-d", "t"));
+    expect(clash.code).toBe("AlreadyAllocated");
+    expect((await store.listAssignments({ server: "server-b" })).map((a) => a.address)).toEqual(["10.0.0.3"]);
+
+    const inUse = await errorOf(store.release(r.id, "t"));
+    expect(inUse.code).toBe("ReservationInUse");
+    expect(inUse.message).toBe(
+      `reservation ${r.id} (10.0.0.0/28) still has addresses assigned to server-a, server-b, server-c; unassign them first`,
+    );
+    for (const a of await store.listAssignments({ reservationId: r.id }))
+      expect(await store.unassign(a.id, "t")).toBe(true);
+    expect(await store.release(r.id, "t")).toBe(true);
+  });
+
+  test("assignments run out with a clear error", async () => {
+    const r = await store.allocate(req({ block: { prefixLength: 30 } })); // hosts: .2 only
+    await store.assign(r.id, { prefixLength: 32 }, "s1", "t");
+    const full = await errorOf(store.assign(r.id, { prefixLength: 32 }, "s2", "t"));
+    expect(full).toMatchObject({
+      code: "NoSpaceLeft",
+      message: "reservation 10.0.0.0/30 has no free address left to assign",
+    });
   });
 });

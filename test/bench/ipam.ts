@@ -1,0 +1,236 @@
+// npm run bench:ipam: allocation throughput and latency of /29 blocks with 0, 10,000 and 100,000
+// reservations already in the pool, on SQLite (one client) and PostgreSQL (one and eight
+// clients). Every commit is durable: SQLite WAL with synchronous=FULL, PostgreSQL with
+// synchronous_commit=on; both are read back and printed. Prints one JSON document.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import Database from "better-sqlite3";
+import { Client } from "pg";
+import { openStore } from "../../provider/store/open";
+import type { AllocateRequest, Store } from "../../provider/store/store";
+import { startPostgres } from "../lab/postgres";
+
+const LEVELS = (process.env.BENCH_LEVELS ?? "0,10000,100000").split(",").map(Number);
+const BACKENDS = (process.env.BENCH_BACKENDS ?? "sqlite,postgres").split(",");
+const MEASURED = Number(process.env.BENCH_ALLOCATIONS ?? 3000);
+const POOL = {
+  name: "bench",
+  type: "private_ipv4" as const,
+  cidr: "10.0.0.0/8",
+  facility: "bench",
+  project: null,
+};
+
+const request = (prefixLength: number): AllocateRequest => ({
+  project: "bench",
+  type: "private_ipv4",
+  facility: "bench",
+  block: { prefixLength },
+  tags: [],
+  description: null,
+  owner: null,
+  actor: "bench",
+});
+
+interface Result {
+  backend: string;
+  clients: number;
+  existing: number;
+  allocations: number;
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+const round = (n: number, digits = 3) => Number(n.toFixed(digits));
+
+/** `clients` stores allocate `total` /29 blocks between them as fast as they can. */
+async function measure(backend: string, stores: Store[], existing: number, total: number): Promise<Result> {
+  const latencies: number[] = [];
+  const each = Math.ceil(total / stores.length);
+  const start = performance.now();
+  await Promise.all(
+    stores.map(async (store) => {
+      for (let i = 0; i < each; i++) {
+        const t = performance.now();
+        await store.allocate(request(29));
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    backend,
+    clients: stores.length,
+    existing,
+    allocations: latencies.length,
+    perSecond: Math.round(latencies.length / seconds),
+    p50Ms: round(quantile(latencies, 0.5)),
+    p99Ms: round(quantile(latencies, 0.99)),
+    maxMs: round(latencies.at(-1)!),
+  };
+}
+
+/** Grows the pool to `target` reservations with mixed sizes and some frees, so it is fragmented like a real one. */
+async function populate(stores: Store[], target: number, current: () => Promise<number>): Promise<void> {
+  let seed = 42;
+  const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  let have = await current();
+  while (have < target) {
+    const batch = Math.min(target - have, 4000);
+    const each = Math.ceil(batch / stores.length);
+    await Promise.all(
+      stores.map(async (store) => {
+        const mine: string[] = [];
+        for (let i = 0; i < each; i++) {
+          mine.push((await store.allocate(request(27 + Math.floor(rand() * 6)))).id);
+          if (rand() < 0.1)
+            await store.release(mine.splice(Math.floor(rand() * mine.length), 1)[0]!, "bench");
+        }
+      }),
+    );
+    have = await current();
+  }
+}
+
+async function runLevels(
+  backend: string,
+  clientCounts: number[],
+  open: () => Promise<Store>,
+  count: () => Promise<number>,
+): Promise<Result[]> {
+  const maxClients = Math.max(...clientCounts);
+  const stores: Store[] = [];
+  for (let i = 0; i < maxClients; i++) stores.push(await open());
+  await stores[0]!.ensureFacility("bench", null, "bench");
+  await stores[0]!.addPool(POOL, "bench");
+  const results: Result[] = [];
+  try {
+    for (const level of LEVELS) {
+      await populate(stores, level, count);
+      for (const clients of clientCounts) {
+        const existing = await count();
+        // A short warm-up (JIT, caches, connections), not counted.
+        await measure(backend, stores.slice(0, clients), existing, Math.min(200, MEASURED));
+        const r = await measure(backend, stores.slice(0, clients), await count(), MEASURED);
+        results.push({ ...r, existing: level });
+        process.stderr.write(`${JSON.stringify(r)}\n`);
+      }
+    }
+  } finally {
+    await Promise.all(stores.map((s) => s.close()));
+  }
+  return results;
+}
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "baremetal-bench-"));
+  const memory: Record<string, { rssMb: number; heapUsedMb: number }> = {};
+  const snapshot = (label: string) => {
+    const m = process.memoryUsage();
+    memory[label] = { rssMb: round(m.rss / 2 ** 20, 1), heapUsedMb: round(m.heapUsed / 2 ** 20, 1) };
+  };
+  const results: Result[] = [];
+  const durability: Record<string, string> = {};
+
+  const file = path.join(dir, "bench.db");
+  if (BACKENDS.includes("sqlite")) {
+    const sqliteCount = async () =>
+      (
+        new Database(file, { readonly: true }).prepare("SELECT count(*) AS n FROM reservations").get() as {
+          n: number;
+        }
+      ).n;
+    results.push(...(await runLevels("sqlite", [1], () => openStore(`sqlite:${file}`), sqliteCount)));
+    {
+      const db = new Database(file);
+      durability.sqlite = `journal_mode=${db.pragma("journal_mode", { simple: true })}, synchronous=${
+        ["OFF", "NORMAL", "FULL", "EXTRA"][db.pragma("synchronous", { simple: true }) as number]
+      } (as the store sets it on every connection)`;
+      db.close();
+    }
+    snapshot("afterSqlite");
+    memory.sqliteFileMb = { rssMb: round(fs.statSync(file).size / 2 ** 20, 1), heapUsedMb: 0 };
+  }
+
+  if (BACKENDS.includes("postgres")) {
+    const external = process.env.BENCH_POSTGRES_URL;
+    const server = external ? undefined : await startPostgres();
+    const url = external ?? server!.urlFor("postgres");
+    try {
+      const admin = new Client({ connectionString: url });
+      await admin.connect();
+      await admin.query("DROP DATABASE IF EXISTS bench");
+      await admin.query("CREATE DATABASE bench");
+      const sync = await admin.query<{ synchronous_commit: string }>("SHOW synchronous_commit");
+      const fsync = await admin.query<{ fsync: string }>("SHOW fsync");
+      durability.postgres = `synchronous_commit=${sync.rows[0]!.synchronous_commit}, fsync=${fsync.rows[0]!.fsync}`;
+      await admin.end();
+      const u = new URL(url);
+      u.pathname = "/bench";
+      const pgCount = async () => {
+        const c = new Client({ connectionString: u.toString() });
+        await c.connect();
+        try {
+          return Number((await c.query<{ n: string }>("SELECT count(*) AS n FROM reservations")).rows[0]!.n);
+        } finally {
+          await c.end();
+        }
+      };
+      results.push(...(await runLevels("postgres", [1, 8], () => openStore(u.toString()), pgCount)));
+    } finally {
+      await server?.stop();
+    }
+    snapshot("afterPostgres");
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+
+  const pick = (backend: string, clients: number, existing: number) =>
+    results.find((r) => r.backend === backend && r.clients === clients && r.existing === existing) ?? {
+      perSecond: NaN,
+      p99Ms: NaN,
+    };
+  const ratio = (backend: string, clients: number) => {
+    const [none, full] = [pick(backend, clients, 0), pick(backend, clients, 100_000)];
+    // Cost per allocation: the inverse of throughput.
+    return round(none.perSecond / full.perSecond, 2);
+  };
+  const targets = {
+    sqlitePerSecondAtLeast5000: Math.min(...LEVELS.map((l) => pick("sqlite", 1, l).perSecond)) >= 5000,
+    sqliteP99Under1msAt100k: pick("sqlite", 1, 100_000).p99Ms < 1,
+    postgres1ClientAtLeast2000: Math.min(...LEVELS.map((l) => pick("postgres", 1, l).perSecond)) >= 2000,
+    postgres8ClientsAtLeast5000: Math.min(...LEVELS.map((l) => pick("postgres", 8, l).perSecond)) >= 5000,
+    costAt100kWithin125Percent: {
+      sqlite: ratio("sqlite", 1),
+      postgres1: ratio("postgres", 1),
+      postgres8: ratio("postgres", 8),
+      ok: [ratio("sqlite", 1), ratio("postgres", 1), ratio("postgres", 8)].every((r) => r <= 1.25),
+    },
+  };
+  console.log(
+    JSON.stringify(
+      {
+        benchmark: "ipam /29 allocation",
+        measuredAllocationsPerRun: MEASURED,
+        machine: { cpus: os.cpus().length, node: process.version },
+        durability,
+        results,
+        memory,
+        targets,
+      },
+      null,
+      2,
+    ),
+  );
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,94 @@
+// The `baremetal` command as a user runs it: the built binary against a real store.
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { openStore } from "../../provider/store/open";
+import { backends } from "../helpers/backends";
+
+const main = path.resolve(__dirname, "../../bin/cli/main.js");
+
+beforeAll(() => {
+  if (!fs.existsSync(main)) throw new Error(`${main} is missing: run npm run build first (npm test does)`);
+});
+
+describe.each(backends)("baremetal on $name", (backend) => {
+  let location: string;
+  let cleanup: () => Promise<void>;
+  const cli = (...args: string[]) =>
+    execFileSync(process.execPath, [main, ...args, "--store", location], { encoding: "utf8" });
+  const fails = (...args: string[]) =>
+    spawnSync(process.execPath, [main, ...args, "--store", location], { encoding: "utf8" });
+
+  beforeEach(async () => {
+    ({ location, cleanup } = await backend.fresh());
+  });
+  afterEach(() => cleanup());
+
+  test("store init, status and migrate", () => {
+    expect(cli("store", "init")).toMatch(/schema version 1 of 1/);
+    expect(JSON.parse(cli("store", "status", "--json"))).toMatchObject({ current: 1, pending: [] });
+    expect(cli("store", "migrate")).toMatch(/schema version 1 of 1/);
+  });
+
+  test("pools: add, list, usage, show, and clear refusals", async () => {
+    cli("facility", "add", "lab1");
+    cli(
+      "ipam",
+      "pool",
+      "add",
+      "lab1-private",
+      "--type",
+      "private_ipv4",
+      "--cidr",
+      "10.8.0.0/22",
+      "--facility",
+      "lab1",
+    );
+    cli("ipam", "pool", "add", "anycast", "--type", "global_ipv4", "--cidr", "192.0.2.0/24");
+    expect(JSON.parse(cli("ipam", "pool", "list", "--json")).map((p: { name: string }) => p.name)).toEqual([
+      "anycast",
+      "lab1-private",
+    ]);
+
+    const overlap = fails(
+      "ipam",
+      "pool",
+      "add",
+      "x",
+      "--type",
+      "private_ipv4",
+      "--cidr",
+      "10.8.2.0/24",
+      "--facility",
+      "lab1",
+    );
+    expect(overlap.status).toBe(1);
+    expect(overlap.stderr).toBe(
+      "baremetal: PoolOverlap: pool x (10.8.2.0/24) overlaps pool lab1-private (10.8.0.0/22)\n",
+    );
+
+    const store = await openStore(location);
+    try {
+      await store.allocate({
+        project: "web",
+        type: "private_ipv4",
+        facility: "lab1",
+        block: { prefixLength: 24 },
+        tags: ["a"],
+        description: "frontends",
+        owner: null,
+        actor: "t",
+      });
+    } finally {
+      await store.close();
+    }
+    const usage = cli("ipam", "pool", "usage");
+    expect(usage).toMatch(/lab1-private\s+10\.8\.0\.0\/22\s+1024\s+256\s+768\s+25\.00%\s+1\s+\/23/);
+    const shown = JSON.parse(cli("ipam", "pool", "show", "lab1-private", "--json"));
+    expect(shown.freeBlockList).toEqual(["10.8.1.0/24", "10.8.2.0/23"]);
+    expect(cli("ipam", "reservations", "--project", "web")).toMatch(
+      /10\.8\.0\.0\/24\s+lab1-private\s+web\s+-\s+a\s+frontends/,
+    );
+    expect(JSON.parse(cli("ipam", "reservations", "--project", "other", "--json"))).toEqual([]);
+  });
+});
