@@ -1,7 +1,7 @@
 // Versioned PostgreSQL migrations. Allocation and release are server-side functions, so each is
 // one round trip and one transaction; the database refuses overlaps with exclusion constraints
 // on `cidr` (for aligned blocks, overlap is containment, which `&&` tests exactly).
-import type { Migration } from "./sqlite-schema";
+import type { Migration } from "./migrations";
 
 export const POSTGRES_MIGRATIONS: Migration[] = [
   {

@@ -8,6 +8,7 @@ import { formatAddress, formatCidr, parseCidr } from "../ipam/cidr";
 import * as msg from "../ipam/messages";
 import { checkNewPool, resolveRequest } from "../ipam/requests";
 import { POSTGRES_MIGRATIONS } from "./postgres-schema";
+import { migrationState, refuseNewer } from "./migrations";
 import type {
   AllocateRequest,
   Assignment,
@@ -156,25 +157,12 @@ export class PostgresStore implements Store {
       name: r.name,
       appliedAt: r.applied_at.toISOString(),
     }));
-    const done = new Set(applied.map((m) => m.version));
-    return {
-      current: applied.at(-1)?.version ?? 0,
-      latest: POSTGRES_MIGRATIONS.at(-1)?.version ?? 0,
-      applied,
-      pending: POSTGRES_MIGRATIONS.filter((m) => !done.has(m.version)).map(({ version, name }) => ({
-        version,
-        name,
-      })),
-    };
+    return migrationState(applied, POSTGRES_MIGRATIONS);
   }
 
   async migrate(): Promise<MigrationState> {
     const state = await this.migrationState();
-    if (state.current > state.latest) {
-      throw new Error(
-        `store ${this.location} is at schema version ${state.current}, newer than this pulumi-baremetal knows (${state.latest}); upgrade pulumi-baremetal`,
-      );
-    }
+    refuseNewer(state, this.location);
     const { rows } = await this.pool.query<{ synchronous_commit: string }>("SHOW synchronous_commit");
     if (rows[0]?.synchronous_commit === "off") {
       throw new Error(

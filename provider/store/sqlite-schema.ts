@@ -1,11 +1,7 @@
 // Versioned SQLite migrations, applied in order, each in its own transaction. Never edit a
 // released migration: add a new one.
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import type { Migration } from "./migrations";
 
 export const SQLITE_MIGRATIONS: Migration[] = [
   {

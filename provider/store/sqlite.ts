@@ -21,6 +21,7 @@ import {
 import * as msg from "../ipam/messages";
 import { checkNewPool, resolveRequest, type ResolvedRequest } from "../ipam/requests";
 import { SQLITE_MIGRATIONS } from "./sqlite-schema";
+import { migrationState, refuseNewer } from "./migrations";
 import type {
   AllocateRequest,
   Assignment,
@@ -141,6 +142,14 @@ export class SqliteStore implements Store {
     return `sqlite:${this.file}`;
   }
 
+  /** The durability settings this connection runs with, for benchmarks and diagnostics. */
+  durability(): string {
+    const sync = ["OFF", "NORMAL", "FULL", "EXTRA"][
+      this.db.pragma("synchronous", { simple: true }) as number
+    ];
+    return `journal_mode=${String(this.db.pragma("journal_mode", { simple: true }))}, synchronous=${sync}`;
+  }
+
   /** Prepared once per connection: preparing costs as much as running these small statements. */
   private sql(text: string): Database.Statement {
     let s = this.statements.get(text);
@@ -162,25 +171,12 @@ export class SqliteStore implements Store {
     const applied = this.db
       .prepare("SELECT version, name, applied_at AS appliedAt FROM schema_migrations ORDER BY version")
       .all() as MigrationState["applied"];
-    const done = new Set(applied.map((m) => m.version));
-    return {
-      current: applied.at(-1)?.version ?? 0,
-      latest: SQLITE_MIGRATIONS.at(-1)?.version ?? 0,
-      applied,
-      pending: SQLITE_MIGRATIONS.filter((m) => !done.has(m.version)).map(({ version, name }) => ({
-        version,
-        name,
-      })),
-    };
+    return migrationState(applied, SQLITE_MIGRATIONS);
   }
 
   async migrate(): Promise<MigrationState> {
     const state = await this.migrationState();
-    if (state.current > state.latest) {
-      throw new Error(
-        `store ${this.location} is at schema version ${state.current}, newer than this pulumi-baremetal knows (${state.latest}); upgrade pulumi-baremetal`,
-      );
-    }
+    refuseNewer(state, this.location);
     for (const m of SQLITE_MIGRATIONS) {
       if (m.version <= state.current) continue;
       this.write(() => {

@@ -9,6 +9,7 @@ import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import { Client } from "pg";
 import { openStore } from "../../provider/store/open";
+import { SqliteStore } from "../../provider/store/sqlite";
 import type { AllocateRequest, Store } from "../../provider/store/store";
 import { startPostgres } from "../lab/postgres";
 
@@ -131,7 +132,7 @@ async function runLevels(
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "baremetal-bench-"));
-  const memory: Record<string, { rssMb: number; heapUsedMb: number }> = {};
+  const memory: Record<string, { rssMb: number; heapUsedMb: number } | number> = {};
   const snapshot = (label: string) => {
     const m = process.memoryUsage();
     memory[label] = { rssMb: round(m.rss / 2 ** 20, 1), heapUsedMb: round(m.heapUsed / 2 ** 20, 1) };
@@ -148,15 +149,12 @@ async function main(): Promise<void> {
         }
       ).n;
     results.push(...(await runLevels("sqlite", [1], () => openStore(`sqlite:${file}`), sqliteCount)));
-    {
-      const db = new Database(file);
-      durability.sqlite = `journal_mode=${db.pragma("journal_mode", { simple: true })}, synchronous=${
-        ["OFF", "NORMAL", "FULL", "EXTRA"][db.pragma("synchronous", { simple: true }) as number]
-      } (as the store sets it on every connection)`;
-      db.close();
-    }
+    // Read from a store connection: the store sets these itself on every connection it opens.
+    const check = new SqliteStore(file);
+    durability.sqlite = check.durability();
+    await check.close();
     snapshot("afterSqlite");
-    memory.sqliteFileMb = { rssMb: round(fs.statSync(file).size / 2 ** 20, 1), heapUsedMb: 0 };
+    memory.sqliteFileMb = round(fs.statSync(file).size / 2 ** 20, 1);
   }
 
   if (BACKENDS.includes("postgres")) {
