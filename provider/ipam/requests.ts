@@ -1,7 +1,7 @@
 // Checks of pools and block requests that every store backend makes before touching data.
 import { Block, familyBits, formatCidr, overlaps, parseCidr } from "./cidr";
 import { IpamError } from "./errors";
-import { largerThanPool, poolExists, poolOverlap } from "./messages";
+import { poolExists, poolOverlap } from "./messages";
 import type { BlockRequest, NewPool, Pool, PoolType } from "../store/store";
 import { POOL_TYPES, poolTypeFamily } from "../store/store";
 
@@ -63,9 +63,4 @@ export function resolveRequest(type: PoolType, request: BlockRequest): ResolvedR
     throw new IpamError("InvalidRequest", `prefix length ${p} is out of range for IPv${family} (0-${bits})`);
   }
   return { kind: "size", prefix: p };
-}
-
-/** Refuses a block bigger than the pool. */
-export function checkFitsPool(pool: Pool, prefix: number): void {
-  if (prefix < parseCidr(pool.cidr).prefix) throw largerThanPool(prefix, pool);
 }

@@ -4,7 +4,6 @@
 import { z } from "zod";
 import { describeBlock } from "../ipam/addresses";
 import { parseCidr, prefixForQuantity } from "../ipam/cidr";
-import { IpamError } from "../ipam/errors";
 import { providerConfig, storeFor } from "../runtime";
 import { POOL_TYPES, poolTypeFamily, type BlockRequest, type Reservation } from "../store/store";
 import { checkWith, type CheckResult } from "./check";
@@ -227,5 +226,3 @@ export async function remove(id: string): Promise<void> {
   // Already gone is fine: delete must be safe to repeat after an interrupted run.
   await store.release(id, config.actor);
 }
-
-export { IpamError };
