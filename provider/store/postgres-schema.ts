@@ -93,6 +93,18 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       $$;
 
       -- Errors carry a code (BM0xx) and the facts as JSON in DETAIL; the client words them.
+      -- A refusal that concerns the candidate pools is PoolNotFound when there are none.
+      CREATE FUNCTION bm_refuse(p_code text, p_message text, p_type text, p_facility text, p_project text)
+      RETURNS void LANGUAGE plpgsql AS $$
+      DECLARE
+        v_pools jsonb := bm_candidate_pools(p_type, p_facility, p_project);
+      BEGIN
+        IF jsonb_array_length(v_pools) = 0 THEN
+          RAISE EXCEPTION USING ERRCODE = 'BM003', MESSAGE = 'PoolNotFound', DETAIL = '[]';
+        END IF;
+        RAISE EXCEPTION USING ERRCODE = p_code, MESSAGE = p_message, DETAIL = v_pools::text;
+      END;
+      $$;
       CREATE FUNCTION bm_allocate(
         p_id uuid, p_project text, p_type text, p_facility text, p_prefix integer, p_exact cidr,
         p_tags jsonb, p_description text, p_owner text, p_actor text
@@ -129,11 +141,7 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
              AND cidr >>= p_exact
            ORDER BY project IS NULL, name LIMIT 1;
           IF NOT FOUND THEN
-            IF jsonb_array_length(bm_candidate_pools(p_type, p_facility, p_project)) = 0 THEN
-              RAISE EXCEPTION USING ERRCODE = 'BM003', MESSAGE = 'PoolNotFound', DETAIL = '[]';
-            END IF;
-            RAISE EXCEPTION USING ERRCODE = 'BM004', MESSAGE = 'NotInsideAnyPool',
-              DETAIL = bm_candidate_pools(p_type, p_facility, p_project)::text;
+            PERFORM bm_refuse('BM004', 'NotInsideAnyPool', p_type, p_facility, p_project);
           END IF;
           -- Walk up from the asked block to the pool; a concurrent split can move the free block
           -- that holds it to a longer prefix after we looked there, so look again before refusing.
@@ -174,11 +182,7 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
             END LOOP;
           END LOOP;
           IF NOT v_found THEN
-            IF jsonb_array_length(bm_candidate_pools(p_type, p_facility, p_project)) = 0 THEN
-              RAISE EXCEPTION USING ERRCODE = 'BM003', MESSAGE = 'PoolNotFound', DETAIL = '[]';
-            END IF;
-            RAISE EXCEPTION USING ERRCODE = 'BM001', MESSAGE = 'NoSpaceLeft',
-              DETAIL = bm_candidate_pools(p_type, p_facility, p_project)::text;
+            PERFORM bm_refuse('BM001', 'NoSpaceLeft', p_type, p_facility, p_project);
           END IF;
           v_taken := set_masklen(v_free.network, p_prefix);
         END IF;

@@ -164,12 +164,15 @@ async function main(): Promise<void> {
     try {
       const admin = new Client({ connectionString: url });
       await admin.connect();
-      await admin.query("DROP DATABASE IF EXISTS bench");
-      await admin.query("CREATE DATABASE bench");
-      const sync = await admin.query<{ synchronous_commit: string }>("SHOW synchronous_commit");
-      const fsync = await admin.query<{ fsync: string }>("SHOW fsync");
-      durability.postgres = `synchronous_commit=${sync.rows[0]!.synchronous_commit}, fsync=${fsync.rows[0]!.fsync}`;
-      await admin.end();
+      try {
+        await admin.query("DROP DATABASE IF EXISTS bench");
+        await admin.query("CREATE DATABASE bench");
+        const sync = await admin.query<{ synchronous_commit: string }>("SHOW synchronous_commit");
+        const fsync = await admin.query<{ fsync: string }>("SHOW fsync");
+        durability.postgres = `synchronous_commit=${sync.rows[0]!.synchronous_commit}, fsync=${fsync.rows[0]!.fsync}`;
+      } finally {
+        await admin.end();
+      }
       const u = new URL(url);
       u.pathname = "/bench";
       const pgCount = async () => {
@@ -230,5 +233,5 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   console.error(e);
-  process.exit(1);
+  process.exitCode = 1;
 });

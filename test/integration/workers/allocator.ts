@@ -14,55 +14,52 @@ async function main(): Promise<void> {
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+  const allocate = (block: { prefixLength: number } | { cidr: string }) =>
+    store.allocate({
+      project: "p",
+      type: "private_ipv4",
+      facility: "lab1",
+      block,
+      tags: [],
+      description: null,
+      owner: null,
+      actor: `worker-${process.pid}`,
+    });
   const held: string[] = [];
   const counts = { allocated: 0, exact: 0, refused: 0, freed: 0 };
-  for (let i = 0; i < Number(opsText); i++) {
-    const r = rand();
-    try {
-      if (r < 0.45 || held.length === 0) {
-        const res = await store.allocate({
-          project: "p",
-          type: "private_ipv4",
-          facility: "lab1",
-          block: { prefixLength: 26 + Math.floor(rand() * 7) },
-          tags: [],
-          description: null,
-          owner: null,
-          actor: `worker-${process.pid}`,
-        });
-        held.push(res.id);
-        counts.allocated++;
-      } else if (r < 0.6) {
-        const prefix = 28 + Math.floor(rand() * 5);
-        const size = 2 ** (32 - prefix);
-        const offset = Math.floor(rand() * (4096 / size)) * size;
-        const res = await store.allocate({
-          project: "p",
-          type: "private_ipv4",
-          facility: "lab1",
-          block: { cidr: `10.1.${offset >> 8}.${offset & 255}/${prefix}` },
-          tags: [],
-          description: null,
-          owner: null,
-          actor: `worker-${process.pid}`,
-        });
-        held.push(res.id);
-        counts.exact++;
-      } else {
-        const [id] = held.splice(Math.floor(rand() * held.length), 1);
-        if (!(await store.release(id!, `worker-${process.pid}`))) throw new Error(`lost reservation ${id}`);
-        counts.freed++;
+  // Closed whatever happens, so a failing worker exits instead of hanging on open connections.
+  try {
+    for (let i = 0; i < Number(opsText); i++) {
+      const r = rand();
+      try {
+        if (r < 0.45 || held.length === 0) {
+          const res = await allocate({ prefixLength: 26 + Math.floor(rand() * 7) });
+          held.push(res.id);
+          counts.allocated++;
+        } else if (r < 0.6) {
+          const prefix = 28 + Math.floor(rand() * 5);
+          const size = 2 ** (32 - prefix);
+          const offset = Math.floor(rand() * (4096 / size)) * size;
+          const res = await allocate({ cidr: `10.1.${offset >> 8}.${offset & 255}/${prefix}` });
+          held.push(res.id);
+          counts.exact++;
+        } else {
+          const [id] = held.splice(Math.floor(rand() * held.length), 1);
+          if (!(await store.release(id!, `worker-${process.pid}`))) throw new Error(`lost reservation ${id}`);
+          counts.freed++;
+        }
+      } catch (e) {
+        if (isIpamError(e, "AlreadyAllocated") || isIpamError(e, "NoSpaceLeft")) counts.refused++;
+        else throw e;
       }
-    } catch (e) {
-      if (isIpamError(e, "AlreadyAllocated") || isIpamError(e, "NoSpaceLeft")) counts.refused++;
-      else throw e;
     }
+  } finally {
+    await store.close();
   }
-  await store.close();
   process.stdout.write(JSON.stringify({ ...counts, held: held.length }) + "\n");
 }
 
 main().catch((e: unknown) => {
   console.error(e);
-  process.exit(1);
+  process.exitCode = 1;
 });
