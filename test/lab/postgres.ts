@@ -4,9 +4,10 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { ensurePackages } from "./apt";
+import { freePort } from "./ports";
 
 export interface PostgresServer {
   /** Superuser URL, e.g. postgres://postgres:<password>@127.0.0.1:<port>/postgres */
@@ -30,32 +31,10 @@ function binDir(): string | undefined {
 }
 
 function ensureInstalled(): string {
-  let bin = binDir();
-  if (bin) return bin;
-  if (process.getuid?.() !== 0) {
-    throw new Error("PostgreSQL is not installed and we are not root: apt-get install postgresql");
-  }
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit", env, timeout: 300_000 });
-  execFileSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "postgresql"], {
-    stdio: "inherit",
-    env,
-    timeout: 600_000,
-  });
-  bin = binDir();
+  ensurePackages(["postgresql"]);
+  const bin = binDir();
   if (!bin) throw new Error("apt-get installed postgresql but no initdb was found under /usr/lib/postgresql");
   return bin;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startPostgres(): Promise<PostgresServer> {
