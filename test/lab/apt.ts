@@ -21,9 +21,13 @@ export function ensurePackages(packages: string[]): void {
     execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit", env, timeout: 300_000 });
     updated = true;
   }
-  execFileSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], {
-    stdio: "inherit",
-    env,
-    timeout: 900_000,
-  });
+  execFileSync(
+    "apt-get",
+    ["install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300", "--no-install-recommends", ...missing],
+    {
+      stdio: "inherit",
+      env,
+      timeout: 900_000,
+    },
+  );
 }

@@ -1,0 +1,65 @@
+// Set, then read back until the BMC shows it: the one way both drivers make a change count.
+import { HardwareError } from "../errors";
+import { pollUntil } from "../timing";
+import { targetState, type BmcTimeouts, type PowerAction, type PowerState } from "./types";
+
+export interface PowerDriver {
+  readonly protocol: string;
+  readonly address: string;
+  powerState(): Promise<PowerState>;
+  /** Asks for the change; does not wait for it. */
+  requestPower(action: "on" | "off" | "soft-off"): Promise<void>;
+}
+
+export function confirm<T>(
+  bmc: { protocol: string; address: string },
+  timeouts: BmcTimeouts,
+  what: string,
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+): Promise<T> {
+  return pollUntil({
+    read,
+    done,
+    deadlineMs: timeouts.confirmMs,
+    intervalMs: timeouts.pollIntervalMs,
+    onTimeout: (last) =>
+      new HardwareError(
+        "BmcTimeout",
+        `${bmc.protocol} BMC ${bmc.address}: ${what} not confirmed within ${timeouts.confirmMs} ms (last read: ${JSON.stringify(last)})`,
+      ),
+  });
+}
+
+/**
+ * A cycle is an off and an on, each seen by read-back, so that "cycled" is something we
+ * observed and not a request some BMC may have dropped (or that reads "on" before it began).
+ */
+export async function setPowerConfirmed(
+  d: PowerDriver,
+  timeouts: BmcTimeouts,
+  action: PowerAction,
+): Promise<void> {
+  const wait = (want: PowerState, what: string) =>
+    confirm(
+      d,
+      timeouts,
+      what,
+      () => d.powerState(),
+      (s) => s === want,
+    );
+  const current = await d.powerState();
+  if (action === "cycle") {
+    if (current === "on") {
+      await d.requestPower("off");
+      await wait("off", "power cycle (off)");
+    }
+    await d.requestPower("on");
+    await wait("on", "power cycle (on)");
+    return;
+  }
+  const want = targetState(action);
+  if (current === want) return;
+  await d.requestPower(action);
+  await wait(want, `power ${action}`);
+}

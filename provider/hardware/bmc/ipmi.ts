@@ -1,0 +1,187 @@
+// IPMI over LAN (RMCP+) through ipmitool. The password travels in the child's environment
+// (IPMITOOL_PASSWORD with -E), never on argv where `ps` would show it. The cipher suite is per
+// BMC: old or simulated BMCs stall on suite negotiation unless told (-C 3); modern ones want 17.
+import { execFile, type ExecFileException } from "node:child_process";
+import { HardwareError } from "../errors";
+import { retrying, withDeadline, DEFAULT_RETRY, type RetryPolicy } from "../timing";
+import { confirm, setPowerConfirmed } from "./confirm";
+import {
+  DEFAULT_BMC_TIMEOUTS,
+  type Bmc,
+  type BmcTimeouts,
+  type BootDevice,
+  type BootSetting,
+  type PowerAction,
+  type PowerState,
+} from "./types";
+
+export interface IpmiEndpoint {
+  host: string;
+  port?: number;
+  username: string;
+  password: string;
+  /** RMCP+ cipher suite id; 17 (HMAC-SHA256, AES) unless the BMC needs another. */
+  cipherSuite?: number;
+}
+
+export interface IpmiOptions {
+  timeouts?: Partial<BmcTimeouts>;
+  retry?: RetryPolicy;
+  /** ipmitool binary; tests may point at another build. */
+  ipmitool?: string;
+}
+
+// ipmitool's own words, matched to our errors. Authentication failures show up as RAKP
+// errors during session setup; an absent BMC as a session that never opens.
+const PATTERNS: { code: "BmcAuthFailed" | "BmcBusy" | "BmcUnsupported" | "BmcUnreachable"; re: RegExp }[] = [
+  {
+    code: "BmcAuthFailed",
+    re: /unauthorized name|HMAC is invalid|invalid (user ?name|password)|RAKP \d+ message indicates an error/i,
+  },
+  { code: "BmcBusy", re: /node busy|\b0xc0\b|insufficient resources for session/i },
+  { code: "BmcUnsupported", re: /invalid command|not supported|invalid data field/i },
+  {
+    code: "BmcUnreachable",
+    re: /unable to establish|no response|connection refused|get auth capabilities error|address lookup/i,
+  },
+];
+
+// What -v prints on every run, failed or not; not a sign of anything.
+const VERBOSE_NOISE =
+  /Loading IANA PEN|Get VSO Capabilities|Invalid completion code received: Invalid command|Discovered IPMB/;
+
+const ACTION_ARG = { on: "on", off: "off", "soft-off": "soft" } as const;
+
+export class IpmiBmc implements Bmc {
+  readonly protocol = "ipmi" as const;
+  readonly address: string;
+  private readonly timeouts: BmcTimeouts;
+  private readonly retry: RetryPolicy;
+  private readonly binary: string;
+
+  constructor(
+    private readonly endpoint: IpmiEndpoint,
+    options: IpmiOptions = {},
+  ) {
+    this.address = `${endpoint.host}:${endpoint.port ?? 623}`;
+    this.timeouts = { ...DEFAULT_BMC_TIMEOUTS, ...options.timeouts };
+    this.retry = options.retry ?? DEFAULT_RETRY;
+    this.binary = options.ipmitool ?? "ipmitool";
+  }
+
+  async powerState(): Promise<PowerState> {
+    const out = await this.run(["chassis", "power", "status"]);
+    const m = /Chassis Power is (on|off)/i.exec(out);
+    if (!m)
+      throw new HardwareError(
+        "BmcError",
+        `IPMI BMC ${this.address}: unexpected power status reply: ${out.trim()}`,
+      );
+    return m[1]!.toLowerCase() as PowerState;
+  }
+
+  setPower(action: PowerAction): Promise<void> {
+    return setPowerConfirmed(this, this.timeouts, action);
+  }
+
+  async requestPower(action: "on" | "off" | "soft-off"): Promise<void> {
+    await this.run(["chassis", "power", ACTION_ARG[action]]);
+  }
+
+  async bootDevice(): Promise<BootSetting> {
+    const out = await this.run(["chassis", "bootparam", "get", "5"]);
+    const selector = /Boot Device Selector\s*:\s*(.+)/i.exec(out)?.[1] ?? "";
+    const device: BootSetting["device"] = /pxe/i.test(selector)
+      ? "pxe"
+      : /hard[- ]?drive|disk/i.test(selector)
+        ? "disk"
+        : "none";
+    return { device, persistent: /all future boots/i.test(out) };
+  }
+
+  async setBootDevice(device: BootDevice, options: { persistent: boolean }): Promise<void> {
+    const args = ["chassis", "bootdev", device];
+    if (options.persistent) args.push("options=persistent");
+    await this.run(args);
+    // ipmi_sim and many BMCs do not report the persistent flag back: the device is what we confirm.
+    await confirm(
+      this,
+      this.timeouts,
+      `boot device ${device}`,
+      () => this.bootDevice(),
+      (b) => b.device === device,
+    );
+  }
+
+  async close(): Promise<void> {
+    // Each ipmitool run opens and closes its own session; nothing stays open.
+  }
+
+  /** One ipmitool command under its own deadline, retried when the failure is transient. */
+  private run(command: string[]): Promise<string> {
+    const { host, port, username, password, cipherSuite } = this.endpoint;
+    // ipmitool waits about 2 x -N seconds for a silent BMC; keep that well inside our deadline.
+    const perTry = Math.max(1, Math.floor(this.timeouts.commandMs / 4000));
+    const args = ["-I", "lanplus", "-H", host, "-p", String(port ?? 623), "-U", username, "-E"];
+    // -v: without it a wrong password and a silent BMC print the same line; with it the
+    // RAKP exchange says which one it was.
+    args.push("-C", String(cipherSuite ?? 17), "-N", String(perTry), "-R", "1", "-v", ...command);
+    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", IPMITOOL_PASSWORD: password };
+    return retrying(this.retry, () =>
+      withDeadline(
+        this.timeouts.commandMs,
+        "BmcTimeout",
+        `IPMI BMC ${this.address}: "${command.join(" ")}" got no answer within ${this.timeouts.commandMs} ms`,
+        (signal) =>
+          new Promise<string>((resolve, reject) => {
+            execFile(this.binary, args, { env, signal, encoding: "utf8" }, (err, stdout, stderr) => {
+              if (!err) return resolve(stdout);
+              if (signal.aborted) return; // the deadline has already answered
+              reject(this.classify(command, `${stderr}\n${stdout}`, err));
+            });
+          }),
+      ),
+    );
+  }
+
+  private classify(command: string[], output: string, err: ExecFileException): HardwareError {
+    if (err.code === "ENOENT") {
+      return new HardwareError(
+        "BmcUnsupported",
+        `ipmitool is not installed (needed for IPMI BMC ${this.address})`,
+        {
+          transient: false,
+        },
+      );
+    }
+    const text = output
+      .split("\n")
+      .filter((line) => !VERBOSE_NOISE.test(line))
+      .join(" ")
+      .replace(/\s+/g, " ")
+      .trim();
+    const found = PATTERNS.find((p) => p.re.test(text));
+    const detail = text.slice(0, 300);
+    switch (found?.code) {
+      case "BmcAuthFailed":
+        return new HardwareError(
+          "BmcAuthFailed",
+          `IPMI BMC ${this.address}: authentication failed; check the BMC's credential (${detail})`,
+        );
+      case "BmcBusy":
+        return new HardwareError("BmcBusy", `IPMI BMC ${this.address}: busy (${detail})`);
+      case "BmcUnsupported":
+        return new HardwareError(
+          "BmcUnsupported",
+          `IPMI BMC ${this.address}: "${command.join(" ")}" is not supported (${detail})`,
+        );
+      case "BmcUnreachable":
+        return new HardwareError("BmcUnreachable", `IPMI BMC ${this.address}: unreachable (${detail})`);
+      default:
+        return new HardwareError(
+          "BmcError",
+          `IPMI BMC ${this.address}: "${command.join(" ")}" failed: ${detail}`,
+        );
+    }
+  }
+}

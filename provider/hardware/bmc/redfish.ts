@@ -1,0 +1,412 @@
+// Redfish over HTTPS (axios). Session auth when the service offers it (one login, X-Auth-Token,
+// renewed once on 401), else basic auth. Changes go through ComputerSystem.Reset and a PATCH of Boot, with If-Match
+// when the service gives ETags, a wait on the task monitor when it answers 202, and then a
+// read-back of the system until it shows the change: a Reset the service accepted is not yet a
+// machine that changed state.
+import axios, { AxiosError, type AxiosInstance, type AxiosResponse, type Method } from "axios";
+import { HardwareError } from "../errors";
+import { httpsAgent, type TlsTrust } from "../tls";
+import { pollUntil, retrying, DEFAULT_RETRY, type RetryPolicy } from "../timing";
+import { confirm, setPowerConfirmed } from "./confirm";
+import {
+  DEFAULT_BMC_TIMEOUTS,
+  type Bmc,
+  type BmcTimeouts,
+  type BootDevice,
+  type BootSetting,
+  type PowerAction,
+  type PowerState,
+} from "./types";
+
+export interface RedfishEndpoint {
+  /** https://host[:port] */
+  url: string;
+  username: string;
+  password: string;
+  /** auto (default): a session when the service offers one, else basic auth. */
+  auth?: "auto" | "session" | "basic";
+  tls?: TlsTrust;
+  /** Which ComputerSystem, when the service has more than one. */
+  systemId?: string;
+}
+
+export interface RedfishOptions {
+  timeouts?: Partial<BmcTimeouts>;
+  retry?: RetryPolicy;
+}
+
+interface ComputerSystem {
+  PowerState?: string;
+  Boot?: {
+    BootSourceOverrideTarget?: string;
+    BootSourceOverrideEnabled?: string;
+    "BootSourceOverrideTarget@Redfish.AllowableValues"?: string[];
+  };
+  Actions?: {
+    "#ComputerSystem.Reset"?: {
+      target?: string;
+      "ResetType@Redfish.AllowableValues"?: string[];
+      "@Redfish.ActionInfo"?: string;
+    };
+  };
+  "@odata.etag"?: string;
+}
+
+const TARGET: Record<BootDevice, string> = { pxe: "Pxe", disk: "Hdd" };
+const NETWORK_DOWN = new Set([
+  "ECONNREFUSED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ECONNRESET",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+const UNTRUSTED = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS/;
+
+export class RedfishBmc implements Bmc {
+  readonly protocol = "redfish" as const;
+  readonly address: string;
+  private readonly http: AxiosInstance;
+  private readonly timeouts: BmcTimeouts;
+  private readonly retry: RetryPolicy;
+  private token?: string;
+  private sessionUri?: string;
+  private systemPath?: string;
+  private resetTypes?: string[];
+  private mode: "auto" | "session" | "basic";
+  private sessionsUri?: string;
+
+  constructor(
+    private readonly endpoint: RedfishEndpoint,
+    options: RedfishOptions = {},
+  ) {
+    const url = new URL(endpoint.url);
+    if (url.protocol !== "https:") {
+      throw new HardwareError(
+        "BmcUnsupported",
+        `Redfish BMC ${endpoint.url}: only https:// is allowed (credentials would travel in clear)`,
+        { transient: false },
+      );
+    }
+    this.address = url.origin;
+    this.mode = endpoint.auth ?? "auto";
+    this.timeouts = { ...DEFAULT_BMC_TIMEOUTS, ...options.timeouts };
+    this.retry = options.retry ?? DEFAULT_RETRY;
+    this.http = axios.create({
+      baseURL: url.origin,
+      httpsAgent: httpsAgent(endpoint.tls ?? {}),
+      timeout: this.timeouts.commandMs,
+      maxRedirects: 0,
+      validateStatus: () => true,
+      headers: { Accept: "application/json", "OData-Version": "4.0" },
+    });
+  }
+
+  async powerState(): Promise<PowerState> {
+    const { data } = await this.system();
+    return this.parsePower(data.PowerState);
+  }
+
+  setPower(action: PowerAction): Promise<void> {
+    return setPowerConfirmed(this, this.timeouts, action);
+  }
+
+  async requestPower(action: "on" | "off" | "soft-off"): Promise<void> {
+    const type = await this.pick(
+      action === "on" ? ["On", "ForceOn"] : action === "off" ? ["ForceOff"] : ["GracefulShutdown"],
+    );
+    const { data } = await this.system();
+    const target =
+      data.Actions?.["#ComputerSystem.Reset"]?.target ?? `${this.systemPath}/Actions/ComputerSystem.Reset`;
+    const res = await this.request("POST", target, { ResetType: type });
+    this.expectOk(res, `reset ${type}`);
+    await this.waitTask(res, `reset ${type}`);
+  }
+
+  async bootDevice(): Promise<BootSetting> {
+    const { data } = await this.system();
+    const target = data.Boot?.BootSourceOverrideTarget ?? "None";
+    const enabled = data.Boot?.BootSourceOverrideEnabled ?? "Disabled";
+    const device =
+      enabled === "Disabled" ? "none" : target === "Pxe" ? "pxe" : target === "Hdd" ? "disk" : "none";
+    return { device, persistent: enabled === "Continuous" };
+  }
+
+  async setBootDevice(device: BootDevice, options: { persistent: boolean }): Promise<void> {
+    const target = TARGET[device];
+    const enabled = options.persistent ? "Continuous" : "Once";
+    const first = await this.system();
+    const data = first.data;
+    let etag = first.etag;
+    const allowed = data.Boot?.["BootSourceOverrideTarget@Redfish.AllowableValues"];
+    if (allowed && !allowed.includes(target)) {
+      throw new HardwareError(
+        "BmcUnsupported",
+        `Redfish BMC ${this.address}: boot device ${target} is not offered (offered: ${allowed.join(", ")})`,
+        { transient: false },
+      );
+    }
+    const body = { Boot: { BootSourceOverrideTarget: target, BootSourceOverrideEnabled: enabled } };
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.request("PATCH", this.systemPath!, body, etag ? { "If-Match": etag } : {});
+      // 412: someone changed the system since our read; 428: the service insists on If-Match.
+      if ((res.status === 412 || res.status === 428) && attempt < 3) {
+        etag = (await this.system()).etag;
+        continue;
+      }
+      this.expectOk(res, `set boot device ${target}`);
+      await this.waitTask(res, `set boot device ${target}`);
+      break;
+    }
+    // Some services (sushy-tools among them) report every override as Continuous, so the
+    // device is what the read-back confirms.
+    await confirm(
+      this,
+      this.timeouts,
+      `boot device ${device}`,
+      () => this.bootDevice(),
+      (b) => b.device === device,
+    );
+  }
+
+  async close(): Promise<void> {
+    if (!this.sessionUri) return;
+    const uri = this.sessionUri;
+    this.sessionUri = this.token = undefined;
+    await this.http
+      .delete(uri, { headers: this.authHeaders(), timeout: this.timeouts.commandMs })
+      .catch(() => undefined);
+  }
+
+  /** The first reset type in `preferred` that the service offers. */
+  private async pick(preferred: string[]): Promise<string> {
+    const offered = await this.offeredResetTypes();
+    const found = offered ? preferred.find((t) => offered.includes(t)) : preferred[0];
+    if (!found) {
+      throw new HardwareError(
+        "BmcUnsupported",
+        `Redfish BMC ${this.address}: none of ${preferred.join(", ")} is offered (offered: ${offered!.join(", ")})`,
+        { transient: false },
+      );
+    }
+    return found;
+  }
+
+  private async offeredResetTypes(): Promise<string[] | undefined> {
+    if (this.resetTypes) return this.resetTypes;
+    const { data } = await this.system();
+    const action = data.Actions?.["#ComputerSystem.Reset"];
+    let offered = action?.["ResetType@Redfish.AllowableValues"];
+    if (!offered && action?.["@Redfish.ActionInfo"]) {
+      const info = await this.request("GET", action["@Redfish.ActionInfo"]);
+      if (info.status === 200) {
+        const params = (info.data as { Parameters?: { Name: string; AllowableValues?: string[] }[] })
+          .Parameters;
+        offered = params?.find((p) => p.Name === "ResetType")?.AllowableValues;
+      }
+    }
+    this.resetTypes = offered;
+    return offered;
+  }
+
+  private parsePower(value: string | undefined): PowerState {
+    // PoweringOn/PoweringOff are on their way, not there: read them as the state they leave.
+    if (value === "On" || value === "PoweringOff") return "on";
+    if (value === "Off" || value === "PoweringOn") return "off";
+    throw new HardwareError(
+      "BmcError",
+      `Redfish BMC ${this.address}: unexpected PowerState ${JSON.stringify(value)}`,
+    );
+  }
+
+  private async system(): Promise<{ data: ComputerSystem; etag?: string }> {
+    if (!this.systemPath) this.systemPath = await this.findSystem();
+    const res = await this.request("GET", this.systemPath);
+    this.expectOk(res, "read the system");
+    const data = res.data as ComputerSystem;
+    const etag = (res.headers.etag as string | undefined) ?? data["@odata.etag"];
+    return { data, etag };
+  }
+
+  private async findSystem(): Promise<string> {
+    if (this.endpoint.systemId) return `/redfish/v1/Systems/${encodeURIComponent(this.endpoint.systemId)}`;
+    const res = await this.request("GET", "/redfish/v1/Systems");
+    this.expectOk(res, "list systems");
+    const members = ((res.data as { Members?: { "@odata.id": string }[] }).Members ?? []).map(
+      (m) => m["@odata.id"],
+    );
+    if (members.length !== 1) {
+      throw new HardwareError(
+        "BmcUnsupported",
+        `Redfish BMC ${this.address}: ${members.length} systems found (${members.join(", ") || "none"}); set systemId to choose one`,
+        { transient: false },
+      );
+    }
+    return members[0]!;
+  }
+
+  /** Waits for a task the service started (202 + Location) to finish. */
+  private async waitTask(res: AxiosResponse, what: string): Promise<void> {
+    const monitor = res.status === 202 ? (res.headers.location as string | undefined) : undefined;
+    if (!monitor) return;
+    const done = await pollUntil({
+      read: () => this.request("GET", monitor),
+      done: (r) => r.status !== 202,
+      deadlineMs: this.timeouts.confirmMs,
+      intervalMs: this.timeouts.pollIntervalMs,
+      onTimeout: () =>
+        new HardwareError(
+          "BmcTimeout",
+          `Redfish BMC ${this.address}: ${what}: task ${monitor} did not finish within ${this.timeouts.confirmMs} ms`,
+        ),
+    });
+    const state = (done.data as { TaskState?: string } | undefined)?.TaskState;
+    if (done.status >= 400 || state === "Exception" || state === "Killed" || state === "Cancelled") {
+      throw new HardwareError(
+        "BmcError",
+        `Redfish BMC ${this.address}: ${what}: task ended ${state ?? done.status}: ${messages(done.data)}`,
+      );
+    }
+  }
+
+  private expectOk(res: AxiosResponse, what: string): void {
+    if (res.status >= 200 && res.status < 300) return;
+    const detail = messages(res.data);
+    if (res.status === 401 || res.status === 403) {
+      throw new HardwareError(
+        "BmcAuthFailed",
+        `Redfish BMC ${this.address}: ${what}: authentication failed (HTTP ${res.status}); check the BMC's credential`,
+      );
+    }
+    if (res.status === 503 || res.status === 429) {
+      throw new HardwareError(
+        "BmcBusy",
+        `Redfish BMC ${this.address}: ${what}: busy (HTTP ${res.status}) ${detail}`,
+      );
+    }
+    if (res.status === 404 || res.status === 405 || res.status === 501) {
+      throw new HardwareError(
+        "BmcUnsupported",
+        `Redfish BMC ${this.address}: ${what} is not supported (HTTP ${res.status}) ${detail}`,
+        { transient: false },
+      );
+    }
+    throw new HardwareError(
+      "BmcError",
+      `Redfish BMC ${this.address}: ${what} failed (HTTP ${res.status}) ${detail}`,
+      { transient: res.status >= 500 },
+    );
+  }
+
+  private authHeaders(): Record<string, string> {
+    if (this.token) return { "X-Auth-Token": this.token };
+    if (this.mode === "basic") {
+      const basic = Buffer.from(`${this.endpoint.username}:${this.endpoint.password}`).toString("base64");
+      return { Authorization: `Basic ${basic}` };
+    }
+    return {};
+  }
+
+  private async login(): Promise<void> {
+    // The service root (readable without auth) links the sessions collection when it has one.
+    if (!this.sessionsUri) {
+      const root = await this.send("GET", "/redfish/v1/");
+      const link = (root.data as { Links?: { Sessions?: { "@odata.id"?: string } } } | undefined)?.Links
+        ?.Sessions?.["@odata.id"];
+      if (!link && this.mode === "auto") {
+        this.mode = "basic"; // sushy-tools and some older BMCs have no SessionService
+        return;
+      }
+      this.sessionsUri = link ?? "/redfish/v1/SessionService/Sessions";
+    }
+    const res = await this.send("POST", this.sessionsUri, {
+      UserName: this.endpoint.username,
+      Password: this.endpoint.password,
+    });
+    const token = res.headers["x-auth-token"] as string | undefined;
+    if (res.status === 401 || res.status === 403 || ((res.status === 200 || res.status === 201) && !token)) {
+      throw new HardwareError(
+        "BmcAuthFailed",
+        `Redfish BMC ${this.address}: login refused (HTTP ${res.status}); check the BMC's credential`,
+      );
+    }
+    this.expectOk(res, "open a session");
+    this.token = token;
+    this.sessionUri =
+      (res.headers.location as string | undefined) ?? (res.data as { "@odata.id"?: string })["@odata.id"];
+  }
+
+  /** One authenticated request; transient failures are retried, a lapsed session renewed once. */
+  private request(
+    method: Method,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<AxiosResponse> {
+    return retrying(this.retry, async () => {
+      if (this.mode !== "basic" && !this.token) await this.login();
+      let res = await this.send(method, path, body, headers);
+      if (res.status === 401 && this.mode !== "basic") {
+        this.token = undefined;
+        await this.login();
+        res = await this.send(method, path, body, headers);
+      }
+      if (res.status === 503 || res.status === 429) this.expectOk(res, `${method} ${path}`);
+      return res;
+    });
+  }
+
+  private async send(
+    method: Method,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<AxiosResponse> {
+    try {
+      return await this.http.request({
+        method,
+        url: path,
+        data: body,
+        headers: { ...this.authHeaders(), ...headers },
+      });
+    } catch (e) {
+      throw this.networkError(e);
+    }
+  }
+
+  private networkError(e: unknown): HardwareError {
+    const code =
+      e instanceof AxiosError ? (e.code ?? (e.cause as NodeJS.ErrnoException | undefined)?.code) : undefined;
+    const cause = e instanceof AxiosError ? (e.cause as NodeJS.ErrnoException | undefined) : undefined;
+    const text = cause?.message ?? (e as Error).message;
+    if (code === "ECONNABORTED" || code === "ETIMEDOUT") {
+      return new HardwareError(
+        "BmcTimeout",
+        `Redfish BMC ${this.address}: no answer within ${this.timeouts.commandMs} ms`,
+      );
+    }
+    if ((code && UNTRUSTED.test(code)) || (cause?.code && UNTRUSTED.test(cause.code))) {
+      return new HardwareError(
+        "BmcUntrusted",
+        `Redfish BMC ${this.address}: TLS certificate refused: ${text}`,
+      );
+    }
+    if ((code && NETWORK_DOWN.has(code)) || (cause?.code && NETWORK_DOWN.has(cause.code))) {
+      return new HardwareError(
+        "BmcUnreachable",
+        `Redfish BMC ${this.address}: unreachable (${cause?.code ?? code})`,
+      );
+    }
+    return new HardwareError("BmcError", `Redfish BMC ${this.address}: ${text}`, { transient: false });
+  }
+}
+
+/** The human-readable part of a Redfish error body. */
+function messages(data: unknown): string {
+  const err = (
+    data as { error?: { message?: string; "@Message.ExtendedInfo"?: { Message?: string }[] } } | undefined
+  )?.error;
+  const extended = err?.["@Message.ExtendedInfo"]?.map((m) => m.Message).filter(Boolean) ?? [];
+  return [err?.message, ...extended].filter(Boolean).join("; ");
+}

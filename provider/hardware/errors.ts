@@ -1,0 +1,49 @@
+// Named hardware errors. Callers match on `code`; messages name the device by its address and
+// never carry a credential. `transient` says whether trying again may help (a reset
+// connection, a busy BMC); authentication and bad input are permanent.
+
+export type HardwareErrorCode =
+  | "BmcUnreachable"
+  | "BmcAuthFailed"
+  | "BmcTimeout"
+  | "BmcUnsupported"
+  | "BmcUntrusted"
+  | "BmcBusy"
+  | "BmcError"
+  | "SwitchUnreachable"
+  | "SwitchAuthFailed"
+  | "SwitchHostKeyMismatch"
+  | "SwitchTimeout"
+  | "SwitchCommandFailed"
+  | "SwitchLocked"
+  | "SwitchUnsupported"
+  | "PortNotFound"
+  | "VlanNotFound"
+  | "VlanInUse"
+  | "InvalidPortName"
+  | "InvalidVlanId";
+
+const TRANSIENT: ReadonlySet<HardwareErrorCode> = new Set([
+  "BmcUnreachable",
+  "BmcTimeout",
+  "BmcBusy",
+  "SwitchUnreachable",
+  "SwitchTimeout",
+  "SwitchLocked",
+]);
+
+export class HardwareError extends Error {
+  readonly transient: boolean;
+  constructor(
+    readonly code: HardwareErrorCode,
+    message: string,
+    options?: { transient?: boolean; cause?: unknown },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = code;
+    this.transient = options?.transient ?? TRANSIENT.has(code);
+  }
+}
+
+export const isHardwareError = (e: unknown, code?: HardwareErrorCode): e is HardwareError =>
+  e instanceof HardwareError && (code === undefined || e.code === code);

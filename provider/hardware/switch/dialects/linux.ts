@@ -1,0 +1,153 @@
+// Linux switches driven with iproute2. Two forms:
+// - `linux`: one VLAN-aware bridge (802.1Q filtering) holding every port, VLANs set per port
+//   with `bridge vlan`; access and trunk ports.
+// - `linux-bridge-per-vlan`: for kernels without 802.1Q (this lab's), one plain bridge per VLAN
+//   named vlan<N>; a port is in VLAN N when attached to bridge N. Access ports only.
+import type { Dialect, SwitchState } from "../dialect";
+import type { PortConfig } from "../types";
+
+const PORT = {
+  pattern: /^(swp\d{1,4}(s\d)?|eth\d{1,3}|en[a-z0-9]{1,12}|bond\d{1,3})$/,
+  example: "swp1, eth2, bond0",
+};
+
+// One command per line: the switch's command shell runs them in order and stops at the first
+// that fails, as a restricted shell or `sh -e` does.
+const lines = (cmds: string[]) => cmds.join("\n");
+
+const ERRORS: Dialect["errors"] = [
+  {
+    pattern: /Cannot find device "vlan\d+"|argument "vlan\d+" is wrong|Device "vlan\d+" does not exist/,
+    code: "VlanNotFound",
+  },
+  {
+    pattern: /Cannot find device|Cannot find bridge device|Device "[^"]+" does not exist/,
+    code: "PortNotFound",
+  },
+  { pattern: /Operation not supported/, code: "SwitchUnsupported" },
+];
+
+interface IpLink {
+  ifname: string;
+  master?: string;
+  linkinfo?: { info_kind?: string };
+}
+
+const vlanOfBridge = (name: string | undefined) => {
+  const m = /^vlan(\d+)$/.exec(name ?? "");
+  return m ? Number(m[1]) : undefined;
+};
+
+function perVlanPort(link: IpLink | undefined, port: string): PortConfig {
+  const vlan = vlanOfBridge(link?.master);
+  return vlan === undefined ? { port, mode: "none" } : { port, mode: "access", vlan };
+}
+
+export const linuxBridgePerVlan: Dialect = {
+  name: "linux-bridge-per-vlan",
+  port: PORT,
+  join: lines,
+  changes: {
+    ensureVlan: ["ip link add name vlan{vlan} type bridge", "ip link set dev vlan{vlan} up"],
+    removeVlan: ["ip link del dev vlan{vlan}"],
+    // `master` moves a port from another bridge in one step.
+    setAccess: ["ip link set dev {port} master vlan{vlan}", "ip link set dev {port} up"],
+    resetPort: ["ip link set dev {port} nomaster"],
+  },
+  reads: { port: ["ip -j -d link show dev {port}"], state: ["ip -j link show"] },
+  parsePort(stdout, port) {
+    const links = JSON.parse(lastLine(stdout)) as IpLink[];
+    return perVlanPort(
+      links.find((l) => l.ifname === port),
+      port,
+    );
+  },
+  parseState(stdout): SwitchState {
+    const links = JSON.parse(lastLine(stdout)) as IpLink[];
+    const vlans = links.map((l) => vlanOfBridge(l.ifname)).filter((v): v is number => v !== undefined);
+    const ports = links.filter((l) => PORT.pattern.test(l.ifname)).map((l) => perVlanPort(l, l.ifname));
+    return { vlans: vlans.sort((a, b) => a - b), ports };
+  },
+  errors: ERRORS,
+};
+
+// `bridge -j vlan show` entries: per port, its VLANs with flags ("PVID", "Egress Untagged").
+interface BridgeVlans {
+  ifname: string;
+  vlans: { vlan: number; vlanEnd?: number; flags?: string[] }[];
+}
+
+function vlanAwarePort(entry: BridgeVlans | undefined, port: string): PortConfig {
+  const vlans = (entry?.vlans ?? []).flatMap((v) => {
+    const ids: number[] = [];
+    for (let id = v.vlan; id <= (v.vlanEnd ?? v.vlan); id++) ids.push(id);
+    return ids.map((id) => ({
+      id,
+      pvid: (v.flags ?? []).includes("PVID"),
+      untagged: (v.flags ?? []).includes("Egress Untagged"),
+    }));
+  });
+  if (vlans.length === 0) return { port, mode: "none" };
+  const native = vlans.find((v) => v.pvid && v.untagged)?.id;
+  const tagged = vlans.filter((v) => !v.untagged).map((v) => v.id);
+  if (tagged.length === 0 && vlans.length === 1 && native !== undefined) {
+    // The bridge's default (VLAN 1 untagged) is a port with no configuration of ours.
+    return native === 1 ? { port, mode: "none" } : { port, mode: "access", vlan: native };
+  }
+  return { port, mode: "trunk", nativeVlan: native, allowedVlans: tagged.sort((a, b) => a - b) };
+}
+
+/** Removes what the port carries now, except what the change keeps. */
+const dropVlans = (current: PortConfig, keep: number[]) =>
+  [current.vlan, current.nativeVlan, ...(current.allowedVlans ?? [])]
+    .filter((v): v is number => v !== undefined && !keep.includes(v))
+    .map((v) => `bridge vlan del dev ${current.port} vid ${v}`);
+
+export function linuxVlanAware(bridge = "br0"): Dialect {
+  return {
+    name: "linux",
+    port: PORT,
+    join: lines,
+    changes: {
+      ensureVlan: [`bridge vlan add dev ${bridge} vid {vlan} self`],
+      removeVlan: [`bridge vlan del dev ${bridge} vid {vlan} self`],
+      setAccess: (v, current) => [
+        `ip link set dev ${v.port} master ${bridge}`,
+        ...dropVlans(current, [v.vlan!]),
+        `bridge vlan add dev ${v.port} vid ${v.vlan} pvid untagged`,
+        `ip link set dev ${v.port} up`,
+      ],
+      setTrunk: (v, current) => [
+        `ip link set dev ${v.port} master ${bridge}`,
+        ...dropVlans(current, [...v.allowedVlans!, ...(v.nativeVlan ? [v.nativeVlan] : [])]),
+        ...(v.nativeVlan ? [`bridge vlan add dev ${v.port} vid ${v.nativeVlan} pvid untagged`] : []),
+        ...v
+          .allowedVlans!.filter((a) => a !== v.nativeVlan)
+          .map((a) => `bridge vlan add dev ${v.port} vid ${a}`),
+        `ip link set dev ${v.port} up`,
+      ],
+      resetPort: (_, current) => dropVlans(current, []),
+    },
+    reads: { port: ["bridge -j vlan show dev {port}"], state: ["bridge -j vlan show"] },
+    parsePort(stdout, port) {
+      const entries = JSON.parse(lastLine(stdout)) as BridgeVlans[];
+      return vlanAwarePort(
+        entries.find((e) => e.ifname === port),
+        port,
+      );
+    },
+    parseState(stdout) {
+      const entries = JSON.parse(lastLine(stdout)) as BridgeVlans[];
+      const own = entries.find((e) => e.ifname === bridge);
+      const vlans = (own?.vlans ?? []).map((v) => v.vlan).filter((v) => v !== 1);
+      const ports = entries.filter((e) => e.ifname !== bridge).map((e) => vlanAwarePort(e, e.ifname));
+      return { vlans: vlans.sort((a, b) => a - b), ports };
+    },
+    errors: ERRORS,
+  };
+}
+
+/** ip -j prints its JSON on one line; earlier lines of a batch belong to earlier commands. */
+function lastLine(stdout: string): string {
+  return stdout.trimEnd().split("\n").at(-1) ?? "[]";
+}

@@ -1,0 +1,63 @@
+// HTTPS agents for BMCs. Either the BMC's certificate chains to a CA we were given (and names
+// the host), or its SHA-256 fingerprint is pinned: BMC certificates are mostly self-signed
+// with names that match nothing, so a pin is the honest way to trust one. Pinning is checked
+// before the socket is handed to the HTTP client, so no request (and no credential) is ever
+// written to a server that fails the check.
+import https from "node:https";
+import tls from "node:tls";
+import type { Duplex } from "node:stream";
+
+export interface TlsTrust {
+  /** PEM CA bundle the BMC's certificate must chain to. */
+  ca?: string;
+  /** SHA-256 fingerprint of the BMC's certificate, "AB:CD:..." (Node's format) or plain hex. */
+  fingerprint256?: string;
+}
+
+export const normalFingerprint = (f: string) => f.replace(/[^0-9a-f]/gi, "").toUpperCase();
+
+/** An agent whose sockets reach the caller only after the certificate matched the pin. */
+function pinnedAgent(pin: string, options: https.AgentOptions): https.Agent {
+  const agent = new https.Agent(options);
+  // Node's Agent waits for the callback when createConnection returns nothing; its typings
+  // do not say so, hence the assignment instead of an override.
+  const connect: Connect = (o, cb) => connectPinned(pin, o, cb);
+  (agent as unknown as { createConnection: Connect }).createConnection = connect;
+  return agent;
+}
+
+type Connect = (
+  options: tls.ConnectionOptions,
+  callback?: (err: Error | null, socket?: Duplex) => void,
+) => undefined;
+
+function connectPinned(pin: string, ...[options, callback]: Parameters<Connect>): undefined {
+  const socket = tls.connect({ ...options, rejectUnauthorized: false });
+  const fail = (err: Error) => {
+    socket.destroy();
+    callback?.(err);
+  };
+  socket.once("error", fail);
+  socket.once("secureConnect", () => {
+    socket.removeListener("error", fail);
+    const seen = normalFingerprint(socket.getPeerCertificate().fingerprint256 ?? "");
+    if (seen !== pin) {
+      const err = Object.assign(
+        new Error(`certificate fingerprint ${seen || "(none)"} does not match the pinned one`),
+        {
+          code: "CERT_PIN_MISMATCH",
+        },
+      );
+      return fail(err);
+    }
+    callback?.(null, socket);
+  });
+  // Returning nothing tells the agent to wait for the callback.
+  return undefined;
+}
+
+export function httpsAgent(trust: TlsTrust, maxSockets = 8): https.Agent {
+  const options: https.AgentOptions = { keepAlive: true, maxSockets };
+  if (trust.fingerprint256) return pinnedAgent(normalFingerprint(trust.fingerprint256), options);
+  return new https.Agent({ ...options, ca: trust.ca });
+}
