@@ -26,7 +26,11 @@ describe.each(backends)("baremetal on $name", (backend) => {
 
   test("store init, status and migrate", () => {
     expect(cli("store", "init")).toMatch(/schema version (\d+) of \1\b/);
-    const status = JSON.parse(cli("store", "status", "--json")) as { current: number; latest: number; pending: unknown[] };
+    const status = JSON.parse(cli("store", "status", "--json")) as {
+      current: number;
+      latest: number;
+      pending: unknown[];
+    };
     expect(status.current).toBe(status.latest);
     expect(status.pending).toEqual([]);
     expect(cli("store", "migrate")).toMatch(/schema version (\d+) of \1\b/);

@@ -40,6 +40,8 @@ export interface SwitchLab {
   ping(from: number, to: number): boolean;
   /** The bridge a port is attached to, read directly rather than over ssh. */
   portMaster(port: string): string | undefined;
+  /** Kills every open SSH session (not the listener), as a switch reboot or a flaky link would. */
+  dropSessions(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -315,6 +317,9 @@ export async function startSwitch(opts: { ports: number }): Promise<SwitchLab> {
       portMaster(port) {
         const out = run("ip", ["-n", namespace, "-j", "link", "show", "dev", port]);
         return (JSON.parse(out) as { master?: string }[])[0]?.master;
+      },
+      async dropSessions() {
+        if (sshd?.pid !== undefined) await killAll(descendants(sshd.pid));
       },
       stop: cleanup,
     };

@@ -10,6 +10,8 @@ export interface SwitchState {
 }
 
 export interface ChangeValues {
+  /** A name for this change's configuration session, where the dialect uses one. */
+  session?: string;
   port?: string;
   vlan?: number;
   nativeVlan?: number;
@@ -32,6 +34,8 @@ export interface Dialect {
     setTrunk?: Template;
     resetPort: Template;
   };
+  /** Lines every batch starts with (privilege, paging). */
+  setup?: string[];
   /** Lines that make a change permanent (apply, save); they follow every change. */
   commit?: string[];
   reads: {
@@ -44,11 +48,18 @@ export interface Dialect {
   parseState(stdout: string): SwitchState;
   /** Matched against stderr and stdout of a failed batch; the first match names the error. */
   errors: { pattern: RegExp; code: HardwareErrorCode }[];
-  /** Some switches print errors and still exit 0; these patterns mark such output as failed. */
-  failsWithExitZero?: RegExp[];
+  /** Output that means a command failed even though the exit status (if any) says not. */
+  failurePatterns?: RegExp[];
+  /** Lines that undo a failed change's half (discard staged config, abort the session). */
+  onFailure?: string[];
+  /**
+   * exec (default): the batch is one SSH exec, joined by `join`. shell: an interactive CLI,
+   * one line at a time up to `prompt`, for switches whose exec does not take configuration.
+   */
+  transport?: { kind: "exec" } | { kind: "shell"; prompt: RegExp };
 }
 
-const PLACEHOLDER = /\{(port|vlan|nativeVlan|allowed|each)\}/g;
+const PLACEHOLDER = /\{(session|port|vlan|nativeVlan|allowed|each)\}/g;
 
 /**
  * Fills a template. `{allowed}` is the comma-joined list; a line holding `{each}` is repeated
@@ -66,7 +77,7 @@ export function render(lines: string[], values: ChangeValues): string[] {
               ? v
               : key === "allowed"
                 ? values.allowedVlans?.join(",")
-                : values[key as "port" | "vlan" | "nativeVlan"];
+                : values[key as "session" | "port" | "vlan" | "nativeVlan"];
           if (value === undefined || value === "") throw new Error(`template "${line}" needs {${key}}`);
           return String(value);
         }),
@@ -76,20 +87,46 @@ export function render(lines: string[], values: ChangeValues): string[] {
   return out;
 }
 
-/** The JSON document a batch printed last (the read that closes a change). */
-export function lastJson(stdout: string): unknown {
-  const text = stdout.trimEnd();
-  const close = text.at(-1);
-  const open = close === "]" ? "[" : close === "}" ? "{" : undefined;
-  if (!open) throw new Error(`expected JSON at the end of the output, got: ${text.slice(-200)}`);
-  // Try each opening bracket from the right until the tail parses: earlier commands may print too.
-  for (let i = text.lastIndexOf(open); i >= 0; i = text.lastIndexOf(open, i - 1)) {
-    if (i > 0 && text[i - 1] !== "\n") continue;
-    try {
-      return JSON.parse(text.slice(i));
-    } catch {
-      // keep looking further left
+/**
+ * Every top-level JSON document in a transcript, in order: a batch's reads may print several,
+ * between lines of other output. A document starts at the beginning of a line.
+ */
+export function jsonDocuments(text: string): unknown[] {
+  const docs: unknown[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if ((c === "{" || c === "[") && (i === 0 || text[i - 1] === "\n")) {
+      const end = matchingClose(text, i);
+      if (end > 0) {
+        try {
+          docs.push(JSON.parse(text.slice(i, end + 1)));
+          i = end + 1;
+          continue;
+        } catch {
+          // not JSON after all: read on
+        }
+      }
+    }
+    i++;
+  }
+  return docs;
+}
+
+function matchingClose(text: string, start: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "{" || c === "[") depth++;
+    else if (c === "}" || c === "]") {
+      depth--;
+      if (depth === 0) return i;
     }
   }
-  throw new Error(`no JSON document at the end of the output: ${text.slice(-200)}`);
+  return -1;
 }

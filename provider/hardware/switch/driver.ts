@@ -2,10 +2,11 @@
 // change's lines, the dialect's commit lines, then a read of what changed, so the result is
 // confirmed by the switch in the same round trip. Failed batches are worded by the dialect's
 // error patterns; transient failures (connection lost, timeout) are retried up to a bound.
+import { randomBytes } from "node:crypto";
 import { HardwareError } from "../errors";
 import { retrying, DEFAULT_RETRY, type RetryPolicy } from "../timing";
 import { render, type ChangeValues, type Dialect, type SwitchState, type Template } from "./dialect";
-import { Lock, SshSession, type ExecResult, type SshEndpoint } from "./ssh";
+import { Lock, SshSession, type ExecResult, type SshEndpoint, type SwitchTransport } from "./ssh";
 import type { PortConfig, SwitchDriver } from "./types";
 import { checkPort, checkVlanId, checkVlanList } from "./validate";
 
@@ -20,16 +21,17 @@ type ChangeName = keyof Dialect["changes"];
 export class Switch implements SwitchDriver {
   readonly address: string;
   readonly dialect: string;
-  private readonly session: SshSession;
+  private readonly session: SwitchTransport;
   private readonly lock = new Lock();
   private readonly retry: RetryPolicy;
 
   constructor(
-    endpoint: SshEndpoint,
+    endpoint: SshEndpoint | SwitchTransport,
     private readonly d: Dialect,
     options: SwitchOptions = {},
   ) {
-    this.session = new SshSession(endpoint, options.commandTimeoutMs ?? 15_000);
+    this.session =
+      "exec" in endpoint ? endpoint : new SshSession(endpoint, options.commandTimeoutMs ?? 15_000);
     this.address = this.session.address;
     this.dialect = d.name;
     this.retry = options.retry ?? DEFAULT_RETRY;
@@ -64,13 +66,13 @@ export class Switch implements SwitchDriver {
     });
   }
 
-  setAccess(port: string, vlan: number): Promise<PortConfig> {
+  async setAccess(port: string, vlan: number): Promise<PortConfig> {
     this.checkPort(port);
     checkVlanId(vlan);
     return this.changePort("setAccess", { port, vlan }, (p) => p.mode === "access" && p.vlan === vlan);
   }
 
-  setTrunk(port: string, trunk: { nativeVlan?: number; allowedVlans: number[] }): Promise<PortConfig> {
+  async setTrunk(port: string, trunk: { nativeVlan?: number; allowedVlans: number[] }): Promise<PortConfig> {
     this.checkPort(port);
     const allowedVlans = checkVlanList(trunk.allowedVlans);
     const nativeVlan =
@@ -87,17 +89,20 @@ export class Switch implements SwitchDriver {
     return this.changePort(
       "setTrunk",
       { port, nativeVlan, allowedVlans },
+      // A native VLAN listed among the allowed ones travels untagged; compare what the port carries.
       (p) =>
-        p.mode === "trunk" && p.nativeVlan === nativeVlan && sameList(p.allowedVlans ?? [], allowedVlans),
+        p.mode === "trunk" &&
+        p.nativeVlan === nativeVlan &&
+        sameList(carried(p.allowedVlans ?? [], p.nativeVlan), carried(allowedVlans, nativeVlan)),
     );
   }
 
-  resetPort(port: string): Promise<PortConfig> {
+  async resetPort(port: string): Promise<PortConfig> {
     this.checkPort(port);
     return this.changePort("resetPort", { port }, (p) => p.mode === "none");
   }
 
-  readPort(port: string): Promise<PortConfig> {
+  async readPort(port: string): Promise<PortConfig> {
     this.checkPort(port);
     return this.locked(() => this.read(port));
   }
@@ -143,20 +148,35 @@ export class Switch implements SwitchDriver {
   /** The change's lines, the commit, and a closing read, as one round trip. */
   private async batch(name: ChangeName, values: ChangeValues, closingRead: string[]): Promise<string> {
     const template = this.d.changes[name] as Template;
+    const all = { ...values, session: `baremetal-${randomBytes(4).toString("hex")}` };
+    // A template taking two parameters wants the port's current config: one read before.
+    const current = typeof template === "function" && template.length >= 2 && values.port;
     const lines =
       typeof template === "function"
-        ? template(values, values.port ? await this.read(values.port) : { port: "", mode: "none" })
-        : render(template, values);
-    return this.run([...lines, ...(this.d.commit ?? []), ...closingRead]);
+        ? template(all, current ? await this.read(values.port!) : { port: values.port ?? "", mode: "none" })
+        : render(template, all);
+    const commit = render(this.d.commit ?? [], all);
+    return this.run([...lines, ...commit, ...closingRead], render(this.d.onFailure ?? [], all));
   }
 
-  private async run(lines: string[]): Promise<string> {
-    const result = await this.session.exec(this.d.join(lines));
-    const failed =
-      result.code !== 0 ||
-      (this.d.failsWithExitZero ?? []).some((re) => re.test(result.stdout + result.stderr));
-    if (failed) throw this.failure(lines, result);
-    return result.stdout;
+  private async run(lines: string[], onFailure: string[] = []): Promise<string> {
+    const patterns = this.d.failurePatterns ?? [];
+    const transport = this.d.transport ?? { kind: "exec" };
+    const result =
+      transport.kind === "shell"
+        ? await this.session.shell([...(this.d.setup ?? []), ...lines], {
+            prompt: transport.prompt,
+            failed: patterns,
+            onFailure,
+          })
+        : await this.session.exec(this.d.join([...(this.d.setup ?? []), ...lines]));
+    const failed = result.code !== 0 || patterns.some((re) => re.test(`${result.stdout}\n${result.stderr}`));
+    if (!failed) return result.stdout;
+    if (transport.kind === "exec" && onFailure.length > 0) {
+      // Best effort: the failure we report matters more than one in the cleanup.
+      await this.session.exec(this.d.join(onFailure)).catch(() => undefined);
+    }
+    throw this.failure(lines, result);
   }
 
   private failure(lines: string[], r: ExecResult): HardwareError {
@@ -186,5 +206,8 @@ export class Switch implements SwitchDriver {
 
 const inVlan = (p: PortConfig, vlan: number) =>
   p.vlan === vlan || p.nativeVlan === vlan || (p.allowedVlans ?? []).includes(vlan);
+
+const carried = (allowed: number[], native?: number) =>
+  [...new Set([...allowed, ...(native === undefined ? [] : [native])])].sort((a, b) => a - b);
 
 const sameList = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => v === b[i]);

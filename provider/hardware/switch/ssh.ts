@@ -24,6 +24,17 @@ export interface ExecResult {
   code: number | null;
 }
 
+/** How the driver talks to a switch; SshSession is the real one. */
+export interface SwitchTransport {
+  readonly address: string;
+  exec(command: string): Promise<ExecResult>;
+  shell(
+    lines: string[],
+    opts: { prompt: RegExp; failed: RegExp[]; onFailure: string[] },
+  ): Promise<ExecResult>;
+  close(): Promise<void>;
+}
+
 export const sshFingerprint = (key: Buffer) =>
   "SHA256:" + crypto.createHash("sha256").update(key).digest("base64").replace(/=+$/, "");
 
@@ -37,7 +48,7 @@ export class Lock {
   }
 }
 
-export class SshSession {
+export class SshSession implements SwitchTransport {
   readonly address: string;
   private client?: Client;
   private connecting?: Promise<Client>;
@@ -59,7 +70,7 @@ export class SshSession {
     this.address = `${endpoint.host}:${endpoint.port ?? 22}`;
   }
 
-  /** One command on the shared connection, under the deadline; a dead connection is reopened once. */
+  /** One command on the shared connection, under the deadline. A dead connection is reopened on the next call. */
   async exec(command: string): Promise<ExecResult> {
     return withDeadline(
       this.timeoutMs,
@@ -92,6 +103,79 @@ export class SshSession {
             );
           });
         });
+      },
+    );
+  }
+
+  /**
+   * An interactive CLI session (for switches whose SSH exec does not run configuration, such as
+   * EOS): waits for the prompt, sends one line at a time, and stops at the first line whose
+   * output matches `failed`, then sends `onFailure` (e.g. abort the configuration session).
+   * stdout holds what each command printed, without echoes and prompts.
+   */
+  async shell(
+    lines: string[],
+    opts: { prompt: RegExp; failed: RegExp[]; onFailure: string[] },
+  ): Promise<ExecResult> {
+    return withDeadline(
+      this.timeoutMs,
+      "SwitchTimeout",
+      `switch ${this.address}: no answer within ${this.timeoutMs} ms`,
+      async (signal) => {
+        signal.addEventListener("abort", () => this.drop());
+        const client = await this.connect();
+        const stream = await new Promise<import("ssh2").ClientChannel>((resolve, reject) =>
+          client.shell({ term: "dumb", cols: 511, rows: 0 }, (err, ch) =>
+            err
+              ? reject(
+                  new HardwareError(
+                    "SwitchUnreachable",
+                    `switch ${this.address}: could not open a shell: ${err.message}`,
+                  ),
+                )
+              : resolve(ch),
+          ),
+        );
+        let buffer = "";
+        let waiting: (() => void) | undefined;
+        stream.on("data", (d: Buffer) => {
+          buffer += d.toString("utf8").replace(/\r/g, "");
+          if (waiting && opts.prompt.test(buffer)) waiting();
+        });
+        const untilPrompt = () =>
+          new Promise<string>((resolve) => {
+            const done = () => {
+              waiting = undefined;
+              const text = buffer.replace(opts.prompt, "");
+              buffer = "";
+              resolve(text);
+            };
+            if (opts.prompt.test(buffer)) done();
+            else waiting = done;
+          });
+        const outputs: string[] = [];
+        let code = 0;
+        try {
+          await untilPrompt(); // banner and first prompt
+          for (const line of lines) {
+            stream.write(`${line}\n`);
+            const text = (await untilPrompt()).split("\n");
+            // The first line is the echo of what we sent.
+            const output = (text[0]?.trim() === line.trim() ? text.slice(1) : text).join("\n").trim();
+            outputs.push(output);
+            if (opts.failed.some((re) => re.test(output))) {
+              code = 1;
+              for (const undo of opts.onFailure) {
+                stream.write(`${undo}\n`);
+                await untilPrompt();
+              }
+              break;
+            }
+          }
+        } finally {
+          stream.end("exit\n");
+        }
+        return { stdout: outputs.join("\n"), stderr: code ? (outputs.at(-1) ?? "") : "", code };
       },
     );
   }

@@ -77,7 +77,7 @@ interface BridgeVlans {
   vlans: { vlan: number; vlanEnd?: number; flags?: string[] }[];
 }
 
-function vlanAwarePort(entry: BridgeVlans | undefined, port: string): PortConfig {
+export function vlanAwarePort(entry: BridgeVlans | undefined, port: string): PortConfig {
   const vlans = (entry?.vlans ?? []).flatMap((v) => {
     const ids: number[] = [];
     for (let id = v.vlan; id <= (v.vlanEnd ?? v.vlan); id++) ids.push(id);
@@ -90,10 +90,10 @@ function vlanAwarePort(entry: BridgeVlans | undefined, port: string): PortConfig
   if (vlans.length === 0) return { port, mode: "none" };
   const native = vlans.find((v) => v.pvid && v.untagged)?.id;
   const tagged = vlans.filter((v) => !v.untagged).map((v) => v.id);
-  if (tagged.length === 0 && vlans.length === 1 && native !== undefined) {
-    // The bridge's default (VLAN 1 untagged) is a port with no configuration of ours.
-    return native === 1 ? { port, mode: "none" } : { port, mode: "access", vlan: native };
-  }
+  // The bridge's default (VLAN 1, untagged) reads as access to VLAN 1, so that changes remove
+  // it like any other; a port carries no VLAN only once every VLAN is gone.
+  if (tagged.length === 0 && vlans.length === 1 && native !== undefined)
+    return { port, mode: "access", vlan: native };
   return { port, mode: "trunk", nativeVlan: native, allowedVlans: tagged.sort((a, b) => a - b) };
 }
 
@@ -129,6 +129,14 @@ export function linuxVlanAware(bridge = "br0"): Dialect {
       resetPort: (_, current) => dropVlans(current, []),
     },
     reads: { port: ["bridge -j vlan show dev {port}"], state: ["bridge -j vlan show"] },
+    ...bridgeVlanParsers(bridge),
+    errors: ERRORS,
+  };
+}
+
+/** Parsers of `bridge -j vlan show [dev P]` for a VLAN-aware bridge (Linux, Cumulus). */
+export function bridgeVlanParsers(bridge: string): Pick<Dialect, "parsePort" | "parseState"> {
+  return {
     parsePort(stdout, port) {
       const entries = JSON.parse(lastLine(stdout)) as BridgeVlans[];
       return vlanAwarePort(
@@ -143,7 +151,6 @@ export function linuxVlanAware(bridge = "br0"): Dialect {
       const ports = entries.filter((e) => e.ifname !== bridge).map((e) => vlanAwarePort(e, e.ifname));
       return { vlans: vlans.sort((a, b) => a - b), ports };
     },
-    errors: ERRORS,
   };
 }
 

@@ -1,0 +1,319 @@
+// Exact commands per dialect (golden tests), with the switch's replies scripted in each
+// dialect's real output format, and each dialect's error texts mapped to named errors.
+import { HardwareError } from "../../provider/hardware/errors";
+import { DIALECTS, Switch } from "../../provider/hardware/switch";
+import type { ExecResult, SwitchTransport } from "../../provider/hardware/switch/ssh";
+
+/** Records what the driver sends; answers from a script, in order. */
+class Recorder implements SwitchTransport {
+  readonly address = "tor1:22";
+  readonly sent: string[] = [];
+  constructor(private readonly replies: (string | ExecResult)[]) {}
+  async exec(command: string): Promise<ExecResult> {
+    this.sent.push(command);
+    return this.next();
+  }
+  async shell(lines: string[]): Promise<ExecResult> {
+    this.sent.push(lines.join("\n"));
+    return this.next();
+  }
+  async close(): Promise<void> {}
+  private next(): ExecResult {
+    const r = this.replies.shift();
+    if (r === undefined) throw new Error(`no scripted reply left for: ${this.sent.at(-1)}`);
+    return typeof r === "string" ? { stdout: r, stderr: "", code: 0 } : r;
+  }
+}
+
+const failed = (stderr: string, code = 1): ExecResult => ({ stdout: "", stderr, code });
+function driver(dialect: string, replies: (string | ExecResult)[]) {
+  const t = new Recorder(replies);
+  const s = new Switch(t, DIALECTS[dialect]!(), { retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 } });
+  return { s, t };
+}
+
+async function failure(p: Promise<unknown>): Promise<HardwareError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof HardwareError) return e;
+    throw e;
+  }
+  throw new Error("expected a HardwareError");
+}
+
+const sessionless = (sent: string[]) => sent.map((c) => c.replace(/baremetal-[0-9a-f]{8}/g, "baremetal-S"));
+
+describe("linux-bridge-per-vlan", () => {
+  const links = (...names: string[]) =>
+    JSON.stringify(
+      names.map((n) => ({
+        ifname: n.split(">")[0],
+        ...(n.includes(">") ? { master: n.split(">")[1] } : {}),
+      })),
+    );
+
+  test("ensureVlan reads, then creates and reads back in one batch", async () => {
+    const { s, t } = driver("linux-bridge-per-vlan", [links("lo", "swp1"), links("lo", "swp1", "vlan100")]);
+    await s.ensureVlan(100);
+    expect(t.sent).toEqual([
+      "ip -j link show",
+      "ip link add name vlan100 type bridge\nip link set dev vlan100 up\nip -j link show",
+    ]);
+  });
+
+  test("setAccess and resetPort", async () => {
+    const { s, t } = driver("linux-bridge-per-vlan", [links("swp1>vlan100"), links("swp1")]);
+    expect(await s.setAccess("swp1", 100)).toEqual({ port: "swp1", mode: "access", vlan: 100 });
+    expect(await s.resetPort("swp1")).toEqual({ port: "swp1", mode: "none" });
+    expect(t.sent).toEqual([
+      "ip link set dev swp1 master vlan100\nip link set dev swp1 up\nip -j -d link show dev swp1",
+      "ip link set dev swp1 nomaster\nip -j -d link show dev swp1",
+    ]);
+  });
+
+  test("removeVlan refuses while ports are in it, and sends nothing that changes", async () => {
+    const { s, t } = driver("linux-bridge-per-vlan", [links("swp1>vlan100", "swp2", "vlan100")]);
+    const e = await failure(s.removeVlan(100));
+    expect(e.code).toBe("VlanInUse");
+    expect(t.sent).toEqual(["ip -j link show"]);
+  });
+
+  test.each([
+    ['Error: argument "vlan999" is wrong: Device does not exist\n\n', "VlanNotFound"],
+    ['Cannot find device "swp9"\n', "PortNotFound"],
+    ["RTNETLINK answers: Operation not supported\n", "SwitchUnsupported"],
+    ["switch-shell: refused: bad token\n", "SwitchCommandFailed"],
+  ])("%j is %s", async (stderr, code) => {
+    const { s } = driver("linux-bridge-per-vlan", [failed(stderr)]);
+    const e = await failure(s.setAccess("swp1", 999));
+    expect(e.code).toBe(code);
+    expect(e.message).toContain("tor1:22");
+  });
+});
+
+describe("linux (VLAN-aware bridge)", () => {
+  const vlans = (ifname: string, ...v: [number, ...string[]][]) =>
+    JSON.stringify([
+      { ifname, vlans: v.map(([vlan, ...flags]) => ({ vlan, ...(flags.length ? { flags } : {}) })) },
+    ]);
+
+  test("setAccess replaces the port's VLANs", async () => {
+    const { s, t } = driver("linux", [
+      vlans("swp1", [1, "PVID", "Egress Untagged"]),
+      vlans("swp1", [100, "PVID", "Egress Untagged"]),
+    ]);
+    expect(await s.setAccess("swp1", 100)).toEqual({ port: "swp1", mode: "access", vlan: 100 });
+    expect(t.sent).toEqual([
+      "bridge -j vlan show dev swp1",
+      [
+        "ip link set dev swp1 master br0",
+        "bridge vlan del dev swp1 vid 1",
+        "bridge vlan add dev swp1 vid 100 pvid untagged",
+        "ip link set dev swp1 up",
+        "bridge -j vlan show dev swp1",
+      ].join("\n"),
+    ]);
+  });
+
+  test("setTrunk: native untagged, allowed tagged", async () => {
+    const { s, t } = driver("linux", [
+      vlans("swp1", [100, "PVID", "Egress Untagged"]),
+      vlans("swp1", [10, "PVID", "Egress Untagged"], [20], [30]),
+    ]);
+    expect(await s.setTrunk("swp1", { nativeVlan: 10, allowedVlans: [30, 20, 10] })).toEqual({
+      port: "swp1",
+      mode: "trunk",
+      nativeVlan: 10,
+      allowedVlans: [20, 30],
+    });
+    expect(t.sent[1]).toBe(
+      [
+        "ip link set dev swp1 master br0",
+        "bridge vlan del dev swp1 vid 100",
+        "bridge vlan add dev swp1 vid 10 pvid untagged",
+        "bridge vlan add dev swp1 vid 20",
+        "bridge vlan add dev swp1 vid 30",
+        "ip link set dev swp1 up",
+        "bridge -j vlan show dev swp1",
+      ].join("\n"),
+    );
+  });
+
+  test("ensureVlan adds the VLAN to the bridge itself", async () => {
+    const { s, t } = driver("linux", [
+      vlans("br0", [1, "PVID", "Egress Untagged"]),
+      vlans("br0", [1], [100]),
+    ]);
+    await s.ensureVlan(100);
+    expect(t.sent[1]).toBe("bridge vlan add dev br0 vid 100 self\nbridge -j vlan show");
+  });
+});
+
+describe("cumulus (NVUE)", () => {
+  const vlans = (ifname: string, ...v: [number, ...string[]][]) =>
+    JSON.stringify([
+      { ifname, vlans: v.map(([vlan, ...flags]) => ({ vlan, ...(flags.length ? { flags } : {}) })) },
+    ]);
+
+  test("ensureVlan, setAccess, setTrunk, resetPort", async () => {
+    const { s, t } = driver("cumulus", [
+      vlans("br_default", [1, "PVID", "Egress Untagged"]),
+      vlans("br_default", [1, "PVID", "Egress Untagged"], [100]),
+      "applied [rev_id: 5]\n" + vlans("swp1", [100, "PVID", "Egress Untagged"]),
+      vlans("swp1", [10, "PVID", "Egress Untagged"], [20]),
+      "[]",
+    ]);
+    await s.ensureVlan(100);
+    await s.setAccess("swp1", 100);
+    await s.setTrunk("swp1", { nativeVlan: 10, allowedVlans: [20] });
+    await s.resetPort("swp1");
+    expect(t.sent).toEqual([
+      "bridge -j vlan show",
+      "nv set bridge domain br_default vlan 100 && nv config apply --assume-yes && bridge -j vlan show",
+      "nv unset interface swp1 bridge domain br_default untagged && nv unset interface swp1 bridge domain br_default vlan && nv set interface swp1 bridge domain br_default access 100 && nv config apply --assume-yes && bridge -j vlan show dev swp1",
+      "nv unset interface swp1 bridge domain br_default access && nv unset interface swp1 bridge domain br_default vlan && nv set interface swp1 bridge domain br_default vlan 10,20 && nv set interface swp1 bridge domain br_default untagged 10 && nv config apply --assume-yes && bridge -j vlan show dev swp1",
+      "nv unset interface swp1 bridge domain br_default && nv config apply --assume-yes && bridge -j vlan show dev swp1",
+    ]);
+  });
+
+  test("a failed apply is detached and named", async () => {
+    const { s, t } = driver("cumulus", [
+      {
+        stdout: "Invalid config [rev_id: 4]\n  Config invalid at interface.swp1: bad\n",
+        stderr: "",
+        code: 1,
+      },
+      "",
+    ]);
+    const e = await failure(s.setAccess("swp1", 100));
+    expect(e.code).toBe("SwitchCommandFailed");
+    expect(e.message).toContain("Config invalid at interface.swp1");
+    expect(t.sent.at(-1)).toBe("nv config detach");
+  });
+
+  test("an unknown interface is PortNotFound", async () => {
+    const { s } = driver("cumulus", [failed("Error: The requested item does not exist.\n"), ""]);
+    expect((await failure(s.setAccess("swp99", 100))).code).toBe("PortNotFound");
+  });
+});
+
+describe("sonic", () => {
+  const members = (m: Record<string, string>) =>
+    "VLAN_MEMBER:\n" +
+    (Object.keys(m).length
+      ? JSON.stringify(
+          Object.fromEntries(Object.entries(m).map(([k, v]) => [k, { tagging_mode: v }])),
+          null,
+          4,
+        ) + "\n"
+      : "");
+  const state = (vlans: number[], m: Record<string, string>) =>
+    "VLAN:\n" +
+    (vlans.length
+      ? JSON.stringify(Object.fromEntries(vlans.map((v) => [`Vlan${v}`, { vlanid: String(v) }])), null, 4) +
+        "\n"
+      : "") +
+    members(m);
+
+  test("changes are computed from the current membership (SONiC is not idempotent)", async () => {
+    const { s, t } = driver("sonic", [
+      state([], {}),
+      state([100], {}),
+      members({}),
+      members({ "Vlan100|Ethernet0": "untagged" }),
+      members({ "Vlan100|Ethernet0": "untagged" }),
+      members({ "Vlan10|Ethernet0": "untagged", "Vlan20|Ethernet0": "tagged" }),
+      members({ "Vlan10|Ethernet0": "untagged", "Vlan20|Ethernet0": "tagged" }),
+      members({}),
+    ]);
+    await s.ensureVlan(100);
+    await s.setAccess("Ethernet0", 100);
+    await s.setTrunk("Ethernet0", { nativeVlan: 10, allowedVlans: [20] });
+    await s.resetPort("Ethernet0");
+    const read = "echo VLAN_MEMBER: && sonic-cfggen -d --var-json VLAN_MEMBER";
+    expect(t.sent).toEqual([
+      `echo VLAN: && sonic-cfggen -d --var-json VLAN && ${read}`,
+      `sudo -n config vlan add 100 && sudo -n config save -y && echo VLAN: && sonic-cfggen -d --var-json VLAN && ${read}`,
+      read,
+      `sudo -n config vlan member add -u 100 Ethernet0 && sudo -n config save -y && ${read}`,
+      read,
+      `sudo -n config vlan member del 100 Ethernet0 && sudo -n config vlan member add -u 10 Ethernet0 && sudo -n config vlan member add 20 Ethernet0 && sudo -n config save -y && ${read}`,
+      read,
+      `sudo -n config vlan member del 10 Ethernet0 && sudo -n config vlan member del 20 Ethernet0 && sudo -n config save -y && ${read}`,
+    ]);
+  });
+
+  test.each([
+    ["Usage: config vlan member add [OPTIONS] <vid> port\n\nError: Vlan300 does not exist\n", "VlanNotFound"],
+    ["Error: Ethernet3 does not exist\n", "PortNotFound"],
+    ["Root privileges are required for this operation\n", "SwitchAuthFailed"],
+    ["sudo: a password is required\n", "SwitchAuthFailed"],
+  ])("%j is %s", async (stderr, code) => {
+    const { s } = driver("sonic", [members({}), failed(stderr, 2)]);
+    expect((await failure(s.setAccess("Ethernet0", 300))).code).toBe(code);
+  });
+});
+
+describe("eos", () => {
+  const port = (name: string, info: object) =>
+    JSON.stringify({ switchports: { [name]: { switchportInfo: info } } }, null, 2);
+  const vlanDoc = (...ids: number[]) =>
+    JSON.stringify(
+      {
+        vlans: Object.fromEntries([1, ...ids].map((v) => [String(v), { name: `VLAN${v}`, interfaces: {} }])),
+      },
+      null,
+      2,
+    );
+
+  test("changes run in a configuration session, committed and saved", async () => {
+    const { s, t } = driver("eos", [
+      `${vlanDoc()}\n${port("Ethernet1", { mode: "access", accessVlanId: 1 })}`,
+      `${vlanDoc(100)}\n${port("Ethernet1", { mode: "access", accessVlanId: 1 })}`,
+      port("Ethernet1", { mode: "access", accessVlanId: 100 }),
+      port("Ethernet1", { mode: "trunk", trunkingNativeVlanId: 10, trunkAllowedVlans: "10,20-21" }),
+      port("Ethernet1", { mode: "access", accessVlanId: 1 }),
+    ]);
+    await s.ensureVlan(100);
+    expect(await s.setAccess("Ethernet1", 100)).toEqual({ port: "Ethernet1", mode: "access", vlan: 100 });
+    expect(await s.setTrunk("Ethernet1", { nativeVlan: 10, allowedVlans: [20, 21] })).toEqual({
+      port: "Ethernet1",
+      mode: "trunk",
+      nativeVlan: 10,
+      allowedVlans: [20, 21],
+    });
+    expect(await s.resetPort("Ethernet1")).toEqual({ port: "Ethernet1", mode: "none" });
+    const setup = "enable\nterminal length 0\nterminal width 511";
+    expect(sessionless(t.sent)).toEqual([
+      `${setup}\nshow vlan | json\nshow interfaces switchport | json`,
+      `${setup}\nconfigure session baremetal-S\nvlan 100\nexit\ncommit\nwrite memory\nshow vlan | json\nshow interfaces switchport | json`,
+      `${setup}\nconfigure session baremetal-S\ninterface Ethernet1\nswitchport mode access\nswitchport access vlan 100\nexit\ncommit\nwrite memory\nshow interfaces Ethernet1 switchport | json`,
+      `${setup}\nconfigure session baremetal-S\ninterface Ethernet1\nswitchport mode trunk\nswitchport trunk native vlan 10\nswitchport trunk allowed vlan 10,20,21\nexit\ncommit\nwrite memory\nshow interfaces Ethernet1 switchport | json`,
+      `${setup}\nconfigure session baremetal-S\ninterface Ethernet1\nno switchport access vlan\nno switchport trunk native vlan\nno switchport trunk allowed vlan\nno switchport mode\nexit\ncommit\nwrite memory\nshow interfaces Ethernet1 switchport | json`,
+    ]);
+  });
+
+  test.each([
+    ["% Interface does not exist", "PortNotFound"],
+    ["% Invalid input (privileged mode required)", "SwitchAuthFailed"],
+    ["% Maximum number of pending sessions has been reached", "SwitchLocked"],
+    ["% Invalid input at line 1", "SwitchCommandFailed"],
+  ])("%j is %s", async (output, code) => {
+    const { s } = driver("eos", [{ stdout: output, stderr: output, code: 1 }]);
+    expect((await failure(s.setAccess("Ethernet1", 100))).code).toBe(code);
+  });
+});
+
+test("every dialect validates port names by its own pattern", async () => {
+  for (const [name, bad] of [
+    ["linux", "Ethernet0"],
+    ["cumulus", "eth0;id"],
+    ["sonic", "swp1"],
+    ["eos", "Ethernet1 ; reload"],
+  ] as const) {
+    const { s, t } = driver(name, []);
+    expect((await failure(s.setAccess(bad, 10))).code).toBe("InvalidPortName");
+    expect(t.sent).toEqual([]);
+  }
+});
