@@ -37,7 +37,10 @@ describe("IPMI driver on ipmi_sim", () => {
       { timeouts: FAST },
     );
   }, 60_000);
-  afterAll(() => lab?.stop());
+  afterAll(async () => {
+    await bmc?.close();
+    await lab?.stop();
+  });
 
   test("power on, off, soft off and cycle, each seen by the BMC", async () => {
     await bmc.setPower("on");
@@ -89,6 +92,7 @@ describe("IPMI driver on ipmi_sim", () => {
       expect(stuck.state().power).toBe("off");
     } finally {
       stuck.setStuck(false);
+      await driver.close();
     }
   });
 
@@ -105,6 +109,7 @@ describe("IPMI driver on ipmi_sim", () => {
     expect(e.message).toContain(`127.0.0.1:${sim.port}`);
     expect(e.message).not.toContain("not-the-one");
     expect(e.message).not.toContain(sim.password);
+    await driver.close();
   });
 
   test("a BMC that does not answer is BmcUnreachable within the deadline", async () => {
@@ -120,6 +125,7 @@ describe("IPMI driver on ipmi_sim", () => {
     const e = await failure(driver.powerState());
     expect(e.code).toBe("BmcUnreachable");
     expect(Date.now() - started).toBeLessThan(2 * FAST.commandMs + 500);
+    await driver.close();
   }, 30_000);
 });
 

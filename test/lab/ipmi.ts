@@ -24,6 +24,8 @@ export interface IpmiBmc {
   events(): string[];
   /** While stuck, the BMC accepts changes and applies none. */
   setStuck(stuck: boolean): void;
+  /** Power changes land this many ms after they are asked for (0: at once). */
+  setPowerDelay(ms: number): void;
   stop(): Promise<void>;
 }
 
@@ -39,15 +41,25 @@ const HOOK = `#!/bin/sh
 d=$1; shift
 echo "$*" >> "$d/events.log"
 put() { echo "$2" > "$d/$1.$$" && mv "$d/$1.$$" "$d/$1"; }
+now() { date +%s%3N; }
 # A stuck BMC accepts every change and applies none, as flaky ones do.
 if [ "$1" = set ] && [ -e "$d/stuck" ]; then exit 0; fi
+# With a power delay, a power change lands that many ms later, as on real machines.
+setpower() {
+  delay=$(cat "$d/delay_ms" 2>/dev/null || echo 0)
+  if [ "$delay" -gt 0 ]; then put pending "$1 $(( $(now) + delay ))"; else rm -f "$d/pending"; put power "$1"; fi
+}
+if [ -e "$d/pending" ]; then
+  read -r value due < "$d/pending" || true
+  if [ -n "$due" ] && [ "$(now)" -ge "$due" ]; then put power "$value"; rm -f "$d/pending"; fi
+fi
 case "$1 $2" in
   "get power") echo "power:$(cat "$d/power")" ;;
   "get boot") echo "boot:$(cat "$d/boot")" ;;
-  "set power") put power "$3" ;;
+  "set power") setpower "$3" ;;
   "set boot") put boot "$3" ;;
   # A soft shutdown is an ACPI request: model an OS that honours it.
-  "set shutdown") put power 0 ;;
+  "set shutdown") setpower 0 ;;
 esac
 exit 0
 `;
@@ -199,6 +211,7 @@ async function startOne(root: string, index: number, port: number, password: str
       };
     },
     events: () => read("events.log").split("\n").filter(Boolean),
+    setPowerDelay: (ms: number) => fs.writeFileSync(path.join(stateDir, "delay_ms"), `${Math.round(ms)}\n`),
     setStuck: (stuck: boolean) =>
       stuck
         ? fs.writeFileSync(path.join(stateDir, "stuck"), "")

@@ -1,10 +1,10 @@
-// IPMI over LAN (RMCP+) through ipmitool. The password travels in the child's environment
+// IPMI over LAN (RMCP+) through ipmitool, one long-lived shell session per BMC (ipmitool-shell.ts). The password travels in the child's environment
 // (IPMITOOL_PASSWORD with -E), never on argv where `ps` would show it. The cipher suite is per
 // BMC: old or simulated BMCs stall on suite negotiation unless told (-C 3); modern ones want 17.
-import { execFile, type ExecFileException } from "node:child_process";
 import { HardwareError } from "../errors";
 import { retrying, withDeadline, DEFAULT_RETRY, type RetryPolicy } from "../timing";
 import { confirm, setPowerConfirmed } from "./confirm";
+import { IpmitoolShell, ShellExited } from "./ipmitool-shell";
 import {
   DEFAULT_BMC_TIMEOUTS,
   type Bmc,
@@ -57,7 +57,7 @@ export class IpmiBmc implements Bmc {
   readonly address: string;
   private readonly timeouts: BmcTimeouts;
   private readonly retry: RetryPolicy;
-  private readonly binary: string;
+  private readonly shell: IpmitoolShell;
 
   constructor(
     private readonly endpoint: IpmiEndpoint,
@@ -66,11 +66,19 @@ export class IpmiBmc implements Bmc {
     this.address = `${endpoint.host}:${endpoint.port ?? 623}`;
     this.timeouts = { ...DEFAULT_BMC_TIMEOUTS, ...options.timeouts };
     this.retry = options.retry ?? DEFAULT_RETRY;
-    this.binary = options.ipmitool ?? "ipmitool";
+    const { host, port, username, password, cipherSuite } = endpoint;
+    // ipmitool waits about 2 x -N seconds for a silent BMC; keep that well inside our deadline.
+    const perTry = Math.max(1, Math.floor(this.timeouts.commandMs / 4000));
+    // -v: without it a wrong password and a silent BMC print the same line; with it the
+    // RAKP exchange says which one it was.
+    const args = ["-I", "lanplus", "-H", host, "-p", String(port ?? 623), "-U", username, "-E"];
+    args.push("-C", String(cipherSuite ?? 17), "-N", String(perTry), "-R", "1", "-v");
+    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", IPMITOOL_PASSWORD: password };
+    this.shell = new IpmitoolShell(options.ipmitool ?? "ipmitool", args, env);
   }
 
   async powerState(): Promise<PowerState> {
-    const out = await this.run(["chassis", "power", "status"]);
+    const out = await this.run(["chassis", "power", "status"], /Chassis Power is (on|off)/i);
     const m = /Chassis Power is (on|off)/i.exec(out);
     if (!m)
       throw new HardwareError(
@@ -85,11 +93,11 @@ export class IpmiBmc implements Bmc {
   }
 
   async requestPower(action: "on" | "off" | "soft-off"): Promise<void> {
-    await this.run(["chassis", "power", ACTION_ARG[action]]);
+    await this.run(["chassis", "power", ACTION_ARG[action]], /Chassis Power Control:/i);
   }
 
   async bootDevice(): Promise<BootSetting> {
-    const out = await this.run(["chassis", "bootparam", "get", "5"]);
+    const out = await this.run(["chassis", "bootparam", "get", "5"], /Boot Device Selector/i);
     const selector = /Boot Device Selector\s*:\s*(.+)/i.exec(out)?.[1] ?? "";
     const device: BootSetting["device"] = /pxe/i.test(selector)
       ? "pxe"
@@ -102,7 +110,7 @@ export class IpmiBmc implements Bmc {
   async setBootDevice(device: BootDevice, options: { persistent: boolean }): Promise<void> {
     const args = ["chassis", "bootdev", device];
     if (options.persistent) args.push("options=persistent");
-    await this.run(args);
+    await this.run(args, /Set Boot Device to/i);
     // ipmi_sim and many BMCs do not report the persistent flag back: the device is what we confirm.
     await confirm(
       this,
@@ -113,39 +121,43 @@ export class IpmiBmc implements Bmc {
     );
   }
 
-  async close(): Promise<void> {
-    // Each ipmitool run opens and closes its own session; nothing stays open.
+  close(): Promise<void> {
+    return this.shell.close();
   }
 
-  /** One ipmitool command under its own deadline, retried when the failure is transient. */
-  private run(command: string[]): Promise<string> {
-    const { host, port, username, password, cipherSuite } = this.endpoint;
-    // ipmitool waits about 2 x -N seconds for a silent BMC; keep that well inside our deadline.
-    const perTry = Math.max(1, Math.floor(this.timeouts.commandMs / 4000));
-    const args = ["-I", "lanplus", "-H", host, "-p", String(port ?? 623), "-U", username, "-E"];
-    // -v: without it a wrong password and a silent BMC print the same line; with it the
-    // RAKP exchange says which one it was.
-    args.push("-C", String(cipherSuite ?? 17), "-N", String(perTry), "-R", "1", "-v", ...command);
-    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", IPMITOOL_PASSWORD: password };
+  /**
+   * One command on the BMC's ipmitool shell, under its own deadline, retried when the failure
+   * is transient. `ok` is what the command prints when it worked: the shell has no exit
+   * status per command, so anything else is classified as an error.
+   */
+  private run(command: string[], ok: RegExp): Promise<string> {
+    const line = command.join(" ");
     return retrying(this.retry, () =>
       withDeadline(
         this.timeouts.commandMs,
         "BmcTimeout",
-        `IPMI BMC ${this.address}: "${command.join(" ")}" got no answer within ${this.timeouts.commandMs} ms`,
-        (signal) =>
-          new Promise<string>((resolve, reject) => {
-            execFile(this.binary, args, { env, signal, encoding: "utf8" }, (err, stdout, stderr) => {
-              if (!err) return resolve(stdout);
-              if (signal.aborted) return; // the deadline has already answered
-              reject(this.classify(command, `${stderr}\n${stdout}`, err));
-            });
-          }),
+        `IPMI BMC ${this.address}: "${line}" got no answer within ${this.timeouts.commandMs} ms`,
+        async (signal) => {
+          signal.addEventListener("abort", () => this.shell.kill());
+          let out: string;
+          try {
+            out = await this.shell.run(line);
+          } catch (e) {
+            if (e instanceof ShellExited) throw this.classify(command, e.output);
+            throw e;
+          }
+          if (ok.test(out)) return out;
+          const err = this.classify(command, out);
+          // A session that went bad (BMC rebooted, session expired) is not reused.
+          if (err.transient || err.code === "BmcError") this.shell.kill();
+          throw err;
+        },
       ),
     );
   }
 
-  private classify(command: string[], output: string, err: ExecFileException): HardwareError {
-    if (err.code === "ENOENT") {
+  private classify(command: string[], output: string): HardwareError {
+    if (/ipmitool: (not found|No such file)/.test(output)) {
       return new HardwareError(
         "BmcUnsupported",
         `ipmitool is not installed (needed for IPMI BMC ${this.address})`,

@@ -73,7 +73,7 @@ export class RedfishBmc implements Bmc {
   private token?: string;
   private sessionUri?: string;
   private systemPath?: string;
-  private resetTypes?: string[];
+  private reset?: { target: string; offered?: string[] };
   private mode: "auto" | "session" | "basic";
   private sessionsUri?: string;
 
@@ -116,9 +116,7 @@ export class RedfishBmc implements Bmc {
     const type = await this.pick(
       action === "on" ? ["On", "ForceOn"] : action === "off" ? ["ForceOff"] : ["GracefulShutdown"],
     );
-    const { data } = await this.system();
-    const target =
-      data.Actions?.["#ComputerSystem.Reset"]?.target ?? `${this.systemPath}/Actions/ComputerSystem.Reset`;
+    const { target } = await this.resetAction();
     const res = await this.request("POST", target, { ResetType: type });
     this.expectOk(res, `reset ${type}`);
     await this.waitTask(res, `reset ${type}`);
@@ -181,7 +179,7 @@ export class RedfishBmc implements Bmc {
 
   /** The first reset type in `preferred` that the service offers. */
   private async pick(preferred: string[]): Promise<string> {
-    const offered = await this.offeredResetTypes();
+    const { offered } = await this.resetAction();
     const found = offered ? preferred.find((t) => offered.includes(t)) : preferred[0];
     if (!found) {
       throw new HardwareError(
@@ -193,8 +191,9 @@ export class RedfishBmc implements Bmc {
     return found;
   }
 
-  private async offeredResetTypes(): Promise<string[] | undefined> {
-    if (this.resetTypes) return this.resetTypes;
+  /** Where ComputerSystem.Reset is posted and which types it takes; read once, it does not change. */
+  private async resetAction(): Promise<{ target: string; offered?: string[] }> {
+    if (this.reset) return this.reset;
     const { data } = await this.system();
     const action = data.Actions?.["#ComputerSystem.Reset"];
     let offered = action?.["ResetType@Redfish.AllowableValues"];
@@ -206,8 +205,8 @@ export class RedfishBmc implements Bmc {
         offered = params?.find((p) => p.Name === "ResetType")?.AllowableValues;
       }
     }
-    this.resetTypes = offered;
-    return offered;
+    this.reset = { target: action?.target ?? `${this.systemPath}/Actions/ComputerSystem.Reset`, offered };
+    return this.reset;
   }
 
   private parsePower(value: string | undefined): PowerState {

@@ -6,6 +6,7 @@ import crypto from "node:crypto";
 import { Client, type ConnectConfig } from "ssh2";
 import { HardwareError } from "../errors";
 import { withDeadline } from "../timing";
+export { Lock } from "../lock";
 
 export interface SshEndpoint {
   host: string;
@@ -37,16 +38,6 @@ export interface SwitchTransport {
 
 export const sshFingerprint = (key: Buffer) =>
   "SHA256:" + crypto.createHash("sha256").update(key).digest("base64").replace(/=+$/, "");
-
-/** Runs `fn` after every earlier holder is done, whatever they did. */
-export class Lock {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn, fn);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-}
 
 export class SshSession implements SwitchTransport {
   readonly address: string;
