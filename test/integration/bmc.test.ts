@@ -153,10 +153,9 @@ describe("Redfish driver on sushy-tools", () => {
     const bmc = new RedfishBmc(endpoint(), { timeouts: FAST });
     try {
       if ((await bmc.powerState()) === "on") await bmc.setPower("off");
-      const started = Date.now();
+      // The emulator applies a change up to a second later; the driver returns only once its
+      // own read shows it (the BmcTimeout test below is the other half of that proof).
       await bmc.setPower("on");
-      // The emulator applies a change a second later; the driver waited for it.
-      expect(Date.now() - started).toBeGreaterThanOrEqual(500);
       expect(await bmc.powerState()).toBe("on");
       expect(lastPower()).toBe("On");
 
