@@ -2,6 +2,7 @@
 // Redfish emulator over HTTPS. Every change must be seen by the peer's own record, and counts
 // only after the driver read it back.
 import { HardwareError } from "../../provider/hardware/errors";
+import { failure as failureOf } from "../helpers/failure";
 import { FallbackBmc, IpmiBmc, openBmc, RedfishBmc } from "../../provider/hardware/bmc";
 import { startIpmiBmcs, type IpmiBmc as LabBmc } from "../lab/ipmi";
 import { startRedfish, type RedfishLab } from "../lab/redfish";
@@ -9,15 +10,7 @@ import { startRedfish, type RedfishLab } from "../lab/redfish";
 const FAST = { commandMs: 4000, confirmMs: 8000, pollIntervalMs: 100 };
 const NO_RETRY = { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 };
 
-async function failure(p: Promise<unknown>): Promise<HardwareError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof HardwareError) return e;
-    throw e;
-  }
-  throw new Error("expected a HardwareError");
-}
+const failure = (p: Promise<unknown>) => failureOf(p, HardwareError);
 
 describe("IPMI driver on ipmi_sim", () => {
   let lab: Awaited<ReturnType<typeof startIpmiBmcs>>;

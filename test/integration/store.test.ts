@@ -4,6 +4,7 @@ import { Client } from "pg";
 import { IpamError } from "../../provider/ipam/errors";
 import type { AllocateRequest, Store } from "../../provider/store/store";
 import { backends, freshStore, type TestBackend } from "../helpers/backends";
+import { failure } from "../helpers/failure";
 
 /** Bypasses the allocator to prove the database itself refuses an overlapping block. */
 async function rawInsertOverlap(backend: TestBackend, location: string): Promise<void> {
@@ -49,15 +50,7 @@ const req = (over: Partial<AllocateRequest> = {}): AllocateRequest => ({
   ...over,
 });
 
-async function errorOf(p: Promise<unknown>): Promise<IpamError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof IpamError) return e;
-    throw e;
-  }
-  throw new Error("expected an IpamError");
-}
+const errorOf = (p: Promise<unknown>) => failure(p, IpamError);
 
 describe.each(backends)("store on $name", (backend) => {
   let store: Store;

@@ -1,6 +1,7 @@
 // The switch driver against the lab switch: a real sshd with a pinned host key in front of a
 // network namespace. VLAN changes must change who can reach whom, shown by ping.
 import { HardwareError } from "../../provider/hardware/errors";
+import { failure as failureOf } from "../helpers/failure";
 import { openSwitch, type Switch } from "../../provider/hardware/switch";
 import { startSwitch, type SwitchLab } from "../lab/switch";
 
@@ -17,15 +18,7 @@ const endpoint = (extra: object = {}) => ({
   ...extra,
 });
 
-async function failure(p: Promise<unknown>): Promise<HardwareError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof HardwareError) return e;
-    throw e;
-  }
-  throw new Error("expected a HardwareError");
-}
+const failure = (p: Promise<unknown>) => failureOf(p, HardwareError);
 
 beforeAll(async () => {
   lab = await startSwitch({ ports: 4 });

@@ -9,6 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ensurePackages } from "./apt";
+import { sleep, stopGroup } from "./process-group";
 
 export interface IpmiBmc {
   host: "127.0.0.1";
@@ -111,35 +112,6 @@ function udpBound(port: number): boolean {
   return fs.readFileSync("/proc/net/udp", "utf8").includes(`0100007F${hex}`);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** SIGTERM to the group, SIGKILL if it lingers; bounded either way. */
-async function stopGroup(pid: number): Promise<void> {
-  for (const [signal, waitMs] of [
-    ["SIGTERM", 5_000],
-    ["SIGKILL", 5_000],
-  ] as const) {
-    try {
-      process.kill(-pid, signal);
-    } catch {
-      return;
-    }
-    const deadline = Date.now() + waitMs;
-    while (Date.now() < deadline && alive(pid)) await sleep(25);
-    if (!alive(pid)) return;
-  }
-  throw new Error(`ipmi_sim ${pid} survived SIGKILL`);
-}
-
 function ipmitoolStatus(port: number, password: string): Promise<boolean> {
   const args = ["-I", "lanplus", "-C", String(CIPHER_SUITE), "-H", "127.0.0.1", "-p", String(port)];
   args.push("-U", USERNAME, "-E", "-R", "1", "-N", "1", "chassis", "power", "status");
@@ -176,7 +148,7 @@ async function startOne(root: string, index: number, port: number, password: str
   child.once("error", (e) => (exited = e.message));
 
   const stop = async () => {
-    await stopGroup(pid);
+    await stopGroup(pid, "ipmi_sim");
   };
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let ready = false;

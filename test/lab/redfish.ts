@@ -10,6 +10,7 @@ import https from "node:https";
 import os from "node:os";
 import path from "node:path";
 import { ensurePackages } from "./apt";
+import { sleep, stopGroup } from "./process-group";
 import { freePort } from "./ports";
 
 export interface RedfishSystem {
@@ -120,32 +121,6 @@ _fake.random = _FixedDelay()
 `;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** SIGTERM to the group, SIGKILL if it lingers; bounded either way. */
-async function stopGroup(pid: number): Promise<void> {
-  for (const signal of ["SIGTERM", "SIGKILL"] as const) {
-    try {
-      process.kill(-pid, signal);
-    } catch {
-      return;
-    }
-    const deadline = Date.now() + 5_000;
-    while (Date.now() < deadline && alive(pid)) await sleep(25);
-    if (!alive(pid)) return;
-  }
-  throw new Error(`sushy-emulator ${pid} survived SIGKILL`);
-}
-
 function get(url: string, ca: string, auth: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = https.get(url, { ca, auth, timeout: 2_000 }, (res) => {
@@ -206,7 +181,7 @@ export async function startRedfish(opts: {
   const sink = await notificationSink();
   let pid: number | undefined;
   const cleanup = async () => {
-    if (pid !== undefined) await stopGroup(pid);
+    if (pid !== undefined) await stopGroup(pid, "sushy-emulator");
     await sink.close();
     fs.rmSync(dir, { recursive: true, force: true });
   };

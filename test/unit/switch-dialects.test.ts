@@ -1,6 +1,7 @@
 // Exact commands per dialect (golden tests), with the switch's replies scripted in each
 // dialect's real output format, and each dialect's error texts mapped to named errors.
 import { HardwareError } from "../../provider/hardware/errors";
+import { failure as failureOf } from "../helpers/failure";
 import { DIALECTS, Switch } from "../../provider/hardware/switch";
 import type { ExecResult, SwitchTransport } from "../../provider/hardware/switch/ssh";
 
@@ -32,15 +33,13 @@ function driver(dialect: string, replies: (string | ExecResult)[]) {
   return { s, t };
 }
 
-async function failure(p: Promise<unknown>): Promise<HardwareError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof HardwareError) return e;
-    throw e;
-  }
-  throw new Error("expected a HardwareError");
-}
+const failure = (p: Promise<unknown>) => failureOf(p, HardwareError);
+
+/** `bridge -j vlan show` output for one interface: [vlan, ...flags] per VLAN. */
+const vlans = (ifname: string, ...v: [number, ...string[]][]) =>
+  JSON.stringify([
+    { ifname, vlans: v.map(([vlan, ...flags]) => ({ vlan, ...(flags.length ? { flags } : {}) })) },
+  ]);
 
 const sessionless = (sent: string[]) => sent.map((c) => c.replace(/baremetal-[0-9a-f]{8}/g, "baremetal-S"));
 
@@ -93,11 +92,6 @@ describe("linux-bridge-per-vlan", () => {
 });
 
 describe("linux (VLAN-aware bridge)", () => {
-  const vlans = (ifname: string, ...v: [number, ...string[]][]) =>
-    JSON.stringify([
-      { ifname, vlans: v.map(([vlan, ...flags]) => ({ vlan, ...(flags.length ? { flags } : {}) })) },
-    ]);
-
   test("setAccess replaces the port's VLANs", async () => {
     const { s, t } = driver("linux", [
       vlans("swp1", [1, "PVID", "Egress Untagged"]),
@@ -151,11 +145,6 @@ describe("linux (VLAN-aware bridge)", () => {
 });
 
 describe("cumulus (NVUE)", () => {
-  const vlans = (ifname: string, ...v: [number, ...string[]][]) =>
-    JSON.stringify([
-      { ifname, vlans: v.map(([vlan, ...flags]) => ({ vlan, ...(flags.length ? { flags } : {}) })) },
-    ]);
-
   test("ensureVlan, setAccess, setTrunk, resetPort", async () => {
     const { s, t } = driver("cumulus", [
       vlans("br_default", [1, "PVID", "Egress Untagged"]),
