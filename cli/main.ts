@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { demoCommand } from "./commands/demo";
 import { facilityCommand } from "./commands/facility";
+import { inventoryCommand, machineCommand } from "./commands/inventory";
 import { ipamCommand } from "./commands/ipam";
 import { storeCommand } from "./commands/store";
 
@@ -12,6 +13,8 @@ const program = new Command("baremetal")
   .addCommand(storeCommand())
   .addCommand(facilityCommand())
   .addCommand(ipamCommand())
+  .addCommand(inventoryCommand())
+  .addCommand(machineCommand())
   .addCommand(demoCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -254,4 +254,45 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
         autovacuum_vacuum_cost_delay = 0);
     `,
   },
+  {
+    version: 3,
+    name: "inventory",
+    sql: `
+      ALTER TABLE facilities ADD COLUMN vlan_from integer CHECK (vlan_from BETWEEN 1 AND 4094);
+      ALTER TABLE facilities ADD COLUMN vlan_to integer CHECK (vlan_to BETWEEN 1 AND 4094);
+      ALTER TABLE facilities ADD COLUMN provisioning_vlan integer CHECK (provisioning_vlan BETWEEN 1 AND 4094);
+      CREATE TABLE plans (name text PRIMARY KEY, spec jsonb NOT NULL, updated_at timestamptz NOT NULL);
+      CREATE TABLE switches (
+        name text PRIMARY KEY,
+        facility text NOT NULL REFERENCES facilities(code),
+        spec jsonb NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+      CREATE TABLE machines (
+        id text PRIMARY KEY,
+        facility text NOT NULL REFERENCES facilities(code),
+        plan text NOT NULL REFERENCES plans(name),
+        serial text NOT NULL UNIQUE,
+        spec jsonb NOT NULL,
+        state text NOT NULL CHECK (state IN ('available','provisioning','active','deprovisioning','quarantine','maintenance')),
+        state_reason text,
+        owner text,
+        updated_at timestamptz NOT NULL
+      );
+      -- Claims look for an available machine of a plan in a facility.
+      CREATE INDEX machines_claim ON machines (facility, plan, state);
+      -- One machine per Server resource, whatever a crashed run left behind.
+      CREATE UNIQUE INDEX machines_owner ON machines (owner) WHERE owner IS NOT NULL;
+      -- The database refuses two machines on one MAC or one switch port.
+      CREATE TABLE machine_nics (
+        mac text PRIMARY KEY,
+        machine_id text NOT NULL REFERENCES machines(id),
+        name text NOT NULL,
+        switch text NOT NULL REFERENCES switches(name),
+        port text NOT NULL,
+        UNIQUE (switch, port)
+      );
+      CREATE INDEX machine_nics_machine ON machine_nics (machine_id);
+    `,
+  },
 ];

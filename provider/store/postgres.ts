@@ -8,6 +8,8 @@ import { formatAddress, formatCidr, parseCidr } from "../ipam/cidr";
 import * as msg from "../ipam/messages";
 import { checkNewPool, resolveRequest } from "../ipam/requests";
 import { POSTGRES_MIGRATIONS } from "./postgres-schema";
+import { applyInventory, moveMachine, readInventory, readMachine, type Op } from "./inventory-sql";
+import type { InventoryChange, InventoryState, MachineRecord, MachineState } from "../inventory/types";
 import { migrationState, refuseNewer } from "./migrations";
 import type {
   AllocateRequest,
@@ -26,6 +28,7 @@ import type {
 } from "./store";
 
 const MIGRATION_LOCK = 7300;
+const INVENTORY_LOCK = 7302;
 
 interface PoolRow {
   id: number;
@@ -571,6 +574,61 @@ export class PostgresStore implements Store {
       [filter.reservationId ?? null, filter.server ?? null],
     );
     return rows.map(toAssignment);
+  }
+
+  /** Runs a shared operation (inventory-sql.ts) on one connection, ? placeholders numbered. */
+  private async runOp<T>(c: PoolClient, op: Op<T>): Promise<T> {
+    let step = op.next();
+    while (!step.done) {
+      let n = 0;
+      const text = step.value.sql.replace(/\?/g, () => `$${++n}`);
+      const res = await c.query(text, step.value.params);
+      step = op.next({ rows: res.rows as Record<string, unknown>[], changes: res.rowCount ?? 0 });
+    }
+    return step.value;
+  }
+
+  async inventory(): Promise<InventoryState> {
+    // REPEATABLE READ: one snapshot for all the lists.
+    const c = await this.pool.connect();
+    try {
+      await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      const result = await this.runOp(c, readInventory());
+      await c.query("COMMIT");
+      return result;
+    } catch (e) {
+      await c.query("ROLLBACK").catch(() => undefined);
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  async applyInventory(changes: InventoryChange[], actor: string): Promise<void> {
+    await this.tx(async (c) => {
+      // One inventory change at a time: each re-reads what it checks.
+      await c.query("SELECT pg_advisory_xact_lock($1)", [INVENTORY_LOCK]);
+      await this.runOp(c, applyInventory(changes, actor, new Date().toISOString()));
+    });
+  }
+
+  async getMachine(id: string): Promise<MachineRecord | undefined> {
+    const c = await this.pool.connect();
+    try {
+      return await this.runOp(c, readMachine(id));
+    } finally {
+      c.release();
+    }
+  }
+
+  async setMachineState(
+    id: string,
+    from: MachineState[],
+    to: MachineState,
+    reason: string | null,
+    actor: string,
+  ): Promise<MachineRecord> {
+    return this.tx((c) => this.runOp(c, moveMachine(id, from, to, reason, actor, new Date().toISOString())));
   }
 
   async events(limit = 100): Promise<StoreEvent[]> {

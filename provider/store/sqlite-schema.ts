@@ -108,4 +108,45 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "inventory",
+    sql: `
+      ALTER TABLE facilities ADD COLUMN vlan_from INTEGER CHECK (vlan_from BETWEEN 1 AND 4094);
+      ALTER TABLE facilities ADD COLUMN vlan_to INTEGER CHECK (vlan_to BETWEEN 1 AND 4094);
+      ALTER TABLE facilities ADD COLUMN provisioning_vlan INTEGER CHECK (provisioning_vlan BETWEEN 1 AND 4094);
+      CREATE TABLE plans (name TEXT PRIMARY KEY, spec TEXT NOT NULL, updated_at TEXT NOT NULL);
+      CREATE TABLE switches (
+        name TEXT PRIMARY KEY,
+        facility TEXT NOT NULL REFERENCES facilities(code),
+        spec TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE machines (
+        id TEXT PRIMARY KEY,
+        facility TEXT NOT NULL REFERENCES facilities(code),
+        plan TEXT NOT NULL REFERENCES plans(name),
+        serial TEXT NOT NULL UNIQUE,
+        spec TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('available','provisioning','active','deprovisioning','quarantine','maintenance')),
+        state_reason TEXT,
+        owner TEXT,
+        updated_at TEXT NOT NULL
+      );
+      -- Claims look for an available machine of a plan in a facility.
+      CREATE INDEX machines_claim ON machines (facility, plan, state);
+      -- One machine per Server resource, whatever a crashed run left behind.
+      CREATE UNIQUE INDEX machines_owner ON machines (owner) WHERE owner IS NOT NULL;
+      -- The database refuses two machines on one MAC or one switch port.
+      CREATE TABLE machine_nics (
+        mac TEXT PRIMARY KEY,
+        machine_id TEXT NOT NULL REFERENCES machines(id),
+        name TEXT NOT NULL,
+        switch TEXT NOT NULL REFERENCES switches(name),
+        port TEXT NOT NULL,
+        UNIQUE (switch, port)
+      );
+      CREATE INDEX machine_nics_machine ON machine_nics (machine_id);
+    `,
+  },
 ];

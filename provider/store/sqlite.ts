@@ -21,6 +21,8 @@ import {
 import * as msg from "../ipam/messages";
 import { checkNewPool, resolveRequest, type ResolvedRequest } from "../ipam/requests";
 import { SQLITE_MIGRATIONS } from "./sqlite-schema";
+import { applyInventory, moveMachine, readInventory, readMachine, type Op } from "./inventory-sql";
+import type { InventoryChange, InventoryState, MachineRecord, MachineState } from "../inventory/types";
 import { migrationState, refuseNewer } from "./migrations";
 import type {
   AllocateRequest,
@@ -625,6 +627,43 @@ export class SqliteStore implements Store {
        ORDER BY reservation_id, start_hex`,
     ).all({ r: filter.reservationId ?? null, s: filter.server ?? null }) as AssignmentRow[];
     return rows.map(toAssignment);
+  }
+
+  /** Runs a shared operation (inventory-sql.ts) synchronously on this connection. */
+  private runOp<T>(op: Op<T>): T {
+    let step = op.next();
+    while (!step.done) {
+      const { sql, params } = step.value;
+      const statement = this.sql(sql);
+      const result = statement.reader
+        ? { rows: statement.all(...params) as Record<string, unknown>[], changes: 0 }
+        : { rows: [], changes: statement.run(...params).changes };
+      step = op.next(result);
+    }
+    return step.value;
+  }
+
+  async inventory(): Promise<InventoryState> {
+    // One read transaction: the lists agree with each other.
+    return this.db.transaction(() => this.runOp(readInventory()))();
+  }
+
+  async applyInventory(changes: InventoryChange[], actor: string): Promise<void> {
+    this.write(() => this.runOp(applyInventory(changes, actor, now())));
+  }
+
+  async getMachine(id: string): Promise<MachineRecord | undefined> {
+    return this.runOp(readMachine(id));
+  }
+
+  async setMachineState(
+    id: string,
+    from: MachineState[],
+    to: MachineState,
+    reason: string | null,
+    actor: string,
+  ): Promise<MachineRecord> {
+    return this.write(() => this.runOp(moveMachine(id, from, to, reason, actor, now())));
   }
 
   async events(limit = 100): Promise<StoreEvent[]> {

@@ -1,6 +1,8 @@
 // The state store: one interface, several backends (sqlite.ts, and PostgreSQL for teams).
 // Every allocation is one transaction that the database itself keeps consistent.
 
+import type { InventoryChange, InventoryState, MachineRecord, MachineState } from "../inventory/types";
+
 export const POOL_TYPES = ["public_ipv4", "private_ipv4", "public_ipv6", "global_ipv4"] as const;
 export type PoolType = (typeof POOL_TYPES)[number];
 
@@ -150,6 +152,20 @@ export interface Store {
   ): Promise<Assignment>;
   unassign(id: string, actor: string): Promise<boolean>;
   listAssignments(filter: { reservationId?: string; server?: string }): Promise<Assignment[]>;
+
+  /** Facilities with their VLAN settings, plans, switches and machines (with state). */
+  inventory(): Promise<InventoryState>;
+  /** All changes in one transaction; each re-checks its precondition (a machine in use stays). */
+  applyInventory(changes: InventoryChange[], actor: string): Promise<void>;
+  getMachine(id: string): Promise<MachineRecord | undefined>;
+  /** Refused with MachineStateConflict unless the machine is in one of `from` now. */
+  setMachineState(
+    id: string,
+    from: MachineState[],
+    to: MachineState,
+    reason: string | null,
+    actor: string,
+  ): Promise<MachineRecord>;
 
   /** The newest changes first: who did what to which subject. */
   events(limit?: number): Promise<StoreEvent[]>;

@@ -97,4 +97,30 @@ describe.each(backends)("baremetal on $name", (backend) => {
     );
     expect(JSON.parse(cli("ipam", "reservations", "--project", "other", "--json"))).toEqual([]);
   });
+
+  test("inventory apply, list, and machine show, maintenance, release", () => {
+    const file = path.resolve(__dirname, "../fixtures/inventory.yaml");
+    const first = cli("inventory", "apply", file);
+    expect(first).toMatch(/^\+ facility lab1$/m);
+    expect(first).toMatch(/^\+ machine r1-03$/m);
+    expect(first.trim().split("\n").at(-1)).toBe("applied");
+    expect(cli("inventory", "apply", file).trim()).toBe("no changes");
+    expect(cli("inventory", "list")).toMatch(/r1-02\s+lab1\s+c3\.small\s+SN-0002\s+available/);
+    expect(JSON.parse(cli("machine", "show", "r1-03", "--json")).nics).toHaveLength(2);
+
+    expect(cli("machine", "maintenance", "r1-03", "--reason", "fan noise").trim()).toBe(
+      "machine r1-03: maintenance",
+    );
+    expect(cli("machine", "show", "r1-03")).toMatch(/maintenance \(fan noise\)/);
+    expect(cli("machine", "release", "r1-03", "--reason", "fan replaced").trim()).toBe(
+      "machine r1-03: available",
+    );
+    const refused = fails("machine", "release", "r1-03", "--reason", "x");
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toBe(
+      "baremetal: MachineStateConflict: machine r1-03 is available; this needs it to be quarantine or maintenance\n",
+    );
+    const missing = fails("machine", "show", "r9-99");
+    expect(missing.stderr).toBe("baremetal: MachineNotFound: machine r9-99 is not in the inventory\n");
+  });
 });

@@ -1,0 +1,68 @@
+// `baremetal inventory apply`: the file against the store, as a plan of changes, applied in one
+// transaction. Pools listed under a facility are added through the IPAM when missing (each
+// its own transaction, after the rest); a pool that exists with other settings is refused,
+// because resizing or moving a pool with reservations is the IPAM's business.
+import { formatCidr, parseCidr } from "../ipam/cidr";
+import type { NewPool, Store } from "../store/store";
+import { describeChanges, planInventory } from "./plan";
+import { InventoryError, parseInventory, toInventoryFile } from "./schema";
+
+export interface ApplyResult {
+  /** Human-readable plan lines (+ add, ~ change, - remove). */
+  lines: string[];
+  changed: boolean;
+}
+
+export async function applyInventoryFile(
+  store: Store,
+  text: string,
+  opts: { prune: boolean; dryRun: boolean; actor: string },
+): Promise<ApplyResult> {
+  const parsed = parseInventory(text);
+  const plan = planInventory(await store.inventory(), toInventoryFile(parsed), opts);
+
+  const pools: NewPool[] = [];
+  const problems: string[] = [];
+  for (const f of parsed.facilities) {
+    for (const p of f.pools) {
+      let cidr: string;
+      try {
+        cidr = formatCidr(parseCidr(p.cidr));
+      } catch (e) {
+        problems.push(`facility ${f.code}: pool ${p.name}: ${(e as Error).message}`);
+        continue;
+      }
+      const want: NewPool = {
+        name: p.name,
+        type: p.type,
+        cidr,
+        facility: f.code,
+        project: p.project ?? null,
+        description: p.description ?? null,
+      };
+      const have = await store.getPool(p.name);
+      if (!have) pools.push(want);
+      else if (
+        have.type !== want.type ||
+        have.cidr !== want.cidr ||
+        have.facility !== want.facility ||
+        have.project !== want.project
+      ) {
+        problems.push(
+          `facility ${f.code}: pool ${p.name} exists as ${have.type} ${have.cidr} (facility ${have.facility ?? "global"}); change it with \`baremetal ipam pool\`, not the inventory`,
+        );
+      }
+    }
+  }
+  if (problems.length) throw new InventoryError(problems);
+
+  const lines = [
+    ...describeChanges(plan),
+    ...pools.map((p) => `+ pool ${p.name} ${p.type} ${p.cidr} (${p.facility})`),
+  ];
+  const changed = plan.changes.length > 0 || pools.length > 0;
+  if (opts.dryRun || !changed) return { lines, changed };
+  await store.applyInventory(plan.changes, opts.actor);
+  for (const p of pools) await store.addPool(p, opts.actor);
+  return { lines, changed };
+}

@@ -1,0 +1,284 @@
+// inventory.yaml: parsed, validated by zod, then checked as a whole (unique ids, MACs and
+// switch ports; every reference resolvable). Every problem is reported at once, each naming
+// its place in the file and what would be valid.
+import YAML from "yaml";
+import { z } from "zod";
+import { DIALECTS } from "../hardware/switch";
+import { checkPort } from "../hardware/switch/validate";
+import { POOL_TYPES } from "../store/store";
+import type { InventoryFile } from "./types";
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const name = (what: string) =>
+  z
+    .string()
+    .regex(
+      NAME,
+      `${what} is 1-63 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit`,
+    );
+const vlanId = z.number().int().min(1, "a VLAN id is 1-4094").max(4094, "a VLAN id is 1-4094");
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, "an environment variable name (A-Z, 0-9, _)");
+
+// A reference says where a secret lives. Writing the secret itself is refused by name below.
+const credentialRef = z.union(
+  [
+    z.strictObject({ env: envName }),
+    z.strictObject({ secret: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,127}$/, "a Pulumi config key") }),
+  ],
+  { error: "a reference: {env: VARIABLE_NAME} or {secret: configKey}" },
+);
+
+const MAC = /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i;
+const mac = z
+  .string()
+  .regex(MAC, 'a MAC address like "0c:c4:7a:12:34:56"')
+  .transform((m) => m.toLowerCase().replace(/-/g, ":"));
+
+const facility = z.strictObject({
+  code: name("a facility code"),
+  name: z.string().max(200).optional(),
+  vlans: z
+    .strictObject({ from: vlanId, to: vlanId })
+    .refine((v) => v.from <= v.to, "from must not exceed to"),
+  provisioningVlan: vlanId,
+  pools: z
+    .array(
+      z.strictObject({
+        name: name("a pool name"),
+        type: z.enum(POOL_TYPES),
+        cidr: z.string(),
+        project: z.string().optional(),
+        description: z.string().optional(),
+      }),
+    )
+    .default([]),
+});
+
+const plan = z.strictObject({
+  name: name("a plan name"),
+  cpu: z.strictObject({ cores: z.number().int().positive(), model: z.string().optional() }),
+  memoryGb: z.number().positive(),
+  disks: z.array(
+    z.strictObject({
+      count: z.number().int().positive(),
+      sizeGb: z.number().positive(),
+      type: z.enum(["nvme", "ssd", "hdd"]),
+    }),
+  ),
+  nics: z.array(z.strictObject({ count: z.number().int().positive(), speedGbps: z.number().positive() })),
+});
+
+const https = z
+  .string()
+  .url("a URL like https://10.0.0.5")
+  .refine((u) => u.startsWith("https://"), "https:// only: the BMC password must not travel in clear");
+
+const machine = z.strictObject({
+  id: name("a machine id"),
+  facility: z.string(),
+  plan: z.string(),
+  serial: z.string().min(1).max(128),
+  bmc: z
+    .strictObject({
+      redfish: z
+        .strictObject({
+          url: https,
+          username: z.string().min(1),
+          passwordRef: credentialRef,
+          systemId: z.string().optional(),
+          fingerprint256: z
+            .string()
+            .regex(/^([0-9A-Fa-f]{2}:?){32}$/, "a SHA-256 fingerprint, 64 hex digits (colons allowed)")
+            .optional(),
+          caFile: z.string().optional(),
+        })
+        .optional(),
+      ipmi: z
+        .strictObject({
+          host: z.string().min(1),
+          port: z.number().int().min(1).max(65535).optional(),
+          username: z.string().min(1),
+          passwordRef: credentialRef,
+          cipherSuite: z.number().int().min(0).max(17).optional(),
+        })
+        .optional(),
+    })
+    .refine((b) => b.redfish || b.ipmi, "a machine needs a redfish or an ipmi BMC (or both)"),
+  nics: z
+    .array(z.strictObject({ name: z.string().min(1), mac, switch: z.string(), port: z.string() }))
+    .min(1),
+});
+
+const switchSpec = z
+  .strictObject({
+    name: name("a switch name"),
+    facility: z.string(),
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).optional(),
+    hostKeyFingerprint: z
+      .string()
+      .regex(
+        /^SHA256:[A-Za-z0-9+/]{43}$/,
+        'the host key\'s fingerprint as `ssh-keygen -lf` prints it ("SHA256:...")',
+      ),
+    dialect: z.enum(Object.keys(DIALECTS) as [string, ...string[]]),
+    username: z.string().min(1),
+    privateKeyRef: credentialRef.optional(),
+    passwordRef: credentialRef.optional(),
+  })
+  .refine((s) => s.privateKeyRef || s.passwordRef, "a switch needs privateKeyRef or passwordRef");
+
+const file = z.strictObject({
+  facilities: z.array(facility).default([]),
+  plans: z.array(plan).default([]),
+  switches: z.array(switchSpec).default([]),
+  machines: z.array(machine).default([]),
+});
+
+export type ParsedInventory = z.output<typeof file>;
+
+export class InventoryError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `inventory: ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n  ${problems.join("\n  ")}`,
+    );
+    this.name = "InventoryError";
+  }
+}
+
+const SECRET_KEYS = /^(password|privateKey|secret|token)$/;
+
+/** Secrets written in the file are named as such, not as a mere unknown key. */
+function plaintextSecrets(value: unknown, path: string[] = []): string[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => plaintextSecrets(v, [...path, String(i)]));
+  if (!value || typeof value !== "object") return [];
+  return Object.entries(value).flatMap(([k, v]) =>
+    k.endsWith("Ref")
+      ? [] // a reference: {env} or {secret} name where the secret lives
+      : SECRET_KEYS.test(k)
+        ? [
+            `${[...path, k].join(".")}: secrets are not stored in the inventory; write ${k === "privateKey" ? "privateKeyRef" : "passwordRef"}: {env: VARIABLE_NAME} or {secret: configKey}`,
+          ]
+        : plaintextSecrets(v, [...path, k]),
+  );
+}
+
+export function parseInventory(text: string): ParsedInventory {
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text) ?? {};
+  } catch (e) {
+    throw new InventoryError([`not valid YAML: ${(e as Error).message}`]);
+  }
+  const secrets = plaintextSecrets(raw);
+  if (secrets.length) throw new InventoryError(secrets);
+  const parsed = file.safeParse(raw);
+  if (!parsed.success) {
+    throw new InventoryError(
+      parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "(file)"}: ${i.message}`),
+    );
+  }
+  const problems = crossCheck(parsed.data);
+  if (problems.length) throw new InventoryError(problems);
+  return parsed.data;
+}
+
+function crossCheck(inv: ParsedInventory): string[] {
+  const problems: string[] = [];
+  const unique = <T>(items: T[], key: (t: T) => string, what: (i: number) => string, label: string) => {
+    const seen = new Map<string, number>();
+    items.forEach((item, i) => {
+      const k = key(item);
+      const first = seen.get(k);
+      if (first !== undefined) problems.push(`${what(i)}: ${label} ${k} is also at ${what(first)}`);
+      else seen.set(k, i);
+    });
+  };
+  unique(
+    inv.facilities,
+    (f) => f.code,
+    (i) => `facilities.${i}`,
+    "facility",
+  );
+  unique(
+    inv.plans,
+    (p) => p.name,
+    (i) => `plans.${i}`,
+    "plan",
+  );
+  unique(
+    inv.switches,
+    (s) => s.name,
+    (i) => `switches.${i}`,
+    "switch",
+  );
+  unique(
+    inv.machines,
+    (m) => m.id,
+    (i) => `machines.${i}`,
+    "machine",
+  );
+  unique(
+    inv.machines,
+    (m) => m.serial,
+    (i) => `machines.${i}.serial`,
+    "serial",
+  );
+  const nics = inv.machines.flatMap((m, i) => m.nics.map((n, j) => ({ n, at: `machines.${i}.nics.${j}` })));
+  unique(
+    nics,
+    (x) => x.n.mac,
+    (i) => nics[i]!.at,
+    "MAC",
+  );
+  unique(
+    nics,
+    (x) => `${x.n.switch}:${x.n.port}`,
+    (i) => nics[i]!.at,
+    "switch port",
+  );
+
+  const facilities = new Map(inv.facilities.map((f) => [f.code, f]));
+  const switches = new Map(inv.switches.map((s) => [s.name, s]));
+  const plans = new Set(inv.plans.map((p) => p.name));
+  inv.facilities.forEach((f, i) => {
+    if (f.provisioningVlan >= f.vlans.from && f.provisioningVlan <= f.vlans.to) {
+      problems.push(
+        `facilities.${i}.provisioningVlan: ${f.provisioningVlan} is inside the project range ${f.vlans.from}-${f.vlans.to}; it must not be handed out`,
+      );
+    }
+  });
+  inv.switches.forEach((s, i) => {
+    if (!facilities.has(s.facility))
+      problems.push(`switches.${i}.facility: no facility "${s.facility}" in this inventory`);
+  });
+  inv.machines.forEach((m, i) => {
+    if (!facilities.has(m.facility))
+      problems.push(`machines.${i}.facility: no facility "${m.facility}" in this inventory`);
+    if (!plans.has(m.plan)) problems.push(`machines.${i}.plan: no plan "${m.plan}" in this inventory`);
+    m.nics.forEach((n, j) => {
+      const at = `machines.${i}.nics.${j}`;
+      const sw = switches.get(n.switch);
+      if (!sw) return problems.push(`${at}.switch: no switch "${n.switch}" in this inventory`);
+      if (sw.facility !== m.facility) {
+        problems.push(
+          `${at}.switch: switch ${sw.name} is in facility ${sw.facility}, the machine in ${m.facility}`,
+        );
+      }
+      try {
+        const d = DIALECTS[sw.dialect]!();
+        checkPort(n.port, d.port.pattern, d.name, d.port.example);
+      } catch (e) {
+        problems.push(`${at}.${(e as Error).message}`);
+      }
+    });
+  });
+  return problems;
+}
+
+export const toInventoryFile = (p: ParsedInventory): InventoryFile => ({
+  facilities: p.facilities.map(({ pools: _pools, ...f }) => f),
+  plans: p.plans,
+  switches: p.switches,
+  machines: p.machines,
+});

@@ -1,0 +1,285 @@
+// The inventory's reads and writes, written once for both backends. Each operation is a
+// generator that yields SQL (with ? placeholders) and receives the result, so SQLite runs it
+// synchronously inside one IMMEDIATE transaction and PostgreSQL asynchronously inside one
+// BEGIN/COMMIT, and the logic is the same text.
+import { InventoryConflict } from "../inventory/errors";
+import type {
+  FacilitySpec,
+  InventoryChange,
+  InventoryState,
+  MachineRecord,
+  MachineSpec,
+  MachineState,
+  PlanSpec,
+  SwitchSpec,
+} from "../inventory/types";
+
+export interface Query {
+  sql: string;
+  params: unknown[];
+}
+export interface QueryResult {
+  rows: Record<string, unknown>[];
+  /** Rows inserted, updated or deleted. */
+  changes: number;
+}
+export type Op<T> = Generator<Query, T, QueryResult>;
+
+const q = (sql: string, ...params: unknown[]): Query => ({ sql, params });
+const json = (v: unknown) => (typeof v === "string" ? (JSON.parse(v) as unknown) : v);
+const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v));
+
+/** Machines in these states hold nothing and can be edited, moved or removed. */
+const IDLE: MachineState[] = ["available", "maintenance", "quarantine"];
+
+interface MachineRow {
+  id: string;
+  facility: string;
+  plan: string;
+  serial: string;
+  spec: unknown;
+  state: MachineState;
+  state_reason: string | null;
+  owner: string | null;
+  updated_at: unknown;
+}
+
+function toMachine(r: MachineRow): MachineRecord {
+  const spec = json(r.spec) as Pick<MachineSpec, "bmc" | "nics">;
+  return {
+    id: r.id,
+    facility: r.facility,
+    plan: r.plan,
+    serial: r.serial,
+    bmc: spec.bmc,
+    nics: spec.nics,
+    state: r.state,
+    stateReason: r.state_reason,
+    owner: r.owner,
+    updatedAt: iso(r.updated_at),
+  };
+}
+
+export function* readInventory(): Op<InventoryState> {
+  const facilities = (yield q(
+    "SELECT code, name, vlan_from, vlan_to, provisioning_vlan FROM facilities WHERE vlan_from IS NOT NULL ORDER BY code",
+  )).rows.map((r): FacilitySpec => ({
+    code: String(r.code),
+    ...(r.name === null ? {} : { name: String(r.name) }),
+    vlans: { from: Number(r.vlan_from), to: Number(r.vlan_to) },
+    provisioningVlan: Number(r.provisioning_vlan),
+  }));
+  const plans = (yield q("SELECT spec FROM plans ORDER BY name")).rows.map((r) => json(r.spec) as PlanSpec);
+  const switches = (yield q("SELECT spec FROM switches ORDER BY name")).rows.map(
+    (r) => json(r.spec) as SwitchSpec,
+  );
+  const machines = (yield q("SELECT * FROM machines ORDER BY id")).rows.map((r) =>
+    toMachine(r as unknown as MachineRow),
+  );
+  return { facilities, plans, switches, machines };
+}
+
+export function* readMachine(id: string): Op<MachineRecord | undefined> {
+  const { rows } = yield q("SELECT * FROM machines WHERE id = ?", id);
+  return rows[0] && toMachine(rows[0] as unknown as MachineRow);
+}
+
+function* event(actor: string, action: string, subject: string, detail: unknown, at: string): Op<void> {
+  yield q(
+    "INSERT INTO events (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+    at,
+    actor,
+    action,
+    subject,
+    JSON.stringify(detail),
+  );
+}
+
+function* putNics(m: MachineSpec): Op<void> {
+  yield q("DELETE FROM machine_nics WHERE machine_id = ?", m.id);
+  for (const n of m.nics) {
+    // Another machine already on this MAC or switch port: the unique keys refuse it; say which.
+    const { rows } = yield q(
+      "SELECT machine_id, mac, switch, port FROM machine_nics WHERE mac = ? OR (switch = ? AND port = ?)",
+      n.mac,
+      n.switch,
+      n.port,
+    );
+    if (rows[0]) {
+      const r = rows[0];
+      const what = r.mac === n.mac ? `MAC ${n.mac}` : `switch port ${n.switch}:${n.port}`;
+      throw new InventoryConflict(
+        "DuplicateHardware",
+        `machine ${m.id}: ${what} already belongs to machine ${String(r.machine_id)}`,
+      );
+    }
+    yield q(
+      "INSERT INTO machine_nics (mac, machine_id, name, switch, port) VALUES (?, ?, ?, ?, ?)",
+      n.mac,
+      m.id,
+      n.name,
+      n.switch,
+      n.port,
+    );
+  }
+}
+
+export function* applyInventory(changes: InventoryChange[], actor: string, at: string): Op<void> {
+  for (const c of changes) {
+    switch (c.kind) {
+      case "facility": {
+        const f = c.spec;
+        yield q(
+          `INSERT INTO facilities (code, name, vlan_from, vlan_to, provisioning_vlan, created_at) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (code) DO UPDATE SET name = excluded.name, vlan_from = excluded.vlan_from,
+             vlan_to = excluded.vlan_to, provisioning_vlan = excluded.provisioning_vlan`,
+          f.code,
+          f.name ?? null,
+          f.vlans.from,
+          f.vlans.to,
+          f.provisioningVlan,
+          at,
+        );
+        yield* event(actor, `facility.${c.op}`, f.code, f, at);
+        break;
+      }
+      case "plan": {
+        if (c.op === "remove") {
+          const { rows } = yield q("SELECT id FROM machines WHERE plan = ? ORDER BY id", c.name);
+          if (rows.length) {
+            throw new InventoryConflict(
+              "PlanInUse",
+              `plan ${c.name}: machines ${rows.map((r) => r.id).join(", ")} still have it`,
+            );
+          }
+          yield q("DELETE FROM plans WHERE name = ?", c.name);
+          yield* event(actor, "plan.remove", c.name, null, at);
+          break;
+        }
+        yield q(
+          `INSERT INTO plans (name, spec, updated_at) VALUES (?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at`,
+          c.spec.name,
+          JSON.stringify(c.spec),
+          at,
+        );
+        yield* event(actor, `plan.${c.op}`, c.spec.name, c.spec, at);
+        break;
+      }
+      case "switch": {
+        if (c.op === "remove") {
+          const { rows } = yield q(
+            "SELECT DISTINCT machine_id FROM machine_nics WHERE switch = ? ORDER BY machine_id",
+            c.name,
+          );
+          if (rows.length) {
+            throw new InventoryConflict(
+              "SwitchInUse",
+              `switch ${c.name}: machines ${rows.map((r) => r.machine_id).join(", ")} are cabled to it`,
+            );
+          }
+          yield q("DELETE FROM switches WHERE name = ?", c.name);
+          yield* event(actor, "switch.remove", c.name, null, at);
+          break;
+        }
+        yield q(
+          `INSERT INTO switches (name, facility, spec, updated_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET facility = excluded.facility, spec = excluded.spec, updated_at = excluded.updated_at`,
+          c.spec.name,
+          c.spec.facility,
+          JSON.stringify(c.spec),
+          at,
+        );
+        yield* event(actor, `switch.${c.op}`, c.spec.name, c.spec, at);
+        break;
+      }
+      case "machine": {
+        const id = c.op === "remove" ? c.id : c.spec.id;
+        const current = yield* readMachine(id);
+        if (c.op === "remove") {
+          if (current && !IDLE.includes(current.state)) {
+            throw new InventoryConflict(
+              "MachineInUse",
+              `machine ${id} is ${current.state}${current.owner ? ` (held by ${current.owner})` : ""}; it can be removed once it is available, in maintenance or quarantined`,
+            );
+          }
+          yield q("DELETE FROM machine_nics WHERE machine_id = ?", id);
+          yield q("DELETE FROM machines WHERE id = ?", id);
+          yield* event(actor, "machine.remove", id, null, at);
+          break;
+        }
+        const m = c.spec;
+        const spec = JSON.stringify({ bmc: m.bmc, nics: m.nics });
+        if (current) {
+          const moved = current.facility !== m.facility || current.plan !== m.plan;
+          if (moved && !IDLE.includes(current.state)) {
+            throw new InventoryConflict(
+              "MachineInUse",
+              `machine ${id} is ${current.state}; its facility and plan can change once it is available or in maintenance`,
+            );
+          }
+          yield q(
+            "UPDATE machines SET facility = ?, plan = ?, serial = ?, spec = ?, updated_at = ? WHERE id = ?",
+            m.facility,
+            m.plan,
+            m.serial,
+            spec,
+            at,
+            id,
+          );
+        } else {
+          yield q(
+            "INSERT INTO machines (id, facility, plan, serial, spec, state, updated_at) VALUES (?, ?, ?, ?, ?, 'available', ?)",
+            id,
+            m.facility,
+            m.plan,
+            m.serial,
+            spec,
+            at,
+          );
+        }
+        yield* putNics(m);
+        yield* event(
+          actor,
+          `machine.${c.op}`,
+          id,
+          { facility: m.facility, plan: m.plan, serial: m.serial },
+          at,
+        );
+        break;
+      }
+    }
+  }
+}
+
+/** Moves a machine between states; refused unless it is in one of `from` now. */
+export function* moveMachine(
+  id: string,
+  from: MachineState[],
+  to: MachineState,
+  reason: string | null,
+  actor: string,
+  at: string,
+): Op<MachineRecord> {
+  const current = yield* readMachine(id);
+  if (!current) throw new InventoryConflict("MachineNotFound", `machine ${id} is not in the inventory`);
+  if (!from.includes(current.state)) {
+    throw new InventoryConflict(
+      "MachineStateConflict",
+      `machine ${id} is ${current.state}${current.owner ? ` (held by ${current.owner})` : ""}; this needs it to be ${from.join(" or ")}`,
+    );
+  }
+  const { changes } = yield q(
+    `UPDATE machines SET state = ?, state_reason = ?, updated_at = ?
+     WHERE id = ? AND state = ?`,
+    to,
+    reason,
+    at,
+    id,
+    current.state,
+  );
+  if (changes !== 1)
+    throw new InventoryConflict("MachineStateConflict", `machine ${id} changed state meanwhile; try again`);
+  yield* event(actor, `machine.${to}`, id, { from: current.state, reason }, at);
+  return (yield* readMachine(id))!;
+}

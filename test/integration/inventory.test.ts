@@ -1,0 +1,201 @@
+// Inventory on every backend: apply is idempotent and prints what changes; machines in use
+// are never removed or moved; hardware identities (serial, MAC, switch port) stay unique.
+import fs from "node:fs";
+import path from "node:path";
+import { applyInventoryFile } from "../../provider/inventory/apply";
+import { InventoryConflict } from "../../provider/inventory/errors";
+import { InventoryError, parseInventory } from "../../provider/inventory/schema";
+import type { Store } from "../../provider/store/store";
+import { backends, freshStore } from "../helpers/backends";
+import { failure } from "../helpers/failure";
+
+const FILE = fs.readFileSync(path.join(__dirname, "../fixtures/inventory.yaml"), "utf8");
+const apply = (store: Store, text: string, prune = false, dryRun = false) =>
+  applyInventoryFile(store, text, { prune, dryRun, actor: "tester" });
+
+describe.each(backends)("inventory on $name", (backend) => {
+  let store: Store;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => {
+    ({ store, cleanup } = await freshStore(backend));
+  });
+  afterEach(() => cleanup());
+
+  test("apply adds everything, a second apply changes nothing", async () => {
+    const dry = await apply(store, FILE, false, true);
+    expect(dry.lines).toContain("+ machine r1-01");
+    expect((await store.inventory()).machines).toEqual([]);
+
+    const first = await apply(store, FILE);
+    expect(first.lines).toEqual([
+      "+ facility lab1",
+      "+ plan c3.small",
+      "+ plan m3.large",
+      "+ switch tor1",
+      "+ machine r1-01",
+      "+ machine r1-02",
+      "+ machine r1-03",
+      "+ pool lab1-public public_ipv4 198.51.100.0/24 (lab1)",
+      "+ pool lab1-private private_ipv4 10.10.0.0/16 (lab1)",
+    ]);
+    const inv = await store.inventory();
+    expect(inv.machines.map((m) => [m.id, m.state])).toEqual([
+      ["r1-01", "available"],
+      ["r1-02", "available"],
+      ["r1-03", "available"],
+    ]);
+    // MACs are stored in one spelling.
+    expect(inv.machines[0]!.nics[0]!.mac).toBe("0c:c4:7a:00:00:01");
+    expect(inv.facilities[0]).toEqual({
+      code: "lab1",
+      name: "Lab one",
+      vlans: { from: 1000, to: 1999 },
+      provisioningVlan: 10,
+    });
+    expect((await store.getPool("lab1-public"))?.facility).toBe("lab1");
+
+    const again = await apply(store, FILE);
+    expect(again).toEqual({ lines: [], changed: false });
+  });
+
+  test("a changed field shows as an update naming the field", async () => {
+    await apply(store, FILE);
+    const r = await apply(store, FILE.replace("memoryGb: 32", "memoryGb: 64"));
+    expect(r.lines).toEqual(["~ plan c3.small: memoryGb 32 -> 64"]);
+    expect((await store.inventory()).plans.find((p) => p.name === "c3.small")?.memoryGb).toBe(64);
+  });
+
+  test("machines missing from the file stay unless pruned; a machine in use is never removed or moved", async () => {
+    await apply(store, FILE);
+    const without03 = FILE.slice(0, FILE.indexOf("  - id: r1-03"));
+    expect((await apply(store, without03)).lines).toEqual([
+      "  machine r1-03 is not in the file (kept; --prune removes it)",
+    ]);
+    expect((await apply(store, without03)).changed).toBe(false);
+
+    await store.setMachineState("r1-03", ["available"], "provisioning", null, "tester");
+    const inUse = await failure(apply(store, without03, true), InventoryConflict);
+    expect(inUse.code).toBe("MachineInUse");
+    expect(inUse.message).toMatch(/machine r1-03 is provisioning/);
+    // Nothing of the refused apply was written.
+    expect((await store.inventory()).machines).toHaveLength(3);
+
+    const moved = await failure(
+      apply(
+        store,
+        FILE.replace("plan: m3.large\n    serial: SN-0003", "plan: c3.small\n    serial: SN-0003"),
+      ),
+      InventoryConflict,
+    );
+    expect(moved.code).toBe("MachineInUse");
+
+    await store.setMachineState("r1-03", ["provisioning"], "quarantine", "wipe failed", "tester");
+    const pruned = await apply(store, without03, true);
+    expect(pruned.lines).toEqual(["- machine r1-03"]);
+    expect((await store.inventory()).machines.map((m) => m.id)).toEqual(["r1-01", "r1-02"]);
+  });
+
+  test("a MAC or switch port already taken by another machine is refused by name", async () => {
+    await apply(store, FILE);
+    // r1-04 arrives in a later file on r1-01's switch port, while r1-01 is kept.
+    const extra = `${FILE}
+  - id: r1-04
+    facility: lab1
+    plan: c3.small
+    serial: SN-0004
+    bmc:
+      ipmi: { host: 10.0.1.4, username: root, passwordRef: { env: R1_BMC_PASSWORD } }
+    nics:
+      - { name: eth0, mac: "0c:c4:7a:00:00:09", switch: tor1, port: swp1 }
+`;
+    // The file itself repeats the port: caught before the store is touched.
+    const e = await failure(apply(store, extra), InventoryError);
+    expect(e.problems).toEqual(["machines.3.nics.0: switch port tor1:swp1 is also at machines.0.nics.0"]);
+
+    // A file without r1-02 leaves it in the store; a new machine on its MAC is refused there.
+    const renamed = FILE.replace("id: r1-02", "id: r1-05").replace("serial: SN-0002", "serial: SN-0005");
+    const dup = await failure(apply(store, renamed), InventoryConflict);
+    expect(dup.code).toBe("DuplicateHardware");
+    expect(dup.message).toBe("machine r1-05: MAC 0c:c4:7a:00:00:02 already belongs to machine r1-02");
+    expect((await store.inventory()).machines.map((m) => m.id)).toEqual(["r1-01", "r1-02", "r1-03"]);
+    // With --prune r1-02 leaves first and r1-05 takes its place.
+    await apply(store, renamed, true);
+    expect((await store.inventory()).machines.map((m) => m.id)).toEqual(["r1-01", "r1-03", "r1-05"]);
+  });
+
+  test("machine states: maintenance, release, and refusals", async () => {
+    await apply(store, FILE);
+    const m = await store.setMachineState(
+      "r1-02",
+      ["available", "quarantine"],
+      "maintenance",
+      "fan noise",
+      "ops",
+    );
+    expect([m.state, m.stateReason]).toEqual(["maintenance", "fan noise"]);
+    await store.setMachineState("r1-02", ["maintenance"], "available", "fan replaced", "ops");
+    await store.setMachineState("r1-02", ["available"], "active", null, "tester");
+    const busy = await failure(
+      store.setMachineState("r1-02", ["quarantine", "maintenance"], "available", "x", "ops"),
+      InventoryConflict,
+    );
+    expect(busy.code).toBe("MachineStateConflict");
+    expect(busy.message).toBe("machine r1-02 is active; this needs it to be quarantine or maintenance");
+    const missing = await failure(
+      store.setMachineState("nope", ["available"], "maintenance", null, "ops"),
+      InventoryConflict,
+    );
+    expect(missing.code).toBe("MachineNotFound");
+    const events = await store.events(5);
+    expect(events[0]).toMatchObject({ actor: "tester", action: "machine.active", subject: "r1-02" });
+  });
+});
+
+describe("inventory file checks", () => {
+  const problems = (text: string) => {
+    try {
+      parseInventory(text);
+    } catch (e) {
+      if (e instanceof InventoryError) return e.problems;
+      throw e;
+    }
+    return [];
+  };
+
+  test("a plaintext secret is refused with the reference to write instead", () => {
+    expect(
+      problems(
+        FILE.replace(
+          "passwordRef: { env: R1_BMC_PASSWORD }, cipherSuite: 17",
+          "password: hunter2, cipherSuite: 17",
+        ),
+      ),
+    ).toEqual([
+      "machines.0.bmc.ipmi.password: secrets are not stored in the inventory; write passwordRef: {env: VARIABLE_NAME} or {secret: configKey}",
+    ]);
+  });
+
+  test("each bad field is named, with what would be valid", () => {
+    const bad = FILE.replace('mac: "0c:c4:7a:00:00:02"', 'mac: "zz"')
+      .replace("port: swp3", "port: Ethernet3")
+      .replace("provisioningVlan: 10", "provisioningVlan: 1500")
+      .replace('url: "https://10.0.1.3"', 'url: "http://10.0.1.3"')
+      .replace("dialect: cumulus", "dialect: cumulus");
+    const p = problems(bad);
+    expect(p).toContain('machines.1.nics.0.mac: a MAC address like "0c:c4:7a:12:34:56"');
+    expect(p).toContain(
+      "machines.2.bmc.redfish.url: https:// only: the BMC password must not travel in clear",
+    );
+  });
+
+  test("cross references and ranges are checked on a valid shape", () => {
+    const bad = FILE.replace("port: swp3", "port: Ethernet3")
+      .replace("provisioningVlan: 10", "provisioningVlan: 1500")
+      .replace("plan: m3.large\n    serial", "plan: m9.huge\n    serial");
+    expect(problems(bad)).toEqual([
+      "facilities.0.provisioningVlan: 1500 is inside the project range 1000-1999; it must not be handed out",
+      'machines.2.plan: no plan "m9.huge" in this inventory',
+      'machines.2.nics.0.port: "Ethernet3" is not a cumulus port name (expected names like swp1, swp49s0, bond1)',
+    ]);
+  });
+});
