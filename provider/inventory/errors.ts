@@ -6,7 +6,8 @@ export type InventoryConflictCode =
   | "MachineStateConflict"
   | "PlanInUse"
   | "SwitchInUse"
-  | "DuplicateHardware";
+  | "DuplicateHardware"
+  | "NoMachineAvailable";
 
 export class InventoryConflict extends Error {
   constructor(

@@ -295,4 +295,44 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       CREATE INDEX machine_nics_machine ON machine_nics (machine_id);
     `,
   },
+  {
+    version: 4,
+    name: "servers",
+    sql: `
+      -- One row per Server resource, inserted with the claim of its machine, before any
+      -- hardware is touched: owner and machine are unique, so a crashed run's successor
+      -- finds its row and never takes a second machine.
+      CREATE TABLE servers (
+        id text PRIMARY KEY,
+        owner text NOT NULL UNIQUE,
+        project text NOT NULL,
+        facility text NOT NULL REFERENCES facilities(code),
+        plan text NOT NULL,
+        machine_id text NOT NULL UNIQUE REFERENCES machines(id),
+        hostname text NOT NULL,
+        state text NOT NULL CHECK (state IN ('provisioning','active','reinstalling','deprovisioning','failed')),
+        failed_step text,
+        spec jsonb NOT NULL,
+        created_by text NOT NULL,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+      CREATE INDEX servers_project ON servers (project);
+      -- What a machine boots and reports: one session per install or wipe, reached by token.
+      CREATE TABLE provisioning (
+        token text PRIMARY KEY,
+        server_id text NOT NULL,
+        machine_id text NOT NULL REFERENCES machines(id),
+        kind text NOT NULL CHECK (kind IN ('install','wipe')),
+        state text NOT NULL CHECK (state IN ('staged','booting','installing','done','failed')),
+        message text,
+        staged jsonb NOT NULL,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+      CREATE INDEX provisioning_machine ON provisioning (machine_id, created_at);
+      -- A server's timeline is its events.
+      CREATE INDEX events_subject ON events (subject, id);
+    `,
+  },
 ];

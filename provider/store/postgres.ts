@@ -588,6 +588,16 @@ export class PostgresStore implements Store {
     return step.value;
   }
 
+  async transact<T>(op: (at: string) => Op<T>, mode: "read" | "write" = "write"): Promise<T> {
+    if (mode === "write") return this.tx((c) => this.runOp(c, op(new Date().toISOString())));
+    const c = await this.pool.connect();
+    try {
+      return await this.runOp(c, op(new Date().toISOString()));
+    } finally {
+      c.release();
+    }
+  }
+
   async inventory(): Promise<InventoryState> {
     // REPEATABLE READ: one snapshot for all the lists.
     const c = await this.pool.connect();

@@ -149,4 +149,44 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       CREATE INDEX machine_nics_machine ON machine_nics (machine_id);
     `,
   },
+  {
+    version: 3,
+    name: "servers",
+    sql: `
+      -- One row per Server resource, inserted with the claim of its machine, before any
+      -- hardware is touched: owner and machine are unique, so a crashed run's successor
+      -- finds its row and never takes a second machine.
+      CREATE TABLE servers (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL UNIQUE,
+        project TEXT NOT NULL,
+        facility TEXT NOT NULL REFERENCES facilities(code),
+        plan TEXT NOT NULL,
+        machine_id TEXT NOT NULL UNIQUE REFERENCES machines(id),
+        hostname TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('provisioning','active','reinstalling','deprovisioning','failed')),
+        failed_step TEXT,
+        spec TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX servers_project ON servers (project);
+      -- What a machine boots and reports: one session per install or wipe, reached by token.
+      CREATE TABLE provisioning (
+        token TEXT PRIMARY KEY,
+        server_id TEXT NOT NULL,
+        machine_id TEXT NOT NULL REFERENCES machines(id),
+        kind TEXT NOT NULL CHECK (kind IN ('install','wipe')),
+        state TEXT NOT NULL CHECK (state IN ('staged','booting','installing','done','failed')),
+        message TEXT,
+        staged TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX provisioning_machine ON provisioning (machine_id, created_at);
+      -- A server's timeline is its events.
+      CREATE INDEX events_subject ON events (subject, id);
+    `,
+  },
 ];

@@ -643,6 +643,12 @@ export class SqliteStore implements Store {
     return step.value;
   }
 
+  async transact<T>(op: (at: string) => Op<T>, mode: "read" | "write" = "write"): Promise<T> {
+    return mode === "write"
+      ? this.write(() => this.runOp(op(now())))
+      : this.db.transaction(() => this.runOp(op(now())))();
+  }
+
   async inventory(): Promise<InventoryState> {
     // One read transaction: the lists agree with each other.
     return this.db.transaction(() => this.runOp(readInventory()))();

@@ -2,6 +2,7 @@
 // Every allocation is one transaction that the database itself keeps consistent.
 
 import type { InventoryChange, InventoryState, MachineRecord, MachineState } from "../inventory/types";
+import type { Op } from "./inventory-sql";
 
 export const POOL_TYPES = ["public_ipv4", "private_ipv4", "public_ipv6", "global_ipv4"] as const;
 export type PoolType = (typeof POOL_TYPES)[number];
@@ -166,6 +167,12 @@ export interface Store {
     reason: string | null,
     actor: string,
   ): Promise<MachineRecord>;
+
+  /**
+   * Runs a shared operation (inventory-sql.ts, servers-sql.ts) in one transaction; `at` is
+   * the time it records. Reads see one snapshot; writes are serialized where they must be.
+   */
+  transact<T>(op: (at: string) => Op<T>, mode?: "read" | "write"): Promise<T>;
 
   /** The newest changes first: who did what to which subject. */
   events(limit?: number): Promise<StoreEvent[]>;

@@ -1,0 +1,140 @@
+// The boot server: what netbooting machines fetch (by MAC, then by their session's token),
+// and where installers and wipe images report. Everything it serves or hears goes through the
+// store, so the provider that waits for a machine may run anywhere.
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { reportSession, sessionByMac, sessionByToken } from "../store/servers-sql";
+import type { Store } from "../store/store";
+
+const MAX_BODY = 64 * 1024;
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
+const EVENT_TYPE = /^[a-z][a-z0-9.-]{0,47}$/;
+// No session for this machine: boot from the next device (its disk), as if PXE had failed.
+const LOCAL_BOOT = "#!ipxe\necho no provisioning session for this machine: booting from disk\nexit\n";
+
+export interface BootServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+function send(res: http.ServerResponse, status: number, body: string, type = "text/plain; charset=utf-8") {
+  res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
+  res.end(body);
+}
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new Error("body too large"));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+export async function startBootServer(
+  store: Store,
+  opts: { host?: string; port?: number; publicUrl?: string } = {},
+): Promise<BootServer> {
+  const report = (token: string, type: string, message: string | null) =>
+    store.transact((at) => reportSession(token, type, message, at));
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const path = new URL(req.url ?? "/", "http://boot").pathname;
+    let m: RegExpExecArray | null;
+    if (req.method === "GET" && path === "/healthz") return send(res, 200, "ok\n");
+
+    if (req.method === "GET" && (m = /^\/boot\/([^/]+)\.ipxe$/.exec(path))) {
+      const mac = decodeURIComponent(m[1]!).toLowerCase().replace(/-/g, ":");
+      if (!MAC.test(mac)) return send(res, 400, "not a MAC address\n");
+      const session = await store.transact(() => sessionByMac(mac), "read");
+      if (!session) return send(res, 200, LOCAL_BOOT);
+      await report(session.token, "boot.fetched", `by ${mac}`);
+      return send(res, 200, session.staged.ipxe);
+    }
+
+    if (
+      req.method === "GET" &&
+      (m =
+        /^\/config\/([^/]+)\/(ignition\.json|cloud-init\/(user-data|meta-data|network-config|vendor-data))$/.exec(
+          path,
+        ))
+    ) {
+      const token = m[1]!;
+      if (!TOKEN.test(token)) return send(res, 404, "unknown session\n");
+      const session = await store.transact(() => sessionByToken(token), "read");
+      if (!session || session.state === "done" || session.state === "failed")
+        return send(res, 404, "unknown session\n");
+      const staged = session.staged;
+      let body: string | undefined;
+      if (m[2] === "ignition.json") body = staged.ignition;
+      else if (m[3] === "user-data") body = staged.cloudInit?.userData;
+      else if (m[3] === "meta-data") body = staged.cloudInit?.metaData;
+      else if (m[3] === "network-config") body = staged.cloudInit?.networkConfig;
+      else if (m[3] === "vendor-data") body = staged.cloudInit ? "" : undefined;
+      if (body === undefined) return send(res, 404, "no such config for this session\n");
+      await report(token, "config.fetched", m[2]!);
+      return send(
+        res,
+        200,
+        body,
+        m[2] === "ignition.json" ? "application/json" : "text/plain; charset=utf-8",
+      );
+    }
+
+    if (req.method === "POST" && (m = /^\/(phone-home|events)\/([^/]+)$/.exec(path))) {
+      const token = m[2]!;
+      if (!TOKEN.test(token)) return send(res, 404, "unknown session\n");
+      const body = await readBody(req);
+      let type = "phone-home";
+      let message: string | null = null;
+      if (m[1] === "events") {
+        let event: { type?: unknown; message?: unknown };
+        try {
+          event = JSON.parse(body) as typeof event;
+        } catch {
+          return send(res, 400, 'expected JSON {"type": "...", "message": "..."}\n');
+        }
+        if (typeof event.type !== "string" || !EVENT_TYPE.test(event.type)) {
+          return send(res, 400, "type: lowercase words joined by . or -, at most 48 characters\n");
+        }
+        type = event.type;
+        message = typeof event.message === "string" ? event.message.slice(0, 2000) : null;
+      }
+      const session = await report(token, type, message);
+      if (!session) return send(res, 404, "unknown session\n");
+      return send(res, 200, "ok\n");
+    }
+    return send(res, 404, "not found\n");
+  };
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (!res.headersSent) send(res, 500, `${(e as Error).message}\n`);
+      else res.destroy();
+    });
+  });
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => resolve());
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(":") ? `[${address}]` : address;
+  return {
+    url: opts.publicUrl ?? `http://${host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

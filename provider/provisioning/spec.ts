@@ -1,0 +1,68 @@
+// What a machine is told while it is provisioned: the inputs of every boot config renderer.
+import type { BootServerUrls } from "./urls";
+
+export const OPERATING_SYSTEMS = [
+  "flatcar_stable",
+  "fedora_coreos_stable",
+  "ubuntu_24_04",
+  "ubuntu_22_04",
+  "custom_ipxe",
+] as const;
+export type OperatingSystem = (typeof OPERATING_SYSTEMS)[number];
+
+export interface AddressConfig {
+  /** Address with the block's prefix length, e.g. "198.51.100.10/29" or "2001:db8::10/127". */
+  cidr: string;
+  family: 4 | 6;
+  /** Absent on blocks without a router (a private block used only inside a VLAN). */
+  gateway?: string;
+  public: boolean;
+}
+
+export interface InterfaceConfig {
+  /** Name on the installed OS, e.g. "eth0"; matched by MAC, so naming schemes do not matter. */
+  name: string;
+  mac: string;
+  addresses: AddressConfig[];
+}
+
+export interface ProvisionSpec {
+  hostname: string;
+  operatingSystem: OperatingSystem;
+  sshKeys: string[];
+  /**
+   * The user's own config. Ubuntu: cloud-init user-data (#cloud-config or a script), merged
+   * after ours. Flatcar/CoreOS: an Ignition config (JSON), merged into ours.
+   */
+  userData?: string;
+  /** Free-form JSON the OS can read from its metadata. */
+  customData?: Record<string, unknown>;
+  /** custom_ipxe: the script to chain (URL) or run (text starting with #!ipxe). */
+  ipxeScriptUrl?: string;
+  interfaces: InterfaceConfig[];
+  dns: string[];
+  /** crypt(3) SHA-512 hash ($6$...) of the root password; the password itself never reaches a config. */
+  rootPasswordHash: string;
+  /** Random per provisioning: the only way to fetch these configs or report for this machine. */
+  token: string;
+  urls: BootServerUrls;
+  /** Where kernels, initrds and images come from (a local mirror, or the vendors' sites). */
+  images: ImageSources;
+}
+
+export interface ImageSources {
+  flatcar: string;
+  fedoraCoreos: string;
+  ubuntu: string;
+  /** The wipe image (kernel + initrd) that erases disks and reports back. */
+  wipe: string;
+}
+
+export interface StagedBoot {
+  /** The iPXE script the machine gets by MAC. */
+  ipxe: string;
+  /** Ignition config (JSON text) for Flatcar and Fedora CoreOS. */
+  ignition?: string;
+  /** NoCloud seed for Ubuntu. */
+  cloudInit?: { userData: string; metaData: string; networkConfig: string };
+}

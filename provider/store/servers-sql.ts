@@ -1,0 +1,359 @@
+// Servers and their provisioning sessions, written once for both backends (see
+// inventory-sql.ts for how the generators run). A server row is inserted in the same
+// transaction that claims its machine, before any hardware is touched, keyed by the Pulumi
+// resource's owner key: a later run finds it and adopts it instead of claiming a second machine.
+import { InventoryConflict } from "../inventory/errors";
+import type { MachineRecord } from "../inventory/types";
+import { readMachine, type Op, type Query } from "./inventory-sql";
+
+export const SERVER_STATES = ["provisioning", "active", "reinstalling", "deprovisioning", "failed"] as const;
+export type ServerState = (typeof SERVER_STATES)[number];
+export const SESSION_STATES = ["staged", "booting", "installing", "done", "failed"] as const;
+export type SessionState = (typeof SESSION_STATES)[number];
+
+export interface ServerRecord {
+  id: string;
+  owner: string;
+  project: string;
+  facility: string;
+  plan: string;
+  machineId: string;
+  hostname: string;
+  state: ServerState;
+  failedStep: string | null;
+  spec: Record<string, unknown>;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface StagedConfig {
+  ipxe: string;
+  ignition?: string;
+  cloudInit?: { userData: string; metaData: string; networkConfig: string };
+}
+
+export interface ProvisioningSession {
+  token: string;
+  serverId: string;
+  machineId: string;
+  kind: "install" | "wipe";
+  state: SessionState;
+  message: string | null;
+  staged: StagedConfig;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ClaimRequest {
+  id: string;
+  owner: string;
+  project: string;
+  facility: string;
+  /** A plan to take any available machine of, or one machine by id. */
+  plan?: string;
+  machineId?: string;
+  hostname: string;
+  spec: Record<string, unknown>;
+}
+
+const q = (sql: string, ...params: unknown[]): Query => ({ sql, params });
+const json = (v: unknown) => (typeof v === "string" ? (JSON.parse(v) as unknown) : v);
+const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v));
+/** Bounded: each lost race means another claimer took that machine, so progress is certain. */
+const CLAIM_ATTEMPTS = 64;
+
+function toServer(r: Record<string, unknown>): ServerRecord {
+  return {
+    id: String(r.id),
+    owner: String(r.owner),
+    project: String(r.project),
+    facility: String(r.facility),
+    plan: String(r.plan),
+    machineId: String(r.machine_id),
+    hostname: String(r.hostname),
+    state: r.state as ServerState,
+    failedStep: (r.failed_step as string | null) ?? null,
+    spec: json(r.spec) as Record<string, unknown>,
+    createdBy: String(r.created_by),
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
+  };
+}
+
+function toSession(r: Record<string, unknown>): ProvisioningSession {
+  return {
+    token: String(r.token),
+    serverId: String(r.server_id),
+    machineId: String(r.machine_id),
+    kind: r.kind as "install" | "wipe",
+    state: r.state as SessionState,
+    message: (r.message as string | null) ?? null,
+    staged: json(r.staged) as StagedConfig,
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
+  };
+}
+
+function* event(actor: string, action: string, serverId: string, detail: unknown, at: string): Op<void> {
+  yield q(
+    "INSERT INTO events (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+    at,
+    actor,
+    action,
+    `server:${serverId}`,
+    JSON.stringify(detail),
+  );
+}
+
+export function* readServer(where: "id" | "owner", value: string): Op<ServerRecord | undefined> {
+  const { rows } = yield q(`SELECT * FROM servers WHERE ${where === "id" ? "id" : "owner"} = ?`, value);
+  return rows[0] && toServer(rows[0]);
+}
+
+export function* listServers(project?: string): Op<ServerRecord[]> {
+  const { rows } = project
+    ? yield q("SELECT * FROM servers WHERE project = ? ORDER BY hostname, id", project)
+    : yield q("SELECT * FROM servers ORDER BY hostname, id");
+  return rows.map(toServer);
+}
+
+/** Claims a machine and records the server, or returns what an earlier run of the same owner left. */
+export function* claimServer(
+  req: ClaimRequest,
+  actor: string,
+  at: string,
+): Op<{ server: ServerRecord; machine: MachineRecord; adopted: boolean }> {
+  const prior = yield* readServer("owner", req.owner);
+  if (prior) return { server: prior, machine: (yield* readMachine(prior.machineId))!, adopted: true };
+
+  let machineId: string | undefined;
+  if (req.machineId) {
+    const m = yield* readMachine(req.machineId);
+    if (!m)
+      throw new InventoryConflict("MachineNotFound", `machine: ${req.machineId} is not in the inventory`);
+    if (m.facility !== req.facility) {
+      throw new InventoryConflict(
+        "MachineStateConflict",
+        `machine: ${m.id} is in facility ${m.facility}, not ${req.facility}`,
+      );
+    }
+    const { changes } = yield q(
+      "UPDATE machines SET state = 'provisioning', owner = ?, state_reason = NULL, updated_at = ? WHERE id = ? AND state = 'available'",
+      req.owner,
+      at,
+      m.id,
+    );
+    if (changes !== 1) {
+      throw new InventoryConflict(
+        "MachineStateConflict",
+        `machine: ${m.id} is ${m.state}${m.owner ? ` (held by ${m.owner})` : ""}, not available`,
+      );
+    }
+    machineId = m.id;
+  } else {
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS && !machineId; attempt++) {
+      const { rows } = yield q(
+        "SELECT id FROM machines WHERE facility = ? AND plan = ? AND state = 'available' ORDER BY id LIMIT 1",
+        req.facility,
+        req.plan,
+      );
+      if (!rows[0]) break;
+      const { changes } = yield q(
+        "UPDATE machines SET state = 'provisioning', owner = ?, state_reason = NULL, updated_at = ? WHERE id = ? AND state = 'available'",
+        req.owner,
+        at,
+        rows[0].id,
+      );
+      if (changes === 1) machineId = String(rows[0].id);
+    }
+    if (!machineId) {
+      const { rows } = yield q(
+        "SELECT state, count(*) AS n FROM machines WHERE facility = ? AND plan = ? GROUP BY state ORDER BY state",
+        req.facility,
+        req.plan,
+      );
+      const counts =
+        rows.map((r) => `${String(r.n)} ${String(r.state)}`).join(", ") || "none in the inventory";
+      throw new InventoryConflict(
+        "NoMachineAvailable",
+        `plan: no ${req.plan} machine is available in facility ${req.facility} (${counts})`,
+      );
+    }
+  }
+  const machine = (yield* readMachine(machineId))!;
+  yield q(
+    `INSERT INTO servers (id, owner, project, facility, plan, machine_id, hostname, state, spec, created_by, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?, ?)`,
+    req.id,
+    req.owner,
+    req.project,
+    req.facility,
+    machine.plan,
+    machineId,
+    req.hostname,
+    JSON.stringify(req.spec),
+    actor,
+    at,
+    at,
+  );
+  yield* event(actor, "server.claim", req.id, { machine: machineId, owner: req.owner }, at);
+  return { server: (yield* readServer("id", req.id))!, machine, adopted: false };
+}
+
+export function* setServerState(
+  id: string,
+  change: {
+    state: ServerState;
+    failedStep?: string | null;
+    hostname?: string;
+    spec?: Record<string, unknown>;
+  },
+  actor: string,
+  at: string,
+): Op<ServerRecord> {
+  const s = yield* readServer("id", id);
+  if (!s) throw new InventoryConflict("MachineNotFound", `server ${id} does not exist`);
+  yield q(
+    "UPDATE servers SET state = ?, failed_step = ?, hostname = ?, spec = ?, updated_at = ? WHERE id = ?",
+    change.state,
+    change.failedStep ?? null,
+    change.hostname ?? s.hostname,
+    JSON.stringify(change.spec ?? s.spec),
+    at,
+    id,
+  );
+  // The machine follows its server: active while the server is, provisioning or wiping otherwise.
+  const machineState =
+    change.state === "active"
+      ? "active"
+      : change.state === "failed"
+        ? "provisioning"
+        : change.state === "deprovisioning"
+          ? "deprovisioning"
+          : "provisioning";
+  yield q(
+    "UPDATE machines SET state = ?, updated_at = ? WHERE id = ? AND owner = ?",
+    machineState,
+    at,
+    s.machineId,
+    s.owner,
+  );
+  yield* event(
+    actor,
+    `server.${change.state}`,
+    id,
+    change.failedStep ? { failedStep: change.failedStep } : null,
+    at,
+  );
+  return (yield* readServer("id", id))!;
+}
+
+/** The server is gone; its machine goes back to the pool, or to quarantine when it may hold data or be broken. */
+export function* finishServer(
+  id: string,
+  machineTo: "available" | "quarantine",
+  reason: string | null,
+  actor: string,
+  at: string,
+): Op<void> {
+  const s = yield* readServer("id", id);
+  if (!s) return;
+  yield q(
+    "UPDATE provisioning SET state = 'failed', message = 'superseded', updated_at = ? WHERE machine_id = ? AND state NOT IN ('done', 'failed')",
+    at,
+    s.machineId,
+  );
+  yield q("DELETE FROM servers WHERE id = ?", id);
+  yield q(
+    "UPDATE machines SET state = ?, owner = NULL, state_reason = ?, updated_at = ? WHERE id = ? AND owner = ?",
+    machineTo,
+    reason,
+    at,
+    s.machineId,
+    s.owner,
+  );
+  yield* event(actor, "server.finish", id, { machine: s.machineId, machineTo, reason }, at);
+}
+
+/** A new boot for the machine; any session it still had open is closed. */
+export function* stageSession(
+  s: { token: string; serverId: string; machineId: string; kind: "install" | "wipe"; staged: StagedConfig },
+  actor: string,
+  at: string,
+): Op<void> {
+  yield q(
+    "UPDATE provisioning SET state = 'failed', message = 'superseded', updated_at = ? WHERE machine_id = ? AND state NOT IN ('done', 'failed')",
+    at,
+    s.machineId,
+  );
+  yield q(
+    `INSERT INTO provisioning (token, server_id, machine_id, kind, state, staged, created_at, updated_at)
+     VALUES (?, ?, ?, ?, 'staged', ?, ?, ?)`,
+    s.token,
+    s.serverId,
+    s.machineId,
+    s.kind,
+    JSON.stringify(s.staged),
+    at,
+    at,
+  );
+  yield* event(actor, `${s.kind}.staged`, s.serverId, { machine: s.machineId }, at);
+}
+
+export function* sessionByToken(token: string): Op<ProvisioningSession | undefined> {
+  const { rows } = yield q("SELECT * FROM provisioning WHERE token = ?", token);
+  return rows[0] && toSession(rows[0]);
+}
+
+/** The open session of the machine that has this MAC, if any: what it boots now. */
+export function* sessionByMac(mac: string): Op<ProvisioningSession | undefined> {
+  const { rows } = yield q(
+    `SELECT p.* FROM provisioning p JOIN machine_nics n ON n.machine_id = p.machine_id
+     WHERE n.mac = ? AND p.state NOT IN ('done', 'failed') ORDER BY p.created_at DESC LIMIT 1`,
+    mac.toLowerCase(),
+  );
+  return rows[0] && toSession(rows[0]);
+}
+
+const NEXT: Record<string, SessionState> = {
+  "boot.fetched": "booting",
+  "install.started": "installing",
+  "wipe.started": "installing",
+  "phone-home": "done",
+  "wipe.done": "done",
+  "install.failed": "failed",
+  "wipe.failed": "failed",
+};
+
+/** What the machine said: moves its session along and records it on the server's timeline. */
+export function* reportSession(
+  token: string,
+  type: string,
+  message: string | null,
+  at: string,
+): Op<ProvisioningSession | undefined> {
+  const s = yield* sessionByToken(token);
+  if (!s) return undefined;
+  const next = NEXT[type];
+  // A finished session stays finished: a late or repeated report changes nothing.
+  if (next && s.state !== "done" && s.state !== "failed") {
+    yield q(
+      "UPDATE provisioning SET state = ?, message = ?, updated_at = ? WHERE token = ?",
+      next,
+      message,
+      at,
+      token,
+    );
+  }
+  yield* event(`machine:${s.machineId}`, type, s.serverId, message === null ? null : { message }, at);
+  return yield* sessionByToken(token);
+}
+
+export function* serverTimeline(serverId: string): Op<{ at: string; action: string; detail: unknown }[]> {
+  const { rows } = yield q(
+    "SELECT at, action, detail FROM events WHERE subject = ? ORDER BY id",
+    `server:${serverId}`,
+  );
+  return rows.map((r) => ({ at: iso(r.at), action: String(r.action), detail: json(r.detail) }));
+}
