@@ -19,7 +19,11 @@ export interface ExampleStack {
   cleanup(): void;
 }
 
-export async function exampleStack(example: string, stackName = "test"): Promise<ExampleStack> {
+export async function exampleStack(
+  example: string,
+  stackName = "test",
+  opts: { env?: Record<string, string> } = {},
+): Promise<ExampleStack> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `baremetal-e2e-${example}-`));
   const dir = path.join(root, "project");
   fs.cpSync(path.join(REPO, "examples", example), dir, {
@@ -40,6 +44,8 @@ export async function exampleStack(example: string, stackName = "test"): Promise
         PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase",
         PULUMI_HOME: path.join(root, "pulumi-home"),
         PULUMI_SKIP_UPDATE_CHECK: "true",
+        // Seen by the dynamic provider too: credentials the inventory refers to by name.
+        ...opts.env,
       },
     },
   );

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `baremetal` command.
 import { Command } from "commander";
+import { bootServerCommand } from "./commands/boot-server";
 import { demoCommand } from "./commands/demo";
 import { facilityCommand } from "./commands/facility";
 import { inventoryCommand, machineCommand } from "./commands/inventory";
@@ -15,6 +16,7 @@ const program = new Command("baremetal")
   .addCommand(ipamCommand())
   .addCommand(inventoryCommand())
   .addCommand(machineCommand())
+  .addCommand(bootServerCommand())
   .addCommand(demoCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -2,6 +2,7 @@
 // defaults. The store location is the only thing a fresh project must not have to set.
 import os from "node:os";
 import { z } from "zod";
+import type { ImageSources } from "./provisioning/spec";
 import { POOL_TYPES, type NewPool } from "./store/store";
 
 export const DEFAULT_STORE = "sqlite:.baremetal/state.db";
@@ -13,7 +14,21 @@ export interface ProviderConfig {
   actor: string;
   /** Pools the provider makes sure exist before it allocates (for labs and demos). */
   pools: NewPool[];
+  /** Base URL machines reach the boot server at (`baremetal boot-server`); needed by Server. */
+  bootServerUrl?: string;
+  /** Where OS kernels, initrds and the wipe image come from: a local mirror, or the vendors'. */
+  images: ImageSources;
+  /** `baremetal:<key>` values, for credentials the inventory refers to as {secret: key}. */
+  secret(key: string): string | undefined;
 }
+
+/** The vendors' own PXE artifacts; a site with a mirror sets baremetal:osMirror instead. */
+export const DEFAULT_IMAGES: ImageSources = {
+  flatcar: "https://stable.release.flatcar-linux.net/amd64-usr/current",
+  fedoraCoreos: "https://builds.coreos.fedoraproject.org/prod/streams/stable/builds",
+  ubuntu: "https://releases.ubuntu.com",
+  wipe: "http://boot.invalid/wipe",
+};
 
 const PoolsConfig = z.array(
   z
@@ -61,7 +76,17 @@ export function resolveConfig(
       description: p.description ?? null,
     }));
   }
-  return { store, actor, pools };
+  const bootServerUrl = get("baremetal:bootServerUrl") || env.BAREMETAL_BOOT_SERVER_URL || undefined;
+  const mirror = (get("baremetal:osMirror") || env.BAREMETAL_OS_MIRROR || "").replace(/\/+$/, "");
+  const images: ImageSources = mirror
+    ? {
+        flatcar: `${mirror}/flatcar`,
+        fedoraCoreos: `${mirror}/fedora-coreos`,
+        ubuntu: `${mirror}/ubuntu`,
+        wipe: `${mirror}/wipe`,
+      }
+    : DEFAULT_IMAGES;
+  return { store, actor, pools, bootServerUrl, images, secret: (key) => get(`baremetal:${key}`) };
 }
 
 function safeUser(): string {

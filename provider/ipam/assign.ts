@@ -27,11 +27,13 @@ export function pickAssignment(reservation: Block, taken: Block[], want: AssignR
     }
     if (b.prefix === bits) {
       const hosts = hostRange(reservation);
-      if (b.network < hosts.from || b.network > hosts.to) {
+      const first = hosts.from === hosts.gateway ? hosts.from + 1n : hosts.from;
+      if (b.network < first || b.network > hosts.to) {
+        const why = b.network === hosts.gateway ? "is the gateway of" : "is not a host address of";
         throw new IpamError(
           "InvalidRequest",
-          `${formatAddress(b.family, b.network)} is not a host address of ${where} ` +
-            `(hosts are ${formatAddress(b.family, hosts.from)} to ${formatAddress(b.family, hosts.to)})`,
+          `${formatAddress(b.family, b.network)} ${why} ${where} ` +
+            `(hosts are ${formatAddress(b.family, first)} to ${formatAddress(b.family, hosts.to)})`,
         );
       }
     }
@@ -57,7 +59,9 @@ export function pickAssignment(reservation: Block, taken: Block[], want: AssignR
   let end: bigint;
   if (prefix === bits) {
     const hosts = hostRange(reservation);
-    [candidate, end] = [hosts.from, hosts.to];
+    // On a point-to-point /31 or /127 both addresses are usable, but the first is the
+    // router's (the gateway): a server gets the other one.
+    [candidate, end] = [hosts.from === hosts.gateway ? hosts.from + 1n : hosts.from, hosts.to];
   } else {
     [candidate, end] = [reservation.network, lastAddress(reservation)];
   }

@@ -48,6 +48,11 @@ export interface ProvisionSpec {
   urls: BootServerUrls;
   /** Where kernels, initrds and images come from (a local mirror, or the vendors' sites). */
   images: ImageSources;
+  /**
+   * Disk the OS is installed on, e.g. "/dev/sda" or "/dev/disk/by-id/...". Flatcar and Fedora
+   * CoreOS installers need one named (default "/dev/sda"); Ubuntu defaults to its largest disk.
+   */
+  installDisk?: string;
 }
 
 export interface ImageSources {

@@ -283,3 +283,23 @@ export function* moveMachine(
   yield* event(actor, `machine.${to}`, id, { from: current.state, reason }, at);
   return (yield* readMachine(id))!;
 }
+
+export function* readFacility(code: string): Op<FacilitySpec | undefined> {
+  const { rows } = yield q(
+    "SELECT code, name, vlan_from, vlan_to, provisioning_vlan FROM facilities WHERE code = ?",
+    code,
+  );
+  const r = rows[0];
+  if (!r || r.vlan_from === null) return undefined;
+  return {
+    code: String(r.code),
+    ...(r.name === null ? {} : { name: String(r.name) }),
+    vlans: { from: Number(r.vlan_from), to: Number(r.vlan_to) },
+    provisioningVlan: Number(r.provisioning_vlan),
+  };
+}
+
+export function* readSwitch(name: string): Op<SwitchSpec | undefined> {
+  const { rows } = yield q("SELECT spec FROM switches WHERE name = ?", name);
+  return rows[0] && (json(rows[0].spec) as SwitchSpec);
+}

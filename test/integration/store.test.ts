@@ -187,11 +187,19 @@ describe.each(backends)("store on $name", (backend) => {
     const sub = await store.assign(r.id, { prefixLength: 30 }, "server-c", "t");
     expect(sub.cidr).toBe("10.0.0.4/30");
     const gw = await errorOf(store.assign(r.id, { cidr: "10.0.0.1/32" }, "server-d", "t"));
-    expect(gw.message).toBe(
-      "10.0.0.1 is not a host address of 10.0.0.0/28 (hosts are 10.0.0.2 to 10.0.0.14)",
-    );
+    expect(gw.message).toBe("10.0.0.1 is the gateway of 10.0.0.0/28 (hosts are 10.0.0.2 to 10.0.0.14)");
     const clash = await errorOf(store.assign(r.id, { cidr: "10.0.0.4/32" }, "server-d", "t"));
     expect(clash.code).toBe("AlreadyAllocated");
+    // Point-to-point (RFC 3021): the first address is the router's, the server gets the other.
+    const p2p = await store.allocate(req({ block: { prefixLength: 31 } }));
+    const host = await store.assign(p2p.id, { prefixLength: 32 }, "server-e", "t");
+    expect(host.cidr).toBe(`${p2p.cidr.split("/")[0]!.replace(/\d+$/, (d) => String(Number(d) + 1))}/32`);
+    const router = await errorOf(
+      store.assign(p2p.id, { cidr: `${p2p.cidr.split("/")[0]}/32` }, "server-f", "t"),
+    );
+    expect(router.message).toMatch(/is the gateway of/);
+    await store.unassign(host.id, "t");
+    await store.release(p2p.id, "t");
     expect((await store.listAssignments({ server: "server-b" })).map((a) => a.address)).toEqual(["10.0.0.3"]);
 
     const inUse = await errorOf(store.release(r.id, "t"));

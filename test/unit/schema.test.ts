@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import ts from "typescript";
 import { IpReservationInputs } from "../../provider/resources/ip-reservation";
+import { ServerInputs } from "../../provider/servers/inputs";
 
 const root = path.resolve(__dirname, "../..");
 const schema = JSON.parse(fs.readFileSync(path.join(root, "schema.json"), "utf8")) as {
@@ -41,4 +42,14 @@ test("IpReservation: schema, sdk and provider agree", () => {
   expect(sorted(sdk.inputs)).toEqual(sorted(zodKeys));
   expect(sorted(Object.keys(res.properties))).toEqual(sorted(sdk.outputs));
   expect(sorted(res.requiredInputs)).toEqual(["project", "type"]);
+});
+
+test("Server: schema, sdk and provider agree", () => {
+  const res = schema.resources["baremetal:index:Server"]!;
+  const sdk = sdkShape("server.ts", "ServerArgs", "Server");
+  const zodKeys = Object.keys(ServerInputs.shape).filter((k) => k !== "owner");
+  expect(sorted(Object.keys(res.inputProperties))).toEqual(sorted(sdk.inputs));
+  expect(sorted(sdk.inputs)).toEqual(sorted(zodKeys));
+  expect(sorted(Object.keys(res.properties))).toEqual(sorted(sdk.outputs));
+  expect(sorted(res.requiredInputs)).toEqual(["facility", "hostname", "operatingSystem", "project"]);
 });

@@ -171,10 +171,10 @@ export class RedfishBmc implements Bmc {
   async close(): Promise<void> {
     if (!this.sessionUri) return;
     const uri = this.sessionUri;
+    // The DELETE still needs the token: build its headers before forgetting the session.
+    const headers = this.authHeaders();
     this.sessionUri = this.token = undefined;
-    await this.http
-      .delete(uri, { headers: this.authHeaders(), timeout: this.timeouts.commandMs })
-      .catch(() => undefined);
+    await this.http.delete(uri, { headers, timeout: this.timeouts.commandMs }).catch(() => undefined);
   }
 
   /** The first reset type in `preferred` that the service offers. */

@@ -202,6 +202,8 @@ export class SshSession implements SwitchTransport {
         },
       };
       c.once("ready", () => {
+        // Each command is a few small packets answered at once: Nagle would hold each ~40 ms.
+        c.setNoDelay(true);
         this.client = c;
         this.connecting = undefined;
         c.once("close", () => {

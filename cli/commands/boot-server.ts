@@ -1,0 +1,28 @@
+import { Command } from "commander";
+import { startBootServer } from "../../provider/provisioning/boot-server";
+import { STORE_HELP, withStore } from "../store-option";
+
+export function bootServerCommand(): Command {
+  return new Command("boot-server")
+    .description("serve iPXE scripts and OS configs to netbooting machines, and take their reports")
+    .option("--listen <host:port>", "where to listen", "0.0.0.0:8080")
+    .option("--public-url <url>", "the URL machines reach this server at (baremetal:bootServerUrl)")
+    .option("--store <location>", STORE_HELP)
+    .action(async (o: { listen: string; publicUrl?: string; store?: string }) => {
+      const m = /^(.*):(\d+)$/.exec(o.listen);
+      if (!m) throw new Error(`--listen: expected host:port, e.g. 0.0.0.0:8080, not ${o.listen}`);
+      await withStore(o.store, async (store) => {
+        const server = await startBootServer(store, {
+          host: m[1]!.replace(/^\[|\]$/g, ""),
+          port: Number(m[2]),
+          publicUrl: o.publicUrl,
+        });
+        console.log(`boot server listening on ${o.listen}; machines reach it at ${server.url}`);
+        await new Promise<void>((resolve) => {
+          const stop = () => void server.close().then(resolve);
+          process.once("SIGINT", stop);
+          process.once("SIGTERM", stop);
+        });
+      });
+    });
+}

@@ -1,0 +1,64 @@
+// A whole site on one machine for the demo, the e2e tests and the benchmarks: the built-in lab
+// (simulated BMCs, switch and machines), a boot server, and a store holding the lab's
+// inventory. The provider, in its own process, reaches all of it over 127.0.0.1.
+import { applyInventoryFile } from "../provider/inventory/apply";
+import { startBuiltinLab, type BuiltinLab } from "../provider/lab";
+import { startBootServer, type BootServer } from "../provider/provisioning/boot-server";
+import { openStore } from "../provider/store/open";
+import type { Store } from "../provider/store/store";
+
+export interface LabSite {
+  store: Store;
+  boot: BootServer;
+  lab: BuiltinLab;
+  /** Environment the provider needs (the credentials the inventory names). */
+  env: Record<string, string>;
+  /** Stack config the provider needs. */
+  config: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startLabSite(opts: {
+  storeFile: string;
+  machines: number;
+  installTimeMs?: number;
+}): Promise<LabSite> {
+  const store = await openStore(`sqlite:${opts.storeFile}`);
+  let boot: BootServer | undefined;
+  let lab: BuiltinLab | undefined;
+  try {
+    boot = await startBootServer(store);
+    lab = await startBuiltinLab({
+      machines: opts.machines,
+      bootServerUrl: boot.url,
+      installTimeMs: opts.installTimeMs ?? 1000,
+      provisioningVlan: 10,
+    });
+    await applyInventoryFile(store, lab.inventoryYaml(), { prune: false, dryRun: false, actor: "lab" });
+    const v6 = `${lab.facility}-public6`;
+    if (!(await store.getPool(v6))) {
+      await store.addPool(
+        { name: v6, type: "public_ipv6", cidr: "2001:db8:100::/48", facility: lab.facility, project: null },
+        "lab",
+      );
+    }
+    const [b, l] = [boot, lab];
+    return {
+      store,
+      boot: b,
+      lab: l,
+      env: l.env,
+      config: { "baremetal:bootServerUrl": b.url },
+      async stop() {
+        await l.stop();
+        await b.close();
+        await store.close();
+      },
+    };
+  } catch (e) {
+    await lab?.stop();
+    await boot?.close();
+    await store.close();
+    throw e;
+  }
+}

@@ -1,0 +1,235 @@
+// The Ignition config for Flatcar and Fedora CoreOS. The same config serves two boots: the
+// installer environment (Flatcar's in-RAM PXE system, CoreOS's live system), which applies it
+// and installs the OS with it, and the installed system's first boot, which applies it for
+// good. Units that must run in only one of them are told apart by the installer's kernel
+// argument, which the installed system's command line never has.
+import type { ProvisionSpec } from "../spec";
+import {
+  RenderError,
+  checkDisk,
+  checkHostname,
+  checkPasswordHash,
+  checkSshKey,
+  checkToken,
+  checkUrl,
+} from "./checks";
+import { customDataFile } from "./custom-data";
+import { flatcarFiles } from "./images";
+import { DEFAULT_INSTALL_DISK } from "./ipxe";
+import { planNetwork } from "./network";
+import { networkdFiles } from "./networkd";
+import type { TextFile } from "./text-file";
+import { networkManagerFiles } from "./nm-keyfile";
+import { eventCommand, phoneHomeCommand, systemdEscape } from "./reporting";
+
+/**
+ * Spec 3.4.0: the newest Flatcar's stable Butane variant (flatcar 1.1.0) targets, also accepted
+ * by Fedora CoreOS and by ignition-validate v2.24.0. 3.5.0 is stable for Fedora CoreOS only.
+ */
+export const IGNITION_SPEC_VERSION = "3.4.0";
+const MAX_USER_MINOR = 4;
+
+const PHONED_HOME = "/var/lib/baremetal/phoned-home";
+
+interface IgnitionFile {
+  path: string;
+  mode: number;
+  overwrite: boolean;
+  contents: { source: string };
+}
+
+interface IgnitionUnit {
+  name: string;
+  enabled?: boolean;
+  contents?: string;
+  dropins?: { name: string; contents: string }[];
+}
+
+export function renderIgnition(spec: ProvisionSpec): string {
+  const os = spec.operatingSystem;
+  if (os !== "flatcar_stable" && os !== "fedora_coreos_stable") {
+    throw new RenderError(`${os} is not configured with Ignition`);
+  }
+  const token = checkToken(spec.token);
+  const hostname = checkHostname(spec.hostname);
+  const keys = (spec.sshKeys ?? []).map(checkSshKey);
+  const passwordHash = checkPasswordHash(spec.rootPasswordHash);
+  const plan = planNetwork(spec);
+  const phoneHome = checkUrl("phone-home URL", spec.urls.phoneHome(token));
+  const events = checkUrl("events URL", spec.urls.events(token));
+  const disk = checkDisk(spec.installDisk ?? DEFAULT_INSTALL_DISK);
+
+  const files: TextFile[] = [{ path: "/etc/hostname", contents: `${hostname}\n`, mode: 0o644 }];
+  files.push(...(os === "flatcar_stable" ? networkdFiles(plan) : networkManagerFiles(plan)));
+  const custom = customDataFile(spec.customData);
+  if (custom) files.push(custom);
+  const units: IgnitionUnit[] = [phoneHomeUnit(phoneHomeCommand(phoneHome, token, hostname))];
+  if (os === "flatcar_stable") {
+    const ignitionUrl = checkUrl("Ignition URL", spec.urls.ignition(token));
+    files.push(flatcarInstallScript(spec, disk, ignitionUrl, events));
+    units.push(flatcarInstallUnit(disk));
+  } else {
+    units.push(...coreosInstallReportUnits(events, disk));
+  }
+
+  const merge = userConfig(spec.userData);
+  const config = {
+    ignition: { version: IGNITION_SPEC_VERSION, ...(merge ? { config: { merge: [merge] } } : {}) },
+    passwd: {
+      users: [
+        // The image's own admin user on both OSes; Ignition adds keys to it.
+        { name: "core", ...(keys.length > 0 ? { sshAuthorizedKeys: keys } : {}) },
+        { name: "root", passwordHash },
+      ],
+    },
+    storage: { files: files.map(ignitionFile) },
+    systemd: { units },
+  };
+  return JSON.stringify(config, null, 2) + "\n";
+}
+
+function ignitionFile(f: TextFile): IgnitionFile {
+  return { path: f.path, mode: f.mode, overwrite: true, contents: { source: dataUrl(f.contents) } };
+}
+
+/** RFC 2397, percent-encoded: readable in the staged config, unlike base64. */
+export const dataUrl = (text: string): string => `data:,${encodeURIComponent(text)}`;
+
+// The URL stays literal in the unit (not in a data: URL) so it can be found in the config.
+function phoneHomeUnit(command: string): IgnitionUnit {
+  const contents = [
+    "[Unit]",
+    "Description=Tell the boot server this machine is up",
+    "Wants=network-online.target",
+    "After=network-online.target",
+    "# Only the installed system reports, not the installer environment, and only once.",
+    "ConditionKernelCommandLine=!baremetal.install_dev",
+    "ConditionKernelCommandLine=!coreos.inst.install_dev",
+    `ConditionPathExists=!${PHONED_HOME}`,
+    "",
+    "[Service]",
+    "Type=oneshot",
+    "RemainAfterExit=yes",
+    `ExecStart=/usr/bin/${systemdEscape(command)}`,
+    `ExecStartPost=/usr/bin/mkdir -p ${PHONED_HOME.slice(0, PHONED_HOME.lastIndexOf("/"))}`,
+    `ExecStartPost=/usr/bin/touch ${PHONED_HOME}`,
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+  ];
+  return { name: "baremetal-phone-home.service", enabled: true, contents: contents.join("\n") + "\n" };
+}
+
+const FLATCAR_INSTALLER = "/opt/baremetal/install-flatcar";
+
+function flatcarInstallScript(
+  spec: ProvisionSpec,
+  disk: string,
+  ignitionUrl: string,
+  events: string,
+): TextFile {
+  const f = flatcarFiles(spec.images);
+  const lines = [
+    "#!/bin/bash",
+    "# Flatcar's PXE boot runs from RAM: write Flatcar and this machine's Ignition config onto the",
+    "# disk, tell the boot server, and reboot into the installed system.",
+    "set -euo pipefail",
+    `failed() { ${eventCommand(events, "install.failed", `flatcar-install onto ${disk} failed`)} || true; }`,
+    "trap failed ERR",
+    `${eventCommand(events, "install.started", `installing Flatcar onto ${disk}`)} || true`,
+    "curl -fsS --retry 10 --retry-delay 10 --retry-all-errors --max-time 120 \\",
+    `  -o /tmp/baremetal-ignition.json '${ignitionUrl}'`,
+    // -o '': the generic disk image, whatever OEM the PXE environment claims.
+    `flatcar-install -d '${disk}' -b '${f.installBase}' -V '${f.installVersion}' -o '' \\`,
+    "  -i /tmp/baremetal-ignition.json",
+    `${eventCommand(events, "install.written", `Flatcar installed onto ${disk}`)} || true`,
+    "systemctl reboot",
+  ];
+  return { path: FLATCAR_INSTALLER, contents: lines.join("\n") + "\n", mode: 0o700 };
+}
+
+function flatcarInstallUnit(disk: string): IgnitionUnit {
+  const contents = [
+    "[Unit]",
+    `Description=Install Flatcar onto ${disk}`,
+    "Wants=network-online.target",
+    "After=network-online.target",
+    "ConditionKernelCommandLine=baremetal.install_dev",
+    "",
+    "[Service]",
+    "Type=oneshot",
+    `ExecStart=${FLATCAR_INSTALLER}`,
+    "StandardOutput=journal+console",
+    "StandardError=journal+console",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+  ];
+  return { name: "baremetal-install.service", enabled: true, contents: contents.join("\n") + "\n" };
+}
+
+/**
+ * Fedora CoreOS installs itself (coreos-installer.service, then a reboot); these only report
+ * the outcome, between the install and the reboot, or when the installer fails.
+ */
+function coreosInstallReportUnits(events: string, disk: string): IgnitionUnit[] {
+  const report = (type: "install.written" | "install.failed", message: string, extra: string[]): string =>
+    [
+      "[Unit]",
+      `Description=Report to the boot server: ${message}`,
+      "ConditionKernelCommandLine=coreos.inst.install_dev",
+      ...extra,
+      "",
+      "[Service]",
+      "Type=oneshot",
+      `ExecStart=/usr/bin/${systemdEscape(eventCommand(events, type, message))}`,
+      "",
+    ].join("\n");
+  return [
+    {
+      name: "baremetal-installed.service",
+      enabled: true,
+      contents:
+        report("install.written", `Fedora CoreOS installed onto ${disk}`, [
+          "Requires=coreos-installer.service",
+          "After=coreos-installer.service",
+          "Before=coreos-installer-reboot.service",
+        ]) + "[Install]\nWantedBy=coreos-installer.target\n",
+    },
+    {
+      name: "baremetal-install-failed.service",
+      contents: report("install.failed", `coreos-installer onto ${disk} failed`, [
+        "After=network-online.target",
+      ]),
+    },
+    {
+      name: "coreos-installer.service",
+      dropins: [
+        {
+          name: "10-baremetal-report.conf",
+          contents: "[Unit]\nOnFailure=baremetal-install-failed.service\n",
+        },
+      ],
+    },
+  ];
+}
+
+/** The user's own Ignition config, merged into ours by Ignition itself. */
+function userConfig(userData: string | undefined): { source: string } | undefined {
+  if (userData === undefined || userData.trim() === "") return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(userData);
+  } catch {
+    throw new RenderError("userData for Flatcar and Fedora CoreOS must be an Ignition config (JSON)");
+  }
+  const version = (parsed as { ignition?: { version?: unknown } } | null)?.ignition?.version;
+  const m = typeof version === "string" ? /^3\.(\d+)\.0$/.exec(version) : null;
+  if (m === null || Number(m[1]) > MAX_USER_MINOR) {
+    throw new RenderError(
+      `userData is an Ignition config of version ${JSON.stringify(version ?? null)}; ` +
+        `it must be 3.0.0 to ${IGNITION_SPEC_VERSION} to merge into ours`,
+    );
+  }
+  return { source: `data:;base64,${Buffer.from(userData, "utf8").toString("base64")}` };
+}

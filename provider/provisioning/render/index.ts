@@ -1,0 +1,32 @@
+// Boot configs for one provisioning: the iPXE script, plus the Ignition config or the NoCloud
+// seed the script points the installer at.
+import type { ProvisionSpec, StagedBoot } from "../spec";
+import { RenderError, checkHostname } from "./checks";
+import { renderCloudInit } from "./cloud-init";
+import { isUbuntu } from "./images";
+import { renderIgnition } from "./ignition";
+import { renderIpxe } from "./ipxe";
+
+export function renderBoot(spec: ProvisionSpec): StagedBoot {
+  const os = spec.operatingSystem;
+  if (os === "custom_ipxe") {
+    checkHostname(spec.hostname);
+    return { ipxe: renderIpxe(spec, {}) };
+  }
+  if (os === "flatcar_stable" || os === "fedora_coreos_stable") {
+    const ignition = renderIgnition(spec);
+    return { ipxe: renderIpxe(spec, { ignition }), ignition };
+  }
+  if (isUbuntu(os)) {
+    const cloudInit = renderCloudInit(spec);
+    return { ipxe: renderIpxe(spec, { cloudInit }), cloudInit };
+  }
+  throw new RenderError(`unknown operating system ${JSON.stringify(os)}`);
+}
+
+export { RenderError } from "./checks";
+export { renderCloudInit, UBUNTU_USER, type CloudInitSeed } from "./cloud-init";
+export { CUSTOM_DATA_PATH } from "./custom-data";
+export { renderIgnition, IGNITION_SPEC_VERSION } from "./ignition";
+export { renderIpxe, renderWipeIpxe, DEFAULT_INSTALL_DISK } from "./ipxe";
+export { USER_SCRIPT_PATH } from "./user-data";

@@ -1,0 +1,182 @@
+// Server: a machine from the inventory, addressed, wired, netbooted and installed; created only
+// once the installed OS has called home. The steps live in servers/lifecycle.ts; this file is
+// the engine's view: inputs, outputs, what changes in place and what replaces.
+import { describeBlock } from "../ipam/addresses";
+import { parseCidr } from "../ipam/cidr";
+import { providerConfig, storeFor } from "../runtime";
+import { readMachine } from "../store/inventory-sql";
+import { readServer, serverTimeline, setServerState, type ServerRecord } from "../store/servers-sql";
+import type { NetworkAddress } from "../servers/addresses";
+import { bmcFor } from "../servers/hardware";
+import { ServerInputs } from "../servers/inputs";
+import { createServer, deleteServer, reinstallServer, type Provisioned } from "../servers/lifecycle";
+import { checkWith, type CheckResult } from "./check";
+
+export interface ServerOutputs extends ServerInputs {
+  machine: string;
+  plan: string;
+  state: string;
+  accessPublicIpv4?: string;
+  accessPrivateIpv4?: string;
+  accessPublicIpv6?: string;
+  network: NetworkAddress[];
+  /** Made at create and at each reinstall; the sdk marks it secret. */
+  rootPassword?: string;
+  /** What the BMC said at the last create, update or refresh. */
+  power?: "on" | "off" | "unknown";
+  timeline: { at: string; action: string }[];
+}
+
+const REPLACE_ON = ["project", "facility", "networkType", "ipAddresses"] as const;
+const REINSTALL_ON = ["operatingSystem", "userData", "customData", "ipxeScriptUrl", "sshKeys"] as const;
+const IN_PLACE = [
+  "hostname",
+  "tags",
+  "description",
+  "alwaysPxe",
+  "wipeOnDelete",
+  "provisionTimeoutSeconds",
+  "reinstall",
+] as const;
+
+const differs = (a: unknown, b: unknown) => JSON.stringify(a ?? null) !== JSON.stringify(b ?? null);
+
+function owner(inputs: ServerInputs): string {
+  if (!inputs.owner) throw new Error("owner: missing; create Servers through the pulumi-baremetal sdk");
+  return inputs.owner;
+}
+
+async function outputs(inputs: ServerInputs, p: Provisioned, prior?: ServerOutputs): Promise<ServerOutputs> {
+  const store = await storeFor();
+  const first = (type: string) => p.network.find((a) => a.type === type)?.address;
+  const timeline = await store.transact(() => serverTimeline(p.server.id), "read");
+  const out: ServerOutputs = {
+    ...inputs,
+    machine: p.machine.id,
+    plan: p.server.plan,
+    state: p.server.state,
+    network: p.network,
+    timeline: timeline.map((t) => ({ at: t.at, action: t.action })),
+    power: prior?.power ?? "on",
+  };
+  const rootPassword = p.rootPassword ?? prior?.rootPassword;
+  if (rootPassword) out.rootPassword = rootPassword;
+  for (const [key, type] of [
+    ["accessPublicIpv4", "public_ipv4"],
+    ["accessPrivateIpv4", "private_ipv4"],
+    ["accessPublicIpv6", "public_ipv6"],
+  ] as const) {
+    const a = first(type);
+    if (a) out[key] = a;
+  }
+  return out;
+}
+
+export async function check(
+  _olds: unknown,
+  news: Record<string, unknown>,
+): Promise<CheckResult<ServerInputs>> {
+  return checkWith(ServerInputs, news);
+}
+
+export async function diff(
+  _id: string,
+  olds: ServerOutputs,
+  news: ServerInputs,
+): Promise<{ changes: boolean; replaces: string[]; deleteBeforeReplace: boolean }> {
+  const replaces: string[] = REPLACE_ON.filter((k) => differs(olds[k], news[k]));
+  // `machine` is also an output (the machine a plan gave); only a named one that changed replaces.
+  if (news.machine !== undefined && news.machine !== olds.machine) replaces.push("machine");
+  // `plan` likewise: a named machine's plan comes from the inventory.
+  if (news.plan !== undefined && news.plan !== olds.plan) replaces.push("plan");
+
+  const reinstall = REINSTALL_ON.filter((k) => differs(olds[k], news[k]));
+  if (news.reinstall === "replace") replaces.push(...reinstall);
+  const inPlace = IN_PLACE.some((k) => differs(olds[k], news[k])) || reinstall.length > 0;
+  // A named machine can hold only one server: the old one must go before the new one comes.
+  return {
+    changes: replaces.length > 0 || inPlace,
+    replaces,
+    deleteBeforeReplace: news.machine !== undefined,
+  };
+}
+
+export async function create(inputs: ServerInputs): Promise<{ id: string; outs: ServerOutputs }> {
+  const config = providerConfig();
+  const store = await storeFor(config);
+  const p = await createServer({ store, config }, inputs, owner(inputs));
+  return { id: p.server.id, outs: await outputs(inputs, p) };
+}
+
+async function provisioned(id: string): Promise<{ server: ServerRecord; p: Provisioned } | undefined> {
+  const store = await storeFor();
+  const server = await store.transact(() => readServer("id", id), "read");
+  if (!server) return undefined;
+  const machine = (await store.transact(() => readMachine(server.machineId), "read"))!;
+  const assignments = await store.listAssignments({ server: id });
+  const network: NetworkAddress[] = [];
+  for (const a of assignments) {
+    const r = await store.getReservation(a.reservationId);
+    if (!r) continue;
+    network.push({
+      address: a.address,
+      cidr: `${a.address}/${r.prefixLength}`,
+      gateway: describeBlock(parseCidr(r.cidr)).gateway,
+      family: r.family,
+      public: r.type !== "private_ipv4",
+      type: r.type,
+      reservationId: r.id,
+    });
+  }
+  return { server, p: { server, machine, network } };
+}
+
+export async function read(id: string, props: ServerOutputs): Promise<{ id: string; props?: ServerOutputs }> {
+  const found = await provisioned(id);
+  // An empty id tells the engine the server is gone.
+  if (!found) return { id: "" };
+  const out = await outputs(props, found.p, props);
+  // The physical truth, so `pulumi refresh` shows a machine someone powered off.
+  const bmc = bmcFor(found.p.machine, new Proxy({}, { get: (_, k) => providerConfig().secret(String(k)) }));
+  try {
+    out.power = await bmc.powerState();
+  } catch {
+    out.power = "unknown";
+  } finally {
+    await bmc.close();
+  }
+  return { id, props: out };
+}
+
+export async function update(
+  id: string,
+  olds: ServerOutputs,
+  news: ServerInputs,
+): Promise<{ outs: ServerOutputs }> {
+  const config = providerConfig();
+  const store = await storeFor(config);
+  const found = await provisioned(id);
+  if (!found) throw new Error(`server ${id} is no longer in the store; run pulumi refresh`);
+  if (REINSTALL_ON.some((k) => differs(olds[k], news[k]))) {
+    const p = await reinstallServer({ store, config }, found.server, news, owner(news));
+    return { outs: await outputs(news, p, olds) };
+  }
+  const server = await store.transact((at) =>
+    setServerState(
+      id,
+      { state: found.server.state, hostname: news.hostname, spec: { ...news, owner: undefined } },
+      config.actor,
+      at,
+    ),
+  );
+  return { outs: await outputs(news, { ...found.p, server }, olds) };
+}
+
+export async function remove(id: string, props: ServerOutputs): Promise<void> {
+  const config = providerConfig();
+  const store = await storeFor(config);
+  const server = await store.transact(() => readServer("id", id), "read");
+  // Already gone is fine: delete must be safe to repeat after an interrupted run.
+  if (!server) return;
+  await deleteServer({ store, config }, server, props, owner(props));
+}

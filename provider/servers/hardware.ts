@@ -1,0 +1,63 @@
+// A machine's BMC and its switches, built from inventory records with credentials resolved at
+// the moment of use. Switch sessions are shared by everything this process does: one
+// connection and one change at a time per switch, whichever server asks.
+import fs from "node:fs";
+import { openBmc, type Bmc } from "../hardware/bmc";
+import { openSwitch, type Switch } from "../hardware/switch";
+import { resolveCredential } from "../inventory/credentials";
+import type { MachineRecord, SwitchSpec } from "../inventory/types";
+
+export type Secrets = Record<string, string | undefined>;
+
+export function bmcFor(machine: MachineRecord, secrets: Secrets): Bmc {
+  const { redfish, ipmi } = machine.bmc;
+  const where = (p: string) => `machine ${machine.id} ${p} BMC`;
+  return openBmc({
+    redfish: redfish && {
+      url: redfish.url,
+      username: redfish.username,
+      password: resolveCredential(redfish.passwordRef, where("redfish"), { secrets }),
+      systemId: redfish.systemId,
+      tls: {
+        fingerprint256: redfish.fingerprint256,
+        ca: redfish.caFile ? fs.readFileSync(redfish.caFile, "utf8") : undefined,
+      },
+    },
+    ipmi: ipmi && {
+      host: ipmi.host,
+      port: ipmi.port,
+      username: ipmi.username,
+      password: resolveCredential(ipmi.passwordRef, where("ipmi"), { secrets }),
+      cipherSuite: ipmi.cipherSuite,
+    },
+  });
+}
+
+const switches = new Map<string, { spec: string; sw: Switch }>();
+
+export function switchFor(spec: SwitchSpec, secrets: Secrets): Switch {
+  const key = JSON.stringify(spec);
+  const cached = switches.get(spec.name);
+  if (cached && cached.spec === key) return cached.sw;
+  void cached?.sw.close();
+  const where = `switch ${spec.name}`;
+  const sw = openSwitch(
+    {
+      host: spec.host,
+      port: spec.port,
+      username: spec.username,
+      hostKeyFingerprint: spec.hostKeyFingerprint,
+      privateKey: spec.privateKeyRef && resolveCredential(spec.privateKeyRef, where, { secrets }),
+      password: spec.passwordRef && resolveCredential(spec.passwordRef, where, { secrets }),
+    },
+    spec.dialect,
+  );
+  switches.set(spec.name, { spec: key, sw });
+  return sw;
+}
+
+export async function closeSwitches(): Promise<void> {
+  const all = [...switches.values()];
+  switches.clear();
+  await Promise.all(all.map((s) => s.sw.close()));
+}

@@ -1,0 +1,121 @@
+// Server inputs, as `check` validates them: every field named in its error, with what is valid.
+import { z } from "zod";
+import { OPERATING_SYSTEMS } from "../provisioning/spec";
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const nameField = (what: string) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .regex(
+      NAME,
+      `${what} must be 1-63 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit`,
+    );
+
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const SSH_KEY =
+  /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n\r]*)?$/;
+
+export const ADDRESS_TYPES = ["public_ipv4", "private_ipv4", "public_ipv6"] as const;
+
+const ipAddress = z
+  .strictObject({
+    type: z.enum(ADDRESS_TYPES, { error: `type must be one of ${ADDRESS_TYPES.join(", ")}` }),
+    /** Size of the block the server gets, as a prefix length (31: two IPv4 addresses). */
+    prefixLength: z.number().int().optional(),
+    /** Draw the address from this IpReservation (its id) instead of a new block. */
+    reservationId: z.string().optional(),
+  })
+  .superRefine((a, ctx) => {
+    const [lo, hi] = a.type === "public_ipv6" ? [64, 127] : [24, 31];
+    if (a.prefixLength !== undefined && (a.prefixLength < lo || a.prefixLength > hi)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["prefixLength"],
+        message: `for ${a.type}, prefixLength is ${lo}-${hi}`,
+      });
+    }
+    if (a.prefixLength !== undefined && a.reservationId !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["reservationId"],
+        message: "give prefixLength or reservationId, not both",
+      });
+    }
+  });
+
+/** What a server gets when it asks for nothing: Equinix Metal's defaults. */
+export const DEFAULT_ADDRESSES = [
+  { type: "public_ipv4", prefixLength: 31 },
+  { type: "private_ipv4", prefixLength: 31 },
+  { type: "public_ipv6", prefixLength: 127 },
+] as const;
+
+export const ServerInputs = z
+  .strictObject({
+    project: nameField("project"),
+    facility: nameField("facility"),
+    plan: nameField("plan").optional(),
+    /** One machine by inventory id, instead of any machine of a plan. */
+    machine: nameField("machine").optional(),
+    hostname: z
+      .string({ error: "hostname must be a string" })
+      .regex(HOSTNAME, "hostname must be DNS labels of letters, digits and '-' (1-63 each), joined by dots"),
+    operatingSystem: z.enum(OPERATING_SYSTEMS, {
+      error: `operatingSystem must be one of ${OPERATING_SYSTEMS.join(", ")}`,
+    }),
+    userData: z.string().max(65536, "userData is at most 64 KiB").optional(),
+    customData: z.record(z.string(), z.unknown()).optional(),
+    ipxeScriptUrl: z.string().max(65536).optional(),
+    alwaysPxe: z.boolean().default(false),
+    sshKeys: z
+      .array(
+        z
+          .string()
+          .regex(
+            SSH_KEY,
+            'each ssh key is one OpenSSH public key line, e.g. "ssh-ed25519 AAAA... me@laptop"',
+          ),
+      )
+      .max(64)
+      .default([]),
+    tags: z.array(z.string().max(256)).max(64).default([]),
+    description: z.string().max(1024).optional(),
+    networkType: z
+      .enum(["layer3"], {
+        error: "networkType: only layer3 is available yet (hybrid and layer2 come with Vlan)",
+      })
+      .default("layer3"),
+    ipAddresses: z
+      .array(ipAddress)
+      .max(8)
+      .default(DEFAULT_ADDRESSES.map((a) => ({ ...a }))),
+    /** Erase the disks before the machine goes back to the pool. */
+    wipeOnDelete: z.boolean().default(true),
+    /** How long to wait for the installed OS to call home; dynamic providers get no customTimeouts. */
+    provisionTimeoutSeconds: z.number().int().min(5).max(86400).default(1800),
+    /** A userData or OS change: reinstall the same machine (default) or replace the server. */
+    reinstall: z.enum(["in-place", "replace"]).default("in-place"),
+    /** Set by the sdk: `<organization>/<project>/<stack>/<resource name>`. */
+    owner: z.string().optional(),
+  })
+  .superRefine((v, ctx) => {
+    if ((v.plan === undefined) === (v.machine === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["plan"], message: "give exactly one of plan or machine" });
+    }
+    if (v.operatingSystem === "custom_ipxe" && !v.ipxeScriptUrl) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ipxeScriptUrl"],
+        message: "operatingSystem custom_ipxe needs ipxeScriptUrl (a URL or a script starting with #!ipxe)",
+      });
+    }
+    if (v.ipxeScriptUrl && v.operatingSystem !== "custom_ipxe" && !v.alwaysPxe) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ipxeScriptUrl"],
+        message: "ipxeScriptUrl is used with operatingSystem custom_ipxe or alwaysPxe",
+      });
+    }
+  });
+
+export type ServerInputs = z.output<typeof ServerInputs>;

@@ -1,0 +1,342 @@
+// How a Server is made, changed and taken apart. Create follows the design's path: claim (the
+// owner key is recorded before any hardware is touched), addresses, switch ports, staged boot,
+// PXE through the BMC, then wait for the installed OS to call home. Each step that changed
+// something pushes its undo; a failure runs them in reverse and names the step and machine.
+// A machine that was powered into an install, or whose wipe failed, goes to quarantine: it may
+// hold a half-written or old OS and must not go back to the pool.
+import { randomBytes, randomUUID } from "node:crypto";
+import type { ProviderConfig } from "../config";
+import type { MachineRecord } from "../inventory/types";
+import { renderBoot, renderWipeIpxe } from "../provisioning/render";
+import type { InterfaceConfig, ProvisionSpec } from "../provisioning/spec";
+import { bootServerUrls } from "../provisioning/urls";
+import { readFacility, readMachine, readSwitch } from "../store/inventory-sql";
+import {
+  claimServer,
+  finishServer,
+  sessionByToken,
+  setServerState,
+  stageSession,
+  type ServerRecord,
+} from "../store/servers-sql";
+import type { Store } from "../store/store";
+import { allocateAddresses, releaseAddresses, type NetworkAddress } from "./addresses";
+import { bmcFor, switchFor } from "./hardware";
+import type { ServerInputs } from "./inputs";
+import { hashPassword, newRootPassword } from "./passwords";
+import { progress } from "./progress";
+
+export interface Context {
+  store: Store;
+  config: ProviderConfig;
+}
+
+export class StepFailed extends Error {
+  constructor(
+    readonly step: string,
+    readonly machine: string | undefined,
+    cause: unknown,
+  ) {
+    super(
+      `step "${step}" failed${machine ? ` on machine ${machine}` : ""}: ${(cause as Error)?.message ?? String(cause)}`,
+      { cause },
+    );
+    this.name = "StepFailed";
+  }
+}
+
+export interface Provisioned {
+  server: ServerRecord;
+  machine: MachineRecord;
+  network: NetworkAddress[];
+  rootPassword?: string;
+}
+
+const secrets = (config: ProviderConfig) =>
+  new Proxy({} as Record<string, string | undefined>, { get: (_, key) => config.secret(String(key)) });
+
+async function machineSwitchPorts(ctx: Context, machine: MachineRecord) {
+  return Promise.all(
+    machine.nics.map(async (n) => {
+      const spec = await ctx.store.transact(() => readSwitch(n.switch), "read");
+      if (!spec)
+        throw new Error(`switch ${n.switch} (cabled to ${machine.id} ${n.name}) is not in the inventory`);
+      return { nic: n, sw: switchFor(spec, secrets(ctx.config)) };
+    }),
+  );
+}
+
+async function portsTo(ctx: Context, machine: MachineRecord, vlan: number): Promise<void> {
+  for (const { nic, sw } of await machineSwitchPorts(ctx, machine)) {
+    await sw.ensureVlan(vlan);
+    await sw.setAccess(nic.port, vlan);
+  }
+}
+
+async function resetPorts(ctx: Context, machine: MachineRecord): Promise<void> {
+  for (const { nic, sw } of await machineSwitchPorts(ctx, machine)) await sw.resetPort(nic.port);
+}
+
+function interfaces(machine: MachineRecord, network: NetworkAddress[]): InterfaceConfig[] {
+  // Layer 3: every address on the first NIC (bonding comes with the network modes).
+  return machine.nics.map((n, i) => ({
+    name: n.name,
+    mac: n.mac,
+    addresses:
+      i === 0
+        ? network.map((a) => ({ cidr: a.cidr, family: a.family, gateway: a.gateway, public: a.public }))
+        : [],
+  }));
+}
+
+async function waitForSession(ctx: Context, token: string, deadlineMs: number, what: string): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  let interval = 250;
+  for (;;) {
+    const s = await ctx.store.transact(() => sessionByToken(token), "read");
+    if (s?.state === "done") return;
+    if (!s || s.state === "failed") throw new Error(`${what} failed${s?.message ? `: ${s.message}` : ""}`);
+    if (Date.now() >= end)
+      throw new Error(`${what}: no report within ${Math.round(deadlineMs / 1000)} s (last: ${s.state})`);
+    await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, end - Date.now()))));
+    interval = Math.min(interval * 2, 2000);
+  }
+}
+
+/** Stages an install and PXE-boots it; resolves once the installed OS has called home. */
+async function install(
+  ctx: Context,
+  server: ServerRecord,
+  machine: MachineRecord,
+  inputs: ServerInputs,
+  network: NetworkAddress[],
+  rootPasswordHash: string,
+  onStep: (s: string) => void,
+) {
+  const bootServer = ctx.config.bootServerUrl;
+  if (!bootServer)
+    throw new Error("baremetal:bootServerUrl is not set: machines need a boot server to netboot from");
+  const facility = await ctx.store.transact(() => readFacility(server.facility), "read");
+  if (!facility) throw new Error(`facility ${server.facility} has no provisioning VLAN in the inventory`);
+
+  onStep("switch");
+  await portsTo(ctx, machine, facility.provisioningVlan);
+
+  onStep("stage");
+  const token = randomBytes(24).toString("base64url");
+  const spec: ProvisionSpec = {
+    hostname: inputs.hostname,
+    operatingSystem: inputs.operatingSystem,
+    sshKeys: inputs.sshKeys,
+    userData: inputs.userData,
+    customData: inputs.customData,
+    ipxeScriptUrl: inputs.ipxeScriptUrl,
+    interfaces: interfaces(machine, network),
+    dns: ["1.1.1.1", "2606:4700:4700::1111"],
+    rootPasswordHash,
+    token,
+    urls: bootServerUrls(bootServer),
+    images: ctx.config.images,
+  };
+  const staged = renderBoot(spec);
+  await ctx.store.transact((at) =>
+    stageSession(
+      { token, serverId: server.id, machineId: machine.id, kind: "install", staged },
+      ctx.config.actor,
+      at,
+    ),
+  );
+
+  onStep("power");
+  const bmc = bmcFor(machine, secrets(ctx.config));
+  try {
+    await bmc.setBootDevice("pxe", { persistent: inputs.alwaysPxe });
+    await bmc.setPower((await bmc.powerState()) === "on" ? "cycle" : "on");
+  } finally {
+    await bmc.close();
+  }
+
+  onStep("install");
+  await waitForSession(ctx, token, inputs.provisionTimeoutSeconds * 1000, "install");
+}
+
+export async function createServer(ctx: Context, inputs: ServerInputs, owner: string): Promise<Provisioned> {
+  const actor = ctx.config.actor;
+  const undo: { what: string; run: () => Promise<void> }[] = [];
+  let step = "claim";
+  let machine: MachineRecord | undefined;
+  let server: ServerRecord | undefined;
+  let quarantine = false;
+  const onStep = (s: string) => {
+    step = s;
+    if (s === "power") quarantine = true; // from here the disks may change
+    progress(`${inputs.hostname}: ${s}${machine ? ` (machine ${machine.id})` : ""}`);
+  };
+  try {
+    onStep("claim");
+    const claimed = await ctx.store.transact((at) =>
+      claimServer(
+        {
+          id: randomUUID(),
+          owner,
+          project: inputs.project,
+          facility: inputs.facility,
+          plan: inputs.plan,
+          machineId: inputs.machine,
+          hostname: inputs.hostname,
+          spec: { ...inputs, owner: undefined },
+        },
+        actor,
+        at,
+      ),
+    );
+    ({ server, machine } = claimed);
+    const s = server;
+    undo.push({
+      what: "release the machine",
+      run: () =>
+        ctx.store.transact((at) =>
+          finishServer(
+            s.id,
+            quarantine ? "quarantine" : "available",
+            quarantine ? `provisioning failed at ${step}` : null,
+            actor,
+            at,
+          ),
+        ),
+    });
+    if (claimed.adopted)
+      progress(`${inputs.hostname}: continuing what an interrupted run left on machine ${machine.id}`);
+
+    onStep("addresses");
+    undo.push({ what: "release addresses", run: () => releaseAddresses(ctx.store, s.id, owner, actor) });
+    const network = await allocateAddresses(ctx.store, s.id, inputs, owner, actor);
+
+    // A prior run that finished everything but could not tell the engine: nothing to redo.
+    if (claimed.adopted && server.state === "active") return { server, machine, network };
+
+    const m = machine;
+    undo.push({ what: "reset switch ports", run: () => resetPorts(ctx, m) });
+    undo.push({
+      what: "power off",
+      run: async () => {
+        const bmc = bmcFor(m, secrets(ctx.config));
+        try {
+          await bmc.setPower("off");
+        } finally {
+          await bmc.close();
+        }
+      },
+    });
+    const rootPassword = newRootPassword();
+    await install(ctx, server, machine, inputs, network, await hashPassword(rootPassword), onStep);
+
+    onStep("activate");
+    server = await ctx.store.transact((at) => setServerState(s.id, { state: "active" }, actor, at));
+    machine = (await ctx.store.transact(() => readMachine(m.id), "read"))!;
+    progress(`${inputs.hostname}: active on machine ${m.id}`);
+    return { server, machine, network, rootPassword };
+  } catch (e) {
+    const failure = new StepFailed(step, machine?.id, e);
+    for (const u of undo.reverse()) {
+      try {
+        await u.run();
+      } catch (cleanup) {
+        failure.message += `; then could not ${u.what}: ${(cleanup as Error).message}`;
+      }
+    }
+    throw failure;
+  }
+}
+
+/** Wipes (unless asked not to), resets the ports, releases the addresses and returns the machine. */
+export async function deleteServer(
+  ctx: Context,
+  server: ServerRecord,
+  inputs: ServerInputs,
+  owner: string,
+): Promise<void> {
+  const actor = ctx.config.actor;
+  const machine = await ctx.store.transact(() => readMachine(server.machineId), "read");
+  let machineTo: "available" | "quarantine" = "available";
+  let reason: string | null = null;
+  if (machine) {
+    await ctx.store.transact((at) => setServerState(server.id, { state: "deprovisioning" }, actor, at));
+    const bmc = bmcFor(machine, secrets(ctx.config));
+    try {
+      await bmc.setPower("off");
+      if (inputs.wipeOnDelete) {
+        try {
+          await wipe(ctx, server, machine, bmc);
+        } catch (e) {
+          // Never back into the pool with the old OS on its disks.
+          machineTo = "quarantine";
+          reason = `wipe failed: ${(e as Error).message}`;
+          progress(`${server.hostname}: ${reason}; machine ${machine.id} quarantined`);
+        }
+        await bmc.setPower("off");
+      }
+    } finally {
+      await bmc.close();
+    }
+    await resetPorts(ctx, machine);
+  }
+  await releaseAddresses(ctx.store, server.id, owner, actor);
+  await ctx.store.transact((at) => finishServer(server.id, machineTo, reason, actor, at));
+}
+
+async function wipe(
+  ctx: Context,
+  server: ServerRecord,
+  machine: MachineRecord,
+  bmc: ReturnType<typeof bmcFor>,
+): Promise<void> {
+  const bootServer = ctx.config.bootServerUrl;
+  if (!bootServer) throw new Error("baremetal:bootServerUrl is not set");
+  const facility = await ctx.store.transact(() => readFacility(server.facility), "read");
+  if (facility) await portsTo(ctx, machine, facility.provisioningVlan);
+  const token = randomBytes(24).toString("base64url");
+  const ipxe = renderWipeIpxe(token, bootServerUrls(bootServer), ctx.config.images);
+  await ctx.store.transact((at) =>
+    stageSession(
+      { token, serverId: server.id, machineId: machine.id, kind: "wipe", staged: { ipxe } },
+      ctx.config.actor,
+      at,
+    ),
+  );
+  await bmc.setBootDevice("pxe", { persistent: false });
+  await bmc.setPower("on");
+  await waitForSession(ctx, token, 30 * 60 * 1000, "wipe");
+}
+
+/** A new OS on the same machine and addresses. */
+export async function reinstallServer(
+  ctx: Context,
+  server: ServerRecord,
+  inputs: ServerInputs,
+  owner: string,
+): Promise<Provisioned> {
+  const actor = ctx.config.actor;
+  const machine = (await ctx.store.transact(() => readMachine(server.machineId), "read"))!;
+  await ctx.store.transact((at) =>
+    setServerState(server.id, { state: "reinstalling", spec: { ...inputs, owner: undefined } }, actor, at),
+  );
+  const network = await allocateAddresses(ctx.store, server.id, inputs, owner, actor);
+  const rootPassword = newRootPassword();
+  let step = "reinstall";
+  try {
+    await install(ctx, server, machine, inputs, network, await hashPassword(rootPassword), (s) => {
+      step = s;
+      progress(`${inputs.hostname}: reinstall: ${s} (machine ${machine.id})`);
+    });
+  } catch (e) {
+    await ctx.store.transact((at) =>
+      setServerState(server.id, { state: "failed", failedStep: step }, actor, at),
+    );
+    throw new StepFailed(step, machine.id, e);
+  }
+  const updated = await ctx.store.transact((at) =>
+    setServerState(server.id, { state: "active", hostname: inputs.hostname }, actor, at),
+  );
+  return { server: updated, machine, network, rootPassword };
+}

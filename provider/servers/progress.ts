@@ -1,0 +1,55 @@
+// Progress lines during `pulumi up`. A dynamic provider runs in its own process; the engine
+// passes its RPC address as the process's first argument, and `pulumi.log` is not wired up
+// there, so we speak the engine's Log RPC ourselves. Outside the engine (tests, the CLI) lines
+// go to stderr when BAREMETAL_PROGRESS is set, and nowhere otherwise.
+/* eslint-disable @typescript-eslint/no-require-imports */
+
+interface EngineClient {
+  log(req: unknown, cb: (err: Error | null) => void): void;
+}
+
+let client: EngineClient | null | undefined;
+
+function engine(): EngineClient | null {
+  if (client !== undefined) return client;
+  client = null;
+  const address = process.argv[2];
+  const isDynamicProvider = /dynamic-provider/.test(process.argv[1] ?? "");
+  if (!isDynamicProvider || !address || !/^[\w.[\]:-]+:\d+$/.test(address)) return client;
+  try {
+    // The engine's own gRPC library, as @pulumi/pulumi resolves it.
+    const grpcPath = require.resolve("@grpc/grpc-js", { paths: [require.resolve("@pulumi/pulumi")] });
+    const grpc = require(grpcPath) as typeof import("@grpc/grpc-js");
+    const services = require("@pulumi/pulumi/proto/engine_grpc_pb.js") as {
+      EngineClient: new (address: string, credentials: unknown, options?: object) => EngineClient;
+    };
+    client = new services.EngineClient(address, grpc.credentials.createInsecure(), {
+      "grpc.max_receive_message_length": 1 << 20,
+    });
+  } catch {
+    client = null;
+  }
+  return client;
+}
+
+export function progress(message: string): void {
+  const c = engine();
+  if (!c) {
+    if (process.env.BAREMETAL_PROGRESS) process.stderr.write(`baremetal: ${message}\n`);
+    return;
+  }
+  const pb = require("@pulumi/pulumi/proto/engine_pb.js") as {
+    LogRequest: new () => {
+      setSeverity(s: number): unknown;
+      setMessage(m: string): unknown;
+      setEphemeral(e: boolean): unknown;
+    };
+    LogSeverity: { INFO: number };
+  };
+  const req = new pb.LogRequest();
+  req.setSeverity(pb.LogSeverity.INFO);
+  req.setMessage(message);
+  req.setEphemeral(false);
+  // Progress is best effort: a lost line must never fail a server.
+  c.log(req, () => undefined);
+}

@@ -1,0 +1,104 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ownerKey, providerShim } from "./provider-shim";
+
+export type OperatingSystem =
+  "flatcar_stable" | "fedora_coreos_stable" | "ubuntu_24_04" | "ubuntu_22_04" | "custom_ipxe";
+
+export interface ServerIpAddress {
+  type: "public_ipv4" | "private_ipv4" | "public_ipv6";
+  /** Size of the server's block (31: two IPv4 addresses, one of them the gateway). */
+  prefixLength?: number;
+  /** Take the address from this IpReservation instead of a new block. */
+  reservationId?: string;
+}
+
+export interface ServerArgs {
+  project: pulumi.Input<string>;
+  /** Facility code; the machine comes from its inventory. */
+  facility: pulumi.Input<string>;
+  /** Hardware class: any available machine of it. Give plan or machine. */
+  plan?: pulumi.Input<string>;
+  /** One machine by inventory id. Give plan or machine. */
+  machine?: pulumi.Input<string>;
+  hostname: pulumi.Input<string>;
+  operatingSystem: pulumi.Input<OperatingSystem>;
+  /** cloud-init user-data (Ubuntu) or an Ignition config to merge (Flatcar, CoreOS). */
+  userData?: pulumi.Input<string>;
+  customData?: pulumi.Input<Record<string, unknown>>;
+  /** custom_ipxe: a URL to chain, or a script starting with #!ipxe. */
+  ipxeScriptUrl?: pulumi.Input<string>;
+  /** Boot from the network on every boot, not only to install. */
+  alwaysPxe?: pulumi.Input<boolean>;
+  sshKeys?: pulumi.Input<pulumi.Input<string>[]>;
+  tags?: pulumi.Input<pulumi.Input<string>[]>;
+  description?: pulumi.Input<string>;
+  /** layer3 (hybrid and layer2 come with Vlan). */
+  networkType?: pulumi.Input<"layer3">;
+  /** Default: public IPv4 /31, private IPv4 /31, public IPv6 /127. */
+  ipAddresses?: pulumi.Input<pulumi.Input<ServerIpAddress>[]>;
+  /** Erase the disks before the machine goes back to the pool (default true). */
+  wipeOnDelete?: pulumi.Input<boolean>;
+  /** How long to wait for the installed OS to call home (default 1800). */
+  provisionTimeoutSeconds?: pulumi.Input<number>;
+  /** A userData or OS change: "in-place" reinstall (default) or "replace". */
+  reinstall?: pulumi.Input<"in-place" | "replace">;
+}
+
+let provider: pulumi.dynamic.ResourceProvider | undefined;
+
+/** A physical server: claimed, addressed, wired, netbooted, installed, and up. */
+export class Server extends pulumi.dynamic.Resource {
+  declare readonly project: pulumi.Output<string>;
+  declare readonly facility: pulumi.Output<string>;
+  declare readonly plan: pulumi.Output<string>;
+  /** The inventory id of the machine it runs on. */
+  declare readonly machine: pulumi.Output<string>;
+  declare readonly hostname: pulumi.Output<string>;
+  declare readonly operatingSystem: pulumi.Output<OperatingSystem>;
+  declare readonly state: pulumi.Output<string>;
+  declare readonly accessPublicIpv4: pulumi.Output<string | undefined>;
+  declare readonly accessPrivateIpv4: pulumi.Output<string | undefined>;
+  declare readonly accessPublicIpv6: pulumi.Output<string | undefined>;
+  declare readonly network: pulumi.Output<
+    {
+      address: string;
+      cidr: string;
+      gateway?: string;
+      family: 4 | 6;
+      public: boolean;
+      type: string;
+      reservationId: string;
+    }[]
+  >;
+  /** Secret. */
+  declare readonly rootPassword: pulumi.Output<string>;
+  declare readonly power: pulumi.Output<"on" | "off" | "unknown">;
+  declare readonly timeline: pulumi.Output<{ at: string; action: string }[]>;
+  declare readonly tags: pulumi.Output<string[]>;
+  declare readonly description: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: ServerArgs, opts?: pulumi.CustomResourceOptions) {
+    provider ??= providerShim("Server");
+    super(
+      provider,
+      name,
+      {
+        ...args,
+        owner: ownerKey(pulumi, name),
+        machine: args.machine,
+        plan: args.plan,
+        state: undefined,
+        accessPublicIpv4: undefined,
+        accessPrivateIpv4: undefined,
+        accessPublicIpv6: undefined,
+        network: undefined,
+        rootPassword: undefined,
+        power: undefined,
+        timeline: undefined,
+      },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "rootPassword"] },
+      "baremetal",
+      "Server",
+    );
+  }
+}

@@ -1,0 +1,262 @@
+// The vendors' own validators on every config the renderers produce:
+// - Ignition: CoreOS's ignition-validate (github.com/coreos/ignition/v2/validate), built at the
+//   pinned IGNITION_VERSION by scripts/install-ignition-validate and cached outside the work tree;
+// - cloud-init: `cloud-init schema` from Debian's cloud-init package for the seed's user-data and
+//   for the installed system's cloud-config inside it (subiquity validates that one too);
+// - network-config: `cloud-init schema --schema-type network-config` where the installed
+//   cloud-init has it; otherwise cloud-init's own parser (`cloud-init devel net-convert`, to
+//   netplan as on Ubuntu) and netplan's (`netplan generate`, Debian's netplan.io), which is what
+//   consumes network config v2 on Ubuntu.
+// Each validator is also shown a broken config, so a validator that checks nothing fails here.
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { parse as parseYaml, stringify as yaml } from "yaml";
+import { renderBoot } from "../../provider/provisioning/render";
+import type { OperatingSystem, ProvisionSpec } from "../../provider/provisioning/spec";
+import { bootServerUrls } from "../../provider/provisioning/urls";
+import { ensurePackages } from "../lab/apt";
+
+jest.setTimeout(120_000);
+
+const ROOT = path.resolve(__dirname, "../..");
+const BOOT = "http://10.0.0.1:8080";
+
+function spec(os: OperatingSystem, over: Partial<ProvisionSpec> = {}): ProvisionSpec {
+  return {
+    hostname: "db-1.example.net",
+    operatingSystem: os,
+    sshKeys: [
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop",
+    ],
+    interfaces: [
+      {
+        name: "eth0",
+        mac: "52:54:00:aa:00:01",
+        addresses: [
+          { cidr: "198.51.100.10/31", family: 4, gateway: "198.51.100.11", public: true },
+          { cidr: "2001:db8::10/127", family: 6, gateway: "2001:db8::11", public: true },
+        ],
+      },
+      {
+        name: "eth1",
+        mac: "52:54:00:aa:00:02",
+        addresses: [{ cidr: "10.20.0.5/24", family: 4, public: false }],
+      },
+      { name: "eth2", mac: "52:54:00:aa:00:03", addresses: [] },
+    ],
+    dns: ["9.9.9.9", "2620:fe::fe"],
+    rootPasswordHash: "$6$Nf1JwzQp$" + "x".repeat(86),
+    token: "tok_4fJ9-kQ2xZ",
+    urls: bootServerUrls(BOOT),
+    images: {
+      flatcar: `${BOOT}/images/flatcar/amd64-usr/current`,
+      fedoraCoreos: `${BOOT}/images/fedora-coreos/stable`,
+      ubuntu: `${BOOT}/images/ubuntu`,
+      wipe: `${BOOT}/images/wipe`,
+    },
+    ...over,
+  };
+}
+
+interface Run {
+  code: number;
+  out: string;
+}
+
+function run(cmd: string, args: string[]): Run {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 60_000 });
+  if (r.error) throw r.error;
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}`.trim() };
+}
+
+let work: string;
+let ignitionValidate: string;
+let networkSchema: boolean;
+let n = 0;
+
+function file(name: string, text: string): string {
+  const p = path.join(work, `${++n}-${name}`);
+  writeFileSync(p, text);
+  return p;
+}
+
+beforeAll(() => {
+  ensurePackages(["cloud-init", "netplan.io"]);
+  ignitionValidate = execFileSync(path.join(ROOT, "scripts/install-ignition-validate"), {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    timeout: 900_000,
+  }).trim();
+  networkSchema = run("cloud-init", ["schema", "--help"]).out.includes("--schema-type");
+  work = mkdtempSync(path.join(tmpdir(), "baremetal-validate-"));
+}, 1_200_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+const validateIgnition = (text: string): Run => run(ignitionValidate, [file("config.ign", text)]);
+
+describe("Ignition configs pass ignition-validate", () => {
+  test("the validator is the pinned build", () => {
+    const pinned = /^IGNITION_VERSION=(\S+)$/m.exec(
+      readFileSync(path.join(ROOT, "scripts/versions.env"), "utf8"),
+    );
+    expect(run(ignitionValidate, ["-version"]).out).toBe(`Ignition v${pinned?.[1]}`);
+  });
+
+  const userConfig = JSON.stringify({
+    ignition: { version: "3.3.0" },
+    storage: { files: [{ path: "/etc/motd", contents: { source: "data:,hello%0A" }, mode: 420 }] },
+    systemd: {
+      units: [
+        {
+          name: "hello.service",
+          enabled: true,
+          contents: "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n",
+        },
+      ],
+    },
+  });
+
+  for (const os of ["flatcar_stable", "fedora_coreos_stable"] as const) {
+    test(`${os}: ours, and ours with the user's config merged in and custom data: no errors, no warnings`, () => {
+      const plain = renderBoot(spec(os)).ignition!;
+      expect(validateIgnition(plain)).toEqual({ code: 0, out: "" });
+
+      const merged = renderBoot(
+        spec(os, { userData: userConfig, customData: { rack: "r1" }, installDisk: "/dev/disk/by-id/nvme-x" }),
+      ).ignition!;
+      expect(validateIgnition(merged)).toEqual({ code: 0, out: "" });
+      // Ignition fetches (here: decodes) merged configs only at boot, so check the user's too.
+      const source = (JSON.parse(merged) as { ignition: { config: { merge: { source: string }[] } } })
+        .ignition.config.merge[0]!.source;
+      const theirs = Buffer.from(source.replace(/^data:;base64,/, ""), "base64").toString();
+      expect(validateIgnition(theirs)).toEqual({ code: 0, out: "" });
+    });
+  }
+
+  test("broken configs fail: a relative path, a malformed unit, a newer spec than the validator knows", () => {
+    const config = JSON.parse(renderBoot(spec("flatcar_stable")).ignition!);
+    config.storage.files[0].path = "etc/hostname";
+    const relative = validateIgnition(JSON.stringify(config));
+    expect(relative.code).toBe(1);
+    expect(relative.out).toMatch(/error at \$\.storage\.files\.0\.path.*path not absolute/);
+
+    const unitConfig = JSON.parse(renderBoot(spec("fedora_coreos_stable")).ignition!);
+    unitConfig.systemd.units[0].contents = "[Unit\nDescription=x\n";
+    const unit = validateIgnition(JSON.stringify(unitConfig));
+    expect(unit.code).toBe(1);
+    expect(unit.out).toMatch(/error at \$\.systemd\.units\.0\.contents/);
+
+    const future = validateIgnition(JSON.stringify({ ignition: { version: "9.0.0" } }));
+    expect(future.code).toBe(1);
+    expect(future.out).toMatch(/unsupported config version/i);
+  });
+});
+
+describe("cloud-init seeds pass cloud-init's and netplan's validators", () => {
+  const schema = (text: string, kind?: "network-config"): Run =>
+    run("cloud-init", [
+      "schema",
+      ...(kind ? ["--schema-type", kind] : []),
+      "--config-file",
+      file(kind ?? "user-data", text),
+    ]);
+
+  /** Ubuntu's path for network config v2: cloud-init renders it to netplan, netplan generates. */
+  function checkNetwork(networkYaml: string): Run {
+    if (networkSchema) {
+      const r = schema(networkYaml, "network-config");
+      if (r.code !== 0) return r;
+    }
+    const out = path.join(work, `${++n}-net-convert`);
+    const converted = run("cloud-init", [
+      "devel",
+      "net-convert",
+      "--network-data",
+      file("network-config", networkYaml),
+      "--kind",
+      "yaml",
+      "--distro",
+      "ubuntu",
+      "--output-kind",
+      "netplan",
+      "--directory",
+      out,
+    ]);
+    if (converted.code !== 0) return converted;
+    const root = path.join(work, `${++n}-netplan-root`);
+    mkdirSync(path.join(root, "etc/netplan"), { recursive: true });
+    const netplanFile = path.join(root, "etc/netplan/50-cloud-init.yaml");
+    writeFileSync(netplanFile, networkYaml);
+    chmodSync(netplanFile, 0o600); // netplan warns about world-readable configs
+    return run("netplan", ["generate", "--root-dir", root]);
+  }
+
+  const variants: [string, Partial<ProvisionSpec>][] = [
+    ["plain", {}],
+    [
+      "with a #cloud-config userData and custom data",
+      {
+        userData:
+          "#cloud-config\npackages: [htop]\nruncmd: [[touch, /tmp/ran]]\nusers: [{name: deploy, groups: [sudo]}]\n",
+        customData: { rack: "r1", tags: ["a", "b"] },
+        installDisk: "/dev/nvme0n1",
+      },
+    ],
+    ["with a script userData", { userData: "#!/bin/sh\necho hello > /tmp/hello\n" }],
+  ];
+
+  for (const os of ["ubuntu_22_04", "ubuntu_24_04"] as const) {
+    for (const [name, over] of variants) {
+      test(`${os}, ${name}: user-data, the installed system's cloud-config, network-config`, () => {
+        const seed = renderBoot(spec(os, over)).cloudInit!;
+        const top = schema(seed.userData);
+        expect(top.out).toMatch(/^Valid cloud-config/);
+        expect(top).toMatchObject({ code: 0 });
+
+        const autoinstall = (parseYaml(seed.userData) as { autoinstall: Record<string, unknown> })
+          .autoinstall;
+        const installed = schema("#cloud-config\n" + yaml(autoinstall["user-data"]));
+        expect(installed.out).toMatch(/^Valid cloud-config/);
+        expect(installed).toMatchObject({ code: 0 });
+
+        expect(checkNetwork(seed.networkConfig)).toMatchObject({ code: 0 });
+        expect(checkNetwork(yaml({ network: autoinstall.network }))).toMatchObject({ code: 0 });
+
+        const meta = parseYaml(seed.metaData) as Record<string, string>;
+        expect(meta).toEqual({ "instance-id": "tok_4fJ9-kQ2xZ", "local-hostname": "db-1.example.net" });
+      });
+    }
+  }
+
+  test("broken seeds fail: a bad phone_home, a missing autoinstall version, a malformed address", () => {
+    const seed = renderBoot(spec("ubuntu_24_04")).cloudInit!;
+    const autoinstall = (parseYaml(seed.userData) as { autoinstall: Record<string, Record<string, unknown>> })
+      .autoinstall;
+    const installed = {
+      ...autoinstall["user-data"],
+      phone_home: { url: 5, post: "everything", tries: "ten" },
+    };
+    const badPhoneHome = schema("#cloud-config\n" + yaml(installed));
+    expect(badPhoneHome.code).toBe(1);
+    expect(badPhoneHome.out).toMatch(/phone_home\.tries: 'ten' is not of type 'integer'/);
+
+    const noVersion = schema(
+      "#cloud-config\n" + yaml({ autoinstall: { ...autoinstall, version: undefined } }),
+    );
+    expect(noVersion.code).toBe(1);
+    expect(noVersion.out).toMatch(/autoinstall: 'version' is a required property/);
+
+    const network = parseYaml(seed.networkConfig) as {
+      network: { ethernets: { eth0: { addresses: string[] } } };
+    };
+    network.network.ethernets.eth0.addresses = ["300.1.1.1/24"];
+    const badAddress = checkNetwork(yaml(network));
+    expect(badAddress.code).not.toBe(0);
+    expect(badAddress.out).toMatch(/300\.1\.1\.1/);
+  });
+});
