@@ -1,48 +1,74 @@
-// The demo: a real `pulumi up` of examples/ip-reservations on the embedded SQLite store, what
-// it reserved, then `pulumi destroy`, and proof that nothing was left behind.
+// The demo: the built-in lab (simulated Redfish BMCs, an SSH switch and machines that netboot
+// from a real boot server), a real `pulumi up` of examples/quickstart (three servers and an
+// address block) on the embedded SQLite store, the servers as the store holds them, then
+// `pulumi destroy` and proof that nothing was left behind.
+import fs from "node:fs";
+import path from "node:path";
 import { Command } from "commander";
 import { exampleStack } from "../example-stack";
-import { SqliteStore } from "../../provider/store/sqlite";
+import { startLabSite } from "../lab-site";
+import { listServers } from "../../provider/store/servers-sql";
 import { table } from "../table";
 
 export function demoCommand(): Command {
   return new Command("demo")
-    .description("run pulumi up and destroy on an example, against a fresh embedded store")
-    .option("--keep", "skip the destroy and keep the stack's directory")
-    .action(async (o: { keep?: boolean }) => {
-      const ex = await exampleStack("ip-reservations", "demo");
+    .description(
+      "pulumi up and destroy of examples/quickstart on the built-in lab and a fresh embedded store",
+    )
+    .option("--keep", "skip the destroy; keep the lab running until Ctrl-C")
+    .option("--install-ms <ms>", "how long a simulated install takes", "1000")
+    .action(async (o: { keep?: boolean; installMs: string }) => {
+      const ex = await exampleStack("quickstart", "demo");
+      fs.mkdirSync(path.dirname(ex.storeFile), { recursive: true });
+      const site = await startLabSite({
+        storeFile: ex.storeFile,
+        machines: 4,
+        installTimeMs: Number(o.installMs),
+      });
       const out = (s: string) => process.stdout.write(s);
       try {
+        for (const [k, v] of Object.entries(site.env)) process.env[k] = v;
+        for (const [k, v] of Object.entries(site.config)) await ex.stack.setConfig(k, { value: v });
+        console.log(
+          `== built-in lab: ${site.lab.machines.length} machines, Redfish ${site.lab.redfish.url}, switch ${site.lab.switch.host}:${site.lab.switch.port}, boot server ${site.boot.url}`,
+        );
         console.log(`== pulumi up (project in ${ex.dir}, store ${ex.storeFile})`);
         await ex.stack.up({ onOutput: out });
-        const store = new SqliteStore(ex.storeFile);
-        try {
-          const rows = await store.listReservations();
-          console.log("\n== reservations in the store");
-          console.log(
-            table(
-              ["CIDR", "POOL", "PROJECT", "OWNER", "TAGS"],
-              rows.map((r) => [r.cidr, r.poolName, r.project, r.owner, r.tags.join(",")]),
-            ),
-          );
-        } finally {
-          await store.close();
+
+        const servers = await site.store.transact(() => listServers(), "read");
+        const rows = [];
+        for (const s of servers) {
+          const addrs = await site.store.listAssignments({ server: s.id });
+          rows.push([
+            s.hostname,
+            s.machineId,
+            s.state,
+            addrs.map((a) => a.address).join(" "),
+            `vlan ${site.lab.vlanOf(s.machineId) ?? "-"}`,
+          ]);
         }
+        console.log("\n== servers in the store");
+        console.log(table(["HOSTNAME", "MACHINE", "STATE", "ADDRESSES", "SWITCH PORT"], rows));
         if (o.keep) {
-          console.log(`\nkept: cd ${ex.dir} && pulumi destroy (PULUMI_CONFIG_PASSPHRASE=e2e-passphrase)`);
+          console.log(
+            `\nkept: cd ${ex.dir} && pulumi destroy (PULUMI_CONFIG_PASSPHRASE=e2e-passphrase); Ctrl-C stops the lab`,
+          );
+          await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
           return;
         }
         console.log("\n== pulumi destroy");
         await ex.stack.destroy({ onOutput: out });
-        const after = new SqliteStore(ex.storeFile);
-        try {
-          const left = await after.listReservations();
-          if (left.length) throw new Error(`destroy left ${left.length} reservation(s) in the store`);
-          console.log("\n== the store holds no reservation: nothing left behind");
-        } finally {
-          await after.close();
+        const left = await site.store.transact(() => listServers(), "read");
+        const reservations = await site.store.listReservations();
+        const busy = (await site.store.inventory()).machines.filter((m) => m.state !== "available");
+        if (left.length || reservations.length || busy.length) {
+          throw new Error(
+            `destroy left ${left.length} server(s), ${reservations.length} reservation(s), ${busy.length} machine(s) not available`,
+          );
         }
+        console.log("\n== nothing left behind: no server, no reservation, every machine wiped and available");
       } finally {
+        await site.stop();
         if (!o.keep) ex.cleanup();
       }
     });

@@ -31,7 +31,7 @@ const servers = Array.from(
       hostname: `web-${i + 1}`,
       operatingSystem: "flatcar_stable",
       sshKeys: [sshKey],
-      tags: ["web"],
+      tags: ["web", config.get("release") ?? "v1"],
       provisionTimeoutSeconds: config.getNumber("provisionTimeoutSeconds") ?? 1800,
     }),
 );

@@ -9,6 +9,8 @@ interface EngineClient {
 }
 
 let client: EngineClient | null | undefined;
+// One line after the other, so they show in the order they happened.
+let queue: Promise<void> = Promise.resolve();
 
 function engine(): EngineClient | null {
   if (client !== undefined) return client;
@@ -51,5 +53,5 @@ export function progress(message: string): void {
   req.setMessage(message);
   req.setEphemeral(false);
   // Progress is best effort: a lost line must never fail a server.
-  c.log(req, () => undefined);
+  queue = queue.then(() => new Promise<void>((resolve) => c.log(req, () => resolve())));
 }

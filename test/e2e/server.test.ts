@@ -68,11 +68,36 @@ test("up: three servers active, each on its own machine with its addresses", asy
   expect(preview.changeSummary).toEqual({ same: 5 });
 });
 
+test("refresh records a machine someone powered off; tags change in place", async () => {
+  const up0 = await ex.stack.outputs();
+  const web = up0.web!.value as { machine: string }[];
+  const victim = site.lab.machine(web[0]!.machine);
+  victim.system.reset("ForceOff"); // someone at the BMC, not through Pulumi
+  expect(victim.system.powerState).toBe("Off");
+  await ex.stack.refresh({ onOutput: log("refresh") });
+  const state = await ex.stack.exportStack();
+  const servers = (
+    state.deployment.resources as { type: string; outputs: { hostname: string; power: string } }[]
+  ).filter((r) => r.type.endsWith("baremetal:Server"));
+  expect(servers.map((r) => r.outputs.power).sort()).toEqual(["off", "on", "on"]);
+  victim.system.reset("On");
+
+  await ex.stack.setConfig("release", { value: "v2" });
+  const up = await ex.stack.up({ onOutput: log("update") });
+  expect(up.summary.resourceChanges).toMatchObject({ update: 3 });
+  expect(up.summary.resourceChanges?.replace ?? 0).toBe(0);
+  const after = (up.outputs.web!.value as { machine: string }[]).map((w) => w.machine);
+  expect(after).toEqual(web.map((w) => w.machine));
+});
+
 test("destroy: machines wiped and back in the pool, addresses released", async () => {
   const res = await ex.stack.destroy({ onOutput: log("destroy") });
   expect(res.summary.result).toBe("succeeded");
   const inv = await site.store.inventory();
   expect(inv.machines.map((m) => m.state)).toEqual(["available", "available", "available", "available"]);
+  // Each machine that held a server was wiped before it went back: the wipe image reported.
+  const events = await site.store.events(200);
+  expect(events.filter((e) => e.action === "wipe.done")).toHaveLength(3);
   expect(await site.store.listReservations({ project: "demo" })).toEqual([]);
   expect(await site.store.transact(() => listServers(), "read")).toEqual([]);
 });
