@@ -1,12 +1,27 @@
 // Process-wide state of the provider: the configuration the engine sent through `configure`,
 // and one open store per location. The dynamic-provider process serves every resource of a
 // `pulumi up`, so the store is opened once and shared.
+import fs from "node:fs";
 import { isIpamError } from "./ipam/errors";
 import { ProviderConfig, resolveConfig } from "./config";
 import { openStore } from "./store/open";
 import type { NewPool, Store } from "./store/store";
 
 let current: ProviderConfig | undefined;
+
+/**
+ * For `npm run bench:provision`: the provider's own CPU time so far, written after each resource
+ * operation (the engine kills the provider process at the end, so there is no exit to wait for).
+ */
+export function reportCpu(): void {
+  const file = process.env.BAREMETAL_CPU_REPORT;
+  if (!file) return;
+  const { user, system } = process.cpuUsage();
+  fs.writeFileSync(
+    `${file}.${process.pid}`,
+    JSON.stringify({ pid: process.pid, userUs: user, systemUs: system }),
+  );
+}
 const stores = new Map<string, Promise<Store>>();
 
 export function configure(get: (key: string) => string | undefined): void {

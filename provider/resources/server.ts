@@ -3,7 +3,7 @@
 // the engine's view: inputs, outputs, what changes in place and what replaces.
 import { describeBlock } from "../ipam/addresses";
 import { parseCidr } from "../ipam/cidr";
-import { providerConfig, storeFor } from "../runtime";
+import { providerConfig, reportCpu, storeFor } from "../runtime";
 import { readMachine } from "../store/inventory-sql";
 import { readServer, serverTimeline, setServerState, type ServerRecord } from "../store/servers-sql";
 import type { NetworkAddress } from "../servers/addresses";
@@ -105,7 +105,9 @@ export async function create(inputs: ServerInputs): Promise<{ id: string; outs: 
   const config = providerConfig();
   const store = await storeFor(config);
   const p = await createServer({ store, config }, inputs, owner(inputs));
-  return { id: p.server.id, outs: await outputs(inputs, p) };
+  const result = { id: p.server.id, outs: await outputs(inputs, p) };
+  reportCpu();
+  return result;
 }
 
 async function provisioned(id: string): Promise<{ server: ServerRecord; p: Provisioned } | undefined> {

@@ -1,0 +1,117 @@
+// npm run bench:provision: `pulumi up` of 10, 100 and 500 servers (examples/quickstart) on the
+// built-in lab with a 1 s simulated install, then destroy. Prints one JSON document with, per
+// size: the wall time of the servers' creates (first create started to last one done, from the
+// engine's events) and of the whole `pulumi up`; the ideal (install time x the waves the
+// engine's parallelism makes); their ratio; and the provider's CPU time per server.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import type { EngineEvent } from "@pulumi/pulumi/automation";
+import { exampleStack } from "../../cli/example-stack";
+import { startLabSite } from "../../cli/lab-site";
+
+const SIZES = (process.env.BENCH_SERVERS ?? "10,100,500").split(",").map(Number);
+const INSTALL_MS = Number(process.env.BENCH_INSTALL_MS ?? 1000);
+// Pulumi's own default: 4 x GOMAXPROCS (pkg/cmd/pulumi/operations/up.go); set so the ideal is exact.
+const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 4 * os.cpus().length);
+const round = (n: number, d = 2) => Number(n.toFixed(d));
+
+async function run(servers: number) {
+  const ex = await exampleStack("quickstart", `bench${servers}`);
+  fs.mkdirSync(path.dirname(ex.storeFile), { recursive: true });
+  const site = await startLabSite({ storeFile: ex.storeFile, machines: servers, installTimeMs: INSTALL_MS });
+  const cpuFile = path.join(path.dirname(ex.storeFile), "provider-cpu.jsonl");
+  try {
+    for (const [k, v] of Object.entries(site.env)) process.env[k] = v;
+    process.env.BAREMETAL_CPU_REPORT = cpuFile;
+    for (const [k, v] of Object.entries(site.config)) await ex.stack.setConfig(k, { value: v });
+    await ex.stack.setConfig("servers", { value: String(servers) });
+
+    const starts = new Map<string, number>();
+    const ends = new Map<string, number>();
+    const onEvent = (e: EngineEvent) => {
+      const meta = e.resourcePreEvent?.metadata ?? e.resOutputsEvent?.metadata;
+      if (!meta || !meta.type.endsWith("baremetal:Server") || meta.op !== "create") return;
+      (e.resourcePreEvent ? starts : ends).set(meta.urn, performance.now());
+    };
+    const t0 = performance.now();
+    const up = await ex.stack.up({ parallel: PARALLEL, onEvent });
+    const upMs = performance.now() - t0;
+    if (up.summary.result !== "succeeded") throw new Error(`up ${up.summary.result}`);
+    const createMs = Math.max(...ends.values()) - Math.min(...starts.values());
+    const waves = Math.ceil(servers / PARALLEL);
+    const idealMs = waves * INSTALL_MS;
+    // One file per provider process (normally one), each its latest cumulative figure.
+    const dir = path.dirname(cpuFile);
+    const reports = fs.readdirSync(dir).filter((f) => f.startsWith(path.basename(cpuFile)));
+    let userMs = 0;
+    let systemMs = 0;
+    for (const f of reports) {
+      const c = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) as {
+        userUs: number;
+        systemUs: number;
+      };
+      fs.rmSync(path.join(dir, f));
+      userMs += c.userUs / 1000;
+      systemMs += c.systemUs / 1000;
+    }
+    const providerCpuMs = userMs + systemMs;
+
+    const d0 = performance.now();
+    await ex.stack.destroy({ parallel: PARALLEL });
+    const destroyMs = performance.now() - d0;
+    return {
+      servers,
+      parallel: PARALLEL,
+      installMs: INSTALL_MS,
+      waves,
+      idealMs,
+      createWallMs: Math.round(createMs),
+      ratio: round(createMs / idealMs),
+      upWallMs: Math.round(upMs),
+      upRatio: round(upMs / idealMs),
+      providerCpuMsPerServer: round(providerCpuMs / servers),
+      providerUserMsPerServer: round(userMs / servers),
+      providerSystemMsPerServer: round(systemMs / servers),
+      destroyWallMs: Math.round(destroyMs),
+      serversCreated: ends.size,
+    };
+  } finally {
+    delete process.env.BAREMETAL_CPU_REPORT;
+    await site.stop();
+    ex.cleanup();
+  }
+}
+
+async function main(): Promise<void> {
+  const results = [];
+  for (const n of SIZES) {
+    const r = await run(n);
+    process.stderr.write(`${JSON.stringify(r)}\n`);
+    results.push(r);
+  }
+  const at100 = results.find((r) => r.servers === 100);
+  const m = process.memoryUsage();
+  console.log(
+    JSON.stringify(
+      {
+        benchmark: "pulumi up of N servers on the built-in lab",
+        machine: { cpus: os.cpus().length, node: process.version },
+        results,
+        memory: { benchRssMb: round(m.rss / 2 ** 20, 1) },
+        targets: {
+          ratioAtMost1_3At100: at100 ? at100.ratio <= 1.3 : null,
+          providerCpuUnder20msPerServer: results.every((r) => r.providerCpuMsPerServer < 20),
+        },
+      },
+      null,
+      2,
+    ),
+  );
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});
