@@ -16,6 +16,8 @@ export interface ExampleStack {
   dir: string;
   /** The SQLite store this stack's provider uses. */
   storeFile: string;
+  /** The environment the pulumi CLI runs with here (backend, passphrase, home). */
+  env: Record<string, string>;
   cleanup(): void;
 }
 
@@ -36,19 +38,15 @@ export async function exampleStack(
   fs.mkdirSync(backend);
   const storeFile = path.join(root, "store", "state.db");
 
-  const stack = await LocalWorkspace.createOrSelectStack(
-    { stackName, workDir: dir },
-    {
-      envVars: {
-        PULUMI_BACKEND_URL: `file://${backend}`,
-        PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase",
-        PULUMI_HOME: path.join(root, "pulumi-home"),
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        // Seen by the dynamic provider too: credentials the inventory refers to by name.
-        ...opts.env,
-      },
-    },
-  );
+  const env = {
+    PULUMI_BACKEND_URL: `file://${backend}`,
+    PULUMI_CONFIG_PASSPHRASE: "e2e-passphrase",
+    PULUMI_HOME: path.join(root, "pulumi-home"),
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    // Seen by the dynamic provider too: credentials the inventory refers to by name.
+    ...opts.env,
+  };
+  const stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: dir }, { envVars: env });
   await stack.setConfig("baremetal:store", { value: `sqlite:${storeFile}` });
-  return { stack, dir, storeFile, cleanup: () => fs.rmSync(root, { recursive: true, force: true }) };
+  return { stack, dir, storeFile, env, cleanup: () => fs.rmSync(root, { recursive: true, force: true }) };
 }

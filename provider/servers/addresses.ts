@@ -27,7 +27,6 @@ export async function allocateAddresses(
   owner: string,
   actor: string,
 ): Promise<NetworkAddress[]> {
-  const held = await store.listAssignments({ server: serverId });
   const out: NetworkAddress[] = [];
   for (const [i, want] of inputs.ipAddresses.entries()) {
     const reservation = want.reservationId
@@ -49,8 +48,10 @@ export async function allocateAddresses(
         `ipAddresses[${i}].reservationId: reservation ${reservation.id} belongs to project ${reservation.project}`,
       );
     }
+    // Looked up after the allocation: adopting an interrupted run's block gives it a new id.
+    const held = await store.listAssignments({ reservationId: reservation.id });
     const assignment =
-      held.find((a) => a.reservationId === reservation.id) ??
+      held.find((a) => a.server === serverId) ??
       (await store.assign(
         reservation.id,
         { prefixLength: reservation.family === 4 ? 32 : 128 },

@@ -14,7 +14,7 @@ import { readFacility, readMachine, readSwitch } from "../store/inventory-sql";
 import {
   claimServer,
   finishServer,
-  sessionByToken,
+  sessionState,
   setServerState,
   stageSession,
   type ServerRecord,
@@ -93,7 +93,7 @@ async function waitForSession(ctx: Context, token: string, deadlineMs: number, w
   const start = Date.now();
   const end = start + deadlineMs;
   for (;;) {
-    const s = await ctx.store.transact(() => sessionByToken(token), "read");
+    const s = await ctx.store.transact(() => sessionState(token), "read");
     if (s?.state === "done") return;
     if (!s || s.state === "failed") throw new Error(`${what} failed${s?.message ? `: ${s.message}` : ""}`);
     if (Date.now() >= end)
@@ -153,7 +153,8 @@ async function install(
   const bmc = bmcFor(machine, secrets(ctx.config));
   try {
     await bmc.setBootDevice("pxe", { persistent: inputs.alwaysPxe });
-    await bmc.setPower((await bmc.powerState()) === "on" ? "cycle" : "on");
+    // A cycle of a machine that is off is just "on" (setPowerConfirmed reads the state first).
+    await bmc.setPower("cycle");
   } finally {
     await bmc.close();
   }

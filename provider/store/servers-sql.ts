@@ -306,6 +306,15 @@ export function* sessionByToken(token: string): Op<ProvisioningSession | undefin
   return rows[0] && toSession(rows[0]);
 }
 
+/** Just the state, for polling: the staged configs are kilobytes each. */
+export function* sessionState(
+  token: string,
+): Op<{ state: SessionState; message: string | null } | undefined> {
+  const { rows } = yield q("SELECT state, message FROM provisioning WHERE token = ?", token);
+  const r = rows[0];
+  return r && { state: r.state as SessionState, message: (r.message as string | null) ?? null };
+}
+
 /** The open session of the machine that has this MAC, if any: what it boots now. */
 export function* sessionByMac(mac: string): Op<ProvisioningSession | undefined> {
   const { rows } = yield q(

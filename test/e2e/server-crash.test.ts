@@ -1,0 +1,81 @@
+// The provider killed in the middle of a create (the whole `pulumi up`, engine and provider,
+// by SIGKILL, after the machine was claimed and powered into its install). The next run must
+// adopt what the dead one left, finish it, and never take a second machine or more addresses.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { exampleStack, type ExampleStack } from "../../cli/example-stack";
+import { startLabSite, type LabSite } from "../../cli/lab-site";
+import { listServers, serverTimeline } from "../../provider/store/servers-sql";
+
+jest.setTimeout(300_000);
+
+let ex: ExampleStack;
+let site: LabSite;
+const log = (label: string) => (out: string) => process.stdout.write(`[${label}] ${out}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  ex = await exampleStack("quickstart", "crash");
+  fs.mkdirSync(path.dirname(ex.storeFile), { recursive: true });
+  site = await startLabSite({ storeFile: ex.storeFile, machines: 2, installTimeMs: 4000 });
+  for (const [k, v] of Object.entries(site.env)) process.env[k] = v;
+  for (const [k, v] of Object.entries(site.config)) await ex.stack.setConfig(k, { value: v });
+  await ex.stack.setConfig("servers", { value: "1" });
+  await ex.stack.setConfig("provisionTimeoutSeconds", { value: "60" });
+});
+
+afterAll(async () => {
+  await ex?.stack.destroy().catch(() => undefined);
+  await site?.stop();
+  ex?.cleanup();
+});
+
+test("a run killed mid-create is adopted by the next one: one machine, one set of addresses", async () => {
+  // Our own `pulumi up`, in its own process group, so that SIGKILL reaches the engine, the
+  // language host and the dynamic provider at once, as a crash or an OOM kill would.
+  const up = spawn("pulumi", ["up", "--yes", "--skip-preview", "--stack", "crash", "--non-interactive"], {
+    cwd: ex.dir,
+    env: { ...process.env, ...ex.env },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  up.stdout.on("data", (d: Buffer) => log("killed-run")(d.toString()));
+  const exited = new Promise<void>((resolve) => up.once("exit", () => resolve()));
+  // Wait (bounded) until the machine was powered into its install.
+  let installing = false;
+  for (let i = 0; i < 300 && !installing; i++) {
+    await sleep(100);
+    const [server] = await site.store.transact(() => listServers(), "read");
+    if (server) {
+      const timeline = await site.store.transact(() => serverTimeline(server.id), "read");
+      installing = timeline.some((t) => t.action === "install.started");
+    }
+  }
+  expect(installing).toBe(true);
+  process.kill(-up.pid!, "SIGKILL");
+  await exited;
+
+  const [held] = await site.store.transact(() => listServers(), "read");
+  expect(held?.state).toBe("provisioning");
+
+  // What an operator does after a crash: release the dead run's lock, drop the pending create
+  // the engine recorded and cannot finish, and run again.
+  await ex.stack.cancel();
+  await ex.stack.refresh({ clearPendingCreates: true, onOutput: log("refresh") });
+  const again = await ex.stack.up({ onOutput: log("rerun") });
+  expect(again.summary.result).toBe("succeeded");
+
+  const servers = await site.store.transact(() => listServers(), "read");
+  expect(servers).toHaveLength(1);
+  expect(servers[0]!.id).toBe(held!.id);
+  expect(servers[0]!.machineId).toBe(held!.machineId);
+  expect(servers[0]!.state).toBe("active");
+  const machines = (await site.store.inventory()).machines;
+  expect(machines.filter((m) => m.state === "available")).toHaveLength(1);
+  // Three addresses (public v4, private v4, v6) for the server, not six.
+  const blocks = (await site.store.listReservations({ project: "demo" })).filter((r) =>
+    r.owner?.includes("#ip"),
+  );
+  expect(blocks).toHaveLength(3);
+});
