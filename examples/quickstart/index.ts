@@ -32,6 +32,7 @@ const servers = Array.from(
       operatingSystem: "flatcar_stable",
       sshKeys: [sshKey],
       tags: ["web", config.get("release") ?? "v1"],
+      userData: config.get("userData"),
       provisionTimeoutSeconds: config.getNumber("provisionTimeoutSeconds") ?? 1800,
     }),
 );

@@ -3,7 +3,7 @@
 // store, so the provider that waits for a machine may run anywhere.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { reportSession, sessionByMac, sessionByToken } from "../store/servers-sql";
+import { alwaysPxeScript, reportSession, sessionByMac, sessionByToken } from "../store/servers-sql";
 import type { Store } from "../store/store";
 
 const MAX_BODY = 64 * 1024;
@@ -55,7 +55,10 @@ export async function startBootServer(
       const mac = decodeURIComponent(m[1]!).toLowerCase().replace(/-/g, ":");
       if (!MAC.test(mac)) return send(res, 400, "not a MAC address\n");
       const session = await store.transact(() => sessionByMac(mac), "read");
-      if (!session) return send(res, 200, LOCAL_BOOT);
+      if (!session) {
+        const always = await store.transact(() => alwaysPxeScript(mac), "read");
+        return send(res, 200, always ?? LOCAL_BOOT);
+      }
       await report(session.token, "boot.fetched", `by ${mac}`);
       return send(res, 200, session.staged.ipxe);
     }

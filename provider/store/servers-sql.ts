@@ -325,6 +325,27 @@ export function* sessionByMac(mac: string): Op<ProvisioningSession | undefined> 
   return rows[0] && toSession(rows[0]);
 }
 
+/**
+ * For a machine with no open session: the custom iPXE script of an active custom_ipxe server
+ * that asked for alwaysPxe (it netboots on every boot, not only to install).
+ */
+export function* alwaysPxeScript(mac: string): Op<string | undefined> {
+  const { rows } = yield q(
+    `SELECT s.id, s.spec FROM servers s JOIN machine_nics n ON n.machine_id = s.machine_id
+     WHERE n.mac = ? AND s.state = 'active'`,
+    mac.toLowerCase(),
+  );
+  const server = rows[0];
+  if (!server) return undefined;
+  const spec = json(server.spec) as { alwaysPxe?: boolean; operatingSystem?: string };
+  if (!spec.alwaysPxe || spec.operatingSystem !== "custom_ipxe") return undefined;
+  const { rows: sessions } = yield q(
+    "SELECT staged FROM provisioning WHERE server_id = ? AND kind = 'install' ORDER BY created_at DESC LIMIT 1",
+    server.id,
+  );
+  return sessions[0] && (json(sessions[0].staged) as StagedConfig).ipxe;
+}
+
 const NEXT: Record<string, SessionState> = {
   "boot.fetched": "booting",
   "install.started": "installing",

@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { exampleStack, type ExampleStack } from "../../cli/example-stack";
 import { startLabSite, type LabSite } from "../../cli/lab-site";
-import { listServers } from "../../provider/store/servers-sql";
+import { listServers, serverTimeline } from "../../provider/store/servers-sql";
 
 jest.setTimeout(300_000);
 
@@ -88,6 +88,22 @@ test("refresh records a machine someone powered off; tags change in place", asyn
   expect(up.summary.resourceChanges?.replace ?? 0).toBe(0);
   const after = (up.outputs.web!.value as { machine: string }[]).map((w) => w.machine);
   expect(after).toEqual(web.map((w) => w.machine));
+});
+
+test("a userData change reinstalls in place: same machines, same addresses, a second install", async () => {
+  const before = (await ex.stack.outputs()).web!.value as { machine: string; publicIpv4: string }[];
+  await ex.stack.setConfig("userData", { value: '{"ignition":{"version":"3.4.0"}}' });
+  const up = await ex.stack.up({ onOutput: log("reinstall") });
+  expect(up.summary.resourceChanges).toMatchObject({ update: 3 });
+  expect(up.summary.resourceChanges?.replace ?? 0).toBe(0);
+  const after = up.outputs.web!.value as { machine: string; publicIpv4: string; state: string }[];
+  expect(after.map((w) => [w.machine, w.publicIpv4])).toEqual(before.map((w) => [w.machine, w.publicIpv4]));
+  expect(after.map((w) => w.state)).toEqual(["active", "active", "active"]);
+  const servers = await site.store.transact(() => listServers("demo"), "read");
+  for (const s of servers) {
+    const timeline = await site.store.transact(() => serverTimeline(s.id), "read");
+    expect(timeline.filter((t) => t.action === "phone-home")).toHaveLength(2);
+  }
 });
 
 test("destroy: machines wiped and back in the pool, addresses released", async () => {

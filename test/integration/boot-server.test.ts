@@ -12,6 +12,7 @@ import {
   finishServer,
   serverTimeline,
   sessionByToken,
+  setServerState,
   stageSession,
   type ClaimRequest,
 } from "../../provider/store/servers-sql";
@@ -131,6 +132,26 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
       "install.started",
       "phone-home",
     ]);
+
+    // An active custom_ipxe server with alwaysPxe gets its own script on every boot.
+    await store.transact((at) =>
+      setServerState(
+        server.id,
+        { state: "active", spec: { operatingSystem: "custom_ipxe", alwaysPxe: true } },
+        "tester",
+        at,
+      ),
+    );
+    expect((await get(urls.ipxe("0c:c4:7a:00:00:01")))[1]).toBe(ipxe);
+    await store.transact((at) =>
+      setServerState(
+        server.id,
+        { state: "active", spec: { operatingSystem: "custom_ipxe", alwaysPxe: false } },
+        "tester",
+        at,
+      ),
+    );
+    expect((await get(urls.ipxe("0c:c4:7a:00:00:01")))[1]).toMatch(/exit/);
 
     await store.transact((at) => finishServer(server.id, "quarantine", "wipe failed", "tester", at));
     expect(await store.getMachine("r1-01")).toMatchObject({
