@@ -2,6 +2,7 @@
 // and one open store per location. The dynamic-provider process serves every resource of a
 // `pulumi up`, so the store is opened once and shared.
 import fs from "node:fs";
+import { exitWhenEngineGone } from "./engine-watch";
 import { isIpamError } from "./ipam/errors";
 import { ProviderConfig, resolveConfig } from "./config";
 import { openStore } from "./store/open";
@@ -26,6 +27,7 @@ const stores = new Map<string, Promise<Store>>();
 
 export function configure(get: (key: string) => string | undefined): void {
   current = resolveConfig(get);
+  exitWhenEngineGone();
 }
 
 export function providerConfig(): ProviderConfig {

@@ -6,6 +6,7 @@
 // hold a half-written or old OS and must not go back to the pool.
 import { randomBytes, randomUUID } from "node:crypto";
 import type { ProviderConfig } from "../config";
+import { isHardwareError } from "../hardware/errors";
 import type { MachineRecord } from "../inventory/types";
 import { renderBoot, renderWipeIpxe } from "../provisioning/render";
 import type { InterfaceConfig, ProvisionSpec } from "../provisioning/spec";
@@ -66,10 +67,27 @@ async function machineSwitchPorts(ctx: Context, machine: MachineRecord) {
   );
 }
 
+// VLANs this process has seen on each switch. ensureVlan reads the switch's whole state, which
+// grows with its ports; once per switch and VLAN is enough, and a VLAN someone removed since
+// shows up as VlanNotFound on the port change, which ensures it again.
+const ensured = new Set<string>();
+
 async function portsTo(ctx: Context, machine: MachineRecord, vlan: number): Promise<void> {
   for (const { nic, sw } of await machineSwitchPorts(ctx, machine)) {
-    await sw.ensureVlan(vlan);
-    await sw.setAccess(nic.port, vlan);
+    const key = `${nic.switch}\u0000${vlan}`;
+    const ensure = async () => {
+      await sw.ensureVlan(vlan);
+      ensured.add(key);
+    };
+    if (!ensured.has(key)) await ensure();
+    try {
+      await sw.setAccess(nic.port, vlan);
+    } catch (e) {
+      if (!isHardwareError(e, "VlanNotFound")) throw e;
+      ensured.delete(key);
+      await ensure();
+      await sw.setAccess(nic.port, vlan);
+    }
   }
 }
 

@@ -2,6 +2,9 @@
 // one round trip and one transaction; the database refuses overlaps with exclusion constraints
 // on `cidr` (for aligned blocks, overlap is containment, which `&&` tests exactly).
 import type { Migration } from "./migrations";
+import { inventorySql, serversSql, type ColumnTypes } from "./shared-schema";
+
+const POSTGRES_TYPES: ColumnTypes = { text: "text", int: "integer", time: "timestamptz", json: "jsonb" };
 
 export const POSTGRES_MIGRATIONS: Migration[] = [
   {
@@ -257,82 +260,11 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
   {
     version: 3,
     name: "inventory",
-    sql: `
-      ALTER TABLE facilities ADD COLUMN vlan_from integer CHECK (vlan_from BETWEEN 1 AND 4094);
-      ALTER TABLE facilities ADD COLUMN vlan_to integer CHECK (vlan_to BETWEEN 1 AND 4094);
-      ALTER TABLE facilities ADD COLUMN provisioning_vlan integer CHECK (provisioning_vlan BETWEEN 1 AND 4094);
-      CREATE TABLE plans (name text PRIMARY KEY, spec jsonb NOT NULL, updated_at timestamptz NOT NULL);
-      CREATE TABLE switches (
-        name text PRIMARY KEY,
-        facility text NOT NULL REFERENCES facilities(code),
-        spec jsonb NOT NULL,
-        updated_at timestamptz NOT NULL
-      );
-      CREATE TABLE machines (
-        id text PRIMARY KEY,
-        facility text NOT NULL REFERENCES facilities(code),
-        plan text NOT NULL REFERENCES plans(name),
-        serial text NOT NULL UNIQUE,
-        spec jsonb NOT NULL,
-        state text NOT NULL CHECK (state IN ('available','provisioning','active','deprovisioning','quarantine','maintenance')),
-        state_reason text,
-        owner text,
-        updated_at timestamptz NOT NULL
-      );
-      -- Claims look for an available machine of a plan in a facility.
-      CREATE INDEX machines_claim ON machines (facility, plan, state);
-      -- One machine per Server resource, whatever a crashed run left behind.
-      CREATE UNIQUE INDEX machines_owner ON machines (owner) WHERE owner IS NOT NULL;
-      -- The database refuses two machines on one MAC or one switch port.
-      CREATE TABLE machine_nics (
-        mac text PRIMARY KEY,
-        machine_id text NOT NULL REFERENCES machines(id),
-        name text NOT NULL,
-        switch text NOT NULL REFERENCES switches(name),
-        port text NOT NULL,
-        UNIQUE (switch, port)
-      );
-      CREATE INDEX machine_nics_machine ON machine_nics (machine_id);
-    `,
+    sql: `${inventorySql(POSTGRES_TYPES)}`,
   },
   {
     version: 4,
     name: "servers",
-    sql: `
-      -- One row per Server resource, inserted with the claim of its machine, before any
-      -- hardware is touched: owner and machine are unique, so a crashed run's successor
-      -- finds its row and never takes a second machine.
-      CREATE TABLE servers (
-        id text PRIMARY KEY,
-        owner text NOT NULL UNIQUE,
-        project text NOT NULL,
-        facility text NOT NULL REFERENCES facilities(code),
-        plan text NOT NULL,
-        machine_id text NOT NULL UNIQUE REFERENCES machines(id),
-        hostname text NOT NULL,
-        state text NOT NULL CHECK (state IN ('provisioning','active','reinstalling','deprovisioning','failed')),
-        failed_step text,
-        spec jsonb NOT NULL,
-        created_by text NOT NULL,
-        created_at timestamptz NOT NULL,
-        updated_at timestamptz NOT NULL
-      );
-      CREATE INDEX servers_project ON servers (project);
-      -- What a machine boots and reports: one session per install or wipe, reached by token.
-      CREATE TABLE provisioning (
-        token text PRIMARY KEY,
-        server_id text NOT NULL,
-        machine_id text NOT NULL REFERENCES machines(id),
-        kind text NOT NULL CHECK (kind IN ('install','wipe')),
-        state text NOT NULL CHECK (state IN ('staged','booting','installing','done','failed')),
-        message text,
-        staged jsonb NOT NULL,
-        created_at timestamptz NOT NULL,
-        updated_at timestamptz NOT NULL
-      );
-      CREATE INDEX provisioning_machine ON provisioning (machine_id, created_at);
-      -- A server's timeline is its events.
-      CREATE INDEX events_subject ON events (subject, id);
-    `,
+    sql: `${serversSql(POSTGRES_TYPES)}`,
   },
 ];

@@ -2,6 +2,9 @@
 // released migration: add a new one.
 
 import type { Migration } from "./migrations";
+import { inventorySql, serversSql, type ColumnTypes } from "./shared-schema";
+
+const SQLITE_TYPES: ColumnTypes = { text: "TEXT", int: "INTEGER", time: "TEXT", json: "TEXT" };
 
 export const SQLITE_MIGRATIONS: Migration[] = [
   {
@@ -111,82 +114,11 @@ export const SQLITE_MIGRATIONS: Migration[] = [
   {
     version: 2,
     name: "inventory",
-    sql: `
-      ALTER TABLE facilities ADD COLUMN vlan_from INTEGER CHECK (vlan_from BETWEEN 1 AND 4094);
-      ALTER TABLE facilities ADD COLUMN vlan_to INTEGER CHECK (vlan_to BETWEEN 1 AND 4094);
-      ALTER TABLE facilities ADD COLUMN provisioning_vlan INTEGER CHECK (provisioning_vlan BETWEEN 1 AND 4094);
-      CREATE TABLE plans (name TEXT PRIMARY KEY, spec TEXT NOT NULL, updated_at TEXT NOT NULL);
-      CREATE TABLE switches (
-        name TEXT PRIMARY KEY,
-        facility TEXT NOT NULL REFERENCES facilities(code),
-        spec TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-      );
-      CREATE TABLE machines (
-        id TEXT PRIMARY KEY,
-        facility TEXT NOT NULL REFERENCES facilities(code),
-        plan TEXT NOT NULL REFERENCES plans(name),
-        serial TEXT NOT NULL UNIQUE,
-        spec TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('available','provisioning','active','deprovisioning','quarantine','maintenance')),
-        state_reason TEXT,
-        owner TEXT,
-        updated_at TEXT NOT NULL
-      );
-      -- Claims look for an available machine of a plan in a facility.
-      CREATE INDEX machines_claim ON machines (facility, plan, state);
-      -- One machine per Server resource, whatever a crashed run left behind.
-      CREATE UNIQUE INDEX machines_owner ON machines (owner) WHERE owner IS NOT NULL;
-      -- The database refuses two machines on one MAC or one switch port.
-      CREATE TABLE machine_nics (
-        mac TEXT PRIMARY KEY,
-        machine_id TEXT NOT NULL REFERENCES machines(id),
-        name TEXT NOT NULL,
-        switch TEXT NOT NULL REFERENCES switches(name),
-        port TEXT NOT NULL,
-        UNIQUE (switch, port)
-      );
-      CREATE INDEX machine_nics_machine ON machine_nics (machine_id);
-    `,
+    sql: `${inventorySql(SQLITE_TYPES)}`,
   },
   {
     version: 3,
     name: "servers",
-    sql: `
-      -- One row per Server resource, inserted with the claim of its machine, before any
-      -- hardware is touched: owner and machine are unique, so a crashed run's successor
-      -- finds its row and never takes a second machine.
-      CREATE TABLE servers (
-        id TEXT PRIMARY KEY,
-        owner TEXT NOT NULL UNIQUE,
-        project TEXT NOT NULL,
-        facility TEXT NOT NULL REFERENCES facilities(code),
-        plan TEXT NOT NULL,
-        machine_id TEXT NOT NULL UNIQUE REFERENCES machines(id),
-        hostname TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('provisioning','active','reinstalling','deprovisioning','failed')),
-        failed_step TEXT,
-        spec TEXT NOT NULL,
-        created_by TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-      );
-      CREATE INDEX servers_project ON servers (project);
-      -- What a machine boots and reports: one session per install or wipe, reached by token.
-      CREATE TABLE provisioning (
-        token TEXT PRIMARY KEY,
-        server_id TEXT NOT NULL,
-        machine_id TEXT NOT NULL REFERENCES machines(id),
-        kind TEXT NOT NULL CHECK (kind IN ('install','wipe')),
-        state TEXT NOT NULL CHECK (state IN ('staged','booting','installing','done','failed')),
-        message TEXT,
-        staged TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-      );
-      CREATE INDEX provisioning_machine ON provisioning (machine_id, created_at);
-      -- A server's timeline is its events.
-      CREATE INDEX events_subject ON events (subject, id);
-    `,
+    sql: `${serversSql(SQLITE_TYPES)}`,
   },
 ];

@@ -3,33 +3,47 @@
 // adopt what the dead one left, finish it, and never take a second machine or more addresses.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
-import path from "node:path";
-import { exampleStack, type ExampleStack } from "../../cli/example-stack";
-import { startLabSite, type LabSite } from "../../cli/lab-site";
+import type { ExampleStack } from "../../cli/example-stack";
+import type { LabSite } from "../../cli/lab-site";
+import { labStack, type LabStack } from "../helpers/lab-stack";
 import { listServers, serverTimeline } from "../../provider/store/servers-sql";
 
 jest.setTimeout(300_000);
 
 let ex: ExampleStack;
 let site: LabSite;
+let lab: LabStack;
 const log = (label: string) => (out: string) => process.stdout.write(`[${label}] ${out}`);
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** PIDs of dynamic-provider processes working in `dir` (read from /proc; nothing is signalled). */
+function providersOf(dir: string): number[] {
+  return fs
+    .readdirSync("/proc")
+    .filter((e) => /^\d+$/.test(e))
+    .flatMap((pid) => {
+      try {
+        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        return cmd.includes("dynamic-provider") && fs.readlinkSync(`/proc/${pid}/cwd`) === dir
+          ? [Number(pid)]
+          : [];
+      } catch {
+        return [];
+      }
+    });
+}
+
 beforeAll(async () => {
-  ex = await exampleStack("quickstart", "crash");
-  fs.mkdirSync(path.dirname(ex.storeFile), { recursive: true });
-  site = await startLabSite({ storeFile: ex.storeFile, machines: 2, installTimeMs: 4000 });
-  for (const [k, v] of Object.entries(site.env)) process.env[k] = v;
-  for (const [k, v] of Object.entries(site.config)) await ex.stack.setConfig(k, { value: v });
-  await ex.stack.setConfig("servers", { value: "1" });
-  await ex.stack.setConfig("provisionTimeoutSeconds", { value: "60" });
+  lab = await labStack("crash", {
+    machines: 2,
+    installTimeMs: 10000,
+    config: { servers: "1", provisionTimeoutSeconds: "60" },
+  });
+  ({ ex, site } = lab);
 });
 
-afterAll(async () => {
-  await ex?.stack.destroy().catch(() => undefined);
-  await site?.stop();
-  ex?.cleanup();
-});
+afterAll(() => lab?.stop());
 
 test("a run killed mid-create is adopted by the next one: one machine, one set of addresses", async () => {
   // Our own `pulumi up`, in its own process group, so that SIGKILL reaches the engine, the
@@ -55,6 +69,15 @@ test("a run killed mid-create is adopted by the next one: one machine, one set o
   expect(installing).toBe(true);
   process.kill(-up.pid!, "SIGKILL");
   await exited;
+  // The dynamic provider is started by the engine outside that process group; it notices the
+  // engine is gone and ends on its own (provider/engine-watch.ts), so nothing of the dead run
+  // keeps the store or the hardware busy.
+  let providers = providersOf(ex.dir);
+  for (let i = 0; i < 150 && providers.length > 0; i++) {
+    await sleep(100);
+    providers = providersOf(ex.dir);
+  }
+  expect(providers).toEqual([]);
 
   const [held] = await site.store.transact(() => listServers(), "read");
   expect(held?.state).toBe("provisioning");

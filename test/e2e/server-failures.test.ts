@@ -1,33 +1,28 @@
 // Failures during create, each followed by a check that nothing is leaked: no address, port
 // or machine stays held that no resource owns, and a machine that may hold a half-written OS
 // is quarantined, never returned to the pool.
-import fs from "node:fs";
-import path from "node:path";
-import { exampleStack, type ExampleStack } from "../../cli/example-stack";
-import { startLabSite, type LabSite } from "../../cli/lab-site";
+import type { ExampleStack } from "../../cli/example-stack";
+import type { LabSite } from "../../cli/lab-site";
+import { labStack, type LabStack } from "../helpers/lab-stack";
 import { listServers } from "../../provider/store/servers-sql";
 
 jest.setTimeout(300_000);
 
 let ex: ExampleStack;
 let site: LabSite;
+let lab: LabStack;
 const log = (label: string) => (out: string) => process.stdout.write(`[${label}] ${out}`);
 
 beforeAll(async () => {
-  ex = await exampleStack("quickstart", "failures");
-  fs.mkdirSync(path.dirname(ex.storeFile), { recursive: true });
-  site = await startLabSite({ storeFile: ex.storeFile, machines: 2, installTimeMs: 200 });
-  for (const [k, v] of Object.entries(site.env)) process.env[k] = v;
-  for (const [k, v] of Object.entries(site.config)) await ex.stack.setConfig(k, { value: v });
-  await ex.stack.setConfig("servers", { value: "1" });
-  await ex.stack.setConfig("provisionTimeoutSeconds", { value: "5" });
+  lab = await labStack("failures", {
+    machines: 2,
+    installTimeMs: 200,
+    config: { servers: "1", provisionTimeoutSeconds: "5" },
+  });
+  ({ ex, site } = lab);
 });
 
-afterAll(async () => {
-  await ex?.stack.destroy().catch(() => undefined);
-  await site?.stop();
-  ex?.cleanup();
-});
+afterAll(() => lab?.stop());
 
 /** Nothing of a failed server may remain: its addresses, its server row, its claim. */
 async function nothingLeaked(): Promise<void> {

@@ -1,34 +1,28 @@
 // examples/quickstart through the real engine against the built-in lab: servers are created
 // only once their OS has called home; refresh shows the hardware; in-place changes stay in
 // place; destroy wipes, releases and leaves nothing behind.
-import fs from "node:fs";
-import path from "node:path";
-import { exampleStack, type ExampleStack } from "../../cli/example-stack";
-import { startLabSite, type LabSite } from "../../cli/lab-site";
+import type { ExampleStack } from "../../cli/example-stack";
+import type { LabSite } from "../../cli/lab-site";
+import { labStack, type LabStack } from "../helpers/lab-stack";
 import { listServers, serverTimeline } from "../../provider/store/servers-sql";
 
 jest.setTimeout(300_000);
 
 let ex: ExampleStack;
 let site: LabSite;
+let lab: LabStack;
 const log = (label: string) => (out: string) => process.stdout.write(`[${label}] ${out}`);
 
 beforeAll(async () => {
-  ex = await exampleStack("quickstart", "test", { env: {} });
-  fs.mkdirSync(path.dirname(ex.storeFile), { recursive: true });
-  site = await startLabSite({ storeFile: ex.storeFile, machines: 4, installTimeMs: 300 });
-  // The provider process reads the lab's credentials from its environment.
-  for (const [k, v] of Object.entries(site.env)) process.env[k] = v;
-  for (const [k, v] of Object.entries(site.config)) await ex.stack.setConfig(k, { value: v });
-  await ex.stack.setConfig("baremetal:actor", { value: "e2e-bot" });
-  await ex.stack.setConfig("provisionTimeoutSeconds", { value: "60" });
+  lab = await labStack("test", {
+    machines: 4,
+    installTimeMs: 300,
+    config: { "baremetal:actor": "e2e-bot", provisionTimeoutSeconds: "60" },
+  });
+  ({ ex, site } = lab);
 });
 
-afterAll(async () => {
-  await ex?.stack.destroy().catch(() => undefined);
-  await site?.stop();
-  ex?.cleanup();
-});
+afterAll(() => lab?.stop());
 
 test("up: three servers active, each on its own machine with its addresses", async () => {
   const up = await ex.stack.up({ onOutput: log("up") });

@@ -1,0 +1,85 @@
+// The inventory and server tables, the same on both backends but for column types: one text,
+// two migrations (sqlite-schema.ts, postgres-schema.ts), so the two can never drift apart.
+
+export interface ColumnTypes {
+  text: string;
+  int: string;
+  /** A point in time: ISO text on SQLite, timestamptz on PostgreSQL. */
+  time: string;
+  json: string;
+}
+
+export const inventorySql = (t: ColumnTypes) => `
+      ALTER TABLE facilities ADD COLUMN vlan_from ${t.int} CHECK (vlan_from BETWEEN 1 AND 4094);
+      ALTER TABLE facilities ADD COLUMN vlan_to ${t.int} CHECK (vlan_to BETWEEN 1 AND 4094);
+      ALTER TABLE facilities ADD COLUMN provisioning_vlan ${t.int} CHECK (provisioning_vlan BETWEEN 1 AND 4094);
+      CREATE TABLE plans (name ${t.text} PRIMARY KEY, spec ${t.json} NOT NULL, updated_at ${t.time} NOT NULL);
+      CREATE TABLE switches (
+        name ${t.text} PRIMARY KEY,
+        facility ${t.text} NOT NULL REFERENCES facilities(code),
+        spec ${t.json} NOT NULL,
+        updated_at ${t.time} NOT NULL
+      );
+      CREATE TABLE machines (
+        id ${t.text} PRIMARY KEY,
+        facility ${t.text} NOT NULL REFERENCES facilities(code),
+        plan ${t.text} NOT NULL REFERENCES plans(name),
+        serial ${t.text} NOT NULL UNIQUE,
+        spec ${t.json} NOT NULL,
+        state ${t.text} NOT NULL CHECK (state IN ('available','provisioning','active','deprovisioning','quarantine','maintenance')),
+        state_reason ${t.text},
+        owner ${t.text},
+        updated_at ${t.time} NOT NULL
+      );
+      -- Claims look for an available machine of a plan in a facility.
+      CREATE INDEX machines_claim ON machines (facility, plan, state);
+      -- One machine per Server resource, whatever a crashed run left behind.
+      CREATE UNIQUE INDEX machines_owner ON machines (owner) WHERE owner IS NOT NULL;
+      -- The database refuses two machines on one MAC or one switch port.
+      CREATE TABLE machine_nics (
+        mac ${t.text} PRIMARY KEY,
+        machine_id ${t.text} NOT NULL REFERENCES machines(id),
+        name ${t.text} NOT NULL,
+        switch ${t.text} NOT NULL REFERENCES switches(name),
+        port ${t.text} NOT NULL,
+        UNIQUE (switch, port)
+      );
+      CREATE INDEX machine_nics_machine ON machine_nics (machine_id);
+    `;
+
+export const serversSql = (t: ColumnTypes) => `
+      -- One row per Server resource, inserted with the claim of its machine, before any
+      -- hardware is touched: owner and machine are unique, so a crashed run's successor
+      -- finds its row and never takes a second machine.
+      CREATE TABLE servers (
+        id ${t.text} PRIMARY KEY,
+        owner ${t.text} NOT NULL UNIQUE,
+        project ${t.text} NOT NULL,
+        facility ${t.text} NOT NULL REFERENCES facilities(code),
+        plan ${t.text} NOT NULL,
+        machine_id ${t.text} NOT NULL UNIQUE REFERENCES machines(id),
+        hostname ${t.text} NOT NULL,
+        state ${t.text} NOT NULL CHECK (state IN ('provisioning','active','reinstalling','deprovisioning','failed')),
+        failed_step ${t.text},
+        spec ${t.json} NOT NULL,
+        created_by ${t.text} NOT NULL,
+        created_at ${t.time} NOT NULL,
+        updated_at ${t.time} NOT NULL
+      );
+      CREATE INDEX servers_project ON servers (project);
+      -- What a machine boots and reports: one session per install or wipe, reached by token.
+      CREATE TABLE provisioning (
+        token ${t.text} PRIMARY KEY,
+        server_id ${t.text} NOT NULL,
+        machine_id ${t.text} NOT NULL REFERENCES machines(id),
+        kind ${t.text} NOT NULL CHECK (kind IN ('install','wipe')),
+        state ${t.text} NOT NULL CHECK (state IN ('staged','booting','installing','done','failed')),
+        message ${t.text},
+        staged ${t.json} NOT NULL,
+        created_at ${t.time} NOT NULL,
+        updated_at ${t.time} NOT NULL
+      );
+      CREATE INDEX provisioning_machine ON provisioning (machine_id, created_at);
+      -- A server's timeline is its events.
+      CREATE INDEX events_subject ON events (subject, id);
+    `;

@@ -1,0 +1,38 @@
+// examples/quickstart as a stack on a fresh built-in lab site: what the Server e2e tests share.
+import fs from "node:fs";
+import path from "node:path";
+import { exampleStack, type ExampleStack } from "../../cli/example-stack";
+import { startLabSite, type LabSite } from "../../cli/lab-site";
+
+export interface LabStack {
+  ex: ExampleStack;
+  site: LabSite;
+  /** Destroys what is left, stops the lab and removes the project. */
+  stop(): Promise<void>;
+}
+
+export async function labStack(
+  stackName: string,
+  opts: { machines: number; installTimeMs: number; config?: Record<string, string> },
+): Promise<LabStack> {
+  const ex = await exampleStack("quickstart", stackName);
+  fs.mkdirSync(path.dirname(ex.storeFile), { recursive: true });
+  const site = await startLabSite({
+    storeFile: ex.storeFile,
+    machines: opts.machines,
+    installTimeMs: opts.installTimeMs,
+  });
+  // The provider process reads the lab's credentials from its environment.
+  for (const [k, v] of Object.entries(site.env)) process.env[k] = v;
+  for (const [k, v] of Object.entries({ ...site.config, ...opts.config }))
+    await ex.stack.setConfig(k, { value: v });
+  return {
+    ex,
+    site,
+    async stop() {
+      await ex.stack.destroy().catch(() => undefined);
+      await site.stop();
+      ex.cleanup();
+    },
+  };
+}
