@@ -100,7 +100,7 @@ describe("netboot with a real iPXE in QEMU", () => {
     const timeline = () => store.transact(() => serverTimeline(server.id), "read");
     const deadline = vm.startedAt + FETCH_TIMEOUT_MS;
     let events = await timeline();
-    while (!events.some((e) => e.action === "config.fetched") && Date.now() < deadline && !vm.exit()) {
+    while (!events.some((e) => e.action === "config.fetched") && Date.now() < deadline && !vm.exitStatus()) {
       await sleep(200);
       events = await timeline();
     }
@@ -108,7 +108,7 @@ describe("netboot with a real iPXE in QEMU", () => {
     if (!events.some((e) => e.action === "config.fetched")) {
       throw new Error(
         `no config.fetched ${Date.now() - vm.startedAt} ms after QEMU started ` +
-          `(${vm.exit() ? "QEMU exited" : `waited ${FETCH_TIMEOUT_MS} ms`}); ` +
+          `(${vm.exitStatus() ? "QEMU exited" : `waited ${FETCH_TIMEOUT_MS} ms`}); ` +
           `timeline: ${events.map((e) => e.action).join(", ")}\n--- console ---\n${vm.console().slice(-3000)}`,
       );
     }

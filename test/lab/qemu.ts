@@ -33,16 +33,17 @@ const RELAY_NAME = "guestfwd-relay.js";
 const RELAY = `"use strict";
 const net = require("node:net");
 const port = Number(process.argv[2]);
-const exit = () => process.exit(0);
 const guest = new net.Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true });
 const host = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+// With both sockets gone nothing keeps the process: it ends by itself.
+const quit = () => { guest.destroy(); host.destroy(); };
 guest.pipe(host);
 host.pipe(guest);
-host.on("close", () => guest.end(exit));
-guest.on("close", () => { host.destroy(); exit(); });
-guest.on("error", exit);
-host.on("error", exit);
-setTimeout(exit, 60000).unref();
+host.on("close", () => guest.end(quit));
+guest.on("close", quit);
+guest.on("error", quit);
+host.on("error", quit);
+setTimeout(quit, 60000).unref();
 `;
 
 export interface NetbootVmOptions {
@@ -64,7 +65,7 @@ export interface NetbootVm {
   /** The serial console (SeaBIOS and iPXE output) as plain text. */
   console(): string;
   /** How QEMU ended, once it has. */
-  exit(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  exitStatus(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** Resolves when QEMU exits by itself; rejects (with the console's tail) after timeoutMs. */
   waitForExit(timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** PIDs of guestfwd relays still running for this VM. */
@@ -217,7 +218,7 @@ export async function startNetbootVm(opts: NetbootVmOptions): Promise<NetbootVm>
     dir,
     startedAt,
     console: consoleNow,
-    exit: () => exited,
+    exitStatus: () => exited,
     waitForExit: (timeoutMs) =>
       new Promise((resolve, reject) => {
         if (exited) return resolve(exited);
