@@ -73,6 +73,16 @@ export class Server extends pulumi.dynamic.Resource {
   /** Secret. */
   declare readonly rootPassword: pulumi.Output<string>;
   declare readonly power: pulumi.Output<"on" | "off" | "unknown">;
+  /** The machine's switch ports as the switches report them (refresh shows drift). */
+  declare readonly ports: pulumi.Output<
+    {
+      nic: string;
+      switch: string;
+      port: string;
+      vlan?: number;
+      mode: "access" | "trunk" | "none" | "unknown";
+    }[]
+  >;
   declare readonly timeline: pulumi.Output<{ at: string; action: string }[]>;
   declare readonly tags: pulumi.Output<string[]>;
   declare readonly description: pulumi.Output<string | undefined>;
@@ -94,6 +104,7 @@ export class Server extends pulumi.dynamic.Resource {
         network: undefined,
         rootPassword: undefined,
         power: undefined,
+        ports: undefined,
         timeline: undefined,
       },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "rootPassword"] },

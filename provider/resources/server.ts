@@ -9,7 +9,14 @@ import { readServer, serverTimeline, setServerState, type ServerRecord } from ".
 import type { NetworkAddress } from "../servers/addresses";
 import { bmcFor } from "../servers/hardware";
 import { ServerInputs } from "../servers/inputs";
-import { createServer, deleteServer, reinstallServer, type Provisioned } from "../servers/lifecycle";
+import {
+  createServer,
+  deleteServer,
+  readPorts,
+  reinstallServer,
+  type PortState,
+  type Provisioned,
+} from "../servers/lifecycle";
 import { checkWith, type CheckResult } from "./check";
 
 export interface ServerOutputs extends ServerInputs {
@@ -24,6 +31,8 @@ export interface ServerOutputs extends ServerInputs {
   rootPassword?: string;
   /** What the BMC said at the last create, update or refresh. */
   power?: "on" | "off" | "unknown";
+  /** What the switches said of the machine's ports at the last create, update or refresh. */
+  ports?: PortState[];
   timeline: { at: string; action: string }[];
 }
 
@@ -58,6 +67,7 @@ async function outputs(inputs: ServerInputs, p: Provisioned, prior?: ServerOutpu
     network: p.network,
     timeline: timeline.map((t) => ({ at: t.at, action: t.action })),
     power: prior?.power ?? "on",
+    ...(prior?.ports ? { ports: prior.ports } : {}),
   };
   const rootPassword = p.rootPassword ?? prior?.rootPassword;
   if (rootPassword) out.rootPassword = rootPassword;
@@ -106,6 +116,7 @@ export async function create(inputs: ServerInputs): Promise<{ id: string; outs: 
   const store = await storeFor(config);
   const p = await createServer({ store, config }, inputs, owner(inputs));
   const result = { id: p.server.id, outs: await outputs(inputs, p) };
+  result.outs.ports = await readPorts({ store, config }, p.machine);
   reportCpu();
   return result;
 }
@@ -138,7 +149,9 @@ export async function read(id: string, props: ServerOutputs): Promise<{ id: stri
   // An empty id tells the engine the server is gone.
   if (!found) return { id: "" };
   const out = await outputs(props, found.p, props);
-  // The physical truth, so `pulumi refresh` shows a machine someone powered off.
+  // The physical truth, so `pulumi refresh` shows a machine someone powered off or re-cabled.
+  const config = providerConfig();
+  out.ports = await readPorts({ store: await storeFor(config), config }, found.p.machine);
   const bmc = bmcFor(found.p.machine, new Proxy({}, { get: (_, k) => providerConfig().secret(String(k)) }));
   try {
     out.power = await bmc.powerState();

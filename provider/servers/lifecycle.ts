@@ -91,6 +91,31 @@ async function portsTo(ctx: Context, machine: MachineRecord, vlan: number): Prom
   }
 }
 
+export interface PortState {
+  nic: string;
+  switch: string;
+  port: string;
+  /** The access VLAN the switch reports; absent when the port has none (or is a trunk). */
+  vlan?: number;
+  mode: "access" | "trunk" | "none" | "unknown";
+}
+
+/** What each of the machine's switch ports holds now, as the switches say. */
+export async function readPorts(ctx: Context, machine: MachineRecord): Promise<PortState[]> {
+  const ports = await machineSwitchPorts(ctx, machine);
+  return Promise.all(
+    ports.map(async ({ nic, sw }): Promise<PortState> => {
+      const base = { nic: nic.name, switch: nic.switch, port: nic.port };
+      try {
+        const p = await sw.readPort(nic.port);
+        return p.mode === "access" ? { ...base, mode: "access", vlan: p.vlan } : { ...base, mode: p.mode };
+      } catch {
+        return { ...base, mode: "unknown" };
+      }
+    }),
+  );
+}
+
 async function resetPorts(ctx: Context, machine: MachineRecord): Promise<void> {
   for (const { nic, sw } of await machineSwitchPorts(ctx, machine)) await sw.resetPort(nic.port);
 }

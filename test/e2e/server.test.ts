@@ -76,6 +76,21 @@ test("refresh records a machine someone powered off; tags change in place", asyn
   expect(servers.map((r) => r.outputs.power).sort()).toEqual(["off", "on", "on"]);
   victim.system.reset("On");
 
+  // Someone moves a port off the provisioning VLAN at the switch: refresh records it too.
+  site.lab.switch.sim.model.run(["ip", "link", "set", "dev", victim.switchPort, "nomaster"]);
+  await ex.stack.refresh({ onOutput: log("refresh-ports") });
+  const ports = (
+    (await ex.stack.exportStack()).deployment.resources as {
+      type: string;
+      outputs: { ports: { mode: string; vlan?: number }[] };
+    }[]
+  )
+    .filter((r) => r.type.endsWith("baremetal:Server"))
+    .map((r) => r.outputs.ports[0]!);
+  expect(ports.filter((p) => p.mode === "none")).toHaveLength(1);
+  expect(ports.filter((p) => p.vlan === 10)).toHaveLength(2);
+  site.lab.switch.sim.model.run(["ip", "link", "set", "dev", victim.switchPort, "master", "vlan10"]);
+
   await ex.stack.setConfig("release", { value: "v2" });
   const up = await ex.stack.up({ onOutput: log("update") });
   expect(up.summary.resourceChanges).toMatchObject({ update: 3 });
