@@ -119,7 +119,7 @@ describe("netboot with a real iPXE in QEMU", () => {
     );
 
     // The script ran to its end, then the VM found nothing else to boot and exited by itself.
-    expect(await vm.waitForExit(60_000)).toEqual({ code: 0, signal: null });
+    expect(await vm.waitForEnd(60_000)).toEqual({ code: 0, signal: null });
     const screen = vm.console();
     expect(screen).toContain("baremetal: staged script reached");
     expect(screen).toContain("baremetal: ignition fetched");

@@ -67,7 +67,7 @@ export interface NetbootVm {
   /** How QEMU ended, once it has. */
   exitStatus(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** Resolves when QEMU exits by itself; rejects (with the console's tail) after timeoutMs. */
-  waitForExit(timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  waitForEnd(timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** PIDs of guestfwd relays still running for this VM. */
   relayPids(): number[];
   /** Stops QEMU (process group) and its relays (by PID), removes the scratch dir. Idempotent. */
@@ -219,7 +219,7 @@ export async function startNetbootVm(opts: NetbootVmOptions): Promise<NetbootVm>
     startedAt,
     console: consoleNow,
     exitStatus: () => exited,
-    waitForExit: (timeoutMs) =>
+    waitForEnd: (timeoutMs) =>
       new Promise((resolve, reject) => {
         if (exited) return resolve(exited);
         const timer = setTimeout(() => {
