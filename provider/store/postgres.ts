@@ -7,7 +7,7 @@ import { pickAssignment } from "../ipam/assign";
 import { formatAddress, formatCidr, parseCidr } from "../ipam/cidr";
 import * as msg from "../ipam/messages";
 import { checkNewPool, resolveRequest } from "../ipam/requests";
-import { POSTGRES_MIGRATIONS } from "./postgres-schema";
+import { POOL_HOLD, POSTGRES_MIGRATIONS } from "./postgres-schema";
 import { applyInventory, moveMachine, readInventory, readMachine, type Op } from "./inventory-sql";
 import type { InventoryChange, InventoryState, MachineRecord, MachineState } from "../inventory/types";
 import { migrationState, refuseNewer } from "./migrations";
@@ -78,6 +78,7 @@ const FAST_ALLOCATE = `
     ) f
     WHERE p.type = $3::text AND p.facility IS NOT DISTINCT FROM $4::text
       AND (p.project IS NULL OR p.project = $2::text) AND masklen(p.cidr) <= $5::int
+      AND bm_hold_pool(p.id)
       AND ($8::text IS NULL OR NOT EXISTS (SELECT 1 FROM reservations r WHERE r.owner = $8::text))
     ORDER BY p.project IS NULL, p.name
     LIMIT 1
@@ -194,9 +195,12 @@ export class PostgresStore implements Store {
   }
 
   async migrationState(): Promise<MigrationState> {
-    await this.pool.query(
-      "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+    // Reads only: CREATE TABLE IF NOT EXISTS is not safe against a concurrent one (two first
+    // runs at once collide in pg_type), so the table is made under the migration lock.
+    const exists = await this.pool.query<{ t: string | null }>(
+      "SELECT to_regclass('schema_migrations') AS t",
     );
+    if (!exists.rows[0]?.t) return migrationState([], POSTGRES_MIGRATIONS);
     const { rows } = await this.pool.query<{ version: number; name: string; applied_at: Date }>(
       "SELECT version, name, applied_at FROM schema_migrations ORDER BY version",
     );
@@ -221,6 +225,9 @@ export class PostgresStore implements Store {
     await this.tx(async (c) => {
       // Concurrent first runs of many stacks: one migrates, the others wait and find it done.
       await c.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+      await c.query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+      );
       const { rows: done } = await c.query<{ version: number }>("SELECT version FROM schema_migrations");
       const have = new Set(done.map((r) => r.version));
       for (const m of POSTGRES_MIGRATIONS) {
@@ -313,6 +320,11 @@ export class PostgresStore implements Store {
     await this.tx(async (c) => {
       const { rows } = await c.query<PoolRow>("SELECT * FROM pools WHERE name = $1 FOR UPDATE", [name]);
       if (!rows[0]) throw msg.poolMissing(name);
+      // No foreign key ties blocks to their pool (see migration 5). Holding the pool waits for
+      // allocations and releases in flight, whose rows the count below then sees; later ones
+      // wait for this transaction and then find the pool and its free blocks gone.
+      await c.query("SELECT pg_advisory_xact_lock($1, $2)", [POOL_HOLD, rows[0].id]);
+      await c.query("DELETE FROM free_blocks WHERE pool_id = $1", [rows[0].id]);
       const used = await c.query<{ n: string }>("SELECT count(*) AS n FROM reservations WHERE pool_id = $1", [
         rows[0].id,
       ]);

@@ -16,6 +16,7 @@ import { startPostgres } from "../lab/postgres";
 const LEVELS = (process.env.BENCH_LEVELS ?? "0,10000,100000").split(",").map(Number);
 const BACKENDS = (process.env.BENCH_BACKENDS ?? "sqlite,postgres").split(",");
 const MEASURED = Number(process.env.BENCH_ALLOCATIONS ?? 3000);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 2000);
 const POOL = {
   name: "bench",
   type: "private_ipv4" as const,
@@ -111,6 +112,15 @@ async function runLevels(
   for (let i = 0; i < maxClients; i++) stores.push(await open());
   await stores[0]!.ensureFacility("bench", null, "bench");
   await stores[0]!.addPool(POOL, "bench");
+  // Warm every connection (JIT, the server's plan and catalog caches) on a pool of its own
+  // facility, so the measured pool starts with nothing in it.
+  await stores[0]!.ensureFacility("warm", null, "bench");
+  await stores[0]!.addPool({ ...POOL, name: "warm", cidr: "11.0.0.0/8", facility: "warm" }, "bench");
+  await Promise.all(
+    stores.map(async (store) => {
+      for (let i = 0; i < WARMUP; i++) await store.allocate({ ...request(29), facility: "warm" });
+    }),
+  );
   const results: Result[] = [];
   try {
     for (const level of LEVELS) {
@@ -144,7 +154,11 @@ async function main(): Promise<void> {
   if (BACKENDS.includes("sqlite")) {
     const sqliteCount = async () =>
       (
-        new Database(file, { readonly: true }).prepare("SELECT count(*) AS n FROM reservations").get() as {
+        new Database(file, { readonly: true })
+          .prepare(
+            "SELECT count(*) AS n FROM reservations WHERE pool_id = (SELECT id FROM pools WHERE name = 'bench')",
+          )
+          .get() as {
           n: number;
         }
       ).n;
@@ -159,7 +173,13 @@ async function main(): Promise<void> {
 
   if (BACKENDS.includes("postgres")) {
     const external = process.env.BENCH_POSTGRES_URL;
-    const server = external ? undefined : await startPostgres();
+    const settings = Object.fromEntries(
+      (process.env.BENCH_PG_SETTINGS ?? "")
+        .split(",")
+        .filter(Boolean)
+        .map((kv) => kv.split("=") as [string, string]),
+    );
+    const server = external ? undefined : await startPostgres(settings);
     const url = external ?? server!.urlFor("postgres");
     try {
       const admin = new Client({ connectionString: url });
@@ -179,7 +199,13 @@ async function main(): Promise<void> {
         const c = new Client({ connectionString: u.toString() });
         await c.connect();
         try {
-          return Number((await c.query<{ n: string }>("SELECT count(*) AS n FROM reservations")).rows[0]!.n);
+          return Number(
+            (
+              await c.query<{ n: string }>(
+                "SELECT count(*) AS n FROM reservations WHERE pool_id = (SELECT id FROM pools WHERE name = 'bench')",
+              )
+            ).rows[0]!.n,
+          );
         } finally {
           await c.end();
         }

@@ -2,8 +2,11 @@
 // laptops and pipelines do. Afterwards no two live reservations overlap, no free block overlaps
 // a reservation or another free block, and allocated plus free is exactly the pool.
 import { spawn } from "node:child_process";
+import Database from "better-sqlite3";
+import { Client } from "pg";
 import path from "node:path";
 import { overlaps, parseCidr, type Block } from "../../provider/ipam/cidr";
+import { IpamError } from "../../provider/ipam/errors";
 import { openStore } from "../../provider/store/open";
 import { backends } from "../helpers/backends";
 
@@ -95,4 +98,81 @@ describe.each(backends)("$name", (backend) => {
       await fresh.cleanup();
     }
   });
+
+  test("removing a pool while clients allocate from it leaves no orphaned block", async () => {
+    const fresh = await backend.fresh();
+    const stores = await Promise.all([...Array(5).keys()].map(() => openStore(fresh.location)));
+    try {
+      await stores[0]!.ensureFacility("lab1", null, "test");
+      await stores[0]!.addPool(
+        { name: "doomed", type: "private_ipv4", cidr: "10.2.0.0/24", facility: "lab1", project: null },
+        "test",
+      );
+      let removed = false;
+      const gone = (e: unknown) => e instanceof IpamError && ["PoolNotFound", "NoSpaceLeft"].includes(e.code);
+      const allocators = stores.slice(1).map(async (store) => {
+        for (let i = 0; i < 300 && !removed; i++) {
+          try {
+            const r = await store.allocate({
+              project: "p",
+              type: "private_ipv4",
+              facility: "lab1",
+              block: { prefixLength: 30 },
+              tags: [],
+              description: null,
+              owner: null,
+              actor: "t",
+            });
+            await store.release(r.id, "t");
+          } catch (e) {
+            if (!gone(e)) throw e;
+          }
+        }
+      });
+      const remover = (async () => {
+        for (let i = 0; i < 300 && !removed; i++) {
+          try {
+            await stores[0]!.removePool("doomed", "t");
+            removed = true;
+          } catch (e) {
+            if (!(e instanceof IpamError && e.code === "PoolInUse")) throw e;
+          }
+        }
+      })();
+      await Promise.all([...allocators, remover]);
+      const orphans = await countOrphans(fresh.location);
+      expect(orphans).toEqual({ reservations: 0, freeBlocks: 0 });
+      if (!removed) {
+        await stores[0]!.removePool("doomed", "t");
+        expect(await countOrphans(fresh.location)).toEqual({ reservations: 0, freeBlocks: 0 });
+      }
+      expect(await stores[0]!.listPools()).toEqual([]);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+      await fresh.cleanup();
+    }
+  });
 });
+
+/** Rows whose pool no longer exists, read with raw SQL so no store join can hide them. */
+async function countOrphans(location: string): Promise<{ reservations: number; freeBlocks: number }> {
+  const sql = (table: string) =>
+    `SELECT count(*) AS n FROM ${table} WHERE pool_id NOT IN (SELECT id FROM pools)`;
+  if (location.startsWith("sqlite:")) {
+    const db = new Database(location.slice("sqlite:".length), { readonly: true });
+    try {
+      const n = (t: string) => (db.prepare(sql(t)).get() as { n: number }).n;
+      return { reservations: n("reservations"), freeBlocks: n("free_blocks") };
+    } finally {
+      db.close();
+    }
+  }
+  const c = new Client({ connectionString: location });
+  await c.connect();
+  try {
+    const n = async (t: string) => Number((await c.query<{ n: string }>(sql(t))).rows[0]!.n);
+    return { reservations: await n("reservations"), freeBlocks: await n("free_blocks") };
+  } finally {
+    await c.end();
+  }
+}

@@ -93,6 +93,28 @@ describe.each(backends)("store on $name", (backend) => {
     expect((await store.listPools()).map((p) => p.name)).toEqual(["lab1-private"]);
   });
 
+  test("a pool in use cannot be removed; an empty one goes with its free blocks", async () => {
+    const a = await store.allocate(req());
+    const inUse = await errorOf(store.removePool("lab1-private", "t"));
+    expect(inUse.code).toBe("PoolInUse");
+    expect(inUse.message).toBe("pool lab1-private still has 1 reservation(s); release them first");
+    // Refused whole: the pool still allocates from where it left off.
+    expect((await store.allocate(req())).cidr).toBe("10.0.0.8/29");
+    expect((await errorOf(store.removePool("nope", "t"))).code).toBe("PoolNotFound");
+    for (const r of await store.listReservations()) await store.release(r.id, "t");
+    expect(a.cidr).toBe("10.0.0.0/29");
+    await store.removePool("lab1-private", "t");
+    expect(await store.listPools()).toEqual([]);
+    expect((await errorOf(store.allocate(req()))).code).toBe("PoolNotFound");
+    // Nothing of the old pool is left to draw from: the same range comes back whole.
+    await store.addPool(
+      { name: "again", type: "private_ipv4", cidr: "10.0.0.0/24", facility: "lab1", project: null },
+      "t",
+    );
+    expect((await store.poolUsage("again")).freeBlocks).toEqual([{ prefixLength: 24, count: 1 }]);
+    expect((await store.allocate(req({ block: { prefixLength: 24 } }))).cidr).toBe("10.0.0.0/24");
+  });
+
   test("allocation is aligned and best fit", async () => {
     const a = await store.allocate(req({ block: { prefixLength: 26 } }));
     expect(a.cidr).toBe("10.0.0.0/26");

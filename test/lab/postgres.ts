@@ -37,7 +37,8 @@ function ensureInstalled(): string {
   return bin;
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+/** `settings` are extra server settings (name to value), e.g. the tuning a benchmark documents. */
+export async function startPostgres(settings: Record<string, string> = {}): Promise<PostgresServer> {
   const bin = ensureInstalled();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "baremetal-pg-"));
   const dir = path.join(root, "data");
@@ -78,6 +79,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     "-c fsync=on",
     "-c synchronous_commit=on",
     "-c max_connections=100",
+    ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`),
   ].join(" ");
   run(
     path.join(bin, "pg_ctl"),
