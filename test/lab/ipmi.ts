@@ -45,20 +45,29 @@ put() { echo "$2" > "$d/$1.$$" && mv "$d/$1.$$" "$d/$1"; }
 now() { date +%s%3N; }
 # A stuck BMC accepts every change and applies none, as flaky ones do.
 if [ "$1" = set ] && [ -e "$d/stuck" ]; then exit 0; fi
+# A machine attached to this BMC (netns-machine.ts) hears its power land. It must not hold
+# our stdout: ipmi_sim reads the hook's answer to its end.
+land() {
+  old=$(cat "$d/power")
+  put power "$1"
+  if [ "$old" != "$1" ] && [ -x "$d/machine" ]; then "$d/machine" "$d" "$1" </dev/null >/dev/null 2>&1; fi
+}
 # With a power delay, a power change lands that many ms later, as on real machines.
 setpower() {
   delay=$(cat "$d/delay_ms" 2>/dev/null || echo 0)
-  if [ "$delay" -gt 0 ]; then put pending "$1 $(( $(now) + delay ))"; else rm -f "$d/pending"; put power "$1"; fi
+  if [ "$delay" -gt 0 ]; then put pending "$1 $(( $(now) + delay ))"; else rm -f "$d/pending"; land "$1"; fi
 }
 if [ -e "$d/pending" ]; then
   read -r value due < "$d/pending" || true
-  if [ -n "$due" ] && [ "$(now)" -ge "$due" ]; then put power "$value"; rm -f "$d/pending"; fi
+  if [ -n "$due" ] && [ "$(now)" -ge "$due" ]; then land "$value"; rm -f "$d/pending"; fi
 fi
 case "$1 $2" in
   "get power") echo "power:$(cat "$d/power")" ;;
   "get boot") echo "boot:$(cat "$d/boot")" ;;
   "set power") setpower "$3" ;;
   "set boot") put boot "$3" ;;
+  # A hard reset of a running machine: it goes down and comes straight back.
+  "set reset") if [ "$(cat "$d/power")" = 1 ]; then land 0; land 1; fi ;;
   # A soft shutdown is an ACPI request: model an OS that honours it.
   "set shutdown") setpower 0 ;;
 esac
