@@ -5,6 +5,7 @@ import fs from "node:fs";
 import { exitWhenEngineGone } from "./engine-watch";
 import { isIpamError } from "./ipam/errors";
 import { ProviderConfig, resolveConfig } from "./config";
+import { flushProfile, startProfile } from "./profile";
 import { openStore } from "./store/open";
 import type { NewPool, Store } from "./store/store";
 
@@ -15,6 +16,7 @@ let current: ProviderConfig | undefined;
  * operation (the engine kills the provider process at the end, so there is no exit to wait for).
  */
 export function reportCpu(): void {
+  flushProfile();
   const file = process.env.BAREMETAL_CPU_REPORT;
   if (!file) return;
   const { user, system } = process.cpuUsage();
@@ -28,6 +30,7 @@ const stores = new Map<string, Promise<Store>>();
 export function configure(get: (key: string) => string | undefined): void {
   current = resolveConfig(get);
   exitWhenEngineGone();
+  startProfile();
 }
 
 export function providerConfig(): ProviderConfig {

@@ -116,7 +116,8 @@ export async function create(inputs: ServerInputs): Promise<{ id: string; outs: 
   const store = await storeFor(config);
   const p = await createServer({ store, config }, inputs, owner(inputs));
   const result = { id: p.server.id, outs: await outputs(inputs, p) };
-  result.outs.ports = await readPorts({ store, config }, p.machine);
+  // The switch step read the ports back already; an adopted, finished create did not touch them.
+  result.outs.ports = p.ports ?? (await readPorts({ store, config }, p.machine));
   reportCpu();
   return result;
 }

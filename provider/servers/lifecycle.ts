@@ -51,6 +51,8 @@ export interface Provisioned {
   machine: MachineRecord;
   network: NetworkAddress[];
   rootPassword?: string;
+  /** The switch ports as the switch confirmed them during this create, when it set them. */
+  ports?: PortState[];
 }
 
 const secrets = (config: ProviderConfig) =>
@@ -72,7 +74,9 @@ async function machineSwitchPorts(ctx: Context, machine: MachineRecord) {
 // shows up as VlanNotFound on the port change, which ensures it again.
 const ensured = new Set<string>();
 
-async function portsTo(ctx: Context, machine: MachineRecord, vlan: number): Promise<void> {
+/** Puts every NIC's port on `vlan`; returns what each switch read back in the same round trip. */
+async function portsTo(ctx: Context, machine: MachineRecord, vlan: number): Promise<PortState[]> {
+  const states: PortState[] = [];
   for (const { nic, sw } of await machineSwitchPorts(ctx, machine)) {
     const key = `${nic.switch}\u0000${vlan}`;
     const ensure = async () => {
@@ -80,15 +84,18 @@ async function portsTo(ctx: Context, machine: MachineRecord, vlan: number): Prom
       ensured.add(key);
     };
     if (!ensured.has(key)) await ensure();
+    let read;
     try {
-      await sw.setAccess(nic.port, vlan);
+      read = await sw.setAccess(nic.port, vlan);
     } catch (e) {
       if (!isHardwareError(e, "VlanNotFound")) throw e;
       ensured.delete(key);
       await ensure();
-      await sw.setAccess(nic.port, vlan);
+      read = await sw.setAccess(nic.port, vlan);
     }
+    states.push({ nic: nic.name, switch: nic.switch, port: nic.port, mode: "access", vlan: read.vlan });
   }
+  return states;
 }
 
 export interface PortState {
@@ -165,7 +172,7 @@ async function install(
   if (!facility) throw new Error(`facility ${server.facility} has no provisioning VLAN in the inventory`);
 
   onStep("switch");
-  await portsTo(ctx, machine, facility.provisioningVlan);
+  const ports = await portsTo(ctx, machine, facility.provisioningVlan);
 
   onStep("stage");
   const token = randomBytes(24).toString("base64url");
@@ -204,6 +211,7 @@ async function install(
 
   onStep("install");
   await waitForSession(ctx, token, inputs.provisionTimeoutSeconds * 1000, "install");
+  return ports;
 }
 
 export async function createServer(ctx: Context, inputs: ServerInputs, owner: string): Promise<Provisioned> {
@@ -275,13 +283,21 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
       },
     });
     const rootPassword = newRootPassword();
-    await install(ctx, server, machine, inputs, network, await hashPassword(rootPassword), onStep);
+    const ports = await install(
+      ctx,
+      server,
+      machine,
+      inputs,
+      network,
+      await hashPassword(rootPassword),
+      onStep,
+    );
 
     onStep("activate");
     server = await ctx.store.transact((at) => setServerState(s.id, { state: "active" }, actor, at));
     machine = (await ctx.store.transact(() => readMachine(m.id), "read"))!;
     progress(`${inputs.hostname}: active on machine ${m.id}`);
-    return { server, machine, network, rootPassword };
+    return { server, machine, network, rootPassword, ports };
   } catch (e) {
     const failure = new StepFailed(step, machine?.id, e);
     for (const u of undo.reverse()) {
