@@ -2,17 +2,20 @@
 // as `require("pulumi-baremetal/provider")`.
 import * as ipReservation from "./resources/ip-reservation";
 import * as server from "./resources/server";
+import * as vlan from "./resources/vlan";
 
 export { configure } from "./runtime";
 export { resolveConfig, DEFAULT_STORE, type ProviderConfig } from "./config";
 export { openStore } from "./store/open";
 export type * from "./store/store";
 export { IpamError, isIpamError } from "./ipam/errors";
+export { VlanError, isVlanError } from "./vlans/errors";
 
 /** Lifecycle of each resource kind, by the name in its type token. */
 export const resources = {
   IpReservation: ipReservation,
   Server: server,
+  Vlan: vlan,
 } as const;
 
 export type ResourceKind = keyof typeof resources;

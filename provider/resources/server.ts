@@ -7,7 +7,7 @@ import { providerConfig, reportCpu, storeFor } from "../runtime";
 import { readMachine } from "../store/inventory-sql";
 import { readServer, serverTimeline, setServerState, type ServerRecord } from "../store/servers-sql";
 import type { NetworkAddress } from "../servers/addresses";
-import { bmcFor } from "../servers/hardware";
+import { bmcFor, secretsOf } from "../servers/hardware";
 import { ServerInputs } from "../servers/inputs";
 import {
   createServer,
@@ -153,7 +153,7 @@ export async function read(id: string, props: ServerOutputs): Promise<{ id: stri
   // The physical truth, so `pulumi refresh` shows a machine someone powered off or re-cabled.
   const config = providerConfig();
   out.ports = await readPorts({ store: await storeFor(config), config }, found.p.machine);
-  const bmc = bmcFor(found.p.machine, new Proxy({}, { get: (_, k) => providerConfig().secret(String(k)) }));
+  const bmc = bmcFor(found.p.machine, secretsOf(config));
   try {
     out.power = await bmc.powerState();
   } catch {

@@ -2,12 +2,17 @@
 // the moment of use. Switch sessions are shared by everything this process does: one
 // connection and one change at a time per switch, whichever server asks.
 import fs from "node:fs";
+import type { ProviderConfig } from "../config";
 import { openBmc, type Bmc } from "../hardware/bmc";
 import { openSwitch, type Switch } from "../hardware/switch";
 import { resolveCredential } from "../inventory/credentials";
 import type { MachineRecord, SwitchSpec } from "../inventory/types";
 
 export type Secrets = Record<string, string | undefined>;
+
+/** The stack's `baremetal:*` secrets, as credential references name them. */
+export const secretsOf = (config: ProviderConfig): Secrets =>
+  new Proxy({} as Secrets, { get: (_, key) => config.secret(String(key)) });
 
 export function bmcFor(machine: MachineRecord, secrets: Secrets): Bmc {
   const { redfish, ipmi } = machine.bmc;

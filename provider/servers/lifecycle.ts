@@ -22,7 +22,7 @@ import {
 } from "../store/servers-sql";
 import type { Store } from "../store/store";
 import { allocateAddresses, releaseAddresses, type NetworkAddress } from "./addresses";
-import { bmcFor, switchFor } from "./hardware";
+import { bmcFor, secretsOf as secrets, switchFor } from "./hardware";
 import type { ServerInputs } from "./inputs";
 import { hashPassword, newRootPassword } from "./passwords";
 import { progress } from "./progress";
@@ -55,8 +55,6 @@ export interface Provisioned {
   ports?: PortState[];
 }
 
-const secrets = (config: ProviderConfig) =>
-  new Proxy({} as Record<string, string | undefined>, { get: (_, key) => config.secret(String(key)) });
 
 async function machineSwitchPorts(ctx: Context, machine: MachineRecord) {
   return Promise.all(

@@ -84,7 +84,13 @@ export function* readMachine(id: string): Op<MachineRecord | undefined> {
   return rows[0] && toMachine(rows[0] as unknown as MachineRow);
 }
 
-function* event(actor: string, action: string, subject: string, detail: unknown, at: string): Op<void> {
+export function* event(
+  actor: string,
+  action: string,
+  subject: string,
+  detail: unknown,
+  at: string,
+): Op<void> {
   yield q(
     "INSERT INTO events (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
     at,
@@ -297,6 +303,11 @@ export function* readFacility(code: string): Op<FacilitySpec | undefined> {
     vlans: { from: Number(r.vlan_from), to: Number(r.vlan_to) },
     provisioningVlan: Number(r.provisioning_vlan),
   };
+}
+
+export function* facilitySwitches(facility: string): Op<SwitchSpec[]> {
+  const { rows } = yield q("SELECT spec FROM switches WHERE facility = ? ORDER BY name", facility);
+  return rows.map((r) => json(r.spec) as SwitchSpec);
 }
 
 export function* readSwitch(name: string): Op<SwitchSpec | undefined> {

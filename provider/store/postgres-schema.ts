@@ -2,7 +2,7 @@
 // one round trip and one transaction; the database refuses overlaps with exclusion constraints
 // on `cidr` (for aligned blocks, overlap is containment, which `&&` tests exactly).
 import type { Migration } from "./migrations";
-import { inventorySql, serversSql, type ColumnTypes } from "./shared-schema";
+import { inventorySql, serversSql, vlansSql, type ColumnTypes } from "./shared-schema";
 
 const POSTGRES_TYPES: ColumnTypes = { text: "text", int: "integer", time: "timestamptz", json: "jsonb" };
 
@@ -315,5 +315,10 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       END;
       $$;
     `,
+  },
+  {
+    version: 6,
+    name: "vlans",
+    sql: `${vlansSql(POSTGRES_TYPES)}`,
   },
 ];

@@ -4,7 +4,7 @@
 // resource's owner key: a later run finds it and adopts it instead of claiming a second machine.
 import { InventoryConflict } from "../inventory/errors";
 import type { MachineRecord } from "../inventory/types";
-import { readMachine, type Op, type Query } from "./inventory-sql";
+import { event as recordEvent, readMachine, type Op, type Query } from "./inventory-sql";
 
 export const SERVER_STATES = ["provisioning", "active", "reinstalling", "deprovisioning", "failed"] as const;
 export type ServerState = (typeof SERVER_STATES)[number];
@@ -96,14 +96,7 @@ function toSession(r: Record<string, unknown>): ProvisioningSession {
 }
 
 function* event(actor: string, action: string, serverId: string, detail: unknown, at: string): Op<void> {
-  yield q(
-    "INSERT INTO events (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
-    at,
-    actor,
-    action,
-    `server:${serverId}`,
-    JSON.stringify(detail),
-  );
+  yield* recordEvent(actor, action, `server:${serverId}`, detail, at);
 }
 
 export function* readServer(where: "id" | "owner", value: string): Op<ServerRecord | undefined> {

@@ -83,3 +83,38 @@ export const serversSql = (t: ColumnTypes) => `
       -- A server's timeline is its events.
       CREATE INDEX events_subject ON events (subject, id);
     `;
+
+export const vlansSql = (t: ColumnTypes) => `
+      -- A project's VLAN in a facility. The database refuses a second VLAN with the same id in
+      -- one facility. owner is the Pulumi resource's key: a rerun adopts the row its interrupted
+      -- run left (not unique: a replacement holds the old and the new row for a moment).
+      CREATE TABLE vlans (
+        id ${t.text} PRIMARY KEY,
+        owner ${t.text},
+        project ${t.text} NOT NULL,
+        facility ${t.text} NOT NULL REFERENCES facilities(code),
+        vid ${t.int} NOT NULL CHECK (vid BETWEEN 1 AND 4094),
+        description ${t.text},
+        tags ${t.json} NOT NULL,
+        created_by ${t.text} NOT NULL,
+        created_at ${t.time} NOT NULL,
+        updated_at ${t.time} NOT NULL,
+        UNIQUE (facility, vid)
+      );
+      CREATE INDEX vlans_project ON vlans (project);
+      CREATE INDEX vlans_owner ON vlans (owner);
+      -- Which switch ports carry a VLAN for which server: a VLAN is not deleted while any row
+      -- names it, and one port carries a VLAN once.
+      CREATE TABLE vlan_ports (
+        vlan_id ${t.text} NOT NULL REFERENCES vlans(id),
+        server_id ${t.text} NOT NULL,
+        machine_id ${t.text} NOT NULL,
+        nic ${t.text} NOT NULL,
+        switch ${t.text} NOT NULL,
+        port ${t.text} NOT NULL,
+        mode ${t.text} NOT NULL CHECK (mode IN ('access','native','tagged')),
+        created_at ${t.time} NOT NULL,
+        PRIMARY KEY (vlan_id, switch, port)
+      );
+      CREATE INDEX vlan_ports_server ON vlan_ports (server_id);
+    `;

@@ -2,7 +2,7 @@
 // released migration: add a new one.
 
 import type { Migration } from "./migrations";
-import { inventorySql, serversSql, type ColumnTypes } from "./shared-schema";
+import { inventorySql, serversSql, vlansSql, type ColumnTypes } from "./shared-schema";
 
 const SQLITE_TYPES: ColumnTypes = { text: "TEXT", int: "INTEGER", time: "TEXT", json: "TEXT" };
 
@@ -120,5 +120,10 @@ export const SQLITE_MIGRATIONS: Migration[] = [
     version: 3,
     name: "servers",
     sql: `${serversSql(SQLITE_TYPES)}`,
+  },
+  {
+    version: 4,
+    name: "vlans",
+    sql: `${vlansSql(SQLITE_TYPES)}`,
   },
 ];

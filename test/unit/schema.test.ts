@@ -4,6 +4,7 @@ import path from "node:path";
 import ts from "typescript";
 import { IpReservationInputs } from "../../provider/resources/ip-reservation";
 import { ServerInputs } from "../../provider/servers/inputs";
+import { VlanInputs } from "../../provider/resources/vlan";
 
 const root = path.resolve(__dirname, "../..");
 const schema = JSON.parse(fs.readFileSync(path.join(root, "schema.json"), "utf8")) as {
@@ -52,4 +53,14 @@ test("Server: schema, sdk and provider agree", () => {
   expect(sorted(sdk.inputs)).toEqual(sorted(zodKeys));
   expect(sorted(Object.keys(res.properties))).toEqual(sorted(sdk.outputs));
   expect(sorted(res.requiredInputs)).toEqual(["facility", "hostname", "operatingSystem", "project"]);
+});
+
+test("Vlan: schema, sdk and provider agree", () => {
+  const res = schema.resources["baremetal:index:Vlan"]!;
+  const sdk = sdkShape("vlan.ts", "VlanArgs", "Vlan");
+  const zodKeys = Object.keys(VlanInputs.shape).filter((k) => k !== "owner");
+  expect(sorted(Object.keys(res.inputProperties))).toEqual(sorted(sdk.inputs));
+  expect(sorted(sdk.inputs)).toEqual(sorted(zodKeys));
+  expect(sorted(Object.keys(res.properties))).toEqual(sorted(sdk.outputs));
+  expect(sorted(res.requiredInputs)).toEqual(["facility", "project"]);
 });

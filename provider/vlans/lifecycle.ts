@@ -1,0 +1,117 @@
+// How a Vlan is made and taken apart: the id is taken in the store first (the database keeps
+// it unique per facility), then the VLAN is put on every switch of the facility. A failure on
+// any switch takes it off the switches it was added to and gives the id back. Delete refuses
+// while ports carry the VLAN, naming them, unless forced: then each port is detached on its
+// switch (an access port goes back to no VLAN, a trunk loses just this VLAN) before the VLAN
+// goes from the switches and the id is released.
+import type { ProviderConfig } from "../config";
+import type { PortConfig, Switch } from "../hardware/switch";
+import { facilitySwitches } from "../store/inventory-sql";
+import type { Store } from "../store/store";
+import {
+  createVlan,
+  deleteVlan,
+  detachPort,
+  readVlan,
+  vlanInUse,
+  vlanPorts,
+  type VlanPort,
+  type VlanRecord,
+  type VlanRequest,
+} from "../store/vlans-sql";
+import { secretsOf, switchFor } from "../servers/hardware";
+
+export interface Context {
+  store: Store;
+  config: ProviderConfig;
+}
+
+async function facilitySwitchDrivers(
+  ctx: Context,
+  facility: string,
+): Promise<{ name: string; sw: Switch }[]> {
+  const specs = await ctx.store.transact(() => facilitySwitches(facility), "read");
+  return specs.map((spec) => ({ name: spec.name, sw: switchFor(spec, secretsOf(ctx.config)) }));
+}
+
+export async function createVlanEverywhere(
+  ctx: Context,
+  req: VlanRequest,
+): Promise<{ vlan: VlanRecord; switches: string[] }> {
+  const actor = ctx.config.actor;
+  const { vlan, adopted } = await ctx.store.transact((at) => createVlan(req, actor, at));
+  const switches = await facilitySwitchDrivers(ctx, vlan.facility);
+  const added: { name: string; sw: Switch }[] = [];
+  let current = "";
+  try {
+    for (const s of switches) {
+      current = s.name;
+      const had = (await s.sw.listVlans()).includes(vlan.vid);
+      await s.sw.ensureVlan(vlan.vid);
+      if (!had) added.push(s);
+    }
+  } catch (e) {
+    let message = `VLAN ${vlan.vid}: could not create it on switch ${current}: ${(e as Error).message}`;
+    for (const s of added.reverse()) {
+      await s.sw.removeVlan(vlan.vid).catch((undo: Error) => {
+        message += `; then could not remove it from switch ${s.name}: ${undo.message}`;
+      });
+    }
+    // An adopted VLAN belongs to a resource the engine may still know; keep its id.
+    if (!adopted) await ctx.store.transact((at) => deleteVlan(vlan.id, actor, at));
+    throw new Error(message, { cause: e });
+  }
+  return { vlan, switches: switches.map((s) => s.name) };
+}
+
+/** The port's configuration without `vid`: an access port or a trunk left with nothing gets none. */
+function withoutVlan(p: PortConfig, vid: number): PortConfig {
+  if (p.mode === "access") return p.vlan === vid ? { port: p.port, mode: "none" } : p;
+  if (p.mode !== "trunk") return p;
+  const allowed = (p.allowedVlans ?? []).filter((v) => v !== vid);
+  const nativeVlan = p.nativeVlan === vid ? undefined : p.nativeVlan;
+  if (allowed.length === 0 && nativeVlan === undefined) return { port: p.port, mode: "none" };
+  return { port: p.port, mode: "trunk", nativeVlan, allowedVlans: allowed };
+}
+
+async function detach(sw: Switch, port: VlanPort): Promise<void> {
+  const now = await sw.readPort(port.port);
+  const next = withoutVlan(now, port.vid);
+  if (next.mode === "none" && now.mode !== "none") await sw.resetPort(port.port);
+  else if (next.mode === "trunk" && JSON.stringify(next) !== JSON.stringify(now)) {
+    await sw.setTrunk(port.port, { nativeVlan: next.nativeVlan, allowedVlans: next.allowedVlans ?? [] });
+  }
+}
+
+export async function deleteVlanEverywhere(ctx: Context, id: string, force: boolean): Promise<void> {
+  const actor = ctx.config.actor;
+  const vlan = await ctx.store.transact(() => readVlan(id), "read");
+  if (!vlan) return;
+  const switches = await facilitySwitchDrivers(ctx, vlan.facility);
+  const byName = new Map(switches.map((s) => [s.name, s.sw]));
+  const ports = await ctx.store.transact(() => vlanPorts({ vlanId: id }), "read");
+  if (ports.length > 0 && !force) throw vlanInUse(vlan, ports);
+  for (const p of ports) {
+    const sw = byName.get(p.switch);
+    if (sw) await detach(sw, p);
+    await ctx.store.transact((at) => detachPort(id, p.switch, p.port, actor, at));
+  }
+  // A switch still holding ports in the VLAN (set by hand, not through us) refuses, naming them.
+  for (const s of switches) await s.sw.removeVlan(vlan.vid);
+  await ctx.store.transact((at) => deleteVlan(id, actor, at));
+}
+
+/** The VLAN as the store and the switches see it now; undefined when the store has no such VLAN. */
+export async function readVlanEverywhere(
+  ctx: Context,
+  id: string,
+): Promise<{ vlan: VlanRecord; switches: string[]; ports: VlanPort[] } | undefined> {
+  const vlan = await ctx.store.transact(() => readVlan(id), "read");
+  if (!vlan) return undefined;
+  const present: string[] = [];
+  for (const s of await facilitySwitchDrivers(ctx, vlan.facility)) {
+    if ((await s.sw.listVlans()).includes(vlan.vid)) present.push(s.name);
+  }
+  const ports = await ctx.store.transact(() => vlanPorts({ vlanId: id }), "read");
+  return { vlan, switches: present, ports };
+}
