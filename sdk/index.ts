@@ -1,4 +1,10 @@
 // pulumi-baremetal: run your own racks as code.
 export { IpReservation, type IpReservationArgs, type IpReservationType } from "./ip-reservation";
-export { Server, type ServerArgs, type ServerIpAddress, type OperatingSystem } from "./server";
+export {
+  Server,
+  type ServerArgs,
+  type ServerIpAddress,
+  type OperatingSystem,
+  type NetworkType,
+} from "./server";
 export { Vlan, type VlanArgs } from "./vlan";

@@ -12,6 +12,8 @@ export interface ServerIpAddress {
   reservationId?: string;
 }
 
+export type NetworkType = "layer3" | "hybrid" | "layer2";
+
 export interface ServerArgs {
   project: pulumi.Input<string>;
   /** Facility code; the machine comes from its inventory. */
@@ -32,9 +34,19 @@ export interface ServerArgs {
   sshKeys?: pulumi.Input<pulumi.Input<string>[]>;
   tags?: pulumi.Input<pulumi.Input<string>[]>;
   description?: pulumi.Input<string>;
-  /** layer3 (hybrid and layer2 come with Vlan). */
-  networkType?: pulumi.Input<"layer3">;
-  /** Default: public IPv4 /31, private IPv4 /31, public IPv6 /127. */
+  /**
+   * layer3 (default): routed addresses only. hybrid: layer 3 untagged plus `vlans` tagged.
+   * layer2: only `vlans` (one as access, several as a trunk), no public addresses.
+   */
+  networkType?: pulumi.Input<NetworkType>;
+  /** VLAN ids of this project's Vlans in this facility, e.g. `[vlan.vid]`. Changes apply in place. */
+  vlans?: pulumi.Input<pulumi.Input<number>[]>;
+  /** layer2 with several vlans: the one carried untagged. */
+  nativeVlan?: pulumi.Input<number>;
+  /**
+   * Default: public IPv4 /31, private IPv4 /31, public IPv6 /127; none for a layer2 server
+   * (when networkType is given as a plain value).
+   */
   ipAddresses?: pulumi.Input<pulumi.Input<ServerIpAddress>[]>;
   /** Erase the disks before the machine goes back to the pool (default true). */
   wipeOnDelete?: pulumi.Input<boolean>;
@@ -80,9 +92,13 @@ export class Server extends pulumi.dynamic.Resource {
       switch: string;
       port: string;
       vlan?: number;
+      nativeVlan?: number;
+      allowedVlans?: number[];
       mode: "access" | "trunk" | "none" | "unknown";
     }[]
   >;
+  declare readonly networkType: pulumi.Output<NetworkType>;
+  declare readonly vlans: pulumi.Output<number[]>;
   declare readonly timeline: pulumi.Output<{ at: string; action: string }[]>;
   declare readonly tags: pulumi.Output<string[]>;
   declare readonly description: pulumi.Output<string | undefined>;
@@ -94,6 +110,8 @@ export class Server extends pulumi.dynamic.Resource {
       name,
       {
         ...args,
+        // A layer2 server has no public addresses: its default is none.
+        ipAddresses: args.ipAddresses ?? (args.networkType === "layer2" ? [] : undefined),
         owner: ownerKey(pulumi, name),
         machine: args.machine,
         plan: args.plan,

@@ -4,19 +4,14 @@
 import { describeBlock } from "../ipam/addresses";
 import { parseCidr } from "../ipam/cidr";
 import { providerConfig, reportCpu, storeFor } from "../runtime";
-import { readMachine } from "../store/inventory-sql";
+import { readFacility, readMachine } from "../store/inventory-sql";
 import { readServer, serverTimeline, setServerState, type ServerRecord } from "../store/servers-sql";
 import type { NetworkAddress } from "../servers/addresses";
 import { bmcFor, secretsOf } from "../servers/hardware";
 import { ServerInputs } from "../servers/inputs";
-import {
-  createServer,
-  deleteServer,
-  readPorts,
-  reinstallServer,
-  type PortState,
-  type Provisioned,
-} from "../servers/lifecycle";
+import { createServer, deleteServer, reinstallServer, type Provisioned } from "../servers/lifecycle";
+import { applyNetwork } from "../servers/network";
+import { readPorts, type PortState } from "../servers/ports";
 import { checkWith, type CheckResult } from "./check";
 
 export interface ServerOutputs extends ServerInputs {
@@ -36,7 +31,8 @@ export interface ServerOutputs extends ServerInputs {
   timeline: { at: string; action: string }[];
 }
 
-const REPLACE_ON = ["project", "facility", "networkType", "ipAddresses"] as const;
+const REPLACE_ON = ["project", "facility", "ipAddresses"] as const;
+const NETWORK = ["networkType", "vlans", "nativeVlan"] as const;
 const REINSTALL_ON = ["operatingSystem", "userData", "customData", "ipxeScriptUrl", "sshKeys"] as const;
 const IN_PLACE = [
   "hostname",
@@ -102,7 +98,10 @@ export async function diff(
 
   const reinstall = REINSTALL_ON.filter((k) => differs(olds[k], news[k]));
   if (news.reinstall === "replace") replaces.push(...reinstall);
-  const inPlace = IN_PLACE.some((k) => differs(olds[k], news[k])) || reinstall.length > 0;
+  const inPlace =
+    IN_PLACE.some((k) => differs(olds[k], news[k])) ||
+    NETWORK.some((k) => differs(olds[k] ?? (k === "vlans" ? [] : undefined), news[k])) ||
+    reinstall.length > 0;
   // A named machine can hold only one server: the old one must go before the new one comes.
   return {
     changes: replaces.length > 0 || inPlace,
@@ -175,7 +174,13 @@ export async function update(
   if (!found) throw new Error(`server ${id} is no longer in the store; run pulumi refresh`);
   if (REINSTALL_ON.some((k) => differs(olds[k], news[k]))) {
     const p = await reinstallServer({ store, config }, found.server, news, owner(news));
-    return { outs: await outputs(news, p, olds) };
+    return { outs: { ...(await outputs(news, p, olds)), ...(p.ports ? { ports: p.ports } : {}) } };
+  }
+  let ports = olds.ports;
+  if (NETWORK.some((k) => differs(olds[k] ?? (k === "vlans" ? [] : undefined), news[k]))) {
+    const facility = await store.transact(() => readFacility(found.server.facility), "read");
+    if (!facility) throw new Error(`facility ${found.server.facility} is no longer in the inventory`);
+    ports = await applyNetwork({ store, config }, id, found.p.machine, news, facility.provisioningVlan);
   }
   const server = await store.transact((at) =>
     setServerState(
@@ -185,7 +190,7 @@ export async function update(
       at,
     ),
   );
-  return { outs: await outputs(news, { ...found.p, server }, olds) };
+  return { outs: { ...(await outputs(news, { ...found.p, server }, olds)), ...(ports ? { ports } : {}) } };
 }
 
 export async function remove(id: string, props: ServerOutputs): Promise<void> {

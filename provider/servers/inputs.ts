@@ -16,6 +16,8 @@ const SSH_KEY =
   /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n\r]*)?$/;
 
 export const ADDRESS_TYPES = ["public_ipv4", "private_ipv4", "public_ipv6"] as const;
+/** layer3: routed addresses only; hybrid: layer 3 plus tagged VLANs; layer2: VLANs only. */
+export const NETWORK_TYPES = ["layer3", "hybrid", "layer2"] as const;
 
 const ipAddress = z
   .strictObject({
@@ -81,10 +83,21 @@ export const ServerInputs = z
     tags: z.array(z.string().max(256)).max(64).default([]),
     description: z.string().max(1024).optional(),
     networkType: z
-      .enum(["layer3"], {
-        error: "networkType: only layer3 is available yet (hybrid and layer2 come with Vlan)",
-      })
+      .enum(NETWORK_TYPES, { error: `networkType must be one of ${NETWORK_TYPES.join(", ")}` })
       .default("layer3"),
+    /** VLAN ids (of Vlans of this project in this facility) the server's ports carry. */
+    vlans: z
+      .array(
+        z
+          .number({ error: "each vlan is a VLAN id (a number, e.g. vlan.vid)" })
+          .int("each vlan is a whole number")
+          .min(2, "each vlan is a VLAN id 2-4094")
+          .max(4094, "each vlan is a VLAN id 2-4094"),
+      )
+      .max(64, "at most 64 vlans")
+      .default([]),
+    /** layer2 with several VLANs: the one carried untagged. */
+    nativeVlan: z.number({ error: "nativeVlan must be a number" }).int().optional(),
     ipAddresses: z
       .array(ipAddress)
       .max(8)
@@ -99,6 +112,32 @@ export const ServerInputs = z
     owner: z.string().optional(),
   })
   .superRefine((v, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    if (v.networkType === "layer3" && v.vlans.length > 0) {
+      issue(
+        "vlans",
+        "a layer3 server carries no VLANs: use networkType hybrid (layer 3 plus tagged VLANs) or layer2",
+      );
+    }
+    if (new Set(v.vlans).size !== v.vlans.length) issue("vlans", "each VLAN id at most once");
+    if (v.networkType === "layer2") {
+      const publicOnes = v.ipAddresses.filter((a) => a.type !== "private_ipv4").map((a) => a.type);
+      if (publicOnes.length > 0) {
+        issue(
+          "ipAddresses",
+          `a layer2 server has no public addresses (asked for ${publicOnes.join(", ")}): give ipAddresses [] or private_ipv4 only`,
+        );
+      }
+    }
+    if (v.nativeVlan !== undefined) {
+      if (v.networkType !== "layer2")
+        issue(
+          "nativeVlan",
+          "nativeVlan is for layer2 servers (hybrid's native VLAN is the facility's layer 3 network)",
+        );
+      else if (!v.vlans.includes(v.nativeVlan))
+        issue("nativeVlan", `nativeVlan ${v.nativeVlan} must be one of vlans`);
+    }
     if ((v.plan === undefined) === (v.machine === undefined)) {
       ctx.addIssue({ code: "custom", path: ["plan"], message: "give exactly one of plan or machine" });
     }

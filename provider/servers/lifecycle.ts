@@ -6,12 +6,11 @@
 // hold a half-written or old OS and must not go back to the pool.
 import { randomBytes, randomUUID } from "node:crypto";
 import type { ProviderConfig } from "../config";
-import { isHardwareError } from "../hardware/errors";
 import type { MachineRecord } from "../inventory/types";
 import { renderBoot, renderWipeIpxe } from "../provisioning/render";
 import type { InterfaceConfig, ProvisionSpec } from "../provisioning/spec";
 import { bootServerUrls } from "../provisioning/urls";
-import { readFacility, readMachine, readSwitch } from "../store/inventory-sql";
+import { readFacility, readMachine } from "../store/inventory-sql";
 import {
   claimServer,
   finishServer,
@@ -22,7 +21,9 @@ import {
 } from "../store/servers-sql";
 import type { Store } from "../store/store";
 import { allocateAddresses, releaseAddresses, type NetworkAddress } from "./addresses";
-import { bmcFor, secretsOf as secrets, switchFor } from "./hardware";
+import { bmcFor, secretsOf as secrets } from "./hardware";
+import { applyNetwork, forgetNetwork, portPlan } from "./network";
+import { portsTo, resetPorts, type PortState } from "./ports";
 import type { ServerInputs } from "./inputs";
 import { hashPassword, newRootPassword } from "./passwords";
 import { progress } from "./progress";
@@ -53,76 +54,6 @@ export interface Provisioned {
   rootPassword?: string;
   /** The switch ports as the switch confirmed them during this create, when it set them. */
   ports?: PortState[];
-}
-
-
-async function machineSwitchPorts(ctx: Context, machine: MachineRecord) {
-  return Promise.all(
-    machine.nics.map(async (n) => {
-      const spec = await ctx.store.transact(() => readSwitch(n.switch), "read");
-      if (!spec)
-        throw new Error(`switch ${n.switch} (cabled to ${machine.id} ${n.name}) is not in the inventory`);
-      return { nic: n, sw: switchFor(spec, secrets(ctx.config)) };
-    }),
-  );
-}
-
-// VLANs this process has seen on each switch. ensureVlan reads the switch's whole state, which
-// grows with its ports; once per switch and VLAN is enough, and a VLAN someone removed since
-// shows up as VlanNotFound on the port change, which ensures it again.
-const ensured = new Set<string>();
-
-/** Puts every NIC's port on `vlan`; returns what each switch read back in the same round trip. */
-async function portsTo(ctx: Context, machine: MachineRecord, vlan: number): Promise<PortState[]> {
-  const states: PortState[] = [];
-  for (const { nic, sw } of await machineSwitchPorts(ctx, machine)) {
-    const key = `${nic.switch}\u0000${vlan}`;
-    const ensure = async () => {
-      await sw.ensureVlan(vlan);
-      ensured.add(key);
-    };
-    if (!ensured.has(key)) await ensure();
-    let read;
-    try {
-      read = await sw.setAccess(nic.port, vlan);
-    } catch (e) {
-      if (!isHardwareError(e, "VlanNotFound")) throw e;
-      ensured.delete(key);
-      await ensure();
-      read = await sw.setAccess(nic.port, vlan);
-    }
-    states.push({ nic: nic.name, switch: nic.switch, port: nic.port, mode: "access", vlan: read.vlan });
-  }
-  return states;
-}
-
-export interface PortState {
-  nic: string;
-  switch: string;
-  port: string;
-  /** The access VLAN the switch reports; absent when the port has none (or is a trunk). */
-  vlan?: number;
-  mode: "access" | "trunk" | "none" | "unknown";
-}
-
-/** What each of the machine's switch ports holds now, as the switches say. */
-export async function readPorts(ctx: Context, machine: MachineRecord): Promise<PortState[]> {
-  const ports = await machineSwitchPorts(ctx, machine);
-  return Promise.all(
-    ports.map(async ({ nic, sw }): Promise<PortState> => {
-      const base = { nic: nic.name, switch: nic.switch, port: nic.port };
-      try {
-        const p = await sw.readPort(nic.port);
-        return p.mode === "access" ? { ...base, mode: "access", vlan: p.vlan } : { ...base, mode: p.mode };
-      } catch {
-        return { ...base, mode: "unknown" };
-      }
-    }),
-  );
-}
-
-async function resetPorts(ctx: Context, machine: MachineRecord): Promise<void> {
-  for (const { nic, sw } of await machineSwitchPorts(ctx, machine)) await sw.resetPort(nic.port);
 }
 
 function interfaces(machine: MachineRecord, network: NetworkAddress[]): InterfaceConfig[] {
@@ -209,7 +140,12 @@ async function install(
 
   onStep("install");
   await waitForSession(ctx, token, inputs.provisionTimeoutSeconds * 1000, "install");
-  return ports;
+
+  // Installed on the provisioning VLAN; now the server's own network mode.
+  const plan = portPlan(inputs, facility.provisioningVlan);
+  if (plan.mode === "access" && plan.vlan === facility.provisioningVlan) return ports;
+  onStep("network");
+  return applyNetwork(ctx, server.id, machine, inputs, facility.provisioningVlan);
 }
 
 export async function createServer(ctx: Context, inputs: ServerInputs, owner: string): Promise<Provisioned> {
@@ -268,7 +204,13 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
     if (claimed.adopted && server.state === "active") return { server, machine, network };
 
     const m = machine;
-    undo.push({ what: "reset switch ports", run: () => resetPorts(ctx, m) });
+    undo.push({
+      what: "reset switch ports",
+      run: async () => {
+        await resetPorts(ctx, m);
+        await forgetNetwork(ctx, s.id);
+      },
+    });
     undo.push({
       what: "power off",
       run: async () => {
@@ -341,6 +283,7 @@ export async function deleteServer(
     }
     await resetPorts(ctx, machine);
   }
+  await forgetNetwork(ctx, server.id);
   await releaseAddresses(ctx.store, server.id, owner, actor);
   await ctx.store.transact((at) => finishServer(server.id, machineTo, reason, actor, at));
 }
@@ -384,8 +327,9 @@ export async function reinstallServer(
   const network = await allocateAddresses(ctx.store, server.id, inputs, owner, actor);
   const rootPassword = newRootPassword();
   let step = "reinstall";
+  let ports: PortState[];
   try {
-    await install(ctx, server, machine, inputs, network, await hashPassword(rootPassword), (s) => {
+    ports = await install(ctx, server, machine, inputs, network, await hashPassword(rootPassword), (s) => {
       step = s;
       progress(`${inputs.hostname}: reinstall: ${s} (machine ${machine.id})`);
     });
@@ -398,5 +342,5 @@ export async function reinstallServer(
   const updated = await ctx.store.transact((at) =>
     setServerState(server.id, { state: "active", hostname: inputs.hostname }, actor, at),
   );
-  return { server: updated, machine, network, rootPassword };
+  return { server: updated, machine, network, rootPassword, ports };
 }
