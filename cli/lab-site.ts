@@ -22,6 +22,7 @@ export async function startLabSite(opts: {
   storeFile: string;
   machines: number;
   installTimeMs?: number;
+  switchDialect?: "linux-bridge-per-vlan" | "linux";
 }): Promise<LabSite> {
   const store = await openStore(`sqlite:${opts.storeFile}`);
   let boot: BootServer | undefined;
@@ -33,6 +34,7 @@ export async function startLabSite(opts: {
       bootServerUrl: boot.url,
       installTimeMs: opts.installTimeMs ?? 1000,
       provisioningVlan: 10,
+      switchDialect: opts.switchDialect,
     });
     await applyInventoryFile(store, lab.inventoryYaml(), { prune: false, dryRun: false, actor: "lab" });
     const v6 = `${lab.facility}-public6`;

@@ -1,5 +1,8 @@
 // The switch's links in memory, and the iproute2 commands of the `linux-bridge-per-vlan`
-// dialect run against them. Outputs, messages and exit codes are those of iproute2 6.1 on the
+// dialect run against them. With `vlanAware`, the switch is instead a kernel with 802.1Q: one
+// VLAN-aware bridge br0 and `bridge vlan` per port, as the `linux` dialect drives it (access
+// and trunk ports); that mode's outputs follow iproute2's formats but were not observed here,
+// since this machine's kernel has no 802.1Q. Outputs, messages and exit codes are those of iproute2 6.1 on the
 // real lab switch (a kernel without 802.1Q: one plain bridge `vlan<N>` per VLAN, ports
 // swp1..swpN, veths whose other ends are the machines' NICs):
 //   - `ip` exits 1 on its own errors ("Cannot find device"), 2 when the kernel refuses
@@ -25,19 +28,35 @@ interface Link {
   netnsid?: number;
 }
 
+interface PortVlan {
+  pvid: boolean;
+  untagged: boolean;
+}
+
+const BR = "br0";
+
 const OK: CommandResult = { stdout: "", stderr: "", code: 0 };
 const fail = (code: number, stderr: string): CommandResult => ({ stdout: "", stderr, code });
 const noDevice = (name: string) => fail(1, `Cannot find device "${name}"\n`);
 
 export class Iproute2Model {
   private readonly links = new Map<string, Link>();
+  /** VLAN-aware mode: each bridge member's (and br0's own, "self") VLANs. */
+  private readonly vlans = new Map<string, Map<number, PortVlan>>();
   private nextIndex = 1;
 
-  constructor(ports: number) {
+  constructor(
+    ports: number,
+    readonly vlanAware = false,
+  ) {
     this.add({ name: "lo", kind: "loopback", up: false, mac: "00:00:00:00:00:00" });
     // Ports start up (the lab brings them up when it cables them), in no bridge.
     for (let i = 1; i <= ports; i++) {
       this.add({ name: `swp${i}`, kind: "veth", up: true, mac: macFor(0x5a, i), netnsid: i - 1 });
+    }
+    if (vlanAware) {
+      // Set up as the `linux` dialect expects: br0 with vlan_filtering 1 and vlan_default_pvid 0.
+      this.add({ name: BR, kind: "bridge", up: true, mac: macFor(0x5b, 0) });
     }
   }
 
@@ -53,6 +72,12 @@ export class Iproute2Model {
     if ((m = /^ip -j -d link show dev (\S+)$/.exec(line))) return this.showOne(m[1]!);
     if (line === "ip -j link show type bridge") return this.show((l) => l.kind === "bridge");
     if (line === "ip -j link show") return this.show(() => true);
+    if (this.vlanAware) {
+      if ((m = /^bridge vlan (add|del) dev (\S+) vid (\d+)((?: (?:pvid|untagged|self|master))*)$/.exec(line)))
+        return this.bridgeVlan(m[1] as "add" | "del", m[2]!, Number(m[3]), m[4]!.trim().split(" "));
+      if (line === "bridge -j vlan show") return this.vlanShow();
+      if ((m = /^bridge -j vlan show dev (\S+)$/.exec(line))) return this.vlanShow(m[1]!);
+    }
     // Seen on the real lab switch: this kernel has no 802.1Q, so bridge(8) fails in the kernel.
     if ((m = /^bridge vlan (?:add|del) dev (\S+) /.exec(line))) {
       if (!this.links.has(m[1]!)) return fail(1, `Cannot find bridge device "${m[1]}"\n`);
@@ -75,6 +100,11 @@ export class Iproute2Model {
   vlanOfPort(port: string): number | undefined {
     const link = this.links.get(port);
     if (!link?.up || !link.master) return undefined;
+    if (this.vlanAware) {
+      // Untagged traffic (a netbooting NIC's) lands in the port's PVID, if it egresses untagged.
+      const pvid = [...(this.vlans.get(port) ?? [])].find(([, f]) => f.pvid && f.untagged)?.[0];
+      return pvid !== undefined && this.vlans.get(BR)?.has(pvid) ? pvid : undefined;
+    }
     const bridge = this.links.get(link.master);
     const m = /^vlan(\d+)$/.exec(link.master);
     return bridge?.up && m ? Number(m[1]) : undefined;
@@ -115,6 +145,47 @@ export class Iproute2Model {
     return OK;
   }
 
+  /** VLAN-aware mode: the port's VLANs, ascending, as `bridge vlan show` lists them. */
+  portVlans(port: string): { vlan: number; pvid: boolean; untagged: boolean }[] {
+    return [...(this.vlans.get(port) ?? [])].sort(([a], [b]) => a - b).map(([vlan, f]) => ({ vlan, ...f }));
+  }
+
+  private bridgeVlan(op: "add" | "del", dev: string, vid: number, flags: string[]): CommandResult {
+    const link = this.links.get(dev);
+    if (!link) return fail(1, `Cannot find bridge device "${dev}"\n`);
+    const self = flags.includes("self");
+    if (self ? dev !== BR : link.master !== BR)
+      return fail(255, "RTNETLINK answers: Operation not supported\n");
+    const table = this.vlans.get(dev) ?? new Map<number, PortVlan>();
+    this.vlans.set(dev, table);
+    if (op === "del") {
+      if (!table.delete(vid)) return fail(255, "RTNETLINK answers: No such file or directory\n");
+      return OK;
+    }
+    const pvid = flags.includes("pvid");
+    // One PVID per port: a new one takes the flag from the old.
+    if (pvid) for (const f of table.values()) f.pvid = false;
+    table.set(vid, { pvid, untagged: flags.includes("untagged") });
+    return OK;
+  }
+
+  private vlanShow(dev?: string): CommandResult {
+    if (dev !== undefined && !this.links.has(dev)) return fail(1, `Cannot find device "${dev}"\n`);
+    const names = [...this.vlans.keys()]
+      .filter((n) => (dev === undefined || n === dev) && (this.vlans.get(n)?.size ?? 0) > 0)
+      .sort((a, b) => this.links.get(a)!.ifindex - this.links.get(b)!.ifindex);
+    const out = names.map((n) => ({
+      ifname: n,
+      vlans: [...this.vlans.get(n)!]
+        .sort(([a], [b]) => a - b)
+        .map(([vlan, f]) => {
+          const flags = [...(f.pvid ? ["PVID"] : []), ...(f.untagged ? ["Egress Untagged"] : [])];
+          return flags.length ? { vlan, flags } : { vlan };
+        }),
+    }));
+    return { stdout: JSON.stringify(out) + "\n", stderr: "", code: 0 };
+  }
+
   private attach(port: string, bridge: string): CommandResult {
     // `ip` resolves `master` while it parses its arguments, before it looks the device up:
     // a missing bridge wins over a missing port.
@@ -122,6 +193,8 @@ export class Iproute2Model {
       return fail(255, `Error: argument "${bridge}" is wrong: Device does not exist\n\n`);
     const link = this.links.get(port);
     if (!link) return noDevice(port);
+    // vlan_default_pvid 0: a port joins br0 carrying no VLAN.
+    if (this.vlanAware && bridge === BR && link.master !== BR) this.vlans.set(port, new Map());
     link.master = bridge; // moving from another bridge is one step, as in the kernel
     return OK;
   }
@@ -130,6 +203,7 @@ export class Iproute2Model {
     const link = this.links.get(port);
     if (!link) return noDevice(port);
     link.master = undefined;
+    this.vlans.delete(port);
     return OK;
   }
 

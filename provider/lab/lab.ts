@@ -38,6 +38,8 @@ export interface BuiltinLabOptions {
   /** Passwords; generated when absent. */
   bmcPassword?: string;
   switchPassword?: string;
+  /** The switch: linux-bridge-per-vlan (default, access ports only) or linux (VLAN-aware: trunks too). */
+  switchDialect?: "linux-bridge-per-vlan" | "linux";
 }
 
 export interface LabMachine {
@@ -130,7 +132,7 @@ export async function startBuiltinLab(opts: BuiltinLabOptions): Promise<BuiltinL
     const redfishOptions = { certificate, powerDelayMs: opts.powerDelayMs ?? 0, password: opts.bmcPassword };
     const [shared, started] = await Promise.all([
       RedfishSim.start(redfishOptions),
-      SwitchSim.start({ ports: Math.max(n, 1), password: opts.switchPassword }),
+      SwitchSim.start({ ports: Math.max(n, 1), password: opts.switchPassword, dialect: opts.switchDialect }),
     ]);
     sims.push(shared);
     sw = started;

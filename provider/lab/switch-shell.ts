@@ -25,6 +25,10 @@ const FORMS = [
   "ip -j link show",
   "bridge -j vlan show",
   `bridge vlan (?:add|del) dev ${PORT} vid ${VID}(?: (?:pvid|untagged|master))*`,
+  // The VLAN-aware switch (the `linux` dialect): ports join br0, VLANs live on br0 and ports.
+  `ip link set dev ${PORT} master br0`,
+  `bridge vlan (?:add|del) dev br0 vid ${VID} self`,
+  `bridge -j vlan show dev ${PORT}`,
 ].map((f) => new RegExp(`^${f}$`));
 
 /** Lines that change the switch (everything but the reads). */

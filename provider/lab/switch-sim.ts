@@ -20,6 +20,11 @@ export interface SwitchSimOptions {
   password?: string;
   /** OpenSSH public keys ("ssh-ed25519 AAAA..."); a client key is generated and authorized when absent. */
   authorizedKeys?: string[];
+  /**
+   * linux-bridge-per-vlan (default): a kernel without 802.1Q, as on this lab's machines, access
+   * ports only. linux: a VLAN-aware bridge, access and trunk ports.
+   */
+  dialect?: "linux-bridge-per-vlan" | "linux";
 }
 
 export interface SwitchFaults {
@@ -32,7 +37,7 @@ const MAX_LOG = 500;
 
 export class SwitchSim {
   readonly host = "127.0.0.1";
-  readonly dialect = "linux-bridge-per-vlan";
+  readonly dialect: "linux-bridge-per-vlan" | "linux";
   readonly username: string;
   readonly password: string;
   /** The generated client key (OpenSSH format), when no authorizedKeys were given. */
@@ -52,7 +57,8 @@ export class SwitchSim {
     if (!Number.isInteger(opts.ports) || opts.ports < 1 || opts.ports > 9999) {
       throw new Error(`ports must be 1..9999 (swp1..swp9999), got ${opts.ports}`);
     }
-    this.model = new Iproute2Model(opts.ports);
+    this.dialect = opts.dialect ?? "linux-bridge-per-vlan";
+    this.model = new Iproute2Model(opts.ports, this.dialect === "linux");
     this.username = opts.username ?? "admin";
     this.password = opts.password ?? crypto.randomBytes(12).toString("base64url");
     // ed25519 from ssh2's own generator: OpenSSH format, which ssh2 parses natively, and made

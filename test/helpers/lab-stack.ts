@@ -13,14 +13,21 @@ export interface LabStack {
 
 export async function labStack(
   stackName: string,
-  opts: { machines: number; installTimeMs: number; config?: Record<string, string> },
+  opts: {
+    machines: number;
+    installTimeMs: number;
+    config?: Record<string, string>;
+    example?: string;
+    switchDialect?: "linux-bridge-per-vlan" | "linux";
+  },
 ): Promise<LabStack> {
-  const ex = await exampleStack("quickstart", stackName);
+  const ex = await exampleStack(opts.example ?? "quickstart", stackName);
   fs.mkdirSync(path.dirname(ex.storeFile), { recursive: true });
   const site = await startLabSite({
     storeFile: ex.storeFile,
     machines: opts.machines,
     installTimeMs: opts.installTimeMs,
+    switchDialect: opts.switchDialect,
   });
   // The provider process reads the lab's credentials from its environment.
   for (const [k, v] of Object.entries(site.env)) process.env[k] = v;

@@ -1,6 +1,9 @@
 // Linux switches driven with iproute2. Two forms:
 // - `linux`: one VLAN-aware bridge (802.1Q filtering) holding every port, VLANs set per port
-//   with `bridge vlan`; access and trunk ports.
+//   with `bridge vlan`; access and trunk ports. The switch is set up with
+//   `ip link add br0 type bridge vlan_filtering 1 vlan_default_pvid 0`: a port that joins the
+//   bridge then carries nothing until told, instead of the kernel's default untagged VLAN 1,
+//   which a change (reading the port before it joined) would not know to remove.
 // - `linux-bridge-per-vlan`: for kernels without 802.1Q (this lab's), one plain bridge per VLAN
 //   named vlan<N>; a port is in VLAN N when attached to bridge N. Access ports only.
 import type { Dialect, SwitchState } from "../dialect";
@@ -147,7 +150,9 @@ export function bridgeVlanParsers(bridge: string): Pick<Dialect, "parsePort" | "
     parseState(stdout) {
       const entries = JSON.parse(lastLine(stdout)) as BridgeVlans[];
       const own = entries.find((e) => e.ifname === bridge);
-      const vlans = (own?.vlans ?? []).map((v) => v.vlan).filter((v) => v !== 1);
+      const vlans = (own?.vlans ?? [])
+        .flatMap((v) => Array.from({ length: (v.vlanEnd ?? v.vlan) - v.vlan + 1 }, (_, i) => v.vlan + i))
+        .filter((v) => v !== 1);
       const ports = entries.filter((e) => e.ifname !== bridge).map((e) => vlanAwarePort(e, e.ifname));
       return { vlans: vlans.sort((a, b) => a - b), ports };
     },

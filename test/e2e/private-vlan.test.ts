@@ -1,0 +1,108 @@
+// examples/private-vlan through the real engine on the built-in lab with a VLAN-aware switch:
+// a Vlan on the switch, two hybrid servers carrying it tagged beside their layer-3 network,
+// a network change applied in place, and nothing left after destroy.
+import type { ExampleStack } from "../../cli/example-stack";
+import type { LabSite } from "../../cli/lab-site";
+import { listVlans, vlanPorts } from "../../provider/store/vlans-sql";
+import { labStack, type LabStack } from "../helpers/lab-stack";
+
+jest.setTimeout(300_000);
+
+let ex: ExampleStack;
+let site: LabSite;
+let lab: LabStack;
+const log = (label: string) => (out: string) => process.stdout.write(`[${label}] ${out}`);
+type Port = { mode: string; vlan?: number; nativeVlan?: number; allowedVlans?: number[] };
+
+beforeAll(async () => {
+  lab = await labStack("test", {
+    example: "private-vlan",
+    switchDialect: "linux",
+    machines: 3,
+    installTimeMs: 300,
+    config: { provisionTimeoutSeconds: "60" },
+  });
+  ({ ex, site } = lab);
+});
+
+afterAll(() => lab?.stop());
+
+const model = () => site.lab.switch.sim.model;
+
+test("up: the VLAN is on the switch and both servers carry it tagged beside layer 3", async () => {
+  const up = await ex.stack.up({ onOutput: log("up") });
+  expect(up.summary.result).toBe("succeeded");
+  const vid = up.outputs.vlan!.value as number;
+  expect(vid).toBe(1000); // the lowest of the lab facility's range
+  // The bridge has the provisioning VLAN (layer 3 here) and the new one.
+  expect(
+    model()
+      .portVlans("br0")
+      .map((v) => v.vlan),
+  ).toEqual([10, vid]);
+
+  const db = up.outputs.db!.value as { machine: string; ports: Port[] }[];
+  for (const d of db) {
+    expect(d.ports).toEqual([
+      expect.objectContaining({ mode: "trunk", nativeVlan: 10, allowedVlans: [vid] }),
+    ]);
+    // On the switch itself: the provisioning (layer 3) VLAN untagged, the private VLAN tagged.
+    const port = site.lab.machine(d.machine).switchPort;
+    expect(model().portVlans(port)).toEqual([
+      { vlan: 10, pvid: true, untagged: true },
+      { vlan: vid, pvid: false, untagged: false },
+    ]);
+  }
+  // The store knows which ports carry the VLAN, so the Vlan cannot go while they do.
+  const [vlan] = await site.store.transact(() => listVlans({ project: "demo" }), "read");
+  const carried = await site.store.transact(() => vlanPorts({ vlanId: vlan!.id }), "read");
+  expect(carried.map((p) => [p.machineId, p.mode]).sort()).toEqual(
+    db.map((d) => [d.machine, "tagged"]).sort(),
+  );
+
+  await ex.stack.refresh({ onOutput: log("refresh") });
+  const state = await ex.stack.exportStack();
+  const vlanState = (
+    state.deployment.resources as { type: string; outputs: { ports: unknown[]; switches: string[] } }[]
+  ).find((r) => r.type.endsWith("baremetal:Vlan"))!;
+  expect(vlanState.outputs.switches).toEqual(["lab-tor1"]);
+  expect(vlanState.outputs.ports).toHaveLength(2);
+});
+
+test("a network change applies in place: layer3 takes both servers off the VLAN", async () => {
+  const before = (await ex.stack.outputs()).db!.value as { machine: string }[];
+  await ex.stack.setConfig("networkType", { value: "layer3" });
+  const up = await ex.stack.up({ onOutput: log("layer3") });
+  expect(up.summary.resourceChanges).toMatchObject({ update: 2 });
+  expect(up.summary.resourceChanges?.replace ?? 0).toBe(0);
+  const db = up.outputs.db!.value as { machine: string; ports: Port[] }[];
+  expect(db.map((d) => d.machine)).toEqual(before.map((d) => d.machine));
+  for (const d of db) {
+    expect(d.ports).toEqual([expect.objectContaining({ mode: "access", vlan: 10 })]);
+    expect(model().portVlans(site.lab.machine(d.machine).switchPort)).toEqual([
+      { vlan: 10, pvid: true, untagged: true },
+    ]);
+  }
+  expect(await site.store.transact(() => vlanPorts({}), "read")).toEqual([]);
+
+  await ex.stack.setConfig("networkType", { value: "hybrid" });
+  const back = await ex.stack.up({ onOutput: log("hybrid") });
+  expect(back.summary.resourceChanges).toMatchObject({ update: 2 });
+  expect(await site.store.transact(() => vlanPorts({}), "read")).toHaveLength(2);
+});
+
+test("destroy: servers detach before the VLAN goes; nothing is left", async () => {
+  const res = await ex.stack.destroy({ onOutput: log("destroy") });
+  expect(res.summary.result).toBe("succeeded");
+  // Only the provisioning VLAN, which belongs to the facility, stays on the bridge.
+  expect(
+    model()
+      .portVlans("br0")
+      .map((v) => v.vlan),
+  ).toEqual([10]);
+  for (const m of site.lab.machines) expect(model().portVlans(m.switchPort)).toEqual([]);
+  expect(await site.store.transact(() => listVlans(), "read")).toEqual([]);
+  expect(await site.store.transact(() => vlanPorts({}), "read")).toEqual([]);
+  const inv = await site.store.inventory();
+  expect(inv.machines.map((m) => m.state)).toEqual(["available", "available", "available"]);
+});
