@@ -87,7 +87,21 @@ export async function applyNetwork(
       }
     }
   });
-  const states = await setPorts(ctx, machine, plan);
+  let states: PortState[];
+  try {
+    states = await setPorts(ctx, machine, plan);
+  } catch (e) {
+    // The switch did not take it: forget the VLANs this change added (the old ones stay).
+    const had = new Set(before.map((p) => p.vid));
+    await ctx.store.transact(function* (at) {
+      for (const nic of machine.nics) {
+        for (const vid of want.keys()) {
+          if (!had.has(vid)) yield* detachPort(byVid.get(vid)!.id, nic.switch, nic.port, actor, at);
+        }
+      }
+    });
+    throw e;
+  }
   const dropped = before.filter((p) => !want.has(p.vid));
   if (dropped.length > 0) {
     await ctx.store.transact(function* (at) {

@@ -40,10 +40,12 @@ export async function createVlanEverywhere(
 ): Promise<{ vlan: VlanRecord; switches: string[] }> {
   const actor = ctx.config.actor;
   const { vlan, adopted } = await ctx.store.transact((at) => createVlan(req, actor, at));
-  const switches = await facilitySwitchDrivers(ctx, vlan.facility);
+  let switches: { name: string; sw: Switch }[] = [];
   const added: { name: string; sw: Switch }[] = [];
   let current = "";
   try {
+    // Inside the undo: a switch whose credentials are missing must not keep the id taken.
+    switches = await facilitySwitchDrivers(ctx, vlan.facility);
     for (const s of switches) {
       current = s.name;
       const had = (await s.sw.listVlans()).includes(vlan.vid);
@@ -51,7 +53,7 @@ export async function createVlanEverywhere(
       if (!had) added.push(s);
     }
   } catch (e) {
-    let message = `VLAN ${vlan.vid}: could not create it on switch ${current}: ${(e as Error).message}`;
+    let message = `VLAN ${vlan.vid}: could not create it${current ? ` on switch ${current}` : ""}: ${(e as Error).message}`;
     for (const s of added.reverse()) {
       await s.sw.removeVlan(vlan.vid).catch((undo: Error) => {
         message += `; then could not remove it from switch ${s.name}: ${undo.message}`;
