@@ -9,8 +9,9 @@ const config = new pulumi.Config();
 const facility = config.get("facility") ?? "lab";
 const plan = config.get("plan") ?? "lab.small";
 const project = config.get("project") ?? "demo";
-// "hybrid" (default), or "layer3" to take the servers off the VLAN in place.
-const networkType = (config.get("networkType") ?? "hybrid") as "hybrid" | "layer3";
+// "hybrid" (default); "layer2": on the VLAN only, no layer-3 network at all; "layer3": off
+// the VLAN. A change applies in place.
+const networkType = (config.get("networkType") ?? "hybrid") as "hybrid" | "layer2" | "layer3";
 
 const backend = new Vlan("backend", {
   project,
@@ -28,9 +29,9 @@ const servers = ["db-1", "db-2"].map(
       hostname: name,
       operatingSystem: "flatcar_stable",
       networkType,
-      vlans: networkType === "hybrid" ? [backend.vid] : [],
-      // Private addresses only: these two are reached over the VLAN and the private network.
-      ipAddresses: [{ type: "private_ipv4" }],
+      vlans: networkType === "layer3" ? [] : [backend.vid],
+      // Private addresses only (none on layer2): these two are reached over the VLAN.
+      ipAddresses: networkType === "layer2" ? [] : [{ type: "private_ipv4" }],
       provisionTimeoutSeconds: config.getNumber("provisionTimeoutSeconds") ?? 1800,
     }),
 );
