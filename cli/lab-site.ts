@@ -4,7 +4,9 @@
 import { applyInventoryFile } from "../provider/inventory/apply";
 import { startBuiltinLab, type BuiltinLab } from "../provider/lab";
 import { startBootServer, type BootServer } from "../provider/provisioning/boot-server";
+import { safeUser } from "../provider/config";
 import { openStore } from "../provider/store/open";
+import { addMember, createProject, readProject } from "../provider/store/projects-sql";
 import type { Store } from "../provider/store/store";
 
 export interface LabSite {
@@ -23,6 +25,11 @@ export async function startLabSite(opts: {
   machines: number;
   installTimeMs?: number;
   switchDialect?: "linux-bridge-per-vlan" | "linux";
+  /**
+   * Owners of the lab's project `demo` (created when missing). Default: the actor a provider
+   * started from this environment uses ($BAREMETAL_ACTOR, else the OS user).
+   */
+  owners?: string[];
 }): Promise<LabSite> {
   const store = await openStore(`sqlite:${opts.storeFile}`);
   let boot: BootServer | undefined;
@@ -37,6 +44,18 @@ export async function startLabSite(opts: {
       switchDialect: opts.switchDialect,
     });
     await applyInventoryFile(store, lab.inventoryYaml(), { prune: false, dryRun: false, actor: "lab" });
+    const owners = opts.owners ?? [process.env.BAREMETAL_ACTOR || safeUser()];
+    if (!(await store.transact(() => readProject("demo"), "read"))) {
+      await store.transact(function* (at) {
+        yield* createProject(
+          { name: "demo", description: "the lab's project", owner: owners[0]! },
+          "lab",
+          at,
+        );
+        for (const user of owners.slice(1))
+          yield* addMember({ project: "demo", user, role: "owner", sshKeys: [], owner: null }, "lab", at);
+      });
+    }
     const v6 = `${lab.facility}-public6`;
     if (!(await store.getPool(v6))) {
       await store.addPool(

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // The `baremetal` command.
 import { Command } from "commander";
+import { auditCommand } from "./commands/audit";
 import { bootServerCommand } from "./commands/boot-server";
 import { demoCommand } from "./commands/demo";
 import { facilityCommand } from "./commands/facility";
 import { inventoryCommand, machineCommand } from "./commands/inventory";
 import { ipamCommand } from "./commands/ipam";
+import { projectCommand } from "./commands/project";
 import { storeCommand } from "./commands/store";
 
 const program = new Command("baremetal")
@@ -16,6 +18,8 @@ const program = new Command("baremetal")
   .addCommand(ipamCommand())
   .addCommand(inventoryCommand())
   .addCommand(machineCommand())
+  .addCommand(projectCommand())
+  .addCommand(auditCommand())
   .addCommand(bootServerCommand())
   .addCommand(demoCommand());
 

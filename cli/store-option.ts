@@ -1,4 +1,4 @@
-import { DEFAULT_STORE } from "../provider/config";
+import { DEFAULT_STORE, safeUser } from "../provider/config";
 import { openStore } from "../provider/store/open";
 import type { Store } from "../provider/store/store";
 
@@ -20,4 +20,5 @@ export async function withStore<T>(
   }
 }
 
-export const actor = (): string => process.env.BAREMETAL_ACTOR || process.env.USER || "cli";
+/** The same actor the provider uses when the stack does not set baremetal:actor. */
+export const actor = (): string => process.env.BAREMETAL_ACTOR || safeUser();

@@ -89,7 +89,8 @@ export function resolveConfig(
   return { store, actor, pools, bootServerUrl, images, secret: (key) => get(`baremetal:${key}`) };
 }
 
-function safeUser(): string {
+/** Who acts when neither baremetal:actor nor BAREMETAL_ACTOR says: the OS user. */
+export function safeUser(): string {
   try {
     return os.userInfo().username;
   } catch {

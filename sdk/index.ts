@@ -8,3 +8,4 @@ export {
   type NetworkType,
 } from "./server";
 export { Vlan, type VlanArgs } from "./vlan";
+export { ProjectMember, type ProjectMemberArgs, type ProjectRole } from "./project-member";

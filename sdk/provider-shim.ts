@@ -3,7 +3,7 @@
 // resource kind is a string literal), so state never holds a copy of the provider's code.
 import type * as pulumi from "@pulumi/pulumi";
 
-type Kind = "IpReservation" | "Server" | "Vlan";
+type Kind = "IpReservation" | "Server" | "Vlan" | "ProjectMember";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export function providerShim(kind: Kind): pulumi.dynamic.ResourceProvider {

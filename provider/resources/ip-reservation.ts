@@ -6,6 +6,8 @@ import { describeBlock } from "../ipam/addresses";
 import { parseCidr, prefixForQuantity } from "../ipam/cidr";
 import { providerConfig, storeFor } from "../runtime";
 import { POOL_TYPES, poolTypeFamily, type BlockRequest, type Reservation } from "../store/store";
+import { authorize } from "../access/authorize";
+import { guarded } from "../access/guard";
 import { checkWith, type CheckResult } from "./check";
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -181,16 +183,22 @@ export async function create(
   const store = await storeFor(config);
   const request = blockRequest(inputs);
   const facility = inputs.facility ?? null;
-  const reservation = await store.allocate({
-    project: inputs.project,
-    type: inputs.type,
-    facility,
-    block: request,
-    tags: inputs.tags,
-    description: inputs.description ?? null,
-    owner: inputs.owner ?? null,
-    actor: config.actor,
-  });
+  const reservation = await guarded(
+    { store, config },
+    { ...mutation(inputs), action: "create" },
+    () =>
+      store.allocate({
+        project: inputs.project,
+        type: inputs.type,
+        facility,
+        block: request,
+        tags: inputs.tags,
+        description: inputs.description ?? null,
+        owner: inputs.owner ?? null,
+        actor: config.actor,
+      }),
+    (r) => ({ id: r.id, after: r }),
+  );
   return { id: reservation.id, outs: outputs(inputs, reservation) };
 }
 
@@ -198,7 +206,9 @@ export async function read(
   id: string,
   props: IpReservationOutputs,
 ): Promise<{ id: string; props?: IpReservationOutputs }> {
-  const store = await storeFor();
+  const config = providerConfig();
+  const store = await storeFor(config);
+  await authorize(store, config.actor, props.project, "read");
   const reservation = await store.getReservation(id);
   // An empty id tells the engine the reservation is gone.
   if (!reservation) return { id: "" };
@@ -207,22 +217,36 @@ export async function read(
 
 export async function update(
   id: string,
-  _olds: IpReservationOutputs,
+  olds: IpReservationOutputs,
   news: IpReservationInputs,
 ): Promise<{ outs: IpReservationOutputs }> {
   const config = providerConfig();
   const store = await storeFor(config);
-  const reservation = await store.updateReservation(
-    id,
-    { tags: news.tags, description: news.description ?? null },
-    config.actor,
+  const reservation = await guarded(
+    { store, config },
+    { ...mutation(news), action: "update", id, before: olds },
+    () =>
+      store.updateReservation(id, { tags: news.tags, description: news.description ?? null }, config.actor),
+    (r) => ({ id, after: r }),
   );
   return { outs: outputs(news, reservation) };
 }
 
-export async function remove(id: string): Promise<void> {
+export async function remove(id: string, props: IpReservationOutputs): Promise<void> {
   const config = providerConfig();
   const store = await storeFor(config);
   // Already gone is fine: delete must be safe to repeat after an interrupted run.
-  await store.release(id, config.actor);
+  await guarded(
+    { store, config },
+    { ...mutation(props), action: "delete", id, before: props },
+    () => store.release(id, config.actor),
+    () => ({ id, after: null }),
+  );
 }
+
+const mutation = (i: IpReservationInputs) => ({
+  kind: "IpReservation",
+  project: i.project,
+  owner: i.owner ?? null,
+  permission: "reservation.write" as const,
+});

@@ -12,6 +12,8 @@ import { ServerInputs } from "../servers/inputs";
 import { createServer, deleteServer, reinstallServer, type Provisioned } from "../servers/lifecycle";
 import { applyNetwork } from "../servers/network";
 import { readPorts, type PortState } from "../servers/ports";
+import { authorize } from "../access/authorize";
+import { guarded } from "../access/guard";
 import { checkWith, type CheckResult } from "./check";
 
 export interface ServerOutputs extends ServerInputs {
@@ -110,7 +112,7 @@ export async function diff(
   };
 }
 
-export async function create(inputs: ServerInputs): Promise<{ id: string; outs: ServerOutputs }> {
+async function doCreate(inputs: ServerInputs): Promise<{ id: string; outs: ServerOutputs }> {
   const config = providerConfig();
   const store = await storeFor(config);
   const p = await createServer({ store, config }, inputs, owner(inputs));
@@ -145,12 +147,13 @@ async function provisioned(id: string): Promise<{ server: ServerRecord; p: Provi
 }
 
 export async function read(id: string, props: ServerOutputs): Promise<{ id: string; props?: ServerOutputs }> {
+  const config = providerConfig();
+  await authorize(await storeFor(config), config.actor, props.project, "read");
   const found = await provisioned(id);
   // An empty id tells the engine the server is gone.
   if (!found) return { id: "" };
   const out = await outputs(props, found.p, props);
   // The physical truth, so `pulumi refresh` shows a machine someone powered off or re-cabled.
-  const config = providerConfig();
   out.ports = await readPorts({ store: await storeFor(config), config }, found.p.machine);
   const bmc = bmcFor(found.p.machine, secretsOf(config));
   try {
@@ -163,7 +166,7 @@ export async function read(id: string, props: ServerOutputs): Promise<{ id: stri
   return { id, props: out };
 }
 
-export async function update(
+async function doUpdate(
   id: string,
   olds: ServerOutputs,
   news: ServerInputs,
@@ -193,11 +196,57 @@ export async function update(
   return { outs: { ...(await outputs(news, { ...found.p, server }, olds)), ...(ports ? { ports } : {}) } };
 }
 
-export async function remove(id: string, props: ServerOutputs): Promise<void> {
+async function doRemove(id: string, props: ServerOutputs): Promise<void> {
   const config = providerConfig();
   const store = await storeFor(config);
   const server = await store.transact(() => readServer("id", id), "read");
   // Already gone is fine: delete must be safe to repeat after an interrupted run.
   if (!server) return;
   await deleteServer({ store, config }, server, props, owner(props));
+}
+
+const mutation = (i: ServerInputs) => ({
+  kind: "Server",
+  project: i.project,
+  owner: i.owner ?? null,
+  permission: "server.write" as const,
+});
+
+async function context() {
+  const config = providerConfig();
+  return { config, store: await storeFor(config) };
+}
+
+export async function create(inputs: ServerInputs): Promise<{ id: string; outs: ServerOutputs }> {
+  return guarded(
+    await context(),
+    { ...mutation(inputs), action: "create" },
+    () => doCreate(inputs),
+    (r) => ({
+      id: r.id,
+      after: r.outs,
+    }),
+  );
+}
+
+export async function update(
+  id: string,
+  olds: ServerOutputs,
+  news: ServerInputs,
+): Promise<{ outs: ServerOutputs }> {
+  return guarded(
+    await context(),
+    { ...mutation(news), action: "update", id, before: olds },
+    () => doUpdate(id, olds, news),
+    (r) => ({ id, after: r.outs }),
+  );
+}
+
+export async function remove(id: string, props: ServerOutputs): Promise<void> {
+  return guarded(
+    await context(),
+    { ...mutation(props), action: "delete", id, before: props },
+    () => doRemove(id, props),
+    () => ({ id, after: null }),
+  );
 }

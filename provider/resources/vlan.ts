@@ -6,6 +6,8 @@ import { z } from "zod";
 import { providerConfig, storeFor } from "../runtime";
 import { updateVlan, type VlanPort, type VlanRecord } from "../store/vlans-sql";
 import { createVlanEverywhere, deleteVlanEverywhere, readVlanEverywhere } from "../vlans/lifecycle";
+import { authorize } from "../access/authorize";
+import { guarded } from "../access/guard";
 import { checkWith, type CheckResult } from "./check";
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -84,22 +86,37 @@ export async function diff(
   return { changes: replaces.length > 0 || inPlace, replaces, deleteBeforeReplace: false };
 }
 
+const mutation = (i: VlanInputs) => ({
+  kind: "Vlan",
+  project: i.project,
+  owner: i.owner ?? null,
+  permission: "vlan.write" as const,
+});
+
 export async function create(inputs: VlanInputs): Promise<{ id: string; outs: VlanOutputs }> {
   const ctx = await context();
-  const { vlan, switches } = await createVlanEverywhere(ctx, {
-    id: randomUUID(),
-    owner: inputs.owner ?? null,
-    project: inputs.project,
-    facility: inputs.facility,
-    vid: inputs.vid,
-    description: inputs.description ?? null,
-    tags: inputs.tags,
-  });
+  const { vlan, switches } = await guarded(
+    ctx,
+    { ...mutation(inputs), action: "create" },
+    () =>
+      createVlanEverywhere(ctx, {
+        id: randomUUID(),
+        owner: inputs.owner ?? null,
+        project: inputs.project,
+        facility: inputs.facility,
+        vid: inputs.vid,
+        description: inputs.description ?? null,
+        tags: inputs.tags,
+      }),
+    (r) => ({ id: r.vlan.id, after: r }),
+  );
   return { id: vlan.id, outs: outputs(inputs, vlan, switches, []) };
 }
 
 export async function read(id: string, props: VlanOutputs): Promise<{ id: string; props?: VlanOutputs }> {
-  const found = await readVlanEverywhere(await context(), id);
+  const ctx = await context();
+  await authorize(ctx.store, ctx.config.actor, props.project, "read");
+  const found = await readVlanEverywhere(ctx, id);
   // An empty id tells the engine the VLAN is gone.
   if (!found) return { id: "" };
   return { id, props: outputs(props, found.vlan, found.switches, found.ports) };
@@ -111,13 +128,25 @@ export async function update(
   news: VlanInputs,
 ): Promise<{ outs: VlanOutputs }> {
   const ctx = await context();
-  const vlan = await ctx.store.transact((at) =>
-    updateVlan(id, { description: news.description ?? null, tags: news.tags }, ctx.config.actor, at),
+  const vlan = await guarded(
+    ctx,
+    { ...mutation(news), action: "update", id, before: olds },
+    () =>
+      ctx.store.transact((at) =>
+        updateVlan(id, { description: news.description ?? null, tags: news.tags }, ctx.config.actor, at),
+      ),
+    (v) => ({ id, after: v }),
   );
   return { outs: { ...outputs(news, vlan, olds.switches, []), ports: olds.ports } };
 }
 
 export async function remove(id: string, props: VlanOutputs): Promise<void> {
   // Already gone is fine: delete must be safe to repeat after an interrupted run.
-  await deleteVlanEverywhere(await context(), id, props.forceDelete ?? false);
+  const ctx = await context();
+  await guarded(
+    ctx,
+    { ...mutation(props), action: "delete", id, before: props },
+    () => deleteVlanEverywhere(ctx, id, props.forceDelete ?? false),
+    () => ({ id, after: null }),
+  );
 }

@@ -12,7 +12,7 @@ const nameField = (what: string) =>
     );
 
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-const SSH_KEY =
+export const SSH_KEY =
   /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n\r]*)?$/;
 
 export const ADDRESS_TYPES = ["public_ipv4", "private_ipv4", "public_ipv6"] as const;

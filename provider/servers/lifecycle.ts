@@ -11,6 +11,7 @@ import { renderBoot, renderWipeIpxe } from "../provisioning/render";
 import type { InterfaceConfig, ProvisionSpec } from "../provisioning/spec";
 import { bootServerUrls } from "../provisioning/urls";
 import { readFacility, readMachine } from "../store/inventory-sql";
+import { memberKeys } from "../store/projects-sql";
 import {
   claimServer,
   finishServer,
@@ -108,7 +109,13 @@ async function install(
   const spec: ProvisionSpec = {
     hostname: inputs.hostname,
     operatingSystem: inputs.operatingSystem,
-    sshKeys: inputs.sshKeys,
+    // The project's members' keys too, as they are at this install.
+    sshKeys: [
+      ...new Set([
+        ...inputs.sshKeys,
+        ...(await ctx.store.transact(() => memberKeys(server.project), "read")),
+      ]),
+    ],
     userData: inputs.userData,
     customData: inputs.customData,
     ipxeScriptUrl: inputs.ipxeScriptUrl,

@@ -2,9 +2,15 @@
 // one round trip and one transaction; the database refuses overlaps with exclusion constraints
 // on `cidr` (for aligned blocks, overlap is containment, which `&&` tests exactly).
 import type { Migration } from "./migrations";
-import { inventorySql, serversSql, vlansSql, type ColumnTypes } from "./shared-schema";
+import { accessSql, inventorySql, serversSql, vlansSql, type ColumnTypes } from "./shared-schema";
 
-const POSTGRES_TYPES: ColumnTypes = { text: "text", int: "integer", time: "timestamptz", json: "jsonb" };
+const POSTGRES_TYPES: ColumnTypes = {
+  text: "text",
+  int: "integer",
+  time: "timestamptz",
+  json: "jsonb",
+  serial: "bigserial PRIMARY KEY",
+};
 
 /** Advisory lock (with a pool id) that allocations and releases hold shared and pool removal exclusively. */
 export const POOL_HOLD = 7304;
@@ -320,5 +326,10 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
     version: 6,
     name: "vlans",
     sql: `${vlansSql(POSTGRES_TYPES)}`,
+  },
+  {
+    version: 7,
+    name: "projects-members-audit",
+    sql: `${accessSql(POSTGRES_TYPES)}`,
   },
 ];

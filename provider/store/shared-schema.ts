@@ -7,6 +7,8 @@ export interface ColumnTypes {
   /** A point in time: ISO text on SQLite, timestamptz on PostgreSQL. */
   time: string;
   json: string;
+  /** An id the database numbers itself, in insertion order. */
+  serial: string;
 }
 
 export const inventorySql = (t: ColumnTypes) => `
@@ -117,4 +119,41 @@ export const vlansSql = (t: ColumnTypes) => `
         PRIMARY KEY (vlan_id, switch, port)
       );
       CREATE INDEX vlan_ports_server ON vlan_ports (server_id);
+    `;
+
+export const accessSql = (t: ColumnTypes) => `
+      CREATE TABLE projects (
+        name ${t.text} PRIMARY KEY,
+        description ${t.text},
+        created_by ${t.text} NOT NULL,
+        created_at ${t.time} NOT NULL
+      );
+      -- Who is in a project and as what; owner is the ProjectMember resource's key, if one made it.
+      CREATE TABLE project_members (
+        project ${t.text} NOT NULL REFERENCES projects(name),
+        user_email ${t.text} NOT NULL,
+        role ${t.text} NOT NULL CHECK (role IN ('owner','admin','collaborator','read_only')),
+        ssh_keys ${t.json} NOT NULL,
+        owner ${t.text},
+        created_by ${t.text} NOT NULL,
+        created_at ${t.time} NOT NULL,
+        updated_at ${t.time} NOT NULL,
+        PRIMARY KEY (project, user_email)
+      );
+      CREATE INDEX project_members_user ON project_members (user_email);
+      -- Every mutation of a resource: who, when, which resource (owner key), before and after,
+      -- and the hardware commands it issued, secrets redacted. Only ever appended to.
+      CREATE TABLE audit (
+        id ${t.serial},
+        at ${t.time} NOT NULL,
+        actor ${t.text} NOT NULL,
+        project ${t.text},
+        owner ${t.text},
+        resource ${t.text} NOT NULL,
+        action ${t.text} NOT NULL,
+        before ${t.json},
+        after ${t.json},
+        commands ${t.json} NOT NULL
+      );
+      CREATE INDEX audit_project_at ON audit (project, at);
     `;

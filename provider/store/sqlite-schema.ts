@@ -2,9 +2,15 @@
 // released migration: add a new one.
 
 import type { Migration } from "./migrations";
-import { inventorySql, serversSql, vlansSql, type ColumnTypes } from "./shared-schema";
+import { accessSql, inventorySql, serversSql, vlansSql, type ColumnTypes } from "./shared-schema";
 
-const SQLITE_TYPES: ColumnTypes = { text: "TEXT", int: "INTEGER", time: "TEXT", json: "TEXT" };
+const SQLITE_TYPES: ColumnTypes = {
+  text: "TEXT",
+  int: "INTEGER",
+  time: "TEXT",
+  json: "TEXT",
+  serial: "INTEGER PRIMARY KEY AUTOINCREMENT",
+};
 
 export const SQLITE_MIGRATIONS: Migration[] = [
   {
@@ -125,5 +131,10 @@ export const SQLITE_MIGRATIONS: Migration[] = [
     version: 4,
     name: "vlans",
     sql: `${vlansSql(SQLITE_TYPES)}`,
+  },
+  {
+    version: 5,
+    name: "projects-members-audit",
+    sql: `${accessSql(SQLITE_TYPES)}`,
   },
 ];

@@ -1,6 +1,9 @@
 // examples/ip-reservations through the real engine: up, preview, refresh, in-place update,
 // removal, invalid input and destroy, each checked against the store itself.
 import { overlaps, parseCidr } from "../../provider/ipam/cidr";
+import fs from "node:fs";
+import path from "node:path";
+import { createProject } from "../../provider/store/projects-sql";
 import { SqliteStore } from "../../provider/store/sqlite";
 import type { Reservation } from "../../provider/store/store";
 import { exampleStack, type ExampleStack } from "../../cli/example-stack";
@@ -23,6 +26,17 @@ const log = (label: string) => (out: string) => process.stdout.write(`[${label}]
 beforeAll(async () => {
   ex = await exampleStack("ip-reservations");
   await ex.stack.setConfig("baremetal:actor", { value: "e2e-bot" });
+  // The project the example reserves for, owned by the actor the provider runs as.
+  fs.mkdirSync(path.dirname(ex.storeFile), { recursive: true });
+  const store = new SqliteStore(ex.storeFile);
+  try {
+    await store.migrate();
+    await store.transact((at) =>
+      createProject({ name: "demo", description: null, owner: "e2e-bot" }, "test", at),
+    );
+  } finally {
+    await store.close();
+  }
 });
 
 afterAll(async () => {

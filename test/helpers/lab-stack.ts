@@ -28,6 +28,8 @@ export async function labStack(
     machines: opts.machines,
     installTimeMs: opts.installTimeMs,
     switchDialect: opts.switchDialect,
+    // The provider acts as the stack's baremetal:actor when it sets one.
+    ...(opts.config?.["baremetal:actor"] ? { owners: [opts.config["baremetal:actor"]] } : {}),
   });
   // The provider process reads the lab's credentials from its environment.
   for (const [k, v] of Object.entries(site.env)) process.env[k] = v;

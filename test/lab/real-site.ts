@@ -14,7 +14,9 @@ import crypto from "node:crypto";
 import path from "node:path";
 import YAML from "yaml";
 import { applyInventoryFile } from "../../provider/inventory/apply";
+import { safeUser } from "../../provider/config";
 import { openStore } from "../../provider/store/open";
+import { createProject } from "../../provider/store/projects-sql";
 import type { Store } from "../../provider/store/store";
 import { startIpmiBmcs, type IpmiBmc } from "./ipmi";
 import { attachMachine, type NetnsMachine } from "./netns-machine";
@@ -145,6 +147,9 @@ export async function startRealSite(opts: {
       dryRun: false,
       actor: "real-site",
     });
+    // The examples' project, owned by the actor a provider started from here runs as.
+    const owner = process.env.BAREMETAL_ACTOR || safeUser();
+    await store.transact((at) => createProject({ name: "demo", description: null, owner }, "real-site", at));
     const boot = await startBootServer(uplink.namespace, bootAddress, opts.storeFile);
     stops.push(() => stopGroup(boot.pid!, "boot server"));
 

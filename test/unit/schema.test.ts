@@ -5,6 +5,7 @@ import ts from "typescript";
 import { IpReservationInputs } from "../../provider/resources/ip-reservation";
 import { ServerInputs } from "../../provider/servers/inputs";
 import { VlanInputs } from "../../provider/resources/vlan";
+import { ProjectMemberInputs } from "../../provider/resources/project-member";
 
 const root = path.resolve(__dirname, "../..");
 const schema = JSON.parse(fs.readFileSync(path.join(root, "schema.json"), "utf8")) as {
@@ -63,4 +64,14 @@ test("Vlan: schema, sdk and provider agree", () => {
   expect(sorted(sdk.inputs)).toEqual(sorted(zodKeys));
   expect(sorted(Object.keys(res.properties))).toEqual(sorted(sdk.outputs));
   expect(sorted(res.requiredInputs)).toEqual(["facility", "project"]);
+});
+
+test("ProjectMember: schema, sdk and provider agree", () => {
+  const res = schema.resources["baremetal:index:ProjectMember"]!;
+  const sdk = sdkShape("project-member.ts", "ProjectMemberArgs", "ProjectMember");
+  const zodKeys = Object.keys(ProjectMemberInputs.shape).filter((k) => k !== "owner");
+  expect(sorted(Object.keys(res.inputProperties))).toEqual(sorted(sdk.inputs));
+  expect(sorted(sdk.inputs)).toEqual(sorted(zodKeys));
+  expect(sorted(Object.keys(res.properties))).toEqual(sorted(sdk.outputs));
+  expect(sorted(res.requiredInputs)).toEqual(["project", "role", "user"]);
 });

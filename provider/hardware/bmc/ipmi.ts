@@ -1,6 +1,7 @@
 // IPMI over LAN (RMCP+) through ipmitool, one long-lived shell session per BMC (ipmitool-shell.ts). The password travels in the child's environment
 // (IPMITOOL_PASSWORD with -E), never on argv where `ps` would show it. The cipher suite is per
 // BMC: old or simulated BMCs stall on suite negotiation unless told (-C 3); modern ones want 17.
+import { noteCommand } from "../commands";
 import { HardwareError } from "../errors";
 import { retrying, withDeadline, DEFAULT_RETRY, type RetryPolicy } from "../timing";
 import { confirm, setPowerConfirmed } from "./confirm";
@@ -93,6 +94,7 @@ export class IpmiBmc implements Bmc {
   }
 
   async requestPower(action: "on" | "off" | "soft-off"): Promise<void> {
+    noteCommand(`ipmi ${this.address}: chassis power ${ACTION_ARG[action]}`);
     await this.run(["chassis", "power", ACTION_ARG[action]], /Chassis Power Control:/i);
   }
 
@@ -110,6 +112,7 @@ export class IpmiBmc implements Bmc {
   async setBootDevice(device: BootDevice, options: { persistent: boolean }): Promise<void> {
     const args = ["chassis", "bootdev", device];
     if (options.persistent) args.push("options=persistent");
+    noteCommand(`ipmi ${this.address}: ${args.join(" ")}`);
     await this.run(args, /Set Boot Device to/i);
     // ipmi_sim and many BMCs do not report the persistent flag back: the device is what we confirm.
     await confirm(

@@ -3,6 +3,7 @@
 // when the service gives ETags, a wait on the task monitor when it answers 202, and then a
 // read-back of the system until it shows the change: a Reset the service accepted is not yet a
 // machine that changed state.
+import { noteCommand } from "../commands";
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse, type Method } from "axios";
 import { HardwareError } from "../errors";
 import { httpsAgent, type TlsTrust } from "../tls";
@@ -117,6 +118,7 @@ export class RedfishBmc implements Bmc {
       action === "on" ? ["On", "ForceOn"] : action === "off" ? ["ForceOff"] : ["GracefulShutdown"],
     );
     const { target } = await this.resetAction();
+    noteCommand(`redfish ${this.address}: POST ${target} ResetType=${type}`);
     const res = await this.request("POST", target, { ResetType: type });
     this.expectOk(res, `reset ${type}`);
     await this.waitTask(res, `reset ${type}`);
@@ -146,6 +148,7 @@ export class RedfishBmc implements Bmc {
       );
     }
     const body = { Boot: { BootSourceOverrideTarget: target, BootSourceOverrideEnabled: enabled } };
+    noteCommand(`redfish ${this.address}: PATCH ${this.systemPath} Boot ${target} ${enabled}`);
     for (let attempt = 1; ; attempt++) {
       const res = await this.request("PATCH", this.systemPath!, body, etag ? { "If-Match": etag } : {});
       // 412: someone changed the system since our read; 428: the service insists on If-Match.

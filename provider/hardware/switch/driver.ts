@@ -2,6 +2,7 @@
 // change's lines, the dialect's commit lines, then a read of what changed, so the result is
 // confirmed by the switch in the same round trip. Failed batches are worded by the dialect's
 // error patterns; transient failures (connection lost, timeout) are retried up to a bound.
+import { noteCommand } from "../commands";
 import { randomBytes } from "node:crypto";
 import { HardwareError } from "../errors";
 import { retrying, DEFAULT_RETRY, type RetryPolicy } from "../timing";
@@ -156,6 +157,7 @@ export class Switch implements SwitchDriver {
         ? template(all, current ? await this.read(values.port!) : { port: values.port ?? "", mode: "none" })
         : render(template, all);
     const commit = render(this.d.commit ?? [], all);
+    noteCommand(`switch ${this.address}: ${[...lines, ...commit].join("; ")}`);
     return this.run([...lines, ...commit, ...closingRead], render(this.d.onFailure ?? [], all));
   }
 

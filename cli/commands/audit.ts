@@ -1,0 +1,58 @@
+import { Command } from "commander";
+import { readAudit } from "../../provider/store/projects-sql";
+import { STORE_HELP, withStore } from "../store-option";
+import { table } from "../table";
+
+const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "30m", "2h", "7d" back from now, or a date/time ISO 8601 can say. */
+export function parseSince(text: string, now = Date.now()): string {
+  const rel = /^(\d+)([mhd])$/.exec(text);
+  if (rel) return new Date(now - Number(rel[1]) * UNITS[rel[2]!]!).toISOString();
+  const t = Date.parse(text);
+  if (Number.isNaN(t))
+    throw new Error(`--since: ${text} is not a time; give e.g. 2h, 7d or 2026-11-25T09:00:00Z`);
+  return new Date(t).toISOString();
+}
+
+export function auditCommand(): Command {
+  return new Command("audit")
+    .description(
+      "every change to servers, reservations, VLANs and members: who, when, what, and the hardware commands",
+    )
+    .option("--project <name>", "only this project")
+    .option("--since <when>", "only from then: 30m, 2h, 7d, or a date/time")
+    .option("--limit <n>", "at most this many entries", "1000")
+    .option("--store <location>", STORE_HELP)
+    .option("--json", "print JSON (with before and after)")
+    .action(
+      async (o: { project?: string; since?: string; limit: string; store?: string; json?: boolean }) => {
+        const since = o.since === undefined ? undefined : parseSince(o.since);
+        const limit = Number(o.limit);
+        if (!Number.isInteger(limit) || limit < 1)
+          throw new Error(`--limit: ${o.limit} is not a positive whole number`);
+        await withStore(o.store, async (store) => {
+          const entries = await store.transact(() => readAudit({ project: o.project, since, limit }), "read");
+          console.log(
+            o.json
+              ? JSON.stringify(entries, null, 2)
+              : table(
+                  ["AT", "ACTOR", "PROJECT", "ACTION", "RESOURCE", "OWNER", "COMMANDS", "RESULT"],
+                  entries.map((e) => [
+                    e.at,
+                    e.actor,
+                    e.project,
+                    e.action,
+                    e.resource,
+                    e.owner,
+                    e.commands.length,
+                    (e.after as { error?: string } | null)?.error
+                      ? `failed: ${(e.after as { error: string }).error}`
+                      : "ok",
+                  ]),
+                ),
+          );
+        });
+      },
+    );
+}

@@ -1,0 +1,67 @@
+// Every mutation of a resource goes through here: the actor's role in the project is checked
+// first, then the change runs with the hardware commands it issues collected, and the audit
+// log gets one entry (after the change, or the error that stopped it) either way.
+import type { ProviderConfig } from "../config";
+import { collectCommands, commandsOf } from "../hardware/commands";
+import { appendAudit, type AuditEntry } from "../store/projects-sql";
+import type { Store } from "../store/store";
+import { authorize } from "./authorize";
+import type { Action } from "./roles";
+
+export interface Mutation {
+  kind: string;
+  action: AuditEntry["action"];
+  project: string;
+  /** The Pulumi resource's key. */
+  owner: string | null;
+  permission: Action;
+  /** The resource's id when it already has one (update, delete). */
+  id?: string;
+  before?: unknown;
+}
+
+const SECRET = /password|secret|token|privatekey|userdata|customdata/i;
+
+/** A copy with every value under a secret-looking key replaced: the log must not leak them. */
+export function redact(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redact);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>).map(([k, v]) => [
+      k,
+      SECRET.test(k) && v !== undefined && v !== null ? "[redacted]" : redact(v),
+    ]),
+  );
+}
+
+export async function guarded<T>(
+  ctx: { store: Store; config: ProviderConfig },
+  m: Mutation,
+  fn: () => Promise<T>,
+  describe: (result: T) => { id: string; after: unknown },
+): Promise<T> {
+  const actor = ctx.config.actor;
+  await authorize(ctx.store, actor, m.project, m.permission);
+  const entry = (id: string | undefined, after: unknown, commands: string[]): AuditEntry => ({
+    at: new Date().toISOString(),
+    actor,
+    project: m.project,
+    owner: m.owner,
+    resource: `${m.kind}:${id ?? "(none)"}`,
+    action: m.action,
+    before: m.before === undefined ? null : redact(m.before),
+    after: redact(after),
+    commands,
+  });
+  let done: { result: T; commands: string[] };
+  try {
+    done = await collectCommands(fn);
+  } catch (e) {
+    const failed = entry(m.id, { error: (e as Error).message }, commandsOf(e));
+    await ctx.store.transact(() => appendAudit(failed)).catch(() => undefined);
+    throw e;
+  }
+  const { id, after } = describe(done.result);
+  await ctx.store.transact(() => appendAudit(entry(id, after, done.commands)));
+  return done.result;
+}

@@ -1,0 +1,284 @@
+// Projects, their members and the audit log, written once for both backends (see
+// inventory-sql.ts for how the generators run). Member changes of a project first touch its
+// row, which PostgreSQL locks until commit: two admins demoting the last two owners at once
+// run one after the other, and the second finds the first's change.
+import { AccessError } from "../access/errors";
+import type { Role } from "../access/roles";
+import { event, type Op, type Query } from "./inventory-sql";
+
+export interface Member {
+  project: string;
+  user: string;
+  role: Role;
+  sshKeys: string[];
+  owner: string | null;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Project {
+  name: string;
+  description: string | null;
+  createdBy: string;
+  createdAt: string;
+  members: Member[];
+}
+
+export interface AuditEntry {
+  at: string;
+  actor: string;
+  project: string | null;
+  /** The Pulumi resource's key, `<organization>/<project>/<stack>/<name>`. */
+  owner: string | null;
+  /** `<Kind>:<id>`, e.g. `Server:7f9c...`. */
+  resource: string;
+  action: "create" | "update" | "delete";
+  before: unknown;
+  after: unknown;
+  /** Hardware commands issued, as the drivers recorded them (no secrets). */
+  commands: string[];
+}
+
+const q = (sql: string, ...params: unknown[]): Query => ({ sql, params });
+const json = (v: unknown) => (typeof v === "string" ? (JSON.parse(v) as unknown) : v);
+const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v));
+
+function toMember(r: Record<string, unknown>): Member {
+  return {
+    project: String(r.project),
+    user: String(r.user_email),
+    role: r.role as Role,
+    sshKeys: json(r.ssh_keys) as string[],
+    owner: r.owner === null ? null : String(r.owner),
+    createdBy: String(r.created_by),
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
+  };
+}
+
+export function* readProject(name: string): Op<Project | undefined> {
+  const { rows } = yield q("SELECT * FROM projects WHERE name = ?", name);
+  const r = rows[0];
+  if (!r) return undefined;
+  return {
+    name: String(r.name),
+    description: r.description === null ? null : String(r.description),
+    createdBy: String(r.created_by),
+    createdAt: iso(r.created_at),
+    members: yield* members(name),
+  };
+}
+
+export function* listProjects(): Op<(Omit<Project, "members"> & { members: number; owners: string[] })[]> {
+  const { rows } = yield q("SELECT * FROM projects ORDER BY name");
+  const out = [];
+  for (const r of rows) {
+    const all = yield* members(String(r.name));
+    out.push({
+      name: String(r.name),
+      description: r.description === null ? null : String(r.description),
+      createdBy: String(r.created_by),
+      createdAt: iso(r.created_at),
+      members: all.length,
+      owners: all.filter((m) => m.role === "owner").map((m) => m.user),
+    });
+  }
+  return out;
+}
+
+export function* members(project: string): Op<Member[]> {
+  const { rows } = yield q("SELECT * FROM project_members WHERE project = ? ORDER BY user_email", project);
+  return rows.map(toMember);
+}
+
+/** Whether the project exists, and the user's role in it (undefined: not a member). */
+export function* projectRole(project: string, user: string): Op<{ exists: boolean; role?: Role }> {
+  const { rows } = yield q(
+    `SELECT p.name, m.role FROM projects p LEFT JOIN project_members m ON m.project = p.name AND m.user_email = ?
+     WHERE p.name = ?`,
+    user,
+    project,
+  );
+  if (!rows[0]) return { exists: false };
+  return rows[0].role === null ? { exists: true } : { exists: true, role: rows[0].role as Role };
+}
+
+/** Every member's SSH keys: they go onto the project's new servers. */
+export function* memberKeys(project: string): Op<string[]> {
+  return (yield* members(project)).flatMap((m) => m.sshKeys);
+}
+
+export function* createProject(
+  p: { name: string; description: string | null; owner: string; sshKeys?: string[] },
+  actor: string,
+  at: string,
+): Op<Project> {
+  const { changes } = yield q(
+    "INSERT INTO projects (name, description, created_by, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+    p.name,
+    p.description,
+    actor,
+    at,
+  );
+  if (changes !== 1) throw new AccessError("ProjectExists", `project ${p.name} already exists`);
+  yield q(
+    `INSERT INTO project_members (project, user_email, role, ssh_keys, owner, created_by, created_at, updated_at)
+     VALUES (?, ?, 'owner', ?, NULL, ?, ?, ?)`,
+    p.name,
+    p.owner,
+    JSON.stringify(p.sshKeys ?? []),
+    actor,
+    at,
+    at,
+  );
+  yield* event(actor, "project.create", `project:${p.name}`, { owner: p.owner }, at);
+  return (yield* readProject(p.name))!;
+}
+
+/** Touches the project's row: PostgreSQL holds its lock until commit (see the header). */
+function* lockProject(project: string): Op<void> {
+  const { changes } = yield q("UPDATE projects SET name = name WHERE name = ?", project);
+  if (changes !== 1) throw new AccessError("ProjectNotFound", `project: ${project} does not exist`);
+}
+
+function* refuseNoOwner(project: string): Op<void> {
+  const { rows } = yield q(
+    "SELECT count(*) AS n FROM project_members WHERE project = ? AND role = 'owner'",
+    project,
+  );
+  if (Number(rows[0]!.n) === 0) {
+    throw new AccessError(
+      "LastOwner",
+      `project ${project} would have no owner left: make another member owner first`,
+    );
+  }
+}
+
+/** Adds a member; a rerun of the same resource (same owner key) takes its row over. */
+export function* addMember(
+  m: { project: string; user: string; role: Role; sshKeys: string[]; owner: string | null },
+  actor: string,
+  at: string,
+): Op<{ member: Member; adopted: boolean }> {
+  yield* lockProject(m.project);
+  const { rows } = yield q(
+    "SELECT * FROM project_members WHERE project = ? AND user_email = ?",
+    m.project,
+    m.user,
+  );
+  const prior = rows[0] && toMember(rows[0]);
+  if (prior) {
+    if (prior.owner === null || prior.owner !== m.owner) {
+      throw new AccessError(
+        "MemberExists",
+        `user: ${m.user} is already ${prior.role} of project ${m.project}${prior.owner ? ` (through ${prior.owner})` : ""}`,
+      );
+    }
+    return { member: yield* updateMember(m.project, m.user, m, actor, at), adopted: true };
+  }
+  yield q(
+    `INSERT INTO project_members (project, user_email, role, ssh_keys, owner, created_by, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    m.project,
+    m.user,
+    m.role,
+    JSON.stringify(m.sshKeys),
+    m.owner,
+    actor,
+    at,
+    at,
+  );
+  yield* event(actor, "member.add", `project:${m.project}`, { user: m.user, role: m.role }, at);
+  return { member: (yield* readMember(m.project, m.user))!, adopted: false };
+}
+
+export function* readMember(project: string, user: string): Op<Member | undefined> {
+  const { rows } = yield q(
+    "SELECT * FROM project_members WHERE project = ? AND user_email = ?",
+    project,
+    user,
+  );
+  return rows[0] && toMember(rows[0]);
+}
+
+export function* updateMember(
+  project: string,
+  user: string,
+  change: { role: Role; sshKeys: string[] },
+  actor: string,
+  at: string,
+): Op<Member> {
+  yield* lockProject(project);
+  const { changes } = yield q(
+    "UPDATE project_members SET role = ?, ssh_keys = ?, updated_at = ? WHERE project = ? AND user_email = ?",
+    change.role,
+    JSON.stringify(change.sshKeys),
+    at,
+    project,
+    user,
+  );
+  if (changes !== 1)
+    throw new AccessError("MemberNotFound", `user ${user} is not a member of project ${project}`);
+  yield* refuseNoOwner(project);
+  yield* event(actor, "member.update", `project:${project}`, { user, role: change.role }, at);
+  return (yield* readMember(project, user))!;
+}
+
+export function* removeMember(project: string, user: string, actor: string, at: string): Op<boolean> {
+  yield* lockProject(project);
+  const { changes } = yield q(
+    "DELETE FROM project_members WHERE project = ? AND user_email = ?",
+    project,
+    user,
+  );
+  if (changes === 0) return false;
+  yield* refuseNoOwner(project);
+  yield* event(actor, "member.remove", `project:${project}`, { user }, at);
+  return true;
+}
+
+export function* appendAudit(e: AuditEntry): Op<void> {
+  yield q(
+    `INSERT INTO audit (at, actor, project, owner, resource, action, before, after, commands)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    e.at,
+    e.actor,
+    e.project,
+    e.owner,
+    e.resource,
+    e.action,
+    e.before === undefined ? null : JSON.stringify(e.before),
+    e.after === undefined ? null : JSON.stringify(e.after),
+    JSON.stringify(e.commands),
+  );
+}
+
+export function* readAudit(filter: { project?: string; since?: string; limit?: number }): Op<AuditEntry[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.project !== undefined) {
+    where.push("project = ?");
+    params.push(filter.project);
+  }
+  if (filter.since !== undefined) {
+    where.push("at >= ?");
+    params.push(filter.since);
+  }
+  const { rows } = yield q(
+    `SELECT * FROM audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id LIMIT ?`,
+    ...params,
+    filter.limit ?? 1000,
+  );
+  return rows.map((r) => ({
+    at: iso(r.at),
+    actor: String(r.actor),
+    project: r.project === null ? null : String(r.project),
+    owner: r.owner === null ? null : String(r.owner),
+    resource: String(r.resource),
+    action: r.action as AuditEntry["action"],
+    before: r.before === null ? null : json(r.before),
+    after: r.after === null ? null : json(r.after),
+    commands: json(r.commands) as string[],
+  }));
+}

@@ -1,0 +1,42 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ownerKey, providerShim } from "./provider-shim";
+
+export type ProjectRole = "owner" | "admin" | "collaborator" | "read_only";
+
+export interface ProjectMemberArgs {
+  /** The project the user joins. */
+  project: pulumi.Input<string>;
+  /** The user's email address: their identity (and, on PostgreSQL, their database login). */
+  user: pulumi.Input<string>;
+  /**
+   * read_only reads; collaborator adds servers, reservations and VLANs; admin adds members;
+   * owner adds owners. Changes apply in place; the last owner cannot be demoted.
+   */
+  role: pulumi.Input<ProjectRole>;
+  /** OpenSSH public keys that go onto the project's servers installed from now on. */
+  sshKeys?: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+let provider: pulumi.dynamic.ResourceProvider | undefined;
+
+/** A user's role in a project. */
+export class ProjectMember extends pulumi.dynamic.Resource {
+  declare readonly project: pulumi.Output<string>;
+  declare readonly user: pulumi.Output<string>;
+  declare readonly role: pulumi.Output<ProjectRole>;
+  declare readonly sshKeys: pulumi.Output<string[]>;
+  /** When the user became a member. */
+  declare readonly since: pulumi.Output<string>;
+
+  constructor(name: string, args: ProjectMemberArgs, opts?: pulumi.CustomResourceOptions) {
+    provider ??= providerShim("ProjectMember");
+    super(
+      provider,
+      name,
+      { ...args, owner: ownerKey(pulumi, name), since: undefined },
+      opts,
+      "baremetal",
+      "ProjectMember",
+    );
+  }
+}

@@ -1,0 +1,223 @@
+// Who may do what, on every backend: every role (and a stranger) against every action, through
+// the resources' own create/read/update/delete as the engine calls them; the last owner; and
+// the audit log each change leaves.
+import { ACTIONS, ROLES, can, type Action, type Role } from "../../provider/access/roles";
+import { AccessError } from "../../provider/access/errors";
+import { applyInventoryFile } from "../../provider/inventory/apply";
+import * as ipReservation from "../../provider/resources/ip-reservation";
+import * as projectMember from "../../provider/resources/project-member";
+import * as server from "../../provider/resources/server";
+import * as vlan from "../../provider/resources/vlan";
+import { closeStores, configure } from "../../provider/runtime";
+import { addMember, createProject, readAudit } from "../../provider/store/projects-sql";
+import { openStore } from "../../provider/store/open";
+import type { Store } from "../../provider/store/store";
+import { backends } from "../helpers/backends";
+
+jest.setTimeout(120_000);
+
+// A facility with pools and a VLAN range but no switch: VLANs are the store's business here.
+const INVENTORY = `
+facilities:
+  - code: f1
+    vlans: { from: 100, to: 199 }
+    provisioningVlan: 10
+    pools:
+      - { name: f1-private, type: private_ipv4, cidr: 10.20.0.0/16 }
+plans: []
+switches: []
+machines: []
+`;
+
+const PEOPLE: Record<Role | "stranger", string> = {
+  owner: "olive@example.com",
+  admin: "adam@example.com",
+  collaborator: "cora@example.com",
+  read_only: "rita@example.com",
+  stranger: "sam@example.com",
+};
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDemoKeyDemoKeyDemoKeyDemoKeyDemoKeyDemo0 x@y";
+
+describe.each(backends)("access on $name", (backend) => {
+  let location: string;
+  let cleanup: () => Promise<void>;
+  let store: Store;
+  let n = 0;
+
+  const as = (user: string) =>
+    configure((k) => ({ "baremetal:store": location, "baremetal:actor": user })[k]);
+
+  /** Runs one action as `user` through the resources; resolves to "allowed" or the refusal's code. */
+  async function attempt(user: string, action: Action): Promise<string> {
+    // Something to read and change, made by the owner.
+    as(PEOPLE.owner);
+    const r = await ipReservation.create({
+      project: "p1",
+      type: "private_ipv4",
+      facility: "f1",
+      prefixLength: 30,
+      tags: [],
+      owner: `o/p/s/r${++n}`,
+    } as ipReservation.IpReservationInputs);
+    as(user);
+    try {
+      if (action === "read") await ipReservation.read(r.id, r.outs);
+      if (action === "reservation.write")
+        await ipReservation.update(r.id, r.outs, { ...r.outs, tags: ["x"] });
+      // A Server's delete runs its guard, then finds no such server: nothing to install here.
+      if (action === "server.write")
+        await server.remove("no-such-server", {
+          project: "p1",
+          owner: `o/p/s/s${n}`,
+        } as server.ServerOutputs);
+      if (action === "vlan.write") {
+        const v = await vlan.create({
+          project: "p1",
+          facility: "f1",
+          tags: [],
+          forceDelete: false,
+          owner: `o/p/s/v${n}`,
+        });
+        await vlan.remove(v.id, v.outs);
+      }
+      if (action === "member.write" || action === "owner.write") {
+        const role: Role = action === "owner.write" ? "owner" : "collaborator";
+        const m = await projectMember.create({
+          project: "p1",
+          user: `new${n}@example.com`,
+          role,
+          sshKeys: [KEY],
+          owner: `o/p/s/m${n}`,
+        });
+        await projectMember.remove(m.id, m.outs);
+      }
+      return "allowed";
+    } catch (e) {
+      if (e instanceof AccessError) return e.code;
+      throw e;
+    } finally {
+      as(PEOPLE.owner);
+      await ipReservation.remove(r.id, r.outs);
+    }
+  }
+
+  beforeAll(async () => {
+    const fresh = await backend.fresh();
+    location = fresh.location;
+    cleanup = fresh.cleanup;
+    store = await openStore(location);
+    await applyInventoryFile(store, INVENTORY, { prune: false, dryRun: false, actor: "test" });
+    await store.transact(function* (at) {
+      yield* createProject({ name: "p1", description: null, owner: PEOPLE.owner }, "test", at);
+      for (const role of ["admin", "collaborator", "read_only"] as const)
+        yield* addMember({ project: "p1", user: PEOPLE[role], role, sshKeys: [], owner: null }, "test", at);
+    });
+  });
+
+  afterAll(async () => {
+    await closeStores();
+    await store.close();
+    await cleanup();
+  });
+
+  test.each([...ROLES, "stranger" as const])("%s: every action", async (who) => {
+    const got: Record<string, string> = {};
+    for (const action of ACTIONS) {
+      const want = who !== "stranger" && can(who, action) ? "allowed" : "AccessDenied";
+      got[action] = await attempt(PEOPLE[who], action);
+      expect(`${who} ${action}: ${got[action]}`).toBe(`${who} ${action}: ${want}`);
+    }
+  });
+
+  test("an unknown project is refused with how to create it", async () => {
+    as(PEOPLE.owner);
+    const e = await ipReservation
+      .create({
+        project: "nope",
+        type: "private_ipv4",
+        facility: "f1",
+        prefixLength: 30,
+        tags: [],
+      } as ipReservation.IpReservationInputs)
+      .catch((x: AccessError) => x);
+    expect(e).toBeInstanceOf(AccessError);
+    expect((e as AccessError).message).toBe(
+      "project: nope does not exist; an operator creates it with `baremetal project create nope --owner <email>`",
+    );
+  });
+
+  test("the refusal names the actor, the role needed and the role held", async () => {
+    as(PEOPLE.read_only);
+    const e = (await vlan
+      .create({ project: "p1", facility: "f1", tags: [], forceDelete: false })
+      .catch((x: AccessError) => x)) as AccessError;
+    expect(e.message).toBe(
+      "rita@example.com may not change VLANs in project p1: that needs the collaborator role or higher, and rita@example.com is read_only",
+    );
+  });
+
+  test("the last owner can be neither removed nor demoted; a role change applies in place", async () => {
+    as(PEOPLE.owner);
+    const second = await projectMember.create({
+      project: "p1",
+      user: "otto@example.com",
+      role: "owner",
+      sshKeys: [],
+      owner: "o/p/s/otto",
+    });
+    const demoted = await projectMember.update(second.id, second.outs, { ...second.outs, role: "admin" });
+    expect(demoted.outs.role).toBe("admin");
+    // olive is the only owner again: she cannot step down, through a resource or otherwise.
+    const olive = {
+      project: "p1",
+      user: PEOPLE.owner,
+      role: "owner" as const,
+      sshKeys: [],
+      owner: "o/p/s/olive",
+      since: "",
+    };
+    const last = (await projectMember
+      .update("p1/olive", olive, { ...olive, role: "admin" })
+      .catch((x: AccessError) => x)) as AccessError;
+    expect(last.code).toBe("LastOwner");
+    expect(last.message).toBe("project p1 would have no owner left: make another member owner first");
+    const gone = (await projectMember.remove("p1/olive", olive).catch((x: AccessError) => x)) as AccessError;
+    expect(gone.code).toBe("LastOwner");
+    await projectMember.remove(second.id, demoted.outs);
+  });
+
+  test("every change is in the audit log with actor, owner key, before and after", async () => {
+    as(PEOPLE.collaborator);
+    const r = await ipReservation.create({
+      project: "p1",
+      type: "private_ipv4",
+      facility: "f1",
+      prefixLength: 30,
+      tags: [],
+      owner: "org/proj/stack/vips",
+    } as ipReservation.IpReservationInputs);
+    await ipReservation.update(r.id, r.outs, { ...r.outs, tags: ["web"] });
+    await ipReservation.remove(r.id, { ...r.outs, tags: ["web"] });
+    const log = (await store.transact(() => readAudit({ project: "p1" }), "read")).filter(
+      (e) => e.owner === "org/proj/stack/vips",
+    );
+    expect(log.map((e) => [e.actor, e.action, e.resource])).toEqual([
+      ["cora@example.com", "create", `IpReservation:${r.id}`],
+      ["cora@example.com", "update", `IpReservation:${r.id}`],
+      ["cora@example.com", "delete", `IpReservation:${r.id}`],
+    ]);
+    expect((log[1]!.before as { tags: string[] }).tags).toEqual([]);
+    expect((log[1]!.after as { tags: string[] }).tags).toEqual(["web"]);
+    expect(log[2]!.after).toBeNull();
+    const m = await projectMember
+      .create({
+        project: "p1",
+        user: "pat@example.com",
+        role: "read_only",
+        sshKeys: [KEY],
+        owner: "o/p/s/pat",
+      })
+      .catch((x: AccessError) => x);
+    expect((m as AccessError).code).toBe("AccessDenied"); // a collaborator adds no members
+  });
+});
