@@ -40,7 +40,7 @@ export async function createVlanEverywhere(
 ): Promise<{ vlan: VlanRecord; switches: string[] }> {
   const actor = ctx.config.actor;
   const { vlan, adopted } = await ctx.store.transact((at) => createVlan(req, actor, at));
-  let switches: { name: string; sw: Switch }[] = [];
+  let switches: { name: string; sw: Switch }[];
   const added: { name: string; sw: Switch }[] = [];
   let current = "";
   try {
