@@ -42,14 +42,19 @@ export function storeFor(config: ProviderConfig = providerConfig()): Promise<Sto
   let store = stores.get(config.store);
   if (!store) {
     store = openStore(config.store).then(async (s) => {
-      await ensurePools(s, config.pools, config.actor);
+      await ensurePools(s, config.pools, (await s.identity()) ?? config.actor);
       return s;
     });
     // A failed open is not cached: the next call tries again.
     store.catch(() => stores.delete(config.store));
     stores.set(config.store, store);
   }
-  return store;
+  return store.then(async (s) => {
+    // On a store that knows each login, that login is the actor, whatever the stack says.
+    const login = await s.identity();
+    if (login) config.actor = login;
+    return s;
+  });
 }
 
 export async function closeStores(): Promise<void> {

@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { PostgresStore } from "../../provider/store/postgres";
 import type { MigrationState } from "../../provider/store/store";
 import { STORE_HELP, withStore } from "../store-option";
 import { table } from "../table";
@@ -28,6 +29,32 @@ export function storeCommand(): Command {
         await withStore(o.store, async (store) => print(await store.migrate(), store.location, !!o.json));
       });
   migrate("init", "create the store (if missing) and bring its schema up to date");
+  cmd
+    .command("user-add <email>")
+    .description(
+      "PostgreSQL: give a user a database login (or a new password), so the database enforces their projects",
+    )
+    .option(
+      "--password-env <variable>",
+      "environment variable holding the password",
+      "BAREMETAL_NEW_PASSWORD",
+    )
+    .option("--store <location>", STORE_HELP)
+    .action(async (email: string, o: { passwordEnv: string; store?: string }) => {
+      if (!/^[^@\s]+@[^@\s]+$/.test(email)) throw new Error(`email: ${email} is not an email address`);
+      // From the environment, never argv: a command line is visible to every user of the host.
+      const password = process.env[o.passwordEnv];
+      if (!password || password.length < 12)
+        throw new Error(
+          `--password-env: set ${o.passwordEnv} to the user's password (12 characters or more)`,
+        );
+      await withStore(o.store, async (store) => {
+        if (!(store instanceof PostgresStore))
+          throw new Error("store user-add: only PostgreSQL stores have logins; SQLite is one user's file");
+        await store.addLogin(email, password);
+        console.log(`login ${email} can connect; add them to projects with ProjectMember or project create`);
+      });
+    });
   migrate("migrate", "apply pending schema migrations");
   cmd
     .command("status")

@@ -21,7 +21,9 @@ export async function authorize(store: Store, actor: string, project: string, ac
   if (!r.exists) {
     throw new AccessError(
       "ProjectNotFound",
-      `project: ${project} does not exist; an operator creates it with \`baremetal project create ${project} --owner <email>\``,
+      // On PostgreSQL a project the login is not in is invisible to it: the same answer.
+      `project: ${project} does not exist, or ${actor} is not a member; an operator creates projects with ` +
+        `\`baremetal project create ${project} --owner <email>\``,
     );
   }
   if (!can(r.role, action)) {

@@ -2,6 +2,7 @@
 // one round trip and one transaction; the database refuses overlaps with exclusion constraints
 // on `cidr` (for aligned blocks, overlap is containment, which `&&` tests exactly).
 import type { Migration } from "./migrations";
+import { ACCESS_SQL } from "./postgres-access";
 import { accessSql, inventorySql, serversSql, vlansSql, type ColumnTypes } from "./shared-schema";
 
 const POSTGRES_TYPES: ColumnTypes = {
@@ -331,5 +332,10 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
     version: 7,
     name: "projects-members-audit",
     sql: `${accessSql(POSTGRES_TYPES)}`,
+  },
+  {
+    version: 8,
+    name: "row-level-security",
+    sql: ACCESS_SQL,
   },
 ];

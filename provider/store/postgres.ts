@@ -7,6 +7,8 @@ import { pickAssignment } from "../ipam/assign";
 import { formatAddress, formatCidr, parseCidr } from "../ipam/cidr";
 import * as msg from "../ipam/messages";
 import { checkNewPool, resolveRequest } from "../ipam/requests";
+import { AccessError } from "../access/errors";
+import { ACCESS_DENIED } from "./postgres-access";
 import { POOL_HOLD, POSTGRES_MIGRATIONS } from "./postgres-schema";
 import { applyInventory, moveMachine, readInventory, readMachine, type Op } from "./inventory-sql";
 import type { InventoryChange, InventoryState, MachineRecord, MachineState } from "../inventory/types";
@@ -159,6 +161,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class PostgresStore implements Store {
   private readonly pool: PgPool;
+  /** Whether this login may run FAST_ALLOCATE itself (operators), or only bm_allocate. */
+  private fastAllocate = true;
+  private login?: Promise<string | undefined>;
 
   constructor(
     private readonly url: string,
@@ -177,6 +182,31 @@ export class PostgresStore implements Store {
     const u = new URL(this.url);
     u.password = "";
     return u.toString();
+  }
+
+  /** A member's login acts as itself; operators (owner, superuser) act as baremetal:actor. */
+  identity(): Promise<string | undefined> {
+    this.login ??= this.pool
+      .query<{ login: string; operator: boolean }>(
+        "SELECT session_user AS login, bm_is_operator() AS operator",
+      )
+      .then(({ rows }) => (rows[0]!.operator ? undefined : rows[0]!.login));
+    return this.login;
+  }
+
+  /** Creates (or re-passwords) a user's database login; run as an operator. */
+  async addLogin(user: string, password: string): Promise<void> {
+    const c = await this.pool.connect();
+    try {
+      const role = (await c.query<{ q: string }>("SELECT quote_ident($1) AS q", [user])).rows[0]!.q;
+      const secret = (await c.query<{ q: string }>("SELECT quote_literal($1) AS q", [password])).rows[0]!.q;
+      const exists = (await c.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [user])).rowCount === 1;
+      // Identifiers and the password are quoted by the server itself: DDL takes no parameters.
+      await c.query(`${exists ? "ALTER" : "CREATE"} ROLE ${role} LOGIN PASSWORD ${secret}`);
+      await c.query(`GRANT baremetal_member TO ${role}`);
+    } finally {
+      c.release();
+    }
   }
 
   private async tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
@@ -387,22 +417,29 @@ export class PostgresStore implements Store {
     const id = randomUUID();
     const tags = JSON.stringify(req.tags);
     try {
-      if (resolved.kind === "size") {
-        const { rows } = await this.pool.query<FastRow>({
-          name: "bm_allocate_fast",
-          text: FAST_ALLOCATE,
-          values: [
-            id,
-            req.project,
-            req.type,
-            req.facility,
-            resolved.prefix,
-            tags,
-            req.description,
-            req.owner,
-            req.actor,
-          ],
-        });
+      if (resolved.kind === "size" && this.fastAllocate) {
+        const { rows } = await this.pool
+          .query<FastRow>({
+            name: "bm_allocate_fast",
+            text: FAST_ALLOCATE,
+            values: [
+              id,
+              req.project,
+              req.type,
+              req.facility,
+              resolved.prefix,
+              tags,
+              req.description,
+              req.owner,
+              req.actor,
+            ],
+          })
+          .catch((e: unknown) => {
+            // A member login may not touch free_blocks: the checked function does it for them.
+            if (!(e instanceof DatabaseError && e.code === "42501")) throw e;
+            this.fastAllocate = false;
+            return { rows: [] as FastRow[] };
+          });
         const r = rows[0];
         if (r) {
           const at = r.created_at.toISOString();
@@ -476,6 +513,13 @@ export class PostgresStore implements Store {
         return msg.notInsideAnyPool(ctx!.what!, r!.type, r!.facility, pools());
       case "BM005":
         return msg.largerThanPool(ctx!.prefix!, pool());
+      case ACCESS_DENIED: {
+        const d = detail as { user: string; project: string; role: string };
+        return new AccessError(
+          "AccessDenied",
+          `${d.user} may not change IP reservations in project ${d.project}: the database requires the ${d.role} role or higher`,
+        );
+      }
       default:
         return e;
     }

@@ -257,7 +257,7 @@ export function* finishServer(
     at,
     s.machineId,
   );
-  yield q("DELETE FROM servers WHERE id = ?", id);
+  // The machine first: on PostgreSQL a member may change only a machine its server holds.
   yield q(
     "UPDATE machines SET state = ?, owner = NULL, state_reason = ?, updated_at = ? WHERE id = ? AND owner = ?",
     machineTo,
@@ -266,6 +266,7 @@ export function* finishServer(
     s.machineId,
     s.owner,
   );
+  yield q("DELETE FROM servers WHERE id = ?", id);
   yield* event(actor, "server.finish", id, { machine: s.machineId, machineTo, reason }, at);
 }
 

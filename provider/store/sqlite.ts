@@ -140,6 +140,11 @@ export class SqliteStore implements Store {
     this.db.pragma("busy_timeout = 30000");
   }
 
+  /** One user's file: the actor is whoever baremetal:actor says. */
+  async identity(): Promise<string | undefined> {
+    return undefined;
+  }
+
   get location(): string {
     return `sqlite:${this.file}`;
   }

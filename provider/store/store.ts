@@ -114,6 +114,11 @@ export interface StoreEvent {
 }
 
 export interface Store {
+  /**
+   * Who the database itself knows this connection as, when it enforces access per login
+   * (PostgreSQL member logins); undefined when the provider's baremetal:actor stands.
+   */
+  identity(): Promise<string | undefined>;
   /** Where the store lives, without credentials, for messages. */
   readonly location: string;
   migrate(): Promise<MigrationState>;

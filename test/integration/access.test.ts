@@ -142,7 +142,7 @@ describe.each(backends)("access on $name", (backend) => {
       .catch((x: AccessError) => x);
     expect(e).toBeInstanceOf(AccessError);
     expect((e as AccessError).message).toBe(
-      "project: nope does not exist; an operator creates it with `baremetal project create nope --owner <email>`",
+      "project: nope does not exist, or olive@example.com is not a member; an operator creates projects with `baremetal project create nope --owner <email>`",
     );
   });
 

@@ -2,8 +2,12 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { Client } from "pg";
 import { openStore } from "../../provider/store/open";
 import { backends } from "../helpers/backends";
+
+// Each command is a fresh Node process (~0.5-1 s here).
+jest.setTimeout(60_000);
 
 const main = path.resolve(__dirname, "../../bin/cli/main.js");
 
@@ -122,5 +126,45 @@ describe.each(backends)("baremetal on $name", (backend) => {
     );
     const missing = fails("machine", "show", "r9-99");
     expect(missing.stderr).toBe("baremetal: MachineNotFound: machine r9-99 is not in the inventory\n");
+  });
+
+  test("project create, list, show; audit; user logins on PostgreSQL only", async () => {
+    expect(
+      cli("project", "create", "web", "--owner", "olive@example.com", "--description", "the web tier").trim(),
+    ).toBe("project web, owner olive@example.com");
+    const again = fails("project", "create", "web", "--owner", "x@example.com");
+    expect(again.stderr).toBe("baremetal: ProjectExists: project web already exists\n");
+    expect(fails("project", "create", "Web!", "--owner", "x@example.com").stderr).toMatch(
+      /project name: Web! must be/,
+    );
+    expect(cli("project", "list")).toMatch(/web\s+olive@example\.com\s+1\s+the web tier/);
+    expect(JSON.parse(cli("project", "show", "web", "--json")).members).toEqual([
+      expect.objectContaining({ user: "olive@example.com", role: "owner", sshKeys: [] }),
+    ]);
+    expect(fails("project", "show", "nope").stderr).toBe(
+      "baremetal: ProjectNotFound: project nope does not exist\n",
+    );
+    expect(JSON.parse(cli("audit", "--project", "web", "--json"))).toEqual([]);
+    expect(cli("audit", "--since", "2h")).toMatch(/^AT\s+ACTOR/);
+    expect(fails("audit", "--since", "yesterday-ish").stderr).toMatch(/--since: yesterday-ish is not a time/);
+
+    const add = spawnSync(
+      process.execPath,
+      [main, "store", "user-add", "dana@example.com", "--store", location],
+      {
+        encoding: "utf8",
+        env: { ...process.env, BAREMETAL_NEW_PASSWORD: "correct horse battery" },
+      },
+    );
+    if (location.startsWith("sqlite:")) {
+      expect(add.stderr).toMatch(/only PostgreSQL stores have logins/);
+    } else {
+      expect(add.stdout).toMatch(/^login dana@example.com can connect/);
+      // Logins are the cluster's: this one goes with the test.
+      const c = new Client({ connectionString: location });
+      await c.connect();
+      await c.query(`DROP ROLE "dana@example.com"`);
+      await c.end();
+    }
   });
 });

@@ -1,0 +1,257 @@
+// On PostgreSQL the database itself enforces project membership, per login. These tests go
+// around the provider entirely: raw SQL as a collaborator of project A against project B's
+// rows, as a reader, and as an owner against the audit log. Then the same logins through the
+// provider, which acts as whoever the login is.
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { Client } from "pg";
+import { AccessError } from "../../provider/access/errors";
+import { applyInventoryFile } from "../../provider/inventory/apply";
+import * as ipReservation from "../../provider/resources/ip-reservation";
+import { closeStores, configure } from "../../provider/runtime";
+import { openStore } from "../../provider/store/open";
+import { PostgresStore } from "../../provider/store/postgres";
+import { addMember, createProject, readAudit } from "../../provider/store/projects-sql";
+import { claimServer } from "../../provider/store/servers-sql";
+import type { Store } from "../../provider/store/store";
+import { createVlan } from "../../provider/store/vlans-sql";
+import { postgresBackend } from "../helpers/backends";
+
+jest.setTimeout(120_000);
+
+const INVENTORY = fs.readFileSync(path.join(__dirname, "../fixtures/inventory.yaml"), "utf8");
+const tag = randomBytes(3).toString("hex");
+const user = (name: string) => `${name}-${tag}@example.com`;
+const USERS = { alice: user("alice"), bob: user("bob"), carol: user("carol"), rita: user("rita") };
+const PASSWORD = randomBytes(12).toString("hex");
+
+let admin: Store;
+let location: string;
+let cleanup: () => Promise<void>;
+let bReservation: string;
+const clients: Client[] = [];
+
+const urlFor = (login: string) => {
+  const u = new URL(location);
+  u.username = encodeURIComponent(login);
+  u.password = PASSWORD;
+  return u.toString();
+};
+
+async function as(login: string): Promise<Client> {
+  const c = new Client({ connectionString: urlFor(login) });
+  await c.connect();
+  clients.push(c);
+  return c;
+}
+
+/** The statement's outcome: rows it touched, or the database's refusal. */
+async function outcome(c: Client, sql: string, params: unknown[] = []): Promise<string> {
+  try {
+    const r = await c.query(sql, params);
+    return `${r.rowCount ?? 0} rows`;
+  } catch (e) {
+    const err = e as { code?: string; message: string };
+    return `refused ${err.code}: ${err.message}`;
+  }
+}
+
+beforeAll(async () => {
+  const fresh = await postgresBackend.fresh();
+  location = fresh.location;
+  cleanup = fresh.cleanup;
+  admin = await openStore(location);
+  await applyInventoryFile(admin, INVENTORY, { prune: false, dryRun: false, actor: "test" });
+  for (const u of Object.values(USERS)) await (admin as PostgresStore).addLogin(u, PASSWORD);
+  await admin.transact(function* (at) {
+    yield* createProject({ name: "a", description: null, owner: USERS.alice }, "test", at);
+    yield* createProject({ name: "b", description: null, owner: USERS.bob }, "test", at);
+    yield* addMember(
+      { project: "a", user: USERS.carol, role: "collaborator", sshKeys: [], owner: null },
+      "test",
+      at,
+    );
+    yield* addMember(
+      { project: "a", user: USERS.rita, role: "read_only", sshKeys: [], owner: null },
+      "test",
+      at,
+    );
+  });
+
+  // Bob builds project B through his own login: a block, a server on a machine, a VLAN.
+  const bob = await openStore(urlFor(USERS.bob));
+  try {
+    bReservation = (
+      await bob.allocate({
+        project: "b",
+        type: "private_ipv4",
+        facility: "lab1",
+        block: { prefixLength: 29 },
+        tags: [],
+        description: null,
+        owner: null,
+        actor: USERS.bob,
+      })
+    ).id;
+    await bob.transact((at) =>
+      claimServer(
+        {
+          id: "srv-b",
+          owner: "org/b/s/web",
+          project: "b",
+          facility: "lab1",
+          plan: "c3.small",
+          hostname: "web",
+          spec: {},
+        },
+        USERS.bob,
+        at,
+      ),
+    );
+    await bob.transact((at) =>
+      createVlan(
+        { id: "vlan-b", owner: null, project: "b", facility: "lab1", description: null, tags: [] },
+        USERS.bob,
+        at,
+      ),
+    );
+  } finally {
+    await bob.close();
+  }
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+  await closeStores();
+  await admin?.close();
+  await cleanup?.();
+  // Logins are the cluster's, not the database's: ours go with the test.
+  const c = new Client({ connectionString: process.env.BAREMETAL_TEST_POSTGRES_URL });
+  await c.connect();
+  for (const u of Object.values(USERS)) await c.query(`DROP ROLE IF EXISTS "${u}"`).catch(() => undefined);
+  await c.end();
+});
+
+test("a collaborator of A can neither see nor change B's rows with raw SQL", async () => {
+  const carol = await as(USERS.carol);
+  const count = async (table: string) =>
+    Number((await carol.query(`SELECT count(*) AS n FROM ${table} WHERE project = 'b'`)).rows[0].n);
+  expect(await count("reservations")).toBe(0);
+  expect(await count("servers")).toBe(0);
+  expect(await count("vlans")).toBe(0);
+  expect(await count("project_members")).toBe(0);
+  expect(await count("reservation_rows")).toBe(0);
+
+  // Changes aimed at B's rows touch nothing, or are refused outright.
+  expect(await outcome(carol, "UPDATE reservations SET description = 'mine' WHERE project = 'b'")).toBe(
+    "0 rows",
+  );
+  expect(await outcome(carol, "UPDATE servers SET hostname = 'x' WHERE project = 'b'")).toBe("0 rows");
+  expect(await outcome(carol, "DELETE FROM servers WHERE project = 'b'")).toBe("0 rows");
+  expect(await outcome(carol, "DELETE FROM vlans WHERE project = 'b'")).toBe("0 rows");
+  expect(
+    await outcome(carol, "UPDATE machines SET state = 'available', owner = NULL WHERE owner = 'org/b/s/web'"),
+  ).toBe("0 rows");
+  expect(await outcome(carol, "DELETE FROM reservations WHERE project = 'b'")).toMatch(
+    /^refused 42501: permission denied/,
+  );
+  expect(await outcome(carol, "UPDATE reservations SET cidr = '10.10.0.0/29' WHERE project = 'a'")).toMatch(
+    /^refused 42501: permission denied/,
+  );
+  expect(await outcome(carol, "DELETE FROM free_blocks")).toMatch(/^refused 42501: permission denied/);
+  expect(
+    await outcome(
+      carol,
+      "INSERT INTO vlans (id, project, facility, vid, tags, created_by, created_at, updated_at) VALUES ('x', 'b', 'lab1', 1500, '[]', $1, now(), now())",
+      [USERS.carol],
+    ),
+  ).toMatch(/^refused 42501: new row violates row-level security policy/);
+  // Joining B, or making herself owner of A, is refused too.
+  expect(
+    await outcome(
+      carol,
+      "INSERT INTO project_members (project, user_email, role, ssh_keys, created_by, created_at, updated_at) VALUES ('b', $1, 'owner', '[]', $1, now(), now())",
+      [USERS.carol],
+    ),
+  ).toMatch(/^refused 42501: new row violates row-level security policy/);
+  expect(
+    await outcome(carol, "UPDATE project_members SET role = 'owner' WHERE user_email = $1", [USERS.carol]),
+  ).toBe("0 rows");
+  // The checked functions refuse B's blocks whoever calls them.
+  expect(
+    await outcome(
+      carol,
+      "SELECT * FROM bm_allocate(gen_random_uuid(), 'b', 'private_ipv4', 'lab1', 29, NULL, '[]', NULL, NULL, $1)",
+      [USERS.carol],
+    ),
+  ).toBe("refused BM011: AccessDenied");
+  expect(await outcome(carol, "SELECT bm_release($1, $2)", [bReservation, USERS.carol])).toBe(
+    "refused BM011: AccessDenied",
+  );
+  expect(
+    await outcome(
+      carol,
+      "SELECT * FROM bm_allocate_held(gen_random_uuid(), 'b', 'private_ipv4', 'lab1', 29, NULL, '[]', NULL, NULL, 'x')",
+    ),
+  ).toMatch(/^refused 42501: permission denied for function/);
+  // Nor can she write in someone else's name.
+  expect(
+    await outcome(
+      carol,
+      "INSERT INTO audit (at, actor, project, resource, action, commands) VALUES (now(), $1, 'a', 'x', 'create', '[]')",
+      [USERS.alice],
+    ),
+  ).toMatch(/^refused 42501: new row violates row-level security policy/);
+  // B is untouched.
+  const b = await admin.getReservation(bReservation);
+  expect(b?.description).toBeNull();
+});
+
+test("a reader reads A and changes nothing; the audit log is append-only even for an owner", async () => {
+  const rita = await as(USERS.rita);
+  expect(await outcome(rita, "SELECT * FROM projects")).toBe("1 rows");
+  expect(await outcome(rita, "UPDATE reservations SET description = 'x' WHERE project = 'a'")).toBe("0 rows");
+  expect(
+    await outcome(rita, "UPDATE project_members SET role = 'owner' WHERE user_email = $1", [USERS.rita]),
+  ).toBe("0 rows");
+  const alice = await as(USERS.alice);
+  expect(await outcome(alice, "UPDATE audit SET actor = 'nobody'")).toMatch(
+    /^refused 42501: permission denied/,
+  );
+  expect(await outcome(alice, "DELETE FROM audit")).toMatch(/^refused 42501: permission denied/);
+  // The last owner stays, even against raw SQL from the owner herself.
+  expect(await outcome(alice, "DELETE FROM project_members WHERE user_email = $1", [USERS.alice])).toBe(
+    "refused BM010: LastOwner",
+  );
+});
+
+test("through the provider, a login acts as itself: its own project works, another is refused", async () => {
+  // baremetal:actor says alice; the database knows the login is carol, and carol it is.
+  configure((k) => ({ "baremetal:store": urlFor(USERS.carol), "baremetal:actor": USERS.alice })[k]);
+  const r = await ipReservation.create({
+    project: "a",
+    type: "private_ipv4",
+    facility: "lab1",
+    prefixLength: 30,
+    tags: [],
+    owner: "org/a/s/vips",
+  } as ipReservation.IpReservationInputs);
+  expect(r.outs.cidr).toMatch(/^10\.10\./);
+  const entries = await admin.transact(() => readAudit({ project: "a" }), "read");
+  expect(entries.map((e) => [e.actor, e.action, e.owner])).toEqual([[USERS.carol, "create", "org/a/s/vips"]]);
+  const refused = (await ipReservation
+    .create({
+      project: "b",
+      type: "private_ipv4",
+      facility: "lab1",
+      prefixLength: 30,
+      tags: [],
+    } as ipReservation.IpReservationInputs)
+    .catch((e: AccessError) => e)) as AccessError;
+  expect(refused).toBeInstanceOf(AccessError);
+  // To carol, project B does not even show.
+  expect(refused.code).toBe("ProjectNotFound");
+  expect(refused.message).toContain(`project: b does not exist, or ${USERS.carol} is not a member`);
+  await ipReservation.remove(r.id, r.outs);
+});
