@@ -1,8 +1,11 @@
 // examples/private-vlan through the real engine on the built-in lab with a VLAN-aware switch:
-// a Vlan on the switch, two hybrid servers carrying it tagged beside their layer-3 network,
-// a network change applied in place, and nothing left after destroy.
+// a member who joins first (her key on both servers), a Vlan on the switch, two hybrid servers
+// carrying it tagged beside their layer-3 network, the audit log with the hardware commands
+// each change issued, a network change applied in place, and nothing left after destroy.
 import type { ExampleStack } from "../../cli/example-stack";
 import type { LabSite } from "../../cli/lab-site";
+import Database from "better-sqlite3";
+import { readAudit, readProject } from "../../provider/store/projects-sql";
 import { listVlans, vlanPorts } from "../../provider/store/vlans-sql";
 import { labStack, type LabStack } from "../helpers/lab-stack";
 
@@ -60,6 +63,45 @@ test("up: the VLAN is on the switch and both servers carry it tagged beside laye
     db.map((d) => [d.machine, "tagged"]).sort(),
   );
 
+  // The member joined before the servers were installed: her key is in their Ignition.
+  expect(up.outputs.member!.value).toEqual({ user: "alice@example.com", role: "collaborator" });
+  const db3 = new Database(ex.storeFile, { readonly: true });
+  try {
+    const staged = db3.prepare("SELECT staged FROM provisioning WHERE kind = 'install'").all() as {
+      staged: string;
+    }[];
+    expect(staged).toHaveLength(2);
+    for (const row of staged) {
+      const ignition = JSON.parse((JSON.parse(row.staged) as { ignition: string }).ignition) as {
+        passwd: { users: { name: string; sshAuthorizedKeys?: string[] }[] };
+      };
+      const keys = ignition.passwd.users.flatMap((u) => u.sshAuthorizedKeys ?? []);
+      expect(keys.some((k) => k.endsWith("alice@laptop"))).toBe(true);
+    }
+  } finally {
+    db3.close();
+  }
+  // Every change is in the audit log, a Server's with the switch and BMC commands it issued.
+  const audit = await site.store.transact(() => readAudit({ project: "demo" }), "read");
+  expect(audit.map((e) => `${e.action} ${e.resource.split(":")[0]}`).sort()).toEqual([
+    "create ProjectMember",
+    "create Server",
+    "create Server",
+    "create Vlan",
+  ]);
+  const serverCommands = audit.find((e) => e.resource.startsWith("Server:"))!.commands;
+  expect(
+    serverCommands.some((c) =>
+      /^switch 127\.0\.0\.1:\d+: .*bridge vlan add dev swp\d+ vid 10 pvid untagged/.test(c),
+    ),
+  ).toBe(true);
+  expect(serverCommands.some((c) => /^switch .*bridge vlan add dev swp\d+ vid 1000(;|$)/.test(c))).toBe(true);
+  expect(
+    serverCommands.some((c) => /^redfish https:\/\/127\.0\.0\.1:\d+: PATCH .* Boot Pxe Once$/.test(c)),
+  ).toBe(true);
+  expect(serverCommands.some((c) => /^redfish .*: POST .*ResetType=On$/.test(c))).toBe(true);
+  expect(JSON.stringify(audit)).not.toMatch(/rootPassword":"(?!\[redacted\])/);
+
   await ex.stack.refresh({ onOutput: log("refresh") });
   const state = await ex.stack.exportStack();
   const vlanState = (
@@ -103,6 +145,9 @@ test("destroy: servers detach before the VLAN goes; nothing is left", async () =
   for (const m of site.lab.machines) expect(model().portVlans(m.switchPort)).toEqual([]);
   expect(await site.store.transact(() => listVlans(), "read")).toEqual([]);
   expect(await site.store.transact(() => vlanPorts({}), "read")).toEqual([]);
+  // The member left with the stack; the project keeps its owner.
+  const project = await site.store.transact(() => readProject("demo"), "read");
+  expect(project!.members.map((m) => m.role)).toEqual(["owner"]);
   const inv = await site.store.inventory();
   expect(inv.machines.map((m) => m.state)).toEqual(["available", "available", "available"]);
 });
