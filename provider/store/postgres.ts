@@ -68,6 +68,8 @@ interface ReservationRow {
  * interrupted create of the same owner, and names every refusal) takes over, when no such
  * block is free for the taking or the owner already holds a reservation. Prepared once per
  * connection; a function would be planned on every call (SQL) or add an interpreter (PL/pgSQL).
+ * It holds the pool shared with a try-lock: a pool being removed is skipped here, and
+ * bm_allocate then waits for the removal and finds the pool gone.
  */
 const FAST_ALLOCATE = `
   WITH pick AS (
@@ -80,7 +82,7 @@ const FAST_ALLOCATE = `
     ) f
     WHERE p.type = $3::text AND p.facility IS NOT DISTINCT FROM $4::text
       AND (p.project IS NULL OR p.project = $2::text) AND masklen(p.cidr) <= $5::int
-      AND bm_hold_pool(p.id)
+      AND pg_try_advisory_xact_lock_shared(${POOL_HOLD}, p.id)
       AND ($8::text IS NULL OR NOT EXISTS (SELECT 1 FROM reservations r WHERE r.owner = $8::text))
     ORDER BY p.project IS NULL, p.name
     LIMIT 1
