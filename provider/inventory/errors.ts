@@ -1,4 +1,5 @@
 // Named refusals of inventory changes and machine state moves. Callers match on `code`.
+import { CodedError } from "../coded-error";
 
 export type InventoryConflictCode =
   | "MachineNotFound"
@@ -9,12 +10,4 @@ export type InventoryConflictCode =
   | "DuplicateHardware"
   | "NoMachineAvailable";
 
-export class InventoryConflict extends Error {
-  constructor(
-    readonly code: InventoryConflictCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = code;
-  }
-}
+export class InventoryConflict extends CodedError<InventoryConflictCode> {}

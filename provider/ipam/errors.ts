@@ -1,5 +1,6 @@
 // Named IPAM errors. Callers match on `code` (stable across versions), people read `message`,
 // which always names the pool and the request involved.
+import { CodedError } from "../coded-error";
 
 export type IpamErrorCode =
   | "NoSpaceLeft"
@@ -12,15 +13,7 @@ export type IpamErrorCode =
   | "ReservationNotFound"
   | "ReservationInUse";
 
-export class IpamError extends Error {
-  constructor(
-    readonly code: IpamErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = code;
-  }
-}
+export class IpamError extends CodedError<IpamErrorCode> {}
 
 export const isIpamError = (e: unknown, code?: IpamErrorCode): e is IpamError =>
   e instanceof IpamError && (code === undefined || e.code === code);

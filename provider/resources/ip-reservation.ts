@@ -2,6 +2,7 @@
 // facility (or the global pool). Tags and description change in place; anything that would
 // change the block replaces it.
 import { z } from "zod";
+import { nameField } from "./fields";
 import { describeBlock } from "../ipam/addresses";
 import { parseCidr, prefixForQuantity } from "../ipam/cidr";
 import { providerConfig, storeFor } from "../runtime";
@@ -9,15 +10,6 @@ import { POOL_TYPES, poolTypeFamily, type BlockRequest, type Reservation } from 
 import { authorize } from "../access/authorize";
 import { guarded } from "../access/guard";
 import { checkWith, type CheckResult } from "./check";
-
-const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-const nameField = (what: string) =>
-  z
-    .string({ error: `${what} must be a string` })
-    .regex(
-      NAME,
-      `${what} must be 1-63 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit`,
-    );
 
 export const IpReservationInputs = z
   .strictObject({

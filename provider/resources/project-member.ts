@@ -3,6 +3,7 @@
 // changing or removing an owner takes an owner; any other member change takes an admin. The
 // last owner of a project cannot be removed or demoted.
 import { z } from "zod";
+import { nameField } from "./fields";
 import { guarded } from "../access/guard";
 import { authorize } from "../access/authorize";
 import { ROLES, memberAction, type Role } from "../access/roles";
@@ -12,9 +13,7 @@ import { SSH_KEY } from "../servers/inputs";
 import { checkWith, type CheckResult } from "./check";
 
 export const ProjectMemberInputs = z.strictObject({
-  project: z
-    .string({ error: "project must be a string" })
-    .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, "project must be 1-63 lower-case letters, digits, '.', '_' or '-'"),
+  project: nameField("project"),
   user: z.email({ error: "user must be an email address, e.g. alice@example.com" }).max(254),
   role: z.enum(ROLES, { error: `role must be one of ${ROLES.join(", ")}` }),
   sshKeys: z

@@ -3,21 +3,13 @@
 // another facility, project or id replaces it. The steps live in vlans/lifecycle.ts.
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
+import { nameField } from "./fields";
 import { providerConfig, storeFor } from "../runtime";
 import { updateVlan, type VlanPort, type VlanRecord } from "../store/vlans-sql";
 import { createVlanEverywhere, deleteVlanEverywhere, readVlanEverywhere } from "../vlans/lifecycle";
 import { authorize } from "../access/authorize";
 import { guarded } from "../access/guard";
 import { checkWith, type CheckResult } from "./check";
-
-const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-const nameField = (what: string) =>
-  z
-    .string({ error: `${what} must be a string` })
-    .regex(
-      NAME,
-      `${what} must be 1-63 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit`,
-    );
 
 export const VlanInputs = z.strictObject({
   project: nameField("project"),

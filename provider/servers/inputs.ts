@@ -1,15 +1,7 @@
 // Server inputs, as `check` validates them: every field named in its error, with what is valid.
 import { z } from "zod";
+import { nameField } from "../resources/fields";
 import { OPERATING_SYSTEMS } from "../provisioning/spec";
-
-const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-const nameField = (what: string) =>
-  z
-    .string({ error: `${what} must be a string` })
-    .regex(
-      NAME,
-      `${what} must be 1-63 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit`,
-    );
 
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 export const SSH_KEY =

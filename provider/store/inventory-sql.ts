@@ -26,6 +26,20 @@ export interface QueryResult {
 export type Op<T> = Generator<Query, T, QueryResult>;
 
 const q = (sql: string, ...params: unknown[]): Query => ({ sql, params });
+
+/**
+ * `WHERE` over the filters that are set (`column = ?`, or `column >= ?` for a column given as
+ * `"column >="`); PostgreSQL cannot type a bare `? IS NULL`, so unset filters are left out.
+ */
+export function where(filters: [column: string, value: unknown][]): { sql: string; params: unknown[] } {
+  const set = filters.filter(([, v]) => v !== undefined);
+  return {
+    sql: set.length
+      ? `WHERE ${set.map(([c]) => (/[<>=]$/.test(c) ? `${c} ?` : `${c} = ?`)).join(" AND ")}`
+      : "",
+    params: set.map(([, v]) => v),
+  };
+}
 const json = (v: unknown) => (typeof v === "string" ? (JSON.parse(v) as unknown) : v);
 const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v));
 

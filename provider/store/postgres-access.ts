@@ -13,6 +13,63 @@
 /** Error code bm_allocate and bm_release raise for a user without the role. */
 export const ACCESS_DENIED = "BM011";
 
+/** Readers see a table's rows of their projects; collaborators make the listed changes there. */
+function projectPolicies(table: string, writes = ["add", "change", "remove"]): string {
+  const may = "bm_can(project, 'collaborator')";
+  const policies: Record<string, string> = {
+    add: `FOR INSERT WITH CHECK (${may})`,
+    change: `FOR UPDATE USING (${may}) WITH CHECK (${may})`,
+    remove: `FOR DELETE USING (${may})`,
+  };
+  return [
+    `ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;`,
+    `CREATE POLICY see ON ${table} FOR SELECT USING (bm_can(project, 'read_only'));`,
+    ...writes.map((w) => `CREATE POLICY ${w} ON ${table} ${policies[w]};`),
+  ]
+    .map((l) => `      ${l}`)
+    .join("\n");
+}
+
+/**
+ * bm_allocate and bm_release as callers see them: each holds the pools it touches (shared, in
+ * id order, so two never wait on each other), then runs its unchecked half. Migration 5 made
+ * them plain; migration 8 makes them definer functions that check the caller's role first.
+ */
+export function allocateFunctions(o: {
+  replace?: boolean;
+  definer?: boolean;
+  allocateGuard?: string;
+  releaseGuard?: string;
+}): string {
+  const create = `CREATE ${o.replace ? "OR REPLACE " : ""}FUNCTION`;
+  const attrs = o.definer ? " SECURITY DEFINER SET search_path = public, pg_catalog" : "";
+  return `
+      ${create} bm_allocate(
+        p_id uuid, p_project text, p_type text, p_facility text, p_prefix integer, p_exact cidr,
+        p_tags jsonb, p_description text, p_owner text, p_actor text
+      ) RETURNS SETOF reservation_rows LANGUAGE plpgsql${attrs} AS $$
+      BEGIN
+        ${o.allocateGuard ?? ""}
+        PERFORM bm_hold_pool(id) FROM pools
+         WHERE type = p_type AND facility IS NOT DISTINCT FROM p_facility
+           AND (project IS NULL OR project = p_project)
+         ORDER BY id;
+        RETURN QUERY SELECT * FROM bm_allocate_held(p_id, p_project, p_type, p_facility, p_prefix,
+          p_exact, p_tags, p_description, p_owner, p_actor);
+      END;
+      $$;
+
+      ${create} bm_release(p_id uuid, p_actor text) RETURNS text LANGUAGE plpgsql${attrs} AS $$
+      DECLARE
+        v_project text;
+      BEGIN
+        ${o.releaseGuard ?? ""}
+        PERFORM bm_hold_pool(pool_id) FROM reservations WHERE id = p_id;
+        RETURN bm_release_held(p_id, p_actor);
+      END;
+      $$;`;
+}
+
 export const ACCESS_SQL = `
       DO $$ BEGIN
         CREATE ROLE baremetal_member NOLOGIN;
@@ -44,34 +101,15 @@ export const ACCESS_SQL = `
       $$;
 
       -- Blocks: only through the functions, which check first.
-      CREATE OR REPLACE FUNCTION bm_allocate(
-        p_id uuid, p_project text, p_type text, p_facility text, p_prefix integer, p_exact cidr,
-        p_tags jsonb, p_description text, p_owner text, p_actor text
-      ) RETURNS SETOF reservation_rows LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_catalog AS $$
-      BEGIN
-        IF NOT bm_can(p_project, 'collaborator') THEN PERFORM bm_refuse_access(p_project, 'collaborator'); END IF;
-        -- In id order, so two allocations never wait on each other's holds.
-        PERFORM bm_hold_pool(id) FROM pools
-         WHERE type = p_type AND facility IS NOT DISTINCT FROM p_facility
-           AND (project IS NULL OR project = p_project)
-         ORDER BY id;
-        RETURN QUERY SELECT * FROM bm_allocate_held(p_id, p_project, p_type, p_facility, p_prefix,
-          p_exact, p_tags, p_description, p_owner, p_actor);
-      END;
-      $$;
-
-      CREATE OR REPLACE FUNCTION bm_release(p_id uuid, p_actor text) RETURNS text LANGUAGE plpgsql
-      SECURITY DEFINER SET search_path = public, pg_catalog AS $$
-      DECLARE
-        v_project text;
-      BEGIN
-        SELECT project INTO v_project FROM reservations WHERE id = p_id;
+${allocateFunctions({
+  replace: true,
+  definer: true,
+  allocateGuard:
+    "IF NOT bm_can(p_project, 'collaborator') THEN PERFORM bm_refuse_access(p_project, 'collaborator'); END IF;",
+  releaseGuard: `SELECT project INTO v_project FROM reservations WHERE id = p_id;
         IF NOT FOUND THEN RETURN NULL; END IF;
-        IF NOT bm_can(v_project, 'collaborator') THEN PERFORM bm_refuse_access(v_project, 'collaborator'); END IF;
-        PERFORM bm_hold_pool(pool_id) FROM reservations WHERE id = p_id;
-        RETURN bm_release_held(p_id, p_actor);
-      END;
-      $$;
+        IF NOT bm_can(v_project, 'collaborator') THEN PERFORM bm_refuse_access(v_project, 'collaborator'); END IF;`,
+})}
 
       -- The unchecked halves run only inside the checked ones.
       REVOKE EXECUTE ON FUNCTION bm_allocate_held(uuid, text, text, text, integer, cidr, jsonb, text, text, text) FROM PUBLIC;
@@ -109,10 +147,7 @@ export const ACCESS_SQL = `
       GRANT SELECT, INSERT ON events, audit TO baremetal_member;
       GRANT USAGE ON SEQUENCE events_id_seq, audit_id_seq TO baremetal_member;
 
-      ALTER TABLE reservations ENABLE ROW LEVEL SECURITY;
-      CREATE POLICY see ON reservations FOR SELECT USING (bm_can(project, 'read_only'));
-      CREATE POLICY change ON reservations FOR UPDATE
-        USING (bm_can(project, 'collaborator')) WITH CHECK (bm_can(project, 'collaborator'));
+${projectPolicies("reservations", ["change"])}
 
       ALTER TABLE assignments ENABLE ROW LEVEL SECURITY;
       CREATE POLICY see ON assignments FOR SELECT
@@ -124,12 +159,7 @@ export const ACCESS_SQL = `
       CREATE POLICY remove ON assignments FOR DELETE USING (EXISTS (
         SELECT 1 FROM reservations r WHERE r.id = reservation_id AND bm_can(r.project, 'collaborator')));
 
-      ALTER TABLE servers ENABLE ROW LEVEL SECURITY;
-      CREATE POLICY see ON servers FOR SELECT USING (bm_can(project, 'read_only'));
-      CREATE POLICY add ON servers FOR INSERT WITH CHECK (bm_can(project, 'collaborator'));
-      CREATE POLICY change ON servers FOR UPDATE
-        USING (bm_can(project, 'collaborator')) WITH CHECK (bm_can(project, 'collaborator'));
-      CREATE POLICY remove ON servers FOR DELETE USING (bm_can(project, 'collaborator'));
+${projectPolicies("servers")}
 
       ALTER TABLE provisioning ENABLE ROW LEVEL SECURITY;
       CREATE POLICY see ON provisioning FOR SELECT
@@ -147,12 +177,7 @@ export const ACCESS_SQL = `
           SELECT 1 FROM servers s WHERE s.machine_id = machines.id AND bm_can(s.project, 'collaborator')))
         WITH CHECK (true);
 
-      ALTER TABLE vlans ENABLE ROW LEVEL SECURITY;
-      CREATE POLICY see ON vlans FOR SELECT USING (bm_can(project, 'read_only'));
-      CREATE POLICY add ON vlans FOR INSERT WITH CHECK (bm_can(project, 'collaborator'));
-      CREATE POLICY change ON vlans FOR UPDATE
-        USING (bm_can(project, 'collaborator')) WITH CHECK (bm_can(project, 'collaborator'));
-      CREATE POLICY remove ON vlans FOR DELETE USING (bm_can(project, 'collaborator'));
+${projectPolicies("vlans")}
 
       ALTER TABLE vlan_ports ENABLE ROW LEVEL SECURITY;
       CREATE POLICY see ON vlan_ports FOR SELECT USING (EXISTS (SELECT 1 FROM vlans v WHERE v.id = vlan_id));

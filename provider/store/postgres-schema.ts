@@ -2,7 +2,7 @@
 // one round trip and one transaction; the database refuses overlaps with exclusion constraints
 // on `cidr` (for aligned blocks, overlap is containment, which `&&` tests exactly).
 import type { Migration } from "./migrations";
-import { ACCESS_SQL } from "./postgres-access";
+import { ACCESS_SQL, allocateFunctions } from "./postgres-access";
 import { accessSql, inventorySql, serversSql, vlansSql, type ColumnTypes } from "./shared-schema";
 
 const POSTGRES_TYPES: ColumnTypes = {
@@ -299,28 +299,8 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
 
       ALTER FUNCTION bm_allocate(uuid, text, text, text, integer, cidr, jsonb, text, text, text)
         RENAME TO bm_allocate_held;
-      CREATE FUNCTION bm_allocate(
-        p_id uuid, p_project text, p_type text, p_facility text, p_prefix integer, p_exact cidr,
-        p_tags jsonb, p_description text, p_owner text, p_actor text
-      ) RETURNS SETOF reservation_rows LANGUAGE plpgsql AS $$
-      BEGIN
-        -- In id order, so two allocations never wait on each other's holds.
-        PERFORM bm_hold_pool(id) FROM pools
-         WHERE type = p_type AND facility IS NOT DISTINCT FROM p_facility
-           AND (project IS NULL OR project = p_project)
-         ORDER BY id;
-        RETURN QUERY SELECT * FROM bm_allocate_held(p_id, p_project, p_type, p_facility, p_prefix,
-          p_exact, p_tags, p_description, p_owner, p_actor);
-      END;
-      $$;
-
       ALTER FUNCTION bm_release(uuid, text) RENAME TO bm_release_held;
-      CREATE FUNCTION bm_release(p_id uuid, p_actor text) RETURNS text LANGUAGE plpgsql AS $$
-      BEGIN
-        PERFORM bm_hold_pool(pool_id) FROM reservations WHERE id = p_id;
-        RETURN bm_release_held(p_id, p_actor);
-      END;
-      $$;
+      ${allocateFunctions({})}
     `,
   },
   {

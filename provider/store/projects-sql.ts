@@ -4,7 +4,7 @@
 // run one after the other, and the second finds the first's change.
 import { AccessError } from "../access/errors";
 import type { Role } from "../access/roles";
-import { event, type Op, type Query } from "./inventory-sql";
+import { event, where, type Op, type Query } from "./inventory-sql";
 
 export interface Member {
   project: string;
@@ -255,19 +255,13 @@ export function* appendAudit(e: AuditEntry): Op<void> {
 }
 
 export function* readAudit(filter: { project?: string; since?: string; limit?: number }): Op<AuditEntry[]> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  if (filter.project !== undefined) {
-    where.push("project = ?");
-    params.push(filter.project);
-  }
-  if (filter.since !== undefined) {
-    where.push("at >= ?");
-    params.push(filter.since);
-  }
+  const w = where([
+    ["project", filter.project],
+    ["at >=", filter.since],
+  ]);
   const { rows } = yield q(
-    `SELECT * FROM audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id LIMIT ?`,
-    ...params,
+    `SELECT * FROM audit ${w.sql} ORDER BY id LIMIT ?`,
+    ...w.params,
     filter.limit ?? 1000,
   );
   return rows.map((r) => ({

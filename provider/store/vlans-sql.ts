@@ -3,7 +3,7 @@
 // DO NOTHING against the (facility, vid) unique key, so two runs asking at once can never both
 // get it: the loser sees no row inserted and tries the next free id.
 import { VlanError } from "../vlans/errors";
-import { event, readFacility, type Op, type Query } from "./inventory-sql";
+import { event, readFacility, where, type Op, type Query } from "./inventory-sql";
 
 export interface VlanRecord {
   id: string;
@@ -78,15 +78,6 @@ function toPort(r: Record<string, unknown>): VlanPort {
 export function* readVlan(id: string): Op<VlanRecord | undefined> {
   const { rows } = yield q("SELECT * FROM vlans WHERE id = ?", id);
   return rows[0] && toVlan(rows[0]);
-}
-
-/** `WHERE` over the filters that are set (PostgreSQL cannot type a bare `? IS NULL`). */
-function where(filters: [column: string, value: string | undefined][]): { sql: string; params: string[] } {
-  const set = filters.filter(([, v]) => v !== undefined) as [string, string][];
-  return {
-    sql: set.length ? `WHERE ${set.map(([c]) => `${c} = ?`).join(" AND ")}` : "",
-    params: set.map(([, v]) => v),
-  };
 }
 
 export function* listVlans(filter: { project?: string; facility?: string } = {}): Op<VlanRecord[]> {
