@@ -98,6 +98,8 @@ export class Server extends pulumi.dynamic.Resource {
     }[]
   >;
   declare readonly networkType: pulumi.Output<NetworkType>;
+  /** The machine's rack, as the inventory says (else its top-of-rack switch). */
+  declare readonly rack: pulumi.Output<string>;
   declare readonly vlans: pulumi.Output<number[]>;
   declare readonly timeline: pulumi.Output<{ at: string; action: string }[]>;
   declare readonly tags: pulumi.Output<string[]>;
@@ -116,6 +118,7 @@ export class Server extends pulumi.dynamic.Resource {
         machine: args.machine,
         plan: args.plan,
         state: undefined,
+        rack: undefined,
         accessPublicIpv4: undefined,
         accessPrivateIpv4: undefined,
         accessPublicIpv6: undefined,

@@ -78,6 +78,8 @@ const machine = z.strictObject({
   facility: z.string(),
   plan: z.string(),
   serial: z.string().min(1).max(128),
+  /** Where it stands; policies spread clusters across racks. Default: its first NIC's switch. */
+  rack: z.string().min(1).max(64).optional(),
   bmc: z
     .strictObject({
       redfish: z

@@ -66,6 +66,7 @@ export interface MachineSpec {
   facility: string;
   plan: string;
   serial: string;
+  rack?: string;
   bmc: { redfish?: RedfishSpec; ipmi?: IpmiSpec };
   nics: NicSpec[];
 }

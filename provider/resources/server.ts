@@ -18,6 +18,8 @@ import { checkWith, type CheckResult } from "./check";
 
 export interface ServerOutputs extends ServerInputs {
   machine: string;
+  /** The machine's rack, as the inventory says (else its first NIC's switch). */
+  rack: string;
   plan: string;
   state: string;
   accessPublicIpv4?: string;
@@ -60,6 +62,8 @@ async function outputs(inputs: ServerInputs, p: Provisioned, prior?: ServerOutpu
   const out: ServerOutputs = {
     ...inputs,
     machine: p.machine.id,
+    // A top-of-rack switch stands for its rack when the inventory names none.
+    rack: p.machine.rack ?? p.machine.nics[0]?.switch ?? "unknown",
     plan: p.server.plan,
     state: p.server.state,
     network: p.network,

@@ -59,12 +59,13 @@ interface MachineRow {
 }
 
 function toMachine(r: MachineRow): MachineRecord {
-  const spec = json(r.spec) as Pick<MachineSpec, "bmc" | "nics">;
+  const spec = json(r.spec) as Pick<MachineSpec, "bmc" | "nics" | "rack">;
   return {
     id: r.id,
     facility: r.facility,
     plan: r.plan,
     serial: r.serial,
+    ...(spec.rack ? { rack: spec.rack } : {}),
     bmc: spec.bmc,
     nics: spec.nics,
     state: r.state,
@@ -229,7 +230,7 @@ export function* applyInventory(changes: InventoryChange[], actor: string, at: s
           break;
         }
         const m = c.spec;
-        const spec = JSON.stringify({ bmc: m.bmc, nics: m.nics });
+        const spec = JSON.stringify({ bmc: m.bmc, nics: m.nics, ...(m.rack ? { rack: m.rack } : {}) });
         if (current) {
           const moved = current.facility !== m.facility || current.plan !== m.plan;
           if (moved && !IDLE.includes(current.state)) {
