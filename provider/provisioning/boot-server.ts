@@ -46,10 +46,16 @@ export async function startBootServer(
   const report = (token: string, type: string, message: string | null) =>
     store.transact((at) => reportSession(token, type, message, at));
 
+  // Known once the server listens (the port may be chosen by the system).
+  let url = "";
+  const publicUrl = () => url;
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const path = new URL(req.url ?? "/", "http://boot").pathname;
     let m: RegExpExecArray | null;
     if (req.method === "GET" && path === "/healthz") return send(res, 200, "ok\n");
+    // The one URL DHCP hands every iPXE client: it chains to the machine's own script by MAC.
+    if (req.method === "GET" && path === "/boot.ipxe")
+      return send(res, 200, `#!ipxe\nchain ${publicUrl()}/boot/\${net0/mac}.ipxe\n`);
 
     if (req.method === "GET" && (m = /^\/boot\/([^/]+)\.ipxe$/.exec(path))) {
       const mac = decodeURIComponent(m[1]!).toLowerCase().replace(/-/g, ":");
@@ -132,8 +138,9 @@ export async function startBootServer(
   });
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(":") ? `[${address}]` : address;
+  url = (opts.publicUrl ?? `http://${host}:${port}`).replace(/\/+$/, "");
   return {
-    url: opts.publicUrl ?? `http://${host}:${port}`,
+    url,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -53,6 +53,12 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
     await cleanup();
   });
 
+  test("the entry script DHCP hands out chains to each machine's own script by MAC", async () => {
+    const res = await fetch(`${boot.url}/boot.ipxe`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(`#!ipxe\nchain ${boot.url}/boot/\${net0/mac}.ipxe\n`);
+  });
+
   test("one machine per owner; a second claim of the same owner adopts; none left is named", async () => {
     const a = await claim(store, "org/p/dev/a");
     expect([a.machine.id, a.adopted]).toEqual(["r1-01", false]);

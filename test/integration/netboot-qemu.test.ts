@@ -96,7 +96,9 @@ describe("netboot with a real iPXE in QEMU", () => {
       ),
     );
 
-    vm = await startNetbootVm({ mac: MAC, httpPort: port });
+    // DHCP's script chains to the boot server's entry script, which chains by MAC: the path a
+    // rack's dnsmasq sets up (docs/guides/real-racks.md).
+    vm = await startNetbootVm({ mac: MAC, httpPort: port, chainUrl: `${GUEST_HTTP}/boot.ipxe` });
     const timeline = () => store.transact(() => serverTimeline(server.id), "read");
     const deadline = vm.startedAt + FETCH_TIMEOUT_MS;
     let events = await timeline();
