@@ -5,11 +5,11 @@ export type OperatingSystem =
   "flatcar_stable" | "fedora_coreos_stable" | "ubuntu_24_04" | "ubuntu_22_04" | "custom_ipxe";
 
 export interface ServerIpAddress {
-  type: "public_ipv4" | "private_ipv4" | "public_ipv6";
+  type: pulumi.Input<"public_ipv4" | "private_ipv4" | "public_ipv6">;
   /** Size of the server's block (31: two IPv4 addresses, one of them the gateway). */
-  prefixLength?: number;
-  /** Take the address from this IpReservation instead of a new block. */
-  reservationId?: string;
+  prefixLength?: pulumi.Input<number>;
+  /** Take a host address from this IpReservation (its `id`) instead of a new block. */
+  reservationId?: pulumi.Input<string>;
 }
 
 export type NetworkType = "layer3" | "hybrid" | "layer2";
