@@ -1,19 +1,29 @@
 // The policy pack through the real engine: `pulumi preview --policy-pack policy` passes the
-// production example as written and blocks it when it breaks the production rules.
+// production example as written and blocks it when it breaks the production rules; `pulumi up`
+// with the pack deploys it on the built-in lab, where the stack policy sees the cluster's
+// servers share the lab's one rack and says so (advisory).
 import path from "node:path";
-import { exampleStack, REPO, type ExampleStack } from "../../cli/example-stack";
+import { REPO, type ExampleStack } from "../../cli/example-stack";
+import { labStack, type LabStack } from "../helpers/lab-stack";
 
 jest.setTimeout(240_000);
 
 let ex: ExampleStack;
+let lab: LabStack;
 const pack = path.join(REPO, "policy");
 const log = (label: string) => (out: string) => process.stdout.write(`[${label}] ${out}`);
 
 beforeAll(async () => {
-  ex = await exampleStack("production", "production");
+  lab = await labStack("production", {
+    example: "production",
+    machines: 3,
+    installTimeMs: 300,
+    config: { provisionTimeoutSeconds: "60" },
+  });
+  ex = lab.ex;
 });
 
-afterAll(() => ex?.cleanup());
+afterAll(() => lab?.stop());
 
 const preview = () =>
   ex.stack.preview({
@@ -46,4 +56,22 @@ test("a production stack that breaks the rules is blocked, each violation named"
     "plan m3.large is not allowed in stack production; allowed: lab.small, c3.small",
   ])
     expect(failure).toContain(words);
+});
+
+test("up with the pack deploys a compliant cluster; the rack-spread advice names the shared rack", async () => {
+  for (const key of ["alwaysPxe", "wipeOnDelete", "vipQuantity", "plan"]) await ex.stack.removeConfig(key);
+  const up = await ex.stack.up({
+    policyPacks: [pack],
+    policyPackConfigs: [path.join(ex.dir, "policy-config.json")],
+    onOutput: log("up"),
+  });
+  expect(up.summary.result).toBe("succeeded");
+  const api = up.outputs.api!.value as { rack: string }[];
+  expect(api.map((s) => s.rack)).toEqual(["lab-tor1", "lab-tor1", "lab-tor1"]);
+  expect(up.stdout).toMatch(/\[advisory\]\s+clusters-spread-across-racks/);
+  expect(up.stdout).toMatch(
+    /cluster api has 3 servers in rack lab-tor1 \(api-1, api-2, api-3\); at most 1 per rack/,
+  );
+  const down = await ex.stack.destroy({ onOutput: log("destroy") });
+  expect(down.summary.result).toBe("succeeded");
 });
