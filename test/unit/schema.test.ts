@@ -2,6 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import ts from "typescript";
+import type { z } from "zod";
 import { IpReservationInputs } from "../../provider/resources/ip-reservation";
 import { ServerInputs } from "../../provider/servers/inputs";
 import { VlanInputs } from "../../provider/resources/vlan";
@@ -36,42 +37,21 @@ function sdkShape(file: string, args: string, cls: string): { inputs: string[]; 
 
 const sorted = (xs: Iterable<string>) => [...xs].sort();
 
-test("IpReservation: schema, sdk and provider agree", () => {
-  const res = schema.resources["baremetal:index:IpReservation"]!;
-  const sdk = sdkShape("ip-reservation.ts", "IpReservationArgs", "IpReservation");
-  const zodKeys = Object.keys(IpReservationInputs.shape).filter((k) => k !== "owner");
-  expect(sorted(Object.keys(res.inputProperties))).toEqual(sorted(sdk.inputs));
-  expect(sorted(sdk.inputs)).toEqual(sorted(zodKeys));
-  expect(sorted(Object.keys(res.properties))).toEqual(sorted(sdk.outputs));
-  expect(sorted(res.requiredInputs)).toEqual(["project", "type"]);
-});
+const RESOURCES: [kind: string, file: string, zod: z.ZodObject][] = [
+  ["IpReservation", "ip-reservation.ts", IpReservationInputs],
+  ["Server", "server.ts", ServerInputs],
+  ["Vlan", "vlan.ts", VlanInputs],
+  ["ProjectMember", "project-member.ts", ProjectMemberInputs],
+];
 
-test("Server: schema, sdk and provider agree", () => {
-  const res = schema.resources["baremetal:index:Server"]!;
-  const sdk = sdkShape("server.ts", "ServerArgs", "Server");
-  const zodKeys = Object.keys(ServerInputs.shape).filter((k) => k !== "owner");
+test.each(RESOURCES)("%s: schema, sdk and provider agree", (kind, file, inputs) => {
+  const res = schema.resources[`baremetal:index:${kind}`]!;
+  const sdk = sdkShape(file, `${kind}Args`, kind);
+  const zodKeys = Object.keys(inputs.shape).filter((k) => k !== "owner");
   expect(sorted(Object.keys(res.inputProperties))).toEqual(sorted(sdk.inputs));
   expect(sorted(sdk.inputs)).toEqual(sorted(zodKeys));
   expect(sorted(Object.keys(res.properties))).toEqual(sorted(sdk.outputs));
-  expect(sorted(res.requiredInputs)).toEqual(["facility", "hostname", "operatingSystem", "project"]);
-});
-
-test("Vlan: schema, sdk and provider agree", () => {
-  const res = schema.resources["baremetal:index:Vlan"]!;
-  const sdk = sdkShape("vlan.ts", "VlanArgs", "Vlan");
-  const zodKeys = Object.keys(VlanInputs.shape).filter((k) => k !== "owner");
-  expect(sorted(Object.keys(res.inputProperties))).toEqual(sorted(sdk.inputs));
-  expect(sorted(sdk.inputs)).toEqual(sorted(zodKeys));
-  expect(sorted(Object.keys(res.properties))).toEqual(sorted(sdk.outputs));
-  expect(sorted(res.requiredInputs)).toEqual(["facility", "project"]);
-});
-
-test("ProjectMember: schema, sdk and provider agree", () => {
-  const res = schema.resources["baremetal:index:ProjectMember"]!;
-  const sdk = sdkShape("project-member.ts", "ProjectMemberArgs", "ProjectMember");
-  const zodKeys = Object.keys(ProjectMemberInputs.shape).filter((k) => k !== "owner");
-  expect(sorted(Object.keys(res.inputProperties))).toEqual(sorted(sdk.inputs));
-  expect(sorted(sdk.inputs)).toEqual(sorted(zodKeys));
-  expect(sorted(Object.keys(res.properties))).toEqual(sorted(sdk.outputs));
-  expect(sorted(res.requiredInputs)).toEqual(["project", "role", "user"]);
+  // Required: what zod refuses to go without (no default, not optional).
+  const required = zodKeys.filter((k) => !(inputs.shape[k] as z.ZodType).safeParse(undefined).success);
+  expect(sorted(res.requiredInputs)).toEqual(sorted(required));
 });
