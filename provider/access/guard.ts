@@ -5,6 +5,7 @@ import type { ProviderConfig } from "../config";
 import { collectCommands, commandsOf } from "../hardware/commands";
 import { appendAudit, type AuditEntry } from "../store/projects-sql";
 import type { Store } from "../store/store";
+import { progress } from "../servers/progress";
 import { authorize } from "./authorize";
 import type { Action } from "./roles";
 
@@ -62,6 +63,11 @@ export async function guarded<T>(
     throw e;
   }
   const { id, after } = describe(done.result);
-  await ctx.store.transact(() => appendAudit(entry(id, after, done.commands)));
+  // The change is done: failing now would hide from the engine a resource that exists (the
+  // store and hardware hold it). Try the entry again once, then say so loudly and go on.
+  const record = () => ctx.store.transact(() => appendAudit(entry(id, after, done.commands)));
+  await record()
+    .catch(record)
+    .catch((e: Error) => progress(`audit entry for ${m.kind} ${id} (${m.action}) not written: ${e.message}`));
   return done.result;
 }
