@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { exampleStack, type ExampleStack } from "../../cli/example-stack";
 import { listServers } from "../../provider/store/servers-sql";
+import { reaches } from "../lab/ping";
 import { startRealSite, type RealSite } from "../lab/real-site";
 
 jest.setTimeout(300_000);
@@ -20,7 +21,7 @@ const log = (label: string) => (out: string) => process.stdout.write(`[${label}]
 /** ping from a machine's namespace to the boot server, through the switch. */
 function reachesBootServer(m: RealSite["machines"][number]): boolean {
   const address = new URL(site.bootServerUrl).hostname;
-  return spawnSync("ip", ["netns", "exec", m.namespace, "ping", "-c1", "-W1", "-q", address]).status === 0;
+  return reaches(m.namespace, address);
 }
 
 beforeAll(async () => {

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { exampleStack, type ExampleStack } from "../../cli/example-stack";
 import { listVlans, vlanPorts } from "../../provider/store/vlans-sql";
+import { reaches } from "../lab/ping";
 import { startRealSite, type RealSite } from "../lab/real-site";
 
 jest.setTimeout(300_000);
@@ -16,13 +17,6 @@ let ex: ExampleStack;
 let site: RealSite;
 const log = (label: string) => (out: string) => process.stdout.write(`[${label}] ${out}`);
 
-/** ping from one namespace to an address, through the switch. */
-function reaches(namespace: string, address: string): boolean {
-  const r = spawnSync("ip", ["netns", "exec", namespace, "ping", "-c1", "-W1", "-q", address], {
-    timeout: 5_000,
-  });
-  return r.status === 0;
-}
 const addressOf = (i: number) => site.tor.servers[i]!.address.split("/")[0]!;
 
 beforeAll(async () => {

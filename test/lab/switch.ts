@@ -18,6 +18,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { ensurePackages } from "./apt";
+import { reaches } from "./ping";
 import { freePort } from "./ports";
 
 export interface SwitchLab {
@@ -36,7 +37,7 @@ export interface SwitchLab {
   ports: string[];
   /** One server namespace per port, its eth0 the other end of ports[i]. */
   servers: { namespace: string; port: string; address: string }[];
-  /** ping -c1 -W1 from server `from` to server `to`'s address. */
+  /** Whether server `from` reaches server `to`'s address by ping (see lab/ping.ts). */
   ping(from: number, to: number): boolean;
   /** The bridge a port is attached to, read directly rather than over ssh. */
   portMaster(port: string): string | undefined;
@@ -309,10 +310,7 @@ export async function startSwitch(opts: { ports: number }): Promise<SwitchLab> {
         const target = servers[to];
         if (!source || !target) throw new Error(`no server ${source ? to : from}`);
         const address = target.address.split("/")[0]!;
-        const r = spawnSync("ip", ["netns", "exec", source.namespace, "ping", "-c1", "-W1", "-q", address], {
-          timeout: 5_000,
-        });
-        return r.status === 0;
+        return reaches(source.namespace, address);
       },
       portMaster(port) {
         const out = run("ip", ["-n", namespace, "-j", "link", "show", "dev", port]);
