@@ -10,6 +10,8 @@ import { openStore } from "./store/open";
 import type { NewPool, Store } from "./store/store";
 
 let current: ProviderConfig | undefined;
+/** CPU the process had used when the engine first configured it: Node, Pulumi's host, our modules. */
+let startupCpuUs: number | undefined;
 
 /**
  * For `npm run bench:provision`: the provider's own CPU time so far, written after each resource
@@ -22,12 +24,16 @@ export function reportCpu(): void {
   const { user, system } = process.cpuUsage();
   fs.writeFileSync(
     `${file}.${process.pid}`,
-    JSON.stringify({ pid: process.pid, userUs: user, systemUs: system }),
+    JSON.stringify({ pid: process.pid, userUs: user, systemUs: system, startupUs: startupCpuUs ?? 0 }),
   );
 }
 const stores = new Map<string, Promise<Store>>();
 
 export function configure(get: (key: string) => string | undefined): void {
+  if (startupCpuUs === undefined) {
+    const { user, system } = process.cpuUsage();
+    startupCpuUs = user + system;
+  }
   current = resolveConfig(get);
   exitWhenEngineGone();
   startProfile();

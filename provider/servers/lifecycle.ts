@@ -27,7 +27,7 @@ import { applyNetwork, forgetNetwork, portPlan } from "./network";
 import { portsTo, resetPorts, type PortState } from "./ports";
 import type { ServerInputs } from "./inputs";
 import { hashPassword, newRootPassword } from "./passwords";
-import { progress } from "./progress";
+import { progress, steps } from "./progress";
 
 export interface Context {
   store: Store;
@@ -162,10 +162,11 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
   let machine: MachineRecord | undefined;
   let server: ServerRecord | undefined;
   let quarantine = false;
+  const shown = steps(`${inputs.hostname}: `);
   const onStep = (s: string) => {
     step = s;
     if (s === "power") quarantine = true; // from here the disks may change
-    progress(`${inputs.hostname}: ${s}${machine ? ` (machine ${machine.id})` : ""}`);
+    shown.step(s, machine && `machine ${machine.id}`);
   };
   try {
     onStep("claim");
@@ -243,9 +244,11 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
     onStep("activate");
     server = await ctx.store.transact((at) => setServerState(s.id, { state: "active" }, actor, at));
     machine = (await ctx.store.transact(() => readMachine(m.id), "read"))!;
+    shown.done();
     progress(`${inputs.hostname}: active on machine ${m.id}`);
     return { server, machine, network, rootPassword, ports };
   } catch (e) {
+    shown.done();
     const failure = new StepFailed(step, machine?.id, e);
     for (const u of undo.reverse()) {
       try {
@@ -335,16 +338,19 @@ export async function reinstallServer(
   const rootPassword = newRootPassword();
   let step = "reinstall";
   let ports: PortState[];
+  const shown = steps(`${inputs.hostname}: reinstall: `);
   try {
     ports = await install(ctx, server, machine, inputs, network, await hashPassword(rootPassword), (s) => {
       step = s;
-      progress(`${inputs.hostname}: reinstall: ${s} (machine ${machine.id})`);
+      shown.step(s, `machine ${machine.id}`);
     });
   } catch (e) {
     await ctx.store.transact((at) =>
       setServerState(server.id, { state: "failed", failedStep: step }, actor, at),
     );
     throw new StepFailed(step, machine.id, e);
+  } finally {
+    shown.done();
   }
   const updated = await ctx.store.transact((at) =>
     setServerState(server.id, { state: "active", hostname: inputs.hostname }, actor, at),

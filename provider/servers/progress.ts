@@ -2,6 +2,10 @@
 // passes its RPC address as the process's first argument, and `pulumi.log` is not wired up
 // there, so we speak the engine's Log RPC ourselves. Outside the engine (tests, the CLI) lines
 // go to stderr when BAREMETAL_PROGRESS is set, and nowhere otherwise.
+//
+// A step is shown only once it has run for a while (`steps`): a line per step of every server
+// said nothing a user could act on when the step took milliseconds, and each line is an RPC to
+// the engine, the largest share of the provider's CPU per server before this.
 /* eslint-disable @typescript-eslint/no-require-imports */
 
 interface EngineClient {
@@ -54,4 +58,34 @@ export function progress(message: string): void {
   req.setEphemeral(false);
   // Progress is best effort: a lost line must never fail a server.
   queue = queue.then(() => new Promise<void>((resolve) => c.log(req, () => resolve())));
+}
+
+/** How long a step runs before its line is shown; BAREMETAL_PROGRESS_AFTER_MS overrides. */
+const SHOW_AFTER_MS = 1000;
+
+/**
+ * Reports the steps of one long operation: `step(name)` moves on, and a step's line goes out
+ * when it has lasted `afterMs` (what the server is waiting on); `done()` stops. A failure needs
+ * no line here: the error names the step.
+ */
+export function steps(
+  prefix: string,
+  afterMs = Number(process.env.BAREMETAL_PROGRESS_AFTER_MS ?? SHOW_AFTER_MS),
+): { step(name: string, detail?: string): void; done(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const stop = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+  };
+  return {
+    step(name, detail) {
+      stop();
+      const line = `${prefix}${name}${detail ? ` (${detail})` : ""}`;
+      if (afterMs <= 0) return progress(line);
+      timer = setTimeout(() => progress(line), afterMs);
+      // A pending line must not keep the process alive.
+      timer.unref();
+    },
+    done: stop,
+  };
 }

@@ -64,6 +64,12 @@ const NETWORK_DOWN = new Set([
   "EAI_AGAIN",
 ]);
 const UNTRUSTED = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS/;
+const STANDARD_SESSIONS = "/redfish/v1/SessionService/Sessions";
+/**
+ * Per BMC address, for this process: its sessions collection, "basic" when it has none, or
+ * "look" while the standard place was refused and the service root must say.
+ */
+const sessionsAt = new Map<string, string>();
 
 export class RedfishBmc implements Bmc {
   readonly protocol = "redfish" as const;
@@ -228,6 +234,14 @@ export class RedfishBmc implements Bmc {
     this.expectOk(res, "read the system");
     const data = res.data as ComputerSystem;
     const etag = (res.headers.etag as string | undefined) ?? data["@odata.etag"];
+    // The reset action comes with every read of the system: keep it rather than read again.
+    const action = data.Actions?.["#ComputerSystem.Reset"];
+    if (!this.reset && action?.["ResetType@Redfish.AllowableValues"]) {
+      this.reset = {
+        target: action.target ?? `${this.systemPath}/Actions/ComputerSystem.Reset`,
+        offered: action["ResetType@Redfish.AllowableValues"],
+      };
+    }
     return { data, etag };
   }
 
@@ -311,22 +325,32 @@ export class RedfishBmc implements Bmc {
   }
 
   private async login(): Promise<void> {
-    // The service root (readable without auth) links the sessions collection when it has one.
     if (!this.sessionsUri) {
-      const root = await this.send("GET", "/redfish/v1/");
-      const link = (root.data as { Links?: { Sessions?: { "@odata.id"?: string } } } | undefined)?.Links
-        ?.Sessions?.["@odata.id"];
-      if (!link && this.mode === "auto") {
-        this.mode = "basic"; // sushy-tools and some older BMCs have no SessionService
+      const known = sessionsAt.get(this.address);
+      if (known === "basic" && this.mode === "auto") {
+        this.mode = "basic";
         return;
       }
-      this.sessionsUri = link ?? "/redfish/v1/SessionService/Sessions";
+      this.sessionsUri =
+        known === undefined
+          ? STANDARD_SESSIONS
+          : known === "look" || known === "basic"
+            ? await this.findSessions()
+            : known;
+      if (!this.sessionsUri) return;
     }
     const res = await this.send("POST", this.sessionsUri, {
       UserName: this.endpoint.username,
       Password: this.endpoint.password,
     });
     const token = res.headers["x-auth-token"] as string | undefined;
+    // Refused at the standard place, possibly by a service without sessions that wants basic
+    // auth on every URI (401): ask the service root, once, before calling anything an error.
+    if ([401, 404, 405].includes(res.status) && !sessionsAt.has(this.address)) {
+      sessionsAt.set(this.address, "look");
+      this.sessionsUri = undefined;
+      return this.login();
+    }
     if (res.status === 401 || res.status === 403 || ((res.status === 200 || res.status === 201) && !token)) {
       throw new HardwareError(
         "BmcAuthFailed",
@@ -334,9 +358,28 @@ export class RedfishBmc implements Bmc {
       );
     }
     this.expectOk(res, "open a session");
+    sessionsAt.set(this.address, this.sessionsUri);
     this.token = token;
     this.sessionUri =
       (res.headers.location as string | undefined) ?? (res.data as { "@odata.id"?: string })["@odata.id"];
+  }
+
+  /**
+   * Where to log in when the standard URI was refused: the service root (readable without
+   * auth) links the sessions collection, or has none (basic auth then). Redfish puts the
+   * collection at a standard URI, so a first login goes there without this read: one request
+   * less per BMC.
+   */
+  private async findSessions(): Promise<string | undefined> {
+    const root = await this.send("GET", "/redfish/v1/");
+    const link = (root.data as { Links?: { Sessions?: { "@odata.id"?: string } } } | undefined)?.Links
+      ?.Sessions?.["@odata.id"];
+    if (!link && this.mode === "auto") {
+      sessionsAt.set(this.address, "basic");
+      this.mode = "basic"; // sushy-tools and some older BMCs have no SessionService
+      return undefined;
+    }
+    return link ?? STANDARD_SESSIONS;
   }
 
   /** One authenticated request; transient failures are retried, a lapsed session renewed once. */
