@@ -3,7 +3,7 @@
 // user made. The server gets a host address of each, never the network, gateway or broadcast.
 import { describeBlock } from "../ipam/addresses";
 import { parseCidr } from "../ipam/cidr";
-import type { Store } from "../store/store";
+import type { HostAddress, Store } from "../store/store";
 import type { ServerInputs } from "./inputs";
 
 export interface NetworkAddress {
@@ -27,37 +27,30 @@ export async function allocateAddresses(
   owner: string,
   actor: string,
 ): Promise<NetworkAddress[]> {
+  // The server's own blocks in one store call (one transaction on SQLite).
+  const own = inputs.ipAddresses.flatMap((want, i) =>
+    want.reservationId
+      ? []
+      : [
+          {
+            project: inputs.project,
+            type: want.type,
+            facility: inputs.facility,
+            block: { prefixLength: want.prefixLength ?? (want.type === "public_ipv6" ? 127 : 31) },
+            tags: [],
+            description: `server ${inputs.hostname}`,
+            owner: addressOwner(owner, i),
+            actor,
+          },
+        ],
+  );
+  const allocated = own.length ? await store.allocateHosts(own, serverId, actor) : [];
   const out: NetworkAddress[] = [];
   for (const [i, want] of inputs.ipAddresses.entries()) {
-    const reservation = want.reservationId
-      ? await store.getReservation(want.reservationId)
-      : await store.allocate({
-          project: inputs.project,
-          type: want.type,
-          facility: inputs.facility,
-          block: { prefixLength: want.prefixLength ?? (want.type === "public_ipv6" ? 127 : 31) },
-          tags: [],
-          description: `server ${inputs.hostname}`,
-          owner: addressOwner(owner, i),
-          actor,
-        });
-    if (!reservation)
-      throw new Error(`ipAddresses[${i}].reservationId: no reservation ${want.reservationId}`);
-    if (reservation.project !== inputs.project) {
-      throw new Error(
-        `ipAddresses[${i}].reservationId: reservation ${reservation.id} belongs to project ${reservation.project}`,
-      );
-    }
-    // Looked up after the allocation: adopting an interrupted run's block gives it a new id.
-    const held = await store.listAssignments({ reservationId: reservation.id });
-    const assignment =
-      held.find((a) => a.server === serverId) ??
-      (await store.assign(
-        reservation.id,
-        { prefixLength: reservation.family === 4 ? 32 : 128 },
-        serverId,
-        actor,
-      ));
+    const host: HostAddress | undefined = want.reservationId
+      ? await fromReservation(store, want.reservationId, i, serverId, inputs.project, actor)
+      : allocated.shift();
+    const { reservation, assignment } = host!;
     const block = describeBlock(parseCidr(reservation.cidr));
     out.push({
       address: assignment.address,
@@ -70,6 +63,34 @@ export async function allocateAddresses(
     });
   }
   return out;
+}
+
+/** A host address from a reservation the user made (and owns). */
+async function fromReservation(
+  store: Store,
+  reservationId: string,
+  i: number,
+  serverId: string,
+  project: string,
+  actor: string,
+): Promise<HostAddress> {
+  const reservation = await store.getReservation(reservationId);
+  if (!reservation) throw new Error(`ipAddresses[${i}].reservationId: no reservation ${reservationId}`);
+  if (reservation.project !== project) {
+    throw new Error(
+      `ipAddresses[${i}].reservationId: reservation ${reservation.id} belongs to project ${reservation.project}`,
+    );
+  }
+  const held = await store.listAssignments({ reservationId: reservation.id });
+  const assignment =
+    held.find((a) => a.server === serverId) ??
+    (await store.assign(
+      reservation.id,
+      { prefixLength: reservation.family === 4 ? 32 : 128 },
+      serverId,
+      actor,
+    ));
+  return { reservation, assignment };
 }
 
 /** Gives back every address of the server; blocks it allocated itself are released. Safe to repeat. */

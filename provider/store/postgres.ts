@@ -27,6 +27,7 @@ import type {
   ReservationFilter,
   Store,
   StoreEvent,
+  HostAddress,
 } from "./store";
 
 const MIGRATION_LOCK = 7300;
@@ -578,6 +579,26 @@ export class PostgresStore implements Store {
       }
       throw e;
     }
+  }
+
+  async allocateHosts(requests: AllocateRequest[], server: string, actor: string): Promise<HostAddress[]> {
+    const out: HostAddress[] = [];
+    for (const req of requests) {
+      const reservation = await this.allocate(req);
+      const held = (await this.listAssignments({ reservationId: reservation.id })).find(
+        (a) => a.server === server,
+      );
+      const assignment =
+        held ??
+        (await this.assign(
+          reservation.id,
+          { prefixLength: reservation.family === 4 ? 32 : 128 },
+          server,
+          actor,
+        ));
+      out.push({ reservation, assignment });
+    }
+    return out;
   }
 
   async assign(

@@ -38,6 +38,7 @@ import type {
   ReservationFilter,
   Store,
   StoreEvent,
+  HostAddress,
 } from "./store";
 
 interface PoolRow {
@@ -325,76 +326,97 @@ export class SqliteStore implements Store {
   }
 
   async allocate(req: AllocateRequest): Promise<Reservation> {
+    return this.write(() => this.allocateIn(req));
+  }
+
+  async allocateHosts(requests: AllocateRequest[], server: string, actor: string): Promise<HostAddress[]> {
+    // One transaction, one durable commit, for all of a server's addresses: all or none.
+    return this.write(() =>
+      requests.map((req) => {
+        const reservation = this.allocateIn(req);
+        const held = this.assignmentsOf(reservation.id).find((a) => a.server === server);
+        const assignment =
+          held ??
+          this.assignIn(
+            reservation.id,
+            { prefixLength: reservation.family === 4 ? 32 : 128 },
+            server,
+            actor,
+          );
+        return { reservation, assignment };
+      }),
+    );
+  }
+
+  private allocateIn(req: AllocateRequest): Reservation {
     const resolved = resolveRequest(req.type, req.block);
-    return this.write(() => {
-      // Candidate pools: this type and facility, the project's own pools first.
-      const rows = this.sql(
-        `SELECT * FROM pools WHERE type = ? AND facility IS ? AND (project IS NULL OR project = ?)
-         ORDER BY project IS NULL, name`,
-      ).all(req.type, req.facility, req.project) as PoolRow[];
-      const pools = rows.map(toPool);
-      if (pools.length === 0) throw msg.noPool(req.type, req.facility, req.project);
+    // Candidate pools: this type and facility, the project's own pools first.
+    const rows = this.sql(
+      `SELECT * FROM pools WHERE type = ? AND facility IS ? AND (project IS NULL OR project = ?)
+       ORDER BY project IS NULL, name`,
+    ).all(req.type, req.facility, req.project) as PoolRow[];
+    const pools = rows.map(toPool);
+    if (pools.length === 0) throw msg.noPool(req.type, req.facility, req.project);
 
-      const adopted = this.adoptInterrupted(req, pools, resolved);
-      if (adopted) return adopted;
+    const adopted = this.adoptInterrupted(req, pools, resolved);
+    if (adopted) return adopted;
 
-      let pool: Pool | undefined;
-      let block: Block | undefined;
-      if (resolved.kind === "exact") {
-        pool = pools.find((p) => contains(parseCidr(p.cidr), resolved.block));
-        if (!pool) throw msg.notInsideAnyPool(formatCidr(resolved.block), req.type, req.facility, pools);
-        block = this.takeExact(pool, resolved.block);
-      } else {
-        for (const [i, p] of pools.entries()) {
-          if (resolved.prefix < rows[i]!.prefix_len) throw msg.largerThanPool(resolved.prefix, p);
-          block = this.takeBestFit(p, resolved.prefix);
-          if (block) {
-            pool = p;
-            break;
-          }
+    let pool: Pool | undefined;
+    let block: Block | undefined;
+    if (resolved.kind === "exact") {
+      pool = pools.find((p) => contains(parseCidr(p.cidr), resolved.block));
+      if (!pool) throw msg.notInsideAnyPool(formatCidr(resolved.block), req.type, req.facility, pools);
+      block = this.takeExact(pool, resolved.block);
+    } else {
+      for (const [i, p] of pools.entries()) {
+        if (resolved.prefix < rows[i]!.prefix_len) throw msg.largerThanPool(resolved.prefix, p);
+        block = this.takeBestFit(p, resolved.prefix);
+        if (block) {
+          pool = p;
+          break;
         }
-        if (!pool || !block)
-          throw msg.noSpaceLeft(req.type, resolved.prefix, req.facility, req.project, pools);
       }
-      const id = randomUUID();
-      const at = now();
-      const cidr = formatCidr(block);
-      this.sql(
-        `INSERT INTO reservations (id, pool_id, project, cidr, start_hex, end_hex, prefix_len, tags, description, owner, created_by, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        id,
-        pool.id,
-        req.project,
-        cidr,
-        toHex(block.family, block.network),
-        toHex(block.family, lastAddress(block)),
-        block.prefix,
-        JSON.stringify(req.tags),
-        req.description,
-        req.owner,
-        req.actor,
-        at,
-        at,
-      );
-      // The row is the record of its creation (created_by, created_at); no separate event.
-      return {
-        id,
-        poolName: pool.name,
-        type: pool.type,
-        facility: pool.facility,
-        project: req.project,
-        cidr,
-        family: block.family,
-        prefixLength: block.prefix,
-        tags: [...req.tags],
-        description: req.description,
-        owner: req.owner,
-        createdBy: req.actor,
-        createdAt: at,
-        updatedAt: at,
-      };
-    });
+      if (!pool || !block)
+        throw msg.noSpaceLeft(req.type, resolved.prefix, req.facility, req.project, pools);
+    }
+    const id = randomUUID();
+    const at = now();
+    const cidr = formatCidr(block);
+    this.sql(
+      `INSERT INTO reservations (id, pool_id, project, cidr, start_hex, end_hex, prefix_len, tags, description, owner, created_by, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      id,
+      pool.id,
+      req.project,
+      cidr,
+      toHex(block.family, block.network),
+      toHex(block.family, lastAddress(block)),
+      block.prefix,
+      JSON.stringify(req.tags),
+      req.description,
+      req.owner,
+      req.actor,
+      at,
+      at,
+    );
+    // The row is the record of its creation (created_by, created_at); no separate event.
+    return {
+      id,
+      poolName: pool.name,
+      type: pool.type,
+      facility: pool.facility,
+      project: req.project,
+      cidr,
+      family: block.family,
+      prefixLength: block.prefix,
+      tags: [...req.tags],
+      description: req.description,
+      owner: req.owner,
+      createdBy: req.actor,
+      createdAt: at,
+      updatedAt: at,
+    };
   }
 
   /**
@@ -583,39 +605,54 @@ export class SqliteStore implements Store {
     server: string,
     actor: string,
   ): Promise<Assignment> {
-    return this.write(() => {
-      const reservation = this.reservation(reservationId);
-      if (!reservation) throw msg.reservationMissing(reservationId);
-      const block = parseCidr(reservation.cidr);
-      const taken = (
-        this.sql("SELECT cidr FROM assignments WHERE reservation_id = ? ORDER BY start_hex").all(
-          reservationId,
-        ) as {
-          cidr: string;
-        }[]
-      ).map((r) => parseCidr(r.cidr));
-      const want = "cidr" in request ? { block: parseCidr(request.cidr) } : request;
-      const chosen = pickAssignment(block, taken, want);
-      const id = randomUUID();
-      this.sql(
-        `INSERT INTO assignments (id, reservation_id, cidr, start_hex, end_hex, server, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        id,
+    return this.write(() => this.assignIn(reservationId, request, server, actor));
+  }
+
+  private assignmentsOf(reservationId: string): Assignment[] {
+    return (
+      this.sql("SELECT * FROM assignments WHERE reservation_id = ? ORDER BY start_hex").all(
         reservationId,
-        formatCidr(chosen),
-        toHex(chosen.family, chosen.network),
-        toHex(chosen.family, lastAddress(chosen)),
-        server,
-        now(),
-      );
-      this.event(actor, "assignment.create", id, {
-        reservation: reservationId,
-        cidr: formatCidr(chosen),
-        server,
-      });
-      return toAssignment(this.sql("SELECT * FROM assignments WHERE id = ?").get(id) as AssignmentRow);
+      ) as AssignmentRow[]
+    ).map(toAssignment);
+  }
+
+  private assignIn(
+    reservationId: string,
+    request: AssignmentRequest,
+    server: string,
+    actor: string,
+  ): Assignment {
+    const reservation = this.reservation(reservationId);
+    if (!reservation) throw msg.reservationMissing(reservationId);
+    const block = parseCidr(reservation.cidr);
+    const taken = (
+      this.sql("SELECT cidr FROM assignments WHERE reservation_id = ? ORDER BY start_hex").all(
+        reservationId,
+      ) as {
+        cidr: string;
+      }[]
+    ).map((r) => parseCidr(r.cidr));
+    const want = "cidr" in request ? { block: parseCidr(request.cidr) } : request;
+    const chosen = pickAssignment(block, taken, want);
+    const id = randomUUID();
+    this.sql(
+      `INSERT INTO assignments (id, reservation_id, cidr, start_hex, end_hex, server, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      id,
+      reservationId,
+      formatCidr(chosen),
+      toHex(chosen.family, chosen.network),
+      toHex(chosen.family, lastAddress(chosen)),
+      server,
+      now(),
+    );
+    this.event(actor, "assignment.create", id, {
+      reservation: reservationId,
+      cidr: formatCidr(chosen),
+      server,
     });
+    return toAssignment(this.sql("SELECT * FROM assignments WHERE id = ?").get(id) as AssignmentRow);
   }
 
   async unassign(id: string, actor: string): Promise<boolean> {

@@ -69,6 +69,11 @@ export interface Reservation {
 }
 
 /** An address or subnet of a reservation, given to a server. */
+export interface HostAddress {
+  reservation: Reservation;
+  assignment: Assignment;
+}
+
 export interface Assignment {
   id: string;
   reservationId: string;
@@ -139,6 +144,14 @@ export interface Store {
   listFreeBlocks(name: string): Promise<string[]>;
 
   allocate(req: AllocateRequest): Promise<Reservation>;
+  /**
+   * A server's own blocks: each request allocated (or adopted, as `allocate` does) and one host
+   * address of it given to the server, keeping one it already has. SQLite does all of them in
+   * one transaction (one durable commit per server, not six). PostgreSQL does them one by one,
+   * each allocation its single fast statement; after a failure the blocks already taken stay
+   * under their owner keys for the caller to release by owner, as Server's undo does.
+   */
+  allocateHosts(requests: AllocateRequest[], server: string, actor: string): Promise<HostAddress[]>;
   getReservation(id: string): Promise<Reservation | undefined>;
   listReservations(filter?: ReservationFilter): Promise<Reservation[]>;
   updateReservation(

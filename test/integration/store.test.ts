@@ -234,6 +234,29 @@ describe.each(backends)("store on $name", (backend) => {
     expect(await store.release(r.id, "t")).toBe(true);
   });
 
+  test("a server's blocks come with one host address each; a rerun keeps them; a refusal keeps nothing", async () => {
+    const ask = (i: number, prefixLength: number) =>
+      req({ owner: `org/proj/dev/web#ip${i}`, block: { prefixLength } });
+    const first = await store.allocateHosts([ask(0, 31), ask(1, 30)], "server-a", "t");
+    expect(first.map((h) => h.reservation.cidr)).toEqual(["10.0.0.0/31", "10.0.0.4/30"]);
+    // A /31 (RFC 3021): the gateway's peer; a /30: past network and gateway.
+    expect(first.map((h) => h.assignment.address)).toEqual(["10.0.0.1", "10.0.0.6"]);
+    expect(first.every((h) => h.assignment.server === "server-a")).toBe(true);
+
+    // An interrupted create run again: the same blocks (adopted, new ids), the same addresses.
+    const again = await store.allocateHosts([ask(0, 31), ask(1, 30)], "server-a", "t");
+    expect(again.map((h) => h.assignment.address)).toEqual(["10.0.0.1", "10.0.0.6"]);
+    expect(await store.listAssignments({ server: "server-a" })).toHaveLength(2);
+
+    // The second request does not fit the pool.
+    const refused = await errorOf(store.allocateHosts([ask(2, 31), ask(3, 23)], "server-b", "t"));
+    expect(refused).toMatchObject({ code: "InvalidRequest", message: expect.stringMatching(/\/23 block is larger than pool lab1-private/) });
+    if (backend.name === "sqlite") {
+      // One transaction: the first block went back with the refusal.
+      expect(await store.listReservations({ owner: "org/proj/dev/web#ip2" })).toEqual([]);
+    }
+  });
+
   test("assignments run out with a clear error", async () => {
     const r = await store.allocate(req({ block: { prefixLength: 30 } })); // hosts: .2 only
     await store.assign(r.id, { prefixLength: 32 }, "s1", "t");

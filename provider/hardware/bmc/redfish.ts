@@ -106,7 +106,11 @@ export class RedfishBmc implements Bmc {
       timeout: this.timeouts.commandMs,
       maxRedirects: 0,
       validateStatus: () => true,
-      headers: { Accept: "application/json", "OData-Version": "4.0" },
+      // A BMC is on the management network: no proxy from the environment gets its credentials.
+      // Bodies are small, so ask for them uncompressed; each left-out feature is CPU per request.
+      proxy: false,
+      decompress: false,
+      headers: { Accept: "application/json", "Accept-Encoding": "identity", "OData-Version": "4.0" },
     });
   }
 
