@@ -7,6 +7,11 @@ export interface PowerDriver {
   readonly protocol: string;
   readonly address: string;
   powerState(): Promise<PowerState>;
+  /**
+   * The power state from a read this session made a moment ago, if any: what decides between
+   * "on" and "off, then on" need not be read twice in a row. Confirmations always read afresh.
+   */
+  recentPowerState?(): PowerState | undefined;
   /** Asks for the change; does not wait for it. */
   requestPower(action: "on" | "off" | "soft-off"): Promise<void>;
 }
@@ -48,7 +53,7 @@ export async function setPowerConfirmed(
       () => d.powerState(),
       (s) => s === want,
     );
-  const current = await d.powerState();
+  const current = d.recentPowerState?.() ?? (await d.powerState());
   if (action === "cycle") {
     if (current === "on") {
       await d.requestPower("off");

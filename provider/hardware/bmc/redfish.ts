@@ -65,6 +65,7 @@ const NETWORK_DOWN = new Set([
 ]);
 const UNTRUSTED = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS/;
 const STANDARD_SESSIONS = "/redfish/v1/SessionService/Sessions";
+const RECENT_MS = 1000;
 /**
  * Per BMC address, for this process: its sessions collection, "basic" when it has none, or
  * "look" while the standard place was refused and the service root must say.
@@ -81,6 +82,7 @@ export class RedfishBmc implements Bmc {
   private sessionUri?: string;
   private systemPath?: string;
   private reset?: { target: string; offered?: string[] };
+  private lastRead?: { power?: string; at: number };
   private mode: "auto" | "session" | "basic";
   private sessionsUri?: string;
 
@@ -119,6 +121,13 @@ export class RedfishBmc implements Bmc {
     return this.parsePower(data.PowerState);
   }
 
+  /** PowerState from a read of the system in the last second (see PowerDriver). */
+  recentPowerState(): PowerState | undefined {
+    const last = this.lastRead;
+    if (!last || Date.now() - last.at > RECENT_MS || last.power === undefined) return undefined;
+    return this.parsePower(last.power);
+  }
+
   setPower(action: PowerAction): Promise<void> {
     return setPowerConfirmed(this, this.timeouts, action);
   }
@@ -128,6 +137,7 @@ export class RedfishBmc implements Bmc {
       action === "on" ? ["On", "ForceOn"] : action === "off" ? ["ForceOff"] : ["GracefulShutdown"],
     );
     const { target } = await this.resetAction();
+    this.lastRead = undefined; // what it read before this request no longer holds
     noteCommand(`redfish ${this.address}: POST ${target} ResetType=${type}`);
     const res = await this.request("POST", target, { ResetType: type });
     this.expectOk(res, `reset ${type}`);
@@ -238,6 +248,7 @@ export class RedfishBmc implements Bmc {
     this.expectOk(res, "read the system");
     const data = res.data as ComputerSystem;
     const etag = (res.headers.etag as string | undefined) ?? data["@odata.etag"];
+    this.lastRead = { power: data.PowerState, at: Date.now() };
     // The reset action comes with every read of the system: keep it rather than read again.
     const action = data.Actions?.["#ComputerSystem.Reset"];
     if (!this.reset && action?.["ResetType@Redfish.AllowableValues"]) {
