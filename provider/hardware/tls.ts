@@ -40,7 +40,8 @@ function connectPinned(pin: string, ...[options, callback]: Parameters<Connect>)
   socket.once("error", fail);
   socket.once("secureConnect", () => {
     socket.removeListener("error", fail);
-    const seen = normalFingerprint(socket.getPeerCertificate().fingerprint256 ?? "");
+    // The X509 object computes only what is asked; getPeerCertificate() parses everything.
+    const seen = normalFingerprint(socket.getPeerX509Certificate()?.fingerprint256 ?? "");
     if (seen !== pin) {
       const err = Object.assign(
         new Error(`certificate fingerprint ${seen || "(none)"} does not match the pinned one`),

@@ -1,7 +1,7 @@
 // The store for teams: PostgreSQL through node-postgres. Allocation and release are one call
 // each to a server-side function (one round trip, one transaction); commits are durable
 // (synchronous_commit=on, the server default, is required and checked on open).
-import { randomUUID } from "node:crypto";
+import { newId } from "./ids";
 import { Pool as PgPool, type PoolClient, DatabaseError } from "pg";
 import { pickAssignment } from "../ipam/assign";
 import { formatAddress, formatCidr, parseCidr } from "../ipam/cidr";
@@ -417,7 +417,7 @@ export class PostgresStore implements Store {
 
   async allocate(req: AllocateRequest): Promise<Reservation> {
     const resolved = resolveRequest(req.type, req.block);
-    const id = randomUUID();
+    const id = newId();
     const tags = JSON.stringify(req.tags);
     try {
       if (resolved.kind === "size" && this.fastAllocate) {
@@ -622,7 +622,7 @@ export class PostgresStore implements Store {
       ).rows.map((r) => parseCidr(normal(r.cidr)));
       const want = "cidr" in request ? { block: parseCidr(request.cidr) } : request;
       const chosen = pickAssignment(parseCidr(normal(res.rows[0].cidr)), taken, want);
-      const id = randomUUID();
+      const id = newId();
       const { rows } = await c.query(
         "INSERT INTO assignments (id, reservation_id, cidr, server) VALUES ($1, $2, $3, $4) RETURNING *",
         [id, reservationId, formatCidr(chosen), server],

@@ -45,6 +45,8 @@ interface Result {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** CPU of this (client) process per allocation: the rest of the machine's two cores is the database's. */
+  clientCpuUs: number;
 }
 
 const quantile = (sorted: number[], q: number) =>
@@ -55,6 +57,7 @@ const round = (n: number, digits = 3) => Number(n.toFixed(digits));
 async function measure(backend: string, stores: Store[], existing: number, total: number): Promise<Result> {
   const latencies: number[] = [];
   const each = Math.ceil(total / stores.length);
+  const cpu = process.cpuUsage();
   const start = performance.now();
   await Promise.all(
     stores.map(async (store) => {
@@ -66,6 +69,7 @@ async function measure(backend: string, stores: Store[], existing: number, total
     }),
   );
   const seconds = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
   latencies.sort((a, b) => a - b);
   return {
     backend,
@@ -76,6 +80,7 @@ async function measure(backend: string, stores: Store[], existing: number, total
     p50Ms: round(quantile(latencies, 0.5)),
     p99Ms: round(quantile(latencies, 0.99)),
     maxMs: round(latencies.at(-1)!),
+    clientCpuUs: Math.round((used.user + used.system) / latencies.length),
   };
 }
 
