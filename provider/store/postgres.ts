@@ -29,6 +29,7 @@ import type {
   StoreEvent,
   HostAddress,
 } from "./store";
+import { newReservation } from "./store";
 
 const MIGRATION_LOCK = 7300;
 const INVENTORY_LOCK = 7302;
@@ -446,22 +447,19 @@ export class PostgresStore implements Store {
         const r = rows[0];
         if (r) {
           const at = r.created_at.toISOString();
-          return {
-            id,
-            poolName: r.pool_name,
-            type: req.type,
-            facility: r.facility,
-            project: req.project,
-            cidr: normal(r.cidr),
-            family: r.family as 4 | 6,
-            prefixLength: resolved.prefix,
-            tags: [...req.tags],
-            description: req.description,
-            owner: req.owner,
-            createdBy: req.actor,
-            createdAt: at,
-            updatedAt: at,
-          };
+          return newReservation(
+            req,
+            {
+              id,
+              poolName: r.pool_name,
+              type: req.type,
+              facility: r.facility,
+              cidr: normal(r.cidr),
+              family: r.family as 4 | 6,
+              prefixLength: resolved.prefix,
+            },
+            at,
+          );
         }
       }
       const { rows } = await this.pool.query<ReservationRow>({

@@ -40,6 +40,7 @@ import type {
   StoreEvent,
   HostAddress,
 } from "./store";
+import { newReservation } from "./store";
 
 interface PoolRow {
   id: number;
@@ -340,12 +341,7 @@ export class SqliteStore implements Store {
         const held = this.assignmentsOf(reservation.id).find((a) => a.server === server);
         const assignment =
           held ??
-          this.assignIn(
-            reservation.id,
-            { prefixLength: reservation.family === 4 ? 32 : 128 },
-            server,
-            actor,
-          );
+          this.assignIn(reservation.id, { prefixLength: reservation.family === 4 ? 32 : 128 }, server, actor);
         return { reservation, assignment };
       }),
     );
@@ -379,8 +375,7 @@ export class SqliteStore implements Store {
           break;
         }
       }
-      if (!pool || !block)
-        throw msg.noSpaceLeft(req.type, resolved.prefix, req.facility, req.project, pools);
+      if (!pool || !block) throw msg.noSpaceLeft(req.type, resolved.prefix, req.facility, req.project, pools);
     }
     const id = newId();
     const at = now();
@@ -404,22 +399,19 @@ export class SqliteStore implements Store {
       at,
     );
     // The row is the record of its creation (created_by, created_at); no separate event.
-    return {
-      id,
-      poolName: pool.name,
-      type: pool.type,
-      facility: pool.facility,
-      project: req.project,
-      cidr,
-      family: block.family,
-      prefixLength: block.prefix,
-      tags: [...req.tags],
-      description: req.description,
-      owner: req.owner,
-      createdBy: req.actor,
-      createdAt: at,
-      updatedAt: at,
-    };
+    return newReservation(
+      req,
+      {
+        id,
+        poolName: pool.name,
+        type: pool.type,
+        facility: pool.facility,
+        cidr,
+        family: block.family,
+        prefixLength: block.prefix,
+      },
+      at,
+    );
   }
 
   /**

@@ -68,6 +68,24 @@ export interface Reservation {
   updatedAt: string;
 }
 
+/** The reservation an allocation just made: what the request said, and where it landed. */
+export function newReservation(
+  req: AllocateRequest,
+  made: Pick<Reservation, "id" | "poolName" | "type" | "facility" | "cidr" | "family" | "prefixLength">,
+  at: string,
+): Reservation {
+  return {
+    ...made,
+    project: req.project,
+    tags: [...req.tags],
+    description: req.description,
+    owner: req.owner,
+    createdBy: req.actor,
+    createdAt: at,
+    updatedAt: at,
+  };
+}
+
 /** An address or subnet of a reservation, given to a server. */
 export interface HostAddress {
   reservation: Reservation;

@@ -250,7 +250,10 @@ describe.each(backends)("store on $name", (backend) => {
 
     // The second request does not fit the pool.
     const refused = await errorOf(store.allocateHosts([ask(2, 31), ask(3, 23)], "server-b", "t"));
-    expect(refused).toMatchObject({ code: "InvalidRequest", message: expect.stringMatching(/\/23 block is larger than pool lab1-private/) });
+    expect(refused).toMatchObject({
+      code: "InvalidRequest",
+      message: expect.stringMatching(/\/23 block is larger than pool lab1-private/),
+    });
     if (backend.name === "sqlite") {
       // One transaction: the first block went back with the refusal.
       expect(await store.listReservations({ owner: "org/proj/dev/web#ip2" })).toEqual([]);
