@@ -63,12 +63,12 @@ export class SwitchSim {
     this.password = opts.password ?? crypto.randomBytes(12).toString("base64url");
     // ed25519 from ssh2's own generator: OpenSSH format, which ssh2 parses natively, and made
     // in about a millisecond (an RSA host key costs tens).
-    const host = utils.generateKeyPairSync("ed25519");
+    const host = ed25519Pair();
     const hostKey = parse(host.private);
     this.hostKeyFingerprint = sshFingerprint(hostKey.getPublicSSH());
     let keys = opts.authorizedKeys;
     if (!keys) {
-      const client = utils.generateKeyPairSync("ed25519", { comment: `${this.username}@baremetal-lab` });
+      const client = ed25519Pair(`${this.username}@baremetal-lab`);
       this.privateKey = client.private;
       keys = [client.public];
     }
@@ -177,6 +177,18 @@ export class SwitchSim {
     channel.exit(r.code);
     channel.end();
   }
+}
+
+/**
+ * ssh2's generator writes a public key that starts with a zero byte one byte short (it trims
+ * it like a number), and then cannot read its own key: about 1 key in 270. Draw again.
+ */
+export function ed25519Pair(comment?: string): { private: string; public: string } {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const pair = utils.generateKeyPairSync("ed25519", comment ? { comment } : undefined);
+    if (!(utils.parseKey(pair.private) instanceof Error)) return pair;
+  }
+  throw new Error("could not make an ed25519 key pair that ssh2 reads back");
 }
 
 function parse(key: string): ParsedKey {
