@@ -130,13 +130,18 @@ export async function startBuiltinLab(opts: BuiltinLabOptions): Promise<BuiltinL
   };
   try {
     const redfishOptions = { certificate, powerDelayMs: opts.powerDelayMs ?? 0, password: opts.bmcPassword };
-    const [shared, started] = await Promise.all([
+    // Both start at once; whichever did start is stopped if the other failed (a listening
+    // server left behind keeps the process, and a test run, from ever ending).
+    const [bmcStart, switchStart] = await Promise.allSettled([
       RedfishSim.start(redfishOptions),
       SwitchSim.start({ ports: Math.max(n, 1), password: opts.switchPassword, dialect: opts.switchDialect }),
     ]);
-    sims.push(shared);
-    sw = started;
-    const switchSim = started;
+    if (bmcStart.status === "fulfilled") sims.push(bmcStart.value);
+    if (switchStart.status === "fulfilled") sw = switchStart.value;
+    if (bmcStart.status === "rejected") throw bmcStart.reason;
+    if (switchStart.status === "rejected") throw switchStart.reason;
+    const shared = bmcStart.value;
+    const switchSim = switchStart.value;
     const width = Math.max(2, String(n).length);
     for (let i = 1; i <= n; i++) {
       const num = String(i).padStart(width, "0");

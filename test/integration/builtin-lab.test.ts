@@ -3,6 +3,7 @@
 // key, and simulated machines netbooting from a boot server this test serves itself.
 import http from "node:http";
 import https from "node:https";
+import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { Client } from "ssh2";
 import { RedfishBmc, type RedfishEndpoint } from "../../provider/hardware/bmc";
@@ -10,6 +11,8 @@ import { HardwareError } from "../../provider/hardware/errors";
 import { openSwitch, type Switch } from "../../provider/hardware/switch";
 import { parseInventory, toInventoryFile } from "../../provider/inventory/schema";
 import { LAB_ENV, startBuiltinLab, type BuiltinLab, type LabMachine } from "../../provider/lab";
+import { RedfishSim } from "../../provider/lab/redfish-sim";
+import { SwitchSim } from "../../provider/lab/switch-sim";
 import { bootServerUrls } from "../../provider/provisioning/urls";
 import { failure as failureOf } from "../helpers/failure";
 
@@ -797,4 +800,38 @@ test("3 and 500 machines start and stop quickly (times and memory reported)", as
   console.log(
     `built-in lab: ${JSON.stringify(results)}; rss ${(process.memoryUsage().rss / 1048576).toFixed(0)} MB`,
   );
+});
+
+test("a lab that fails to start leaves nothing listening", async () => {
+  // The switch fails to start (as ssh2 once made it, with a key it could not read); the BMC
+  // service that started beside it must be stopped, or nothing lets the process end.
+  const started: Promise<RedfishSim>[] = [];
+  const realStart = RedfishSim.start.bind(RedfishSim);
+  const bmcSpy = jest.spyOn(RedfishSim, "start").mockImplementation((o) => {
+    const p = realStart(o);
+    started.push(p);
+    return p;
+  });
+  const switchSpy = jest.spyOn(SwitchSim, "start").mockRejectedValueOnce(new Error("switch down"));
+  try {
+    await expect(startBuiltinLab({ machines: 2, bootServerUrl: "http://127.0.0.1:1" })).rejects.toThrow(
+      "switch down",
+    );
+  } finally {
+    bmcSpy.mockRestore();
+    switchSpy.mockRestore();
+  }
+  expect(started).toHaveLength(1);
+  const { port } = new URL((await started[0]!).url);
+  // Given a moment to finish anything still starting, the BMC's port refuses connections.
+  await new Promise((r) => setTimeout(r, 300));
+  const refused = await new Promise<boolean>((resolve) => {
+    const socket = net.connect(Number(port), "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", () => resolve(true));
+  });
+  expect(refused).toBe(true);
 });
