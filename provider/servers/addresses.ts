@@ -3,7 +3,7 @@
 // user made. The server gets a host address of each, never the network, gateway or broadcast.
 import { describeBlock } from "../ipam/addresses";
 import { parseCidr } from "../ipam/cidr";
-import type { HostAddress, Store } from "../store/store";
+import { hostAssignment, type HostAddress, type Store } from "../store/store";
 import type { ServerInputs } from "./inputs";
 
 export interface NetworkAddress {
@@ -81,15 +81,7 @@ async function fromReservation(
       `ipAddresses[${i}].reservationId: reservation ${reservation.id} belongs to project ${reservation.project}`,
     );
   }
-  const held = await store.listAssignments({ reservationId: reservation.id });
-  const assignment =
-    held.find((a) => a.server === serverId) ??
-    (await store.assign(
-      reservation.id,
-      { prefixLength: reservation.family === 4 ? 32 : 128 },
-      serverId,
-      actor,
-    ));
+  const assignment = await hostAssignment(store, reservation, serverId, actor);
   return { reservation, assignment };
 }
 

@@ -318,4 +318,18 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
     name: "row-level-security",
     sql: ACCESS_SQL,
   },
+  {
+    version: 9,
+    name: "inlinable-buddy",
+    // The first bm_buddy read its bit from a FROM clause, so PostgreSQL could not inline it:
+    // every allocation that split a block parsed and planned the function body anew (a fifth
+    // of the server's CPU per allocation, by perf). One expression inlines into the caller's
+    // plan; the same bits, flipped with inet operators only, exact over 128 bits.
+    sql: `
+      CREATE OR REPLACE FUNCTION bm_buddy(b cidr) RETURNS cidr LANGUAGE sql IMMUTABLE STRICT AS $$
+        SELECT set_masklen((b | (hostmask(set_masklen(b, masklen(b) - 1)) & ~hostmask(b)))
+                           & ~(b & (hostmask(set_masklen(b, masklen(b) - 1)) & ~hostmask(b))), masklen(b))::cidr
+      $$;
+    `,
+  },
 ];

@@ -86,6 +86,20 @@ export function newReservation(
   };
 }
 
+/** The server's host address in a reservation: the one it has, else a new one. */
+export async function hostAssignment(
+  store: Pick<Store, "listAssignments" | "assign">,
+  reservation: Reservation,
+  server: string,
+  actor: string,
+): Promise<Assignment> {
+  const held = await store.listAssignments({ reservationId: reservation.id });
+  return (
+    held.find((a) => a.server === server) ??
+    (await store.assign(reservation.id, { prefixLength: reservation.family === 4 ? 32 : 128 }, server, actor))
+  );
+}
+
 /** An address or subnet of a reservation, given to a server. */
 export interface HostAddress {
   reservation: Reservation;

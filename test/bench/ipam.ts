@@ -1,7 +1,8 @@
 // npm run bench:ipam: allocation throughput and latency of /29 blocks with 0, 10,000 and 100,000
 // reservations already in the pool, on SQLite (one client) and PostgreSQL (one and eight
 // clients). Every commit is durable: SQLite WAL with synchronous=FULL, PostgreSQL with
-// synchronous_commit=on; both are read back and printed. Each figure is the median of
+// synchronous_commit=on; both are read back and printed, with the rate of bare durable one-row
+// commits on each (the ceiling no allocation can pass). Each figure is the median of
 // BENCH_ROUNDS runs (3) from the same pool. Prints one JSON document.
 import fs from "node:fs";
 import os from "node:os";
@@ -99,6 +100,57 @@ async function measure(backend: string, stores: Store[], existing: number, total
   };
 }
 
+/**
+ * What this machine's disk allows at the moment, beside our figures: durable one-row commits
+ * per second on SQLite (same pragmas, same file system) and through node-postgres (one and
+ * eight clients). Allocation cannot beat a bare commit; the ratio is what the allocator costs.
+ * Measured before and after each backend's runs: fsync speed here drifts by tens of percent.
+ */
+function sqliteCeiling(dir: string, commits = 3000): number {
+  const file = path.join(dir, "ceiling.db");
+  const db = new Database(file);
+  try {
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.exec("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)");
+    const insert = db.prepare("INSERT INTO t (v) VALUES (?)");
+    const commit = db.transaction((v: string) => insert.run(v));
+    const start = performance.now();
+    for (let i = 0; i < commits; i++) commit.immediate(`row ${i}`);
+    return Math.round(commits / ((performance.now() - start) / 1000));
+  } finally {
+    db.close();
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
+  }
+}
+
+async function postgresCeiling(url: string, clients: number, commits = 3000): Promise<number> {
+  const conns = await Promise.all(
+    Array.from({ length: clients }, async () => {
+      const c = new Client({ connectionString: url });
+      await c.connect();
+      return c;
+    }),
+  );
+  try {
+    await conns[0]!.query("CREATE TABLE IF NOT EXISTS bench_ceiling (id bigserial PRIMARY KEY, v text)");
+    const start = performance.now();
+    await Promise.all(
+      conns.map(async (c) => {
+        for (let i = 0; i < commits / clients; i++)
+          await c.query({
+            name: "ceiling",
+            text: "INSERT INTO bench_ceiling (v) VALUES ($1)",
+            values: ["row"],
+          });
+      }),
+    );
+    return Math.round(commits / ((performance.now() - start) / 1000));
+  } finally {
+    await Promise.all(conns.map((c) => c.end()));
+  }
+}
+
 /** Grows the pool to `target` reservations with mixed sizes and some frees, so it is fragmented like a real one. */
 async function populate(stores: Store[], target: number, current: () => Promise<number>): Promise<void> {
   let seed = 42;
@@ -176,6 +228,8 @@ async function main(): Promise<void> {
   };
   const results: Result[] = [];
   const durability: Record<string, string> = {};
+  // Durable one-row commits per second, before and after each backend's runs.
+  const ceilings: Record<string, number[]> = {};
 
   const file = path.join(dir, "bench.db");
   if (BACKENDS.includes("sqlite")) {
@@ -189,7 +243,9 @@ async function main(): Promise<void> {
           n: number;
         }
       ).n;
+    ceilings.sqliteCommitsPerSecond = [sqliteCeiling(dir)];
     results.push(...(await runLevels("sqlite", [1], () => openStore(`sqlite:${file}`), sqliteCount)));
+    ceilings.sqliteCommitsPerSecond.push(sqliteCeiling(dir));
     // Read from a store connection: the store sets these itself on every connection it opens.
     const check = new SqliteStore(file);
     durability.sqlite = check.durability();
@@ -237,7 +293,15 @@ async function main(): Promise<void> {
           await c.end();
         }
       };
+      const pgCeilings = async () => [
+        await postgresCeiling(u.toString(), 1),
+        await postgresCeiling(u.toString(), 8),
+      ];
+      const before = await pgCeilings();
       results.push(...(await runLevels("postgres", [1, 8], () => openStore(u.toString()), pgCount)));
+      const after = await pgCeilings();
+      ceilings.postgres1ClientCommitsPerSecond = [before[0]!, after[0]!];
+      ceilings.postgres8ClientsCommitsPerSecond = [before[1]!, after[1]!];
     } finally {
       await server?.stop();
     }
@@ -274,6 +338,7 @@ async function main(): Promise<void> {
         measuredAllocationsPerRun: MEASURED,
         machine: { cpus: os.cpus().length, node: process.version },
         durability,
+        bareCommitCeilings: ceilings,
         results,
         memory,
         targets,
