@@ -28,7 +28,7 @@ const servers = Array.from(
       project,
       facility,
       plan,
-      hostname: `web-${i + 1}`,
+      hostname: `${config.get("hostnamePrefix") ?? "web"}-${i + 1}`,
       operatingSystem: "flatcar_stable",
       sshKeys: [sshKey],
       tags: ["web", config.get("release") ?? "v1"],

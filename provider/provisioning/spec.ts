@@ -70,4 +70,10 @@ export interface StagedBoot {
   ignition?: string;
   /** NoCloud seed for Ubuntu. */
   cloudInit?: { userData: string; metaData: string; networkConfig: string };
+  /**
+   * The user's own iPXE script takes over (custom_ipxe): no installer of ours will call home,
+   * so the session is done once the machine has fetched the script, as on Equinix Metal,
+   * where such a server is active once iPXE has been served.
+   */
+  handoff?: boolean;
 }

@@ -9,7 +9,13 @@ import { readServer, serverTimeline, setServerState, type ServerRecord } from ".
 import type { NetworkAddress } from "../servers/addresses";
 import { bmcFor, secretsOf } from "../servers/hardware";
 import { ServerInputs } from "../servers/inputs";
-import { createServer, deleteServer, reinstallServer, type Provisioned } from "../servers/lifecycle";
+import {
+  createServer,
+  deleteServer,
+  reinstallServer,
+  setBootOrder,
+  type Provisioned,
+} from "../servers/lifecycle";
 import { applyNetwork } from "../servers/network";
 import { readPorts, type PortState } from "../servers/ports";
 import { authorize } from "../access/authorize";
@@ -183,6 +189,8 @@ async function doUpdate(
     const p = await reinstallServer({ store, config }, found.server, news, owner(news));
     return { outs: { ...(await outputs(news, p, olds)), ...(p.ports ? { ports: p.ports } : {}) } };
   }
+  if (differs(olds.alwaysPxe, news.alwaysPxe))
+    await setBootOrder({ store, config }, found.p.machine, news.alwaysPxe);
   let ports = olds.ports;
   if (NETWORK.some((k) => differs(olds[k] ?? (k === "vlans" ? [] : undefined), news[k]))) {
     const facility = await store.transact(() => readFacility(found.server.facility), "read");

@@ -140,11 +140,11 @@ export const ServerInputs = z
         message: "operatingSystem custom_ipxe needs ipxeScriptUrl (a URL or a script starting with #!ipxe)",
       });
     }
-    if (v.ipxeScriptUrl && v.operatingSystem !== "custom_ipxe" && !v.alwaysPxe) {
+    if (v.ipxeScriptUrl && v.operatingSystem !== "custom_ipxe") {
       ctx.addIssue({
         code: "custom",
         path: ["ipxeScriptUrl"],
-        message: "ipxeScriptUrl is used with operatingSystem custom_ipxe or alwaysPxe",
+        message: `ipxeScriptUrl is the script of operatingSystem custom_ipxe; ${v.operatingSystem} boots our installer (with alwaysPxe, the boot server sends every later boot to the disk)`,
       });
     }
   });

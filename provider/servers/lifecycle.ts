@@ -322,6 +322,20 @@ async function wipe(
   await waitForSession(ctx, token, 30 * 60 * 1000, "wipe");
 }
 
+/**
+ * alwaysPxe changed on an installed server: the BMC's lasting boot order follows it, the
+ * network first (the boot server then sends each boot on to the disk, or serves a custom
+ * iPXE script again) or the disk.
+ */
+export async function setBootOrder(ctx: Context, machine: MachineRecord, alwaysPxe: boolean): Promise<void> {
+  const bmc = bmcFor(machine, secrets(ctx.config));
+  try {
+    await bmc.setBootDevice(alwaysPxe ? "pxe" : "disk", { persistent: true });
+  } finally {
+    await bmc.close();
+  }
+}
+
 /** A new OS on the same machine and addresses. */
 export async function reinstallServer(
   ctx: Context,

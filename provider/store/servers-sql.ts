@@ -31,6 +31,8 @@ export interface StagedConfig {
   ipxe: string;
   ignition?: string;
   cloudInit?: { userData: string; metaData: string; networkConfig: string };
+  /** Done once the machine has fetched its iPXE script (see StagedBoot). */
+  handoff?: boolean;
 }
 
 export interface ProvisioningSession {
@@ -359,7 +361,7 @@ export function* reportSession(
 ): Op<ProvisioningSession | undefined> {
   const s = yield* sessionByToken(token);
   if (!s) return undefined;
-  const next = NEXT[type];
+  const next = type === "boot.fetched" && s.staged.handoff ? "done" : NEXT[type];
   // A finished session stays finished: a late or repeated report changes nothing.
   if (next && s.state !== "done" && s.state !== "failed") {
     yield q(

@@ -24,14 +24,26 @@ beforeAll(async () => {
 
 afterAll(() => lab?.stop());
 
-/** Nothing of a failed server may remain: its addresses, its server row, its claim. */
+/**
+ * Nothing of a failed server may remain: its addresses, its server row, its claim, its switch
+ * ports (back on no VLAN), its power (off: a machine left running could still boot something).
+ */
 async function nothingLeaked(): Promise<void> {
   expect(await site.store.transact(() => listServers(), "read")).toEqual([]);
   const reservations = await site.store.listReservations({ project: "demo" });
   expect(reservations.filter((r) => r.owner?.includes("#ip"))).toEqual([]);
   expect((await site.store.listAssignments({})).length).toBe(0);
   for (const m of (await site.store.inventory()).machines) expect(m.owner).toBeNull();
+  for (const m of site.lab.machines) {
+    expect([m.id, site.lab.vlanOf(m.id)]).toEqual([m.id, undefined]);
+    expect([m.id, m.system.powerState]).toEqual([m.id, "Off"]);
+  }
 }
+
+const release = async (state: "quarantine") => {
+  for (const m of (await site.store.inventory()).machines.filter((x) => x.state === state))
+    await site.store.setMachineState(m.id, [state], "available", "checked by the test", "ops");
+};
 
 async function upFails(label: string): Promise<string> {
   try {
@@ -66,13 +78,7 @@ test("a BMC that is down at power-on: named, and the machine is quarantined", as
   const quarantined = (await site.store.inventory()).machines.filter((m) => m.state === "quarantine");
   expect(quarantined).toHaveLength(1);
   expect(quarantined[0]!.stateReason).toBe("provisioning failed at power");
-  await site.store.setMachineState(
-    quarantined[0]!.id,
-    ["quarantine"],
-    "available",
-    "checked by the test",
-    "ops",
-  );
+  await release("quarantine");
 });
 
 test("a machine that never calls home: the wait ends at its deadline, the machine is quarantined", async () => {
@@ -91,4 +97,33 @@ test("a machine that never calls home: the wait ends at its deadline, the machin
   expect(up.summary.result).toBe("succeeded");
   const servers = await site.store.transact(() => listServers(), "read");
   expect(servers.map((s) => s.state)).toEqual(["active"]);
+});
+
+test("a wipe that fails on destroy: the server is gone, its machine quarantined, never back in the pool", async () => {
+  const [server] = await site.store.transact(() => listServers(), "read");
+  site.lab.setMachineFaults({ failWipe: "disk 0 did not erase" });
+  try {
+    const destroy = await ex.stack.destroy({ onOutput: log("destroy") });
+    expect(destroy.summary.result).toBe("succeeded");
+  } finally {
+    site.lab.setMachineFaults({ failWipe: false });
+  }
+  await nothingLeaked();
+  const machine = (await site.store.inventory()).machines.find((m) => m.id === server!.machineId)!;
+  expect(machine.state).toBe("quarantine");
+  expect(machine.stateReason).toMatch(/^wipe failed: .*disk 0 did not erase/);
+});
+
+test("an install that reports failure: named with the installer's words, the machine quarantined", async () => {
+  await release("quarantine");
+  site.lab.setMachineFaults({ failInstall: "no disk matched /dev/sda" });
+  try {
+    const msg = await upFails("install-failed");
+    expect(msg).toMatch(/step "install" failed on machine m0\d: install failed: no disk matched \/dev\/sda/);
+  } finally {
+    site.lab.setMachineFaults({ failInstall: false });
+  }
+  await nothingLeaked();
+  const quarantined = (await site.store.inventory()).machines.filter((m) => m.state === "quarantine");
+  expect(quarantined.map((m) => m.stateReason)).toEqual(["provisioning failed at install"]);
 });

@@ -1,6 +1,7 @@
 // examples/quickstart through the real engine against the built-in lab: servers are created
 // only once their OS has called home; refresh shows the hardware; in-place changes stay in
 // place; destroy wipes, releases and leaves nothing behind.
+import { spawnSync } from "node:child_process";
 import type { ExampleStack } from "../../cli/example-stack";
 import type { LabSite } from "../../cli/lab-site";
 import { labStack, type LabStack } from "../helpers/lab-stack";
@@ -62,6 +63,34 @@ test("up: three servers active, each on its own machine with its addresses", asy
   expect(preview.changeSummary).toEqual({ same: 5 });
 });
 
+test("the root password is a secret: encrypted in the state, never there in plaintext", async () => {
+  const run = (args: string[]) => {
+    const r = spawnSync("pulumi", ["stack", "export", "--stack", "test", ...args], {
+      cwd: ex.dir,
+      env: { ...process.env, ...ex.env },
+      encoding: "utf8",
+    });
+    if (r.status !== 0) throw new Error(r.stderr);
+    return r.stdout;
+  };
+  type Resources = { deployment: { resources: { type: string; outputs: Record<string, unknown> }[] } };
+  const servers = (text: string) =>
+    (JSON.parse(text) as Resources).deployment.resources.filter((r) => r.type.endsWith("baremetal:Server"));
+  const stored = run([]);
+  // --show-secrets keeps the envelope and puts the value in it as JSON text.
+  const passwords = servers(run(["--show-secrets"])).map(
+    (r) => JSON.parse((r.outputs.rootPassword as { plaintext: string }).plaintext) as string,
+  );
+  expect(passwords).toHaveLength(3);
+  for (const p of passwords) expect(p).toMatch(/^\S{16,}$/);
+  for (const p of passwords) expect(stored).not.toContain(p);
+  for (const r of servers(stored))
+    expect(r.outputs.rootPassword).toMatchObject({
+      "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+      ciphertext: expect.any(String),
+    });
+});
+
 test("refresh records a machine someone powered off; tags change in place", async () => {
   const up0 = await ex.stack.outputs();
   const web = up0.web!.value as { machine: string }[];
@@ -92,11 +121,15 @@ test("refresh records a machine someone powered off; tags change in place", asyn
   site.lab.switch.sim.model.run(["ip", "link", "set", "dev", victim.switchPort, "master", "vlan10"]);
 
   await ex.stack.setConfig("release", { value: "v2" });
+  await ex.stack.setConfig("hostnamePrefix", { value: "www" });
   const up = await ex.stack.up({ onOutput: log("update") });
   expect(up.summary.resourceChanges).toMatchObject({ update: 3 });
   expect(up.summary.resourceChanges?.replace ?? 0).toBe(0);
-  const after = (up.outputs.web!.value as { machine: string }[]).map((w) => w.machine);
-  expect(after).toEqual(web.map((w) => w.machine));
+  const outs = up.outputs.web!.value as { machine: string; hostname: string }[];
+  expect(outs.map((w) => w.machine)).toEqual(web.map((w) => w.machine));
+  expect(outs.map((w) => w.hostname)).toEqual(["www-1", "www-2", "www-3"]);
+  const renamed = await site.store.transact(() => listServers("demo"), "read");
+  expect(renamed.map((s) => s.hostname).sort()).toEqual(["www-1", "www-2", "www-3"]);
 });
 
 test("a userData change reinstalls in place: same machines, same addresses, a second install", async () => {

@@ -11,7 +11,7 @@ export function renderBoot(spec: ProvisionSpec): StagedBoot {
   const os = spec.operatingSystem;
   if (os === "custom_ipxe") {
     checkHostname(spec.hostname);
-    return { ipxe: renderIpxe(spec, {}) };
+    return { ipxe: renderIpxe(spec, {}), handoff: true };
   }
   if (os === "flatcar_stable" || os === "fedora_coreos_stable") {
     const ignition = renderIgnition(spec);

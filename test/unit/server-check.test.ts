@@ -1,0 +1,58 @@
+// Server inputs as `check` sees them: each refusal names the field and says what is valid.
+import { check } from "../../provider/resources/server";
+
+const base = {
+  project: "demo",
+  facility: "lab",
+  plan: "lab.small",
+  hostname: "web-1",
+  operatingSystem: "flatcar_stable",
+};
+
+const reasons = async (extra: Record<string, unknown>) =>
+  ((await check({}, { ...base, ...extra })).failures ?? []).map((f) => f.reason);
+
+test("valid inputs pass, with defaults filled in", async () => {
+  const r = await check({}, base);
+  expect(r.failures).toBeUndefined();
+  expect(r.inputs).toMatchObject({ networkType: "layer3", alwaysPxe: false, wipeOnDelete: true });
+});
+
+test("custom_ipxe needs its script; the script belongs to custom_ipxe only", async () => {
+  expect(await reasons({ operatingSystem: "custom_ipxe" })).toEqual([
+    "ipxeScriptUrl: operatingSystem custom_ipxe needs ipxeScriptUrl (a URL or a script starting with #!ipxe)",
+  ]);
+  const other = await reasons({ ipxeScriptUrl: "https://boot.example.com/x.ipxe", alwaysPxe: true });
+  expect(other).toHaveLength(1);
+  expect(other[0]).toMatch(
+    /^ipxeScriptUrl: ipxeScriptUrl is the script of operatingSystem custom_ipxe; flatcar_stable/,
+  );
+  expect(
+    await reasons({ operatingSystem: "custom_ipxe", ipxeScriptUrl: "#!ipxe\nexit\n", alwaysPxe: true }),
+  ).toEqual([]);
+});
+
+test("plan or machine, exactly one", async () => {
+  expect(await reasons({ machine: "m01" })).toEqual(["plan: give exactly one of plan or machine"]);
+  expect(await reasons({ plan: undefined })).toEqual(["plan: give exactly one of plan or machine"]);
+});
+
+test("network modes: layer3 carries no VLANs, layer2 no public addresses, nativeVlan is one of vlans", async () => {
+  expect(await reasons({ vlans: [1001] })).toEqual([
+    "vlans: a layer3 server carries no VLANs: use networkType hybrid (layer 3 plus tagged VLANs) or layer2",
+  ]);
+  expect((await reasons({ networkType: "layer2", vlans: [1001] }))[0]).toMatch(
+    /^ipAddresses: a layer2 server has no public addresses/,
+  );
+  expect(await reasons({ networkType: "layer2", vlans: [1001], nativeVlan: 1002, ipAddresses: [] })).toEqual([
+    "nativeVlan: nativeVlan 1002 must be one of vlans",
+  ]);
+});
+
+test("unknown and ill-typed fields are named", async () => {
+  expect(await reasons({ colour: "red" })).toEqual(["colour: not an input of this resource"]);
+  expect((await reasons({ hostname: "-bad" }))[0]).toMatch(/^hostname: hostname must be DNS labels/);
+  expect((await reasons({ operatingSystem: "windows" }))[0]).toMatch(
+    /^operatingSystem: operatingSystem must be one of /,
+  );
+});

@@ -1,0 +1,80 @@
+// What a change to a Server's inputs does: in place, reinstall in place, or replace. The engine
+// acts on diff's answer alone, so each rule is pinned here.
+import { diff, type ServerOutputs } from "../../provider/resources/server";
+import { ServerInputs } from "../../provider/servers/inputs";
+
+const inputs = (extra: Record<string, unknown> = {}) =>
+  ServerInputs.parse({
+    project: "demo",
+    facility: "lab",
+    plan: "lab.small",
+    hostname: "web-1",
+    operatingSystem: "flatcar_stable",
+    owner: "org/p/s/web-1",
+    ...extra,
+  });
+
+// What the engine holds after a create from `inputs()`: the inputs plus outputs.
+const olds = (extra: Record<string, unknown> = {}): ServerOutputs =>
+  ({
+    ...inputs(extra),
+    machine: "m01",
+    rack: "r1",
+    plan: "lab.small",
+    state: "active",
+    network: [],
+    timeline: [],
+  }) as unknown as ServerOutputs;
+
+const change = (news: Record<string, unknown>, old: Record<string, unknown> = {}) =>
+  diff("id", olds(old), inputs(news));
+
+test("nothing changed: no changes", async () => {
+  expect(await change({})).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
+});
+
+test.each([
+  ["hostname", { hostname: "web-one" }],
+  ["tags", { tags: ["a"] }],
+  ["description", { description: "frontend" }],
+  ["alwaysPxe", { alwaysPxe: true }],
+  ["wipeOnDelete", { wipeOnDelete: false }],
+])("%s changes in place", async (_name, news) => {
+  expect(await change(news)).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+});
+
+test.each([
+  ["userData", { userData: "#cloud-config\n" }],
+  ["operatingSystem", { operatingSystem: "ubuntu_24_04" }],
+  ["sshKeys", { sshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG me@x"] }],
+])("%s reinstalls in place, or replaces when reinstall is replace", async (name, news) => {
+  expect(await change(news)).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+  const replaced = await change({ ...news, reinstall: "replace" }, { reinstall: "replace" });
+  expect(replaced.replaces).toEqual([name]);
+});
+
+test.each([
+  ["project", { project: "other" }],
+  ["facility", { facility: "ny5" }],
+  ["plan", { plan: "c3.small" }],
+  ["ipAddresses", { ipAddresses: [{ type: "private_ipv4", prefixLength: 30 }] }],
+])("%s replaces the server", async (name, news) => {
+  const d = await change(news);
+  expect(d.changes).toBe(true);
+  expect(d.replaces).toEqual([name]);
+  expect(d.deleteBeforeReplace).toBe(false);
+});
+
+test("a named machine that changes replaces, deleting the old server first (the machine holds one)", async () => {
+  const d = await diff(
+    "id",
+    olds({ machine: "m01", plan: undefined }),
+    inputs({ machine: "m02", plan: undefined }),
+  );
+  expect(d).toEqual({ changes: true, replaces: ["machine"], deleteBeforeReplace: true });
+});
+
+test("network settings change in place", async () => {
+  const d = await change({ networkType: "hybrid", vlans: [1001] });
+  expect(d).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+});
