@@ -3,7 +3,14 @@
 // on `cidr` (for aligned blocks, overlap is containment, which `&&` tests exactly).
 import type { Migration } from "./migrations";
 import { ACCESS_SQL, allocateFunctions } from "./postgres-access";
-import { accessSql, inventorySql, serversSql, vlansSql, type ColumnTypes } from "./shared-schema";
+import {
+  VLAN_IDS_SQL,
+  accessSql,
+  inventorySql,
+  serversSql,
+  vlansSql,
+  type ColumnTypes,
+} from "./shared-schema";
 
 const POSTGRES_TYPES: ColumnTypes = {
   text: "text",
@@ -330,6 +337,27 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
         SELECT set_masklen((b | (hostmask(set_masklen(b, masklen(b) - 1)) & ~hostmask(b)))
                            & ~(b & (hostmask(set_masklen(b, masklen(b) - 1)) & ~hostmask(b))), masklen(b))::cidr
       $$;
+    `,
+  },
+  {
+    version: 10,
+    name: "member-machines-and-vlan-ids",
+    // Machines: a member changed any available machine (the claim went machine first), so a
+    // reader of any project could quarantine or take the whole pool. The claim now inserts the
+    // server row first; a member changes only a machine one of its project's servers names,
+    // and only to a state the server lifecycle uses (maintenance is the operators').
+    // VLAN ids: the lowest free id is chosen from every project's, which members cannot read
+    // in vlans; the view (run as its owner, so not filtered) shows facility and id only.
+    sql: `
+      DROP POLICY change ON machines;
+      CREATE POLICY change ON machines FOR UPDATE
+        USING (EXISTS (SELECT 1 FROM servers s
+                        WHERE s.machine_id = machines.id AND bm_can(s.project, 'collaborator')))
+        WITH CHECK (state IN ('provisioning', 'active', 'deprovisioning', 'available', 'quarantine')
+          AND EXISTS (SELECT 1 FROM servers s
+                       WHERE s.machine_id = machines.id AND bm_can(s.project, 'collaborator')));
+      ${VLAN_IDS_SQL}
+      GRANT SELECT ON vlan_ids TO baremetal_member;
     `,
   },
 ];

@@ -122,6 +122,33 @@ export function* claimServer(
   const prior = yield* readServer("owner", req.owner);
   if (prior) return { server: prior, machine: (yield* readMachine(prior.machineId))!, adopted: true };
 
+  // The server row goes in first, naming the machine, and the machine follows: so the
+  // database can hold a member to changing only machines its own servers name (on PostgreSQL
+  // the machines policy checks exactly that), and its unique machine_id decides a race.
+  const insertServer = (machineId: string, plan: string) =>
+    q(
+      `INSERT INTO servers (id, owner, project, facility, plan, machine_id, hostname, state, spec, created_by, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?, ?) ON CONFLICT (machine_id) DO NOTHING`,
+      req.id,
+      req.owner,
+      req.project,
+      req.facility,
+      plan,
+      machineId,
+      req.hostname,
+      JSON.stringify(req.spec),
+      actor,
+      at,
+      at,
+    );
+  const takeMachine = (machineId: string) =>
+    q(
+      "UPDATE machines SET state = 'provisioning', owner = ?, state_reason = NULL, updated_at = ? WHERE id = ? AND state = 'available'",
+      req.owner,
+      at,
+      machineId,
+    );
+
   let machineId: string | undefined;
   if (req.machineId) {
     const m = yield* readMachine(req.machineId);
@@ -133,13 +160,9 @@ export function* claimServer(
         `machine: ${m.id} is in facility ${m.facility}, not ${req.facility}`,
       );
     }
-    const { changes } = yield q(
-      "UPDATE machines SET state = 'provisioning', owner = ?, state_reason = NULL, updated_at = ? WHERE id = ? AND state = 'available'",
-      req.owner,
-      at,
-      m.id,
-    );
-    if (changes !== 1) {
+    // Thrown, the transaction rolls back the server row too.
+    const taken = (yield insertServer(m.id, m.plan)).changes === 1 && (yield takeMachine(m.id)).changes === 1;
+    if (!taken) {
       throw new InventoryConflict(
         "MachineStateConflict",
         `machine: ${m.id} is ${m.state}${m.owner ? ` (held by ${m.owner})` : ""}, not available`,
@@ -147,20 +170,20 @@ export function* claimServer(
     }
     machineId = m.id;
   } else {
+    const passed = new Set<string>();
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS && !machineId; attempt++) {
       const { rows } = yield q(
-        "SELECT id FROM machines WHERE facility = ? AND plan = ? AND state = 'available' ORDER BY id LIMIT 1",
+        "SELECT id FROM machines WHERE facility = ? AND plan = ? AND state = 'available' ORDER BY id LIMIT ?",
         req.facility,
         req.plan,
+        passed.size + 1,
       );
-      if (!rows[0]) break;
-      const { changes } = yield q(
-        "UPDATE machines SET state = 'provisioning', owner = ?, state_reason = NULL, updated_at = ? WHERE id = ? AND state = 'available'",
-        req.owner,
-        at,
-        rows[0].id,
-      );
-      if (changes === 1) machineId = String(rows[0].id);
+      const candidate = rows.map((r) => String(r.id)).find((id) => !passed.has(id));
+      if (!candidate) break;
+      passed.add(candidate);
+      if ((yield insertServer(candidate, req.plan!)).changes !== 1) continue; // another claim has it
+      if ((yield takeMachine(candidate)).changes === 1) machineId = candidate;
+      else yield q("DELETE FROM servers WHERE id = ?", req.id); // no longer available
     }
     if (!machineId) {
       const { rows } = yield q(
@@ -177,21 +200,6 @@ export function* claimServer(
     }
   }
   const machine = (yield* readMachine(machineId))!;
-  yield q(
-    `INSERT INTO servers (id, owner, project, facility, plan, machine_id, hostname, state, spec, created_by, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?, ?)`,
-    req.id,
-    req.owner,
-    req.project,
-    req.facility,
-    machine.plan,
-    machineId,
-    req.hostname,
-    JSON.stringify(req.spec),
-    actor,
-    at,
-    at,
-  );
   yield* event(actor, "server.claim", req.id, { machine: machineId, owner: req.owner }, at);
   return { server: (yield* readServer("id", req.id))!, machine, adopted: false };
 }

@@ -86,6 +86,14 @@ export const serversSql = (t: ColumnTypes) => `
       CREATE INDEX events_subject ON events (subject, id);
     `;
 
+/**
+ * The VLAN ids in use per facility, whoever's they are: a new VLAN takes the lowest free one,
+ * and on PostgreSQL a member cannot see other projects' VLANs. Ids and facilities only.
+ */
+export const VLAN_IDS_SQL = `
+      CREATE VIEW vlan_ids AS SELECT facility, vid FROM vlans;
+    `;
+
 export const vlansSql = (t: ColumnTypes) => `
       -- A project's VLAN in a facility. The database refuses a second VLAN with the same id in
       -- one facility. owner is the Pulumi resource's key: a rerun adopts the row its interrupted

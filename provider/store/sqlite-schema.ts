@@ -2,7 +2,14 @@
 // released migration: add a new one.
 
 import type { Migration } from "./migrations";
-import { accessSql, inventorySql, serversSql, vlansSql, type ColumnTypes } from "./shared-schema";
+import {
+  VLAN_IDS_SQL,
+  accessSql,
+  inventorySql,
+  serversSql,
+  vlansSql,
+  type ColumnTypes,
+} from "./shared-schema";
 
 const SQLITE_TYPES: ColumnTypes = {
   text: "TEXT",
@@ -136,5 +143,10 @@ export const SQLITE_MIGRATIONS: Migration[] = [
     version: 5,
     name: "projects-members-audit",
     sql: `${accessSql(SQLITE_TYPES)}`,
+  },
+  {
+    version: 6,
+    name: "vlan-ids",
+    sql: VLAN_IDS_SQL,
   },
 ];

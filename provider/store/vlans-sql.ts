@@ -149,14 +149,17 @@ export function* createVlan(
     }
     vid = req.vid;
   } else {
+    // Ids another transaction took since we looked are skipped on the next look.
+    const lost = new Set<number>();
     for (let attempt = 0; attempt < ATTEMPTS && vid === undefined; attempt++) {
+      // vlan_ids: every project's ids (a PostgreSQL member sees only its own projects' vlans).
       const { rows } = yield q(
-        "SELECT vid FROM vlans WHERE facility = ? AND vid BETWEEN ? AND ? ORDER BY vid",
+        "SELECT vid FROM vlan_ids WHERE facility = ? AND vid BETWEEN ? AND ? ORDER BY vid",
         req.facility,
         from,
         to,
       );
-      const used = new Set(rows.map((r) => Number(r.vid)));
+      const used = new Set([...rows.map((r) => Number(r.vid)), ...lost]);
       let free: number | undefined;
       for (let v = from; v <= to && free === undefined; v++) if (v !== reserved && !used.has(v)) free = v;
       if (free === undefined) {
@@ -166,6 +169,7 @@ export function* createVlan(
         );
       }
       if ((yield insert(free)).changes === 1) vid = free;
+      else lost.add(free);
     }
     if (vid === undefined) {
       throw new VlanError(

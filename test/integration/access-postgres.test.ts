@@ -15,7 +15,7 @@ import { PostgresStore } from "../../provider/store/postgres";
 import { addMember, createProject, readAudit } from "../../provider/store/projects-sql";
 import { claimServer } from "../../provider/store/servers-sql";
 import type { Store } from "../../provider/store/store";
-import { createVlan } from "../../provider/store/vlans-sql";
+import { createVlan, readVlan } from "../../provider/store/vlans-sql";
 import { postgresBackend } from "../helpers/backends";
 
 jest.setTimeout(120_000);
@@ -206,6 +206,68 @@ test("a collaborator of A can neither see nor change B's rows with raw SQL", asy
   // B is untouched.
   const b = await admin.getReservation(bReservation);
   expect(b?.description).toBeNull();
+});
+
+test("machines: a member changes only a machine its project's server names, and never to maintenance", async () => {
+  for (const login of [USERS.rita, USERS.carol]) {
+    const c = await as(login);
+    // Neither a reader nor a collaborator may quarantine or take the site's available machines.
+    expect(await outcome(c, "UPDATE machines SET state = 'quarantine' WHERE state = 'available'")).toBe(
+      "0 rows",
+    );
+    expect(
+      await outcome(c, "UPDATE machines SET state = 'provisioning', owner = 'x' WHERE state = 'available'"),
+    ).toBe("0 rows");
+  }
+  // Carol claims one through a server of A, as the provider does; that machine is hers to change
+  // along the server lifecycle, but not to take out of it.
+  const carol = await openStore(urlFor(USERS.carol));
+  try {
+    const { machine } = await carol.transact((at) =>
+      claimServer(
+        {
+          id: "srv-a",
+          owner: "org/a/s/db",
+          project: "a",
+          facility: "lab1",
+          plan: "c3.small",
+          hostname: "db",
+          spec: {},
+        },
+        USERS.carol,
+        at,
+      ),
+    );
+    const c = await as(USERS.carol);
+    expect(await outcome(c, "UPDATE machines SET state = 'maintenance' WHERE id = $1", [machine.id])).toMatch(
+      /^refused 42501: new row violates row-level security policy/,
+    );
+    expect(await outcome(c, "UPDATE machines SET state = 'active' WHERE id = $1", [machine.id])).toBe(
+      "1 rows",
+    );
+  } finally {
+    await carol.close();
+  }
+});
+
+test("VLAN ids: a member's VLAN takes the lowest id free across every project, even those it cannot see", async () => {
+  const carol = await openStore(urlFor(USERS.carol));
+  try {
+    const { vlan } = await carol.transact((at) =>
+      createVlan(
+        { id: "vlan-a", owner: null, project: "a", facility: "lab1", description: null, tags: [] },
+        USERS.carol,
+        at,
+      ),
+    );
+    const b = await admin.transact(() => readVlan("vlan-b"), "read");
+    expect(vlan.vid).toBe(b!.vid + 1);
+    // Carol still sees none of B's VLANs themselves.
+    const c = await as(USERS.carol);
+    expect(await outcome(c, "SELECT * FROM vlans WHERE project = 'b'")).toBe("0 rows");
+  } finally {
+    await carol.close();
+  }
 });
 
 test("a reader reads A and changes nothing; the audit log is append-only even for an owner", async () => {
