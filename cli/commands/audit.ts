@@ -22,7 +22,7 @@ export function auditCommand(): Command {
     )
     .option("--project <name>", "only this project")
     .option("--since <when>", "only from then: 30m, 2h, 7d, or a date/time")
-    .option("--limit <n>", "at most this many entries", "1000")
+    .option("--limit <n>", "the newest this many entries (printed oldest first)", "1000")
     .option("--store <location>", STORE_HELP)
     .option("--json", "print JSON (with before and after)")
     .action(

@@ -34,11 +34,24 @@ function bigintToBytes(v: bigint, length: number): number[] {
   return out;
 }
 
+/**
+ * An IPv6 address's dotted IPv4 tail as its two hex groups. ipaddr.js reads "::a.b.c.d" as
+ * ::ffff:a.b.c.d; RFC 4291 makes it 0:0:0:0:0:0:a.b.c.d, the form PostgreSQL prints for any
+ * address whose first 96 bits are zero.
+ */
+function dottedTailToHex(text: string): string {
+  const m = /^(.*:)(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (!m) return text;
+  const [a, b, c, d] = m.slice(2).map(Number) as [number, number, number, number];
+  if ([a, b, c, d].some((x) => x > 255)) return text; // left for ipaddr.js to refuse
+  return `${m[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+}
+
 export function parseAddress(text: string): { family: Family; value: bigint } {
   if (!ipaddr.isValid(text)) {
     throw new IpamError("InvalidCidr", `"${text}" is not an IPv4 or IPv6 address`);
   }
-  const addr = ipaddr.parse(text);
+  const addr = ipaddr.parse(text.includes(":") ? dottedTailToHex(text) : text);
   return { family: addr.kind() === "ipv4" ? 4 : 6, value: bytesToBigint(addr.toByteArray()) };
 }
 

@@ -254,17 +254,18 @@ export function* appendAudit(e: AuditEntry): Op<void> {
   );
 }
 
+/** The newest `limit` entries that match, oldest first: a long log's tail, read in order. */
 export function* readAudit(filter: { project?: string; since?: string; limit?: number }): Op<AuditEntry[]> {
   const w = where([
     ["project", filter.project],
     ["at >=", filter.since],
   ]);
   const { rows } = yield q(
-    `SELECT * FROM audit ${w.sql} ORDER BY id LIMIT ?`,
+    `SELECT * FROM audit ${w.sql} ORDER BY id DESC LIMIT ?`,
     ...w.params,
     filter.limit ?? 1000,
   );
-  return rows.map((r) => ({
+  return rows.reverse().map((r) => ({
     at: iso(r.at),
     actor: String(r.actor),
     project: r.project === null ? null : String(r.project),

@@ -12,10 +12,12 @@ import * as ipReservation from "../../provider/resources/ip-reservation";
 import { closeStores, configure } from "../../provider/runtime";
 import { openStore } from "../../provider/store/open";
 import { PostgresStore } from "../../provider/store/postgres";
-import { addMember, createProject, readAudit } from "../../provider/store/projects-sql";
-import { claimServer } from "../../provider/store/servers-sql";
+import { addMember, createProject, readAudit, removeMember } from "../../provider/store/projects-sql";
+import { claimServer, finishServer } from "../../provider/store/servers-sql";
+import type { Op } from "../../provider/store/inventory-sql";
+import { ACTIONS, can, type Action, type Role } from "../../provider/access/roles";
 import type { Store } from "../../provider/store/store";
-import { createVlan, readVlan } from "../../provider/store/vlans-sql";
+import { createVlan, deleteVlan, readVlan } from "../../provider/store/vlans-sql";
 import { postgresBackend } from "../helpers/backends";
 
 jest.setTimeout(120_000);
@@ -23,13 +25,20 @@ jest.setTimeout(120_000);
 const INVENTORY = fs.readFileSync(path.join(__dirname, "../fixtures/inventory.yaml"), "utf8");
 const tag = randomBytes(3).toString("hex");
 const user = (name: string) => `${name}-${tag}@example.com`;
-const USERS = { alice: user("alice"), bob: user("bob"), carol: user("carol"), rita: user("rita") };
+const USERS = {
+  alice: user("alice"),
+  bob: user("bob"),
+  carol: user("carol"),
+  rita: user("rita"),
+  adam: user("adam"),
+};
 const PASSWORD = randomBytes(12).toString("hex");
 
 let admin: Store;
 let location: string;
 let cleanup: () => Promise<void>;
 let bReservation: string;
+let aReservation: string;
 const clients: Client[] = [];
 
 const urlFor = (login: string) => {
@@ -77,6 +86,7 @@ beforeAll(async () => {
       "test",
       at,
     );
+    yield* addMember({ project: "a", user: USERS.adam, role: "admin", sshKeys: [], owner: null }, "test", at);
   });
 
   // Bob builds project B through his own login: a block, a server on a machine, a VLAN.
@@ -245,6 +255,8 @@ test("machines: a member changes only a machine its project's server names, and 
     expect(await outcome(c, "UPDATE machines SET state = 'active' WHERE id = $1", [machine.id])).toBe(
       "1 rows",
     );
+    // And she gives it back, as a deleted server does.
+    await carol.transact((at) => finishServer("srv-a", "available", null, USERS.carol, at));
   } finally {
     await carol.close();
   }
@@ -268,6 +280,116 @@ test("VLAN ids: a member's VLAN takes the lowest id free across every project, e
   } finally {
     await carol.close();
   }
+});
+
+/**
+ * One action in project A at the store level, as `login`: no provider check runs, so what
+ * refuses is the database. "allowed", or "denied" with the database's refusal.
+ */
+async function storeAttempt(login: string, action: Action, n: number): Promise<string> {
+  const store = await openStore(urlFor(login));
+  const op = <T>(fn: (at: string) => Op<T>) => store.transact(fn);
+  try {
+    if (action === "read") {
+      const rows = await store.listReservations({ project: "a" });
+      // A's own block, made by its owner in beforeAll of this test: seen by members only.
+      if (!rows.some((r) => r.id === aReservation))
+        throw Object.assign(new Error("not visible"), { code: "hidden" });
+    }
+    if (action === "reservation.write") {
+      const r = await store.allocate({
+        project: "a",
+        type: "private_ipv4",
+        facility: "lab1",
+        block: { prefixLength: 30 },
+        tags: [],
+        description: null,
+        owner: null,
+        actor: login,
+      });
+      await store.updateReservation(r.id, { tags: ["x"], description: "d" }, login);
+      await store.release(r.id, login);
+    }
+    if (action === "server.write") {
+      const { server } = await op((at) =>
+        claimServer(
+          {
+            id: `m-${n}`,
+            owner: `org/a/s/m${n}`,
+            project: "a",
+            facility: "lab1",
+            plan: "c3.small",
+            hostname: "m",
+            spec: {},
+          },
+          login,
+          at,
+        ),
+      );
+      await op((at) => finishServer(server.id, "available", null, login, at));
+    }
+    if (action === "vlan.write") {
+      const { vlan } = await op((at) =>
+        createVlan(
+          { id: `v-${n}`, owner: null, project: "a", facility: "lab1", description: null, tags: [] },
+          login,
+          at,
+        ),
+      );
+      await op((at) => deleteVlan(vlan.id, login, at));
+    }
+    if (action === "member.write" || action === "owner.write") {
+      const role = action === "owner.write" ? "owner" : "collaborator";
+      const who = `new${n}-${tag}@example.com`;
+      await op((at) => addMember({ project: "a", user: who, role, sshKeys: [], owner: null }, login, at));
+      await op((at) => removeMember("a", who, login, at));
+    }
+    return "allowed";
+  } catch (e) {
+    const err = e as { code?: string; message: string };
+    // Refusals: row-level security or privileges (42501), a checked function (BM011 and the
+    // store's AccessDenied), or rows the login may not see or change (not found, no change).
+    if (
+      ["42501", "BM011", "AccessDenied", "hidden", "MemberNotFound", "ProjectNotFound"].includes(
+        err.code ?? "",
+      )
+    )
+      return "denied";
+    throw e;
+  } finally {
+    await store.close();
+  }
+}
+
+test("the database's own matrix: every role and a stranger against every action, with no provider check", async () => {
+  aReservation = (
+    await admin.allocate({
+      project: "a",
+      type: "private_ipv4",
+      facility: "lab1",
+      block: { prefixLength: 30 },
+      tags: [],
+      description: null,
+      owner: null,
+      actor: "test",
+    })
+  ).id;
+  const logins: [Role | "stranger", string][] = [
+    ["owner", USERS.alice],
+    ["admin", USERS.adam],
+    ["collaborator", USERS.carol],
+    ["read_only", USERS.rita],
+    ["stranger", USERS.bob],
+  ];
+  let n = 0;
+  const got: string[] = [];
+  const want: string[] = [];
+  for (const [role, login] of logins)
+    for (const action of ACTIONS) {
+      got.push(`${role} ${action}: ${await storeAttempt(login, action, ++n)}`);
+      want.push(`${role} ${action}: ${role !== "stranger" && can(role, action) ? "allowed" : "denied"}`);
+    }
+  expect(got).toEqual(want);
 });
 
 test("a reader reads A and changes nothing; the audit log is append-only even for an owner", async () => {

@@ -9,7 +9,7 @@ import * as projectMember from "../../provider/resources/project-member";
 import * as server from "../../provider/resources/server";
 import * as vlan from "../../provider/resources/vlan";
 import { closeStores, configure } from "../../provider/runtime";
-import { addMember, createProject, readAudit } from "../../provider/store/projects-sql";
+import { addMember, appendAudit, createProject, readAudit } from "../../provider/store/projects-sql";
 import { openStore } from "../../provider/store/open";
 import type { Store } from "../../provider/store/store";
 import { backends } from "../helpers/backends";
@@ -219,5 +219,50 @@ describe.each(backends)("access on $name", (backend) => {
       })
       .catch((x: AccessError) => x);
     expect((m as AccessError).code).toBe("AccessDenied"); // a collaborator adds no members
+  });
+
+  test("reading the audit log: by project and time, the newest entries when it is long, in order", async () => {
+    const entry = (project: string, at: string, resource: string) =>
+      appendAudit({
+        at,
+        actor: "auditor@example.com",
+        project,
+        owner: null,
+        resource,
+        action: "update",
+        before: null,
+        after: null,
+        commands: ["ssh switch: bridge vlan add dev swp1 vid 100"],
+      });
+    await store.transact(function* () {
+      yield* createProject(
+        { name: "logged", description: null, owner: PEOPLE.owner },
+        "test",
+        "2026-01-01T00:00:00.000Z",
+      );
+      for (let i = 0; i < 5; i++) yield* entry("logged", `2026-01-0${i + 1}T12:00:00.000Z`, `Vlan:v${i}`);
+      yield* entry("other", "2026-01-03T13:00:00.000Z", "Vlan:elsewhere");
+    });
+    const read = (f: { project?: string; since?: string; limit?: number }) =>
+      store.transact(() => readAudit(f), "read").then((es) => es.map((e) => e.resource));
+    expect(await read({ project: "logged" })).toEqual([
+      "Vlan:v0",
+      "Vlan:v1",
+      "Vlan:v2",
+      "Vlan:v3",
+      "Vlan:v4",
+    ]);
+    expect(await read({ project: "logged", since: "2026-01-03T00:00:00.000Z" })).toEqual([
+      "Vlan:v2",
+      "Vlan:v3",
+      "Vlan:v4",
+    ]);
+    // A long log is cut from the old end: the newest entries stay, oldest first.
+    expect(await read({ project: "logged", limit: 2 })).toEqual(["Vlan:v3", "Vlan:v4"]);
+    const one = (await store.transact(() => readAudit({ project: "logged", limit: 1 }), "read"))[0]!;
+    expect(one).toMatchObject({
+      actor: "auditor@example.com",
+      commands: ["ssh switch: bridge vlan add dev swp1 vid 100"],
+    });
   });
 });

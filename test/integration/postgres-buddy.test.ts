@@ -4,7 +4,7 @@
 // allocation that splits a block, which cost a fifth of the server's CPU per allocation.
 import fc from "fast-check";
 import { Client } from "pg";
-import { buddyOf, familyBits, formatCidr, type Block } from "../../provider/ipam/cidr";
+import { buddyOf, familyBits, formatCidr, parseCidr, type Block } from "../../provider/ipam/cidr";
 import { freshStore, postgresBackend } from "../helpers/backends";
 
 jest.setTimeout(60_000);
@@ -43,8 +43,11 @@ test("bm_buddy agrees with the TypeScript buddy on both families, down to /1 and
         "SELECT bm_buddy(b::cidr)::text AS buddy FROM unnest($1::text[]) WITH ORDINALITY u(b, i) ORDER BY i",
         [blocks.map(formatCidr)],
       );
-      // PostgreSQL prints a host route (/32, /128) with its prefix, as formatCidr does.
-      expect(rows.map((r) => r.buddy)).toEqual(blocks.map((b) => formatCidr(buddyOf(b))));
+      // PostgreSQL spells some IPv6 addresses its own way (::128.0.0.0 for ::8000:0); the store
+      // reads every address through parseCidr, and so does this comparison.
+      expect(rows.map((r) => formatCidr(parseCidr(r.buddy)))).toEqual(
+        blocks.map((b) => formatCidr(buddyOf(b))),
+      );
     }),
     { numRuns: 40 },
   );

@@ -29,6 +29,15 @@ describe("parseCidr", () => {
     expect(parseCidr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128").network).toBe((1n << 128n) - 1n);
   });
 
+  test("an IPv6 address with a dotted IPv4 tail means those 32 bits where they stand (RFC 4291)", () => {
+    // PostgreSQL prints ::8000:0 as ::128.0.0.0; ipaddr.js alone reads that as ::ffff:8000:0.
+    expect(parseCidr("::128.0.0.0/97")).toEqual({ family: 6, network: 0x80000000n, prefix: 97 });
+    expect(formatCidr(parseCidr("::128.0.0.0/97"))).toBe("::8000:0/97");
+    expect(parseCidr("::ffff:1.2.3.4/128").network).toBe(0xffff01020304n);
+    expect(parseCidr("64:ff9b::1.2.3.0/120").network).toBe((0x64ff9bn << 96n) | 0x01020300n);
+    expect(code(() => parseCidr("::1.2.3.256/128"))).toMatch(/not an IPv4 or IPv6 address/);
+  });
+
   test("refuses host bits and names the network", () => {
     expect(code(() => parseCidr("10.0.0.1/24"))).toBe(
       'InvalidCidr: "10.0.0.1/24" has host bits set; the network is 10.0.0.0/24',

@@ -171,11 +171,16 @@ describe("iPXE scripts", () => {
 
   test("custom_ipxe: an inline script is served untouched; a URL is chained", () => {
     const inline = "#!ipxe\ndhcp\nchain http://example.com/menu.ipxe || shell";
-    expect(renderBoot(spec("custom_ipxe", { ipxeScriptUrl: inline }))).toEqual({ ipxe: inline });
+    // handoff: the session is done once the machine has its script (nothing of ours calls home).
+    expect(renderBoot(spec("custom_ipxe", { ipxeScriptUrl: inline }))).toEqual({
+      ipxe: inline,
+      handoff: true,
+    });
     expect(
       renderBoot(spec("custom_ipxe", { ipxeScriptUrl: "https://example.com/boot.ipxe?host=a&b=1" })),
     ).toEqual({
       ipxe: "#!ipxe\nchain --autofree https://example.com/boot.ipxe?host=a&b=1\n",
+      handoff: true,
     });
     expect(refusal(() => renderBoot(spec("custom_ipxe")))).toMatch(/custom_ipxe needs ipxeScriptUrl/);
   });
