@@ -8,6 +8,7 @@ import { facilityCommand } from "./commands/facility";
 import { inventoryCommand, machineCommand } from "./commands/inventory";
 import { ipamCommand } from "./commands/ipam";
 import { projectCommand } from "./commands/project";
+import { serverCommand } from "./commands/server";
 import { storeCommand } from "./commands/store";
 
 const program = new Command("baremetal")
@@ -18,6 +19,7 @@ const program = new Command("baremetal")
   .addCommand(ipamCommand())
   .addCommand(inventoryCommand())
   .addCommand(machineCommand())
+  .addCommand(serverCommand())
   .addCommand(projectCommand())
   .addCommand(auditCommand())
   .addCommand(bootServerCommand())

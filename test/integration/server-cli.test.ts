@@ -1,0 +1,115 @@
+// `baremetal server list|delete` on the built-in lab: a server whose stack will never delete it
+// (a crashed run whose resource left the program) is found by its owner key and taken apart
+// from the command line exactly as the resource's delete would: wiped, ports reset, addresses
+// released, the machine back in the pool, checked against the operator's role and audited.
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { REPO } from "../../cli/example-stack";
+import { startLabSite, type LabSite } from "../../cli/lab-site";
+import { resolveConfig } from "../../provider/config";
+import { ServerInputs } from "../../provider/servers/inputs";
+import { createServer } from "../../provider/servers/lifecycle";
+import { readAudit } from "../../provider/store/projects-sql";
+import { listServers } from "../../provider/store/servers-sql";
+
+jest.setTimeout(120_000);
+
+const OPS = "ops@example.com";
+let dir: string;
+let site: LabSite;
+let location: string;
+
+/** The CLI in a child process; asynchronously, as the lab it talks to runs in this one. */
+function cli(
+  args: string[],
+  actor = OPS,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [path.join(REPO, "bin/cli/main.js"), "server", ...args, "--store", location],
+      {
+        encoding: "utf8",
+        env: {
+          ...process.env,
+          ...site.env,
+          BAREMETAL_ACTOR: actor,
+          BAREMETAL_BOOT_SERVER_URL: site.boot.url,
+        },
+        timeout: 60_000,
+      },
+      (error, stdout, stderr) =>
+        resolve({ status: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "baremetal-server-cli-"));
+  const file = path.join(dir, "state.db");
+  location = `sqlite:${file}`;
+  site = await startLabSite({ storeFile: file, machines: 2, installTimeMs: 200, owners: [OPS] });
+  for (const [k, v] of Object.entries(site.env)) process.env[k] = v;
+});
+
+afterAll(async () => {
+  await site?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("an orphaned server is listed by its owner key and deleted from the command line", async () => {
+  // A server its stack will never come back for: made here the way a run makes one.
+  const config = resolveConfig(
+    (k) =>
+      ({ "baremetal:store": location, "baremetal:bootServerUrl": site.boot.url, "baremetal:actor": OPS })[k],
+  );
+  const inputs = ServerInputs.parse({
+    project: "demo",
+    facility: "lab",
+    plan: "lab.small",
+    hostname: "orphan",
+    operatingSystem: "flatcar_stable",
+    provisionTimeoutSeconds: 30,
+  });
+  const p = await createServer({ store: site.store, config }, inputs, "org/quickstart/crashed/orphan");
+  expect(site.lab.vlanOf(p.machine.id)).toBe(10);
+
+  const listed = await cli(["list", "--json"]);
+  expect(listed.stderr).toBe("");
+  expect(JSON.parse(listed.stdout)).toEqual([
+    expect.objectContaining({ id: p.server.id, owner: "org/quickstart/crashed/orphan", state: "active" }),
+  ]);
+  expect((await cli(["list", "--state", "provisioning", "--json"])).stdout.trim()).toBe("[]");
+
+  // Someone who is not in the project may not.
+  const stranger = await cli(["delete", p.server.id], "eve@example.com");
+  expect(stranger.status).toBe(1);
+  expect(stranger.stderr).toMatch(/AccessDenied|ProjectNotFound/);
+
+  const deleted = await cli(["delete", p.server.id]);
+  expect(deleted.stderr).toBe("");
+  expect(deleted.status).toBe(0);
+  expect(deleted.stdout).toMatch(
+    /deleted server .* owner org\/quickstart\/crashed\/orphan.*machine m0\d is available/,
+  );
+
+  // Nothing of it is left, and it went the way a destroy goes: wiped first.
+  expect(await site.store.transact(() => listServers(), "read")).toEqual([]);
+  expect(await site.store.listAssignments({ server: p.server.id })).toEqual([]);
+  const machine = (await site.store.inventory()).machines.find((m) => m.id === p.machine.id)!;
+  expect(machine).toMatchObject({ state: "available", owner: null });
+  expect(site.lab.vlanOf(p.machine.id)).toBeUndefined();
+  expect(site.lab.machine(p.machine.id).sim.history().join("\n")).toMatch(/wipe\.done/);
+  const audit = await site.store.transact(() => readAudit({ project: "demo" }), "read");
+  const entry = audit.find((e) => e.resource === `Server:${p.server.id}` && e.action === "delete")!;
+  expect(entry).toMatchObject({ actor: OPS, owner: "org/quickstart/crashed/orphan", after: null });
+  expect(entry.commands.length).toBeGreaterThan(0);
+});
+
+test("an unknown server is a clear error", async () => {
+  const r = await cli(["delete", "no-such-id"]);
+  expect(r.status).toBe(1);
+  expect(r.stderr).toMatch(/server no-such-id is not in the store \(baremetal server list shows them\)/);
+});
