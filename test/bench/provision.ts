@@ -41,7 +41,9 @@ async function run(servers: number) {
     const up = await ex.stack.up({ parallel: PARALLEL, onEvent });
     const upMs = performance.now() - t0;
     if (up.summary.result !== "succeeded") throw new Error(`up ${up.summary.result}`);
-    const createMs = Math.max(...ends.values()) - Math.min(...starts.values());
+    const firstStart = Math.min(...starts.values());
+    const lastEnd = Math.max(...ends.values());
+    const createMs = lastEnd - firstStart;
     const waves = Math.ceil(servers / PARALLEL);
     const idealMs = waves * INSTALL_MS;
     // One file per provider process (normally one), each its latest cumulative figure.
@@ -75,6 +77,10 @@ async function run(servers: number) {
       createWallMs: Math.round(createMs),
       ratio: round(createMs / idealMs),
       upWallMs: Math.round(upMs),
+      // Where the rest of the up goes: the CLI, the engine, the program and the provider
+      // starting before the first create; the engine finishing after the last.
+      beforeFirstCreateMs: Math.round(firstStart - t0),
+      afterLastCreateMs: Math.round(t0 + upMs - lastEnd),
       upRatio: round(upMs / idealMs),
       providerCpuMsPerServer: round(providerCpuMs / servers),
       providerStartupCpuMs: Math.round(startupMs),
@@ -109,6 +115,9 @@ async function main(): Promise<void> {
         memory: { benchRssMb: round(m.rss / 2 ** 20, 1) },
         targets: {
           ratioAtMost1_3At100: at100 ? at100.ratio <= 1.3 : null,
+          // The whole `pulumi up`, with the engine's and both Node.js processes' startup
+          // (beforeFirstCreateMs: about 2.5 s here whatever the size) counted in.
+          wholeUpRatioAtMost1_3At100: at100 ? at100.upRatio <= 1.3 : null,
           // Per server means what each server adds: the fixed startup is reported on its own.
           providerCpuUnder20msPerServer: results.every((r) => r.providerCpuMsPerServerAfterStartup < 20),
           providerCpuUnder20msPerServerIncludingStartup: Object.fromEntries(
