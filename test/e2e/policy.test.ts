@@ -2,6 +2,7 @@
 // production example as written and blocks it when it breaks the production rules; `pulumi up`
 // with the pack deploys it on the built-in lab, where the stack policy sees the cluster's
 // servers share the lab's one rack and says so (advisory).
+import fs from "node:fs";
 import path from "node:path";
 import { REPO, type ExampleStack } from "../../cli/example-stack";
 import { labStack, type LabStack } from "../helpers/lab-stack";
@@ -56,6 +57,32 @@ test("a production stack that breaks the rules is blocked, each violation named"
     "plan m3.large is not allowed in stack production; allowed: lab.small, c3.small",
   ])
     expect(failure).toContain(words);
+});
+
+test("a level set in the pack's config holds: the cap lowered to advisory warns and lets the preview through", async () => {
+  const config = JSON.parse(fs.readFileSync(path.join(ex.dir, "policy-config.json"), "utf8")) as Record<
+    string,
+    { enforcementLevel: string }
+  >;
+  config["public-ipv4-reservation-cap"]!.enforcementLevel = "advisory";
+  for (const key of ["alwaysPxe", "wipeOnDelete", "plan"]) await ex.stack.removeConfig(key);
+  const file = path.join(ex.dir, "policy-config.advisory.json");
+  fs.writeFileSync(file, JSON.stringify(config));
+  await ex.stack.setConfig("vipQuantity", { value: "64" });
+  try {
+    const r = await ex.stack.preview({
+      policyPacks: [pack],
+      policyPackConfigs: [file],
+      onOutput: log("advisory"),
+    });
+    expect(r.stdout).toMatch(/\[advisory\]\s+public-ipv4-reservation-cap/);
+    expect(r.stdout).toContain(
+      "a public_ipv4 reservation of 64 addresses is larger than the 8 this pack allows",
+    );
+    expect(r.stdout).not.toMatch(/\[mandatory\]/);
+  } finally {
+    await ex.stack.removeConfig("vipQuantity");
+  }
 });
 
 test("up with the pack deploys a compliant cluster; the rack-spread advice names the shared rack", async () => {
