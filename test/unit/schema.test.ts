@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import ts from "typescript";
-import type { z } from "zod";
+import { toJSONSchema as zodJsonSchema, type z } from "zod";
 import { IpReservationInputs } from "../../provider/resources/ip-reservation";
 import { ServerInputs } from "../../provider/servers/inputs";
 import { VlanInputs } from "../../provider/resources/vlan";
@@ -55,3 +55,44 @@ test.each(RESOURCES)("%s: schema, sdk and provider agree", (kind, file, inputs) 
   const required = zodKeys.filter((k) => !(inputs.shape[k] as z.ZodType).safeParse(undefined).success);
   expect(sorted(res.requiredInputs)).toEqual(sorted(required));
 });
+
+interface JsonShape {
+  type?: string;
+  enum?: unknown[];
+  items?: JsonShape;
+  properties?: Record<string, JsonShape>;
+  description?: string;
+  anyOf?: JsonShape[];
+}
+
+/** The shape zod accepts for one input, as JSON Schema (defaults and optionality aside). */
+function zodShape(inputs: z.ZodObject, key: string): JsonShape {
+  const json = zodToJson(inputs) as { properties: Record<string, JsonShape> };
+  const p = json.properties[key]!;
+  // An optional nullable field is anyOf [T, null]: the T is what the schema describes.
+  return p.anyOf?.find((x) => x.type !== "null") ?? p;
+}
+const zodToJson = (s: z.ZodType) => zodJsonSchema(s, { io: "input", unrepresentable: "any" });
+
+test.each(RESOURCES)(
+  "%s: every input has zod's type, and its description names every allowed value",
+  (kind, _f, inputs) => {
+    const res = schema.resources[`baremetal:index:${kind}`]! as {
+      inputProperties: Record<string, JsonShape>;
+    };
+    for (const [key, prop] of Object.entries(res.inputProperties)) {
+      const want = zodShape(inputs, key);
+      expect(`${key}: ${prop.type}`).toBe(`${key}: ${want.type}`);
+      if (want.type === "array")
+        expect(`${key}[]: ${prop.items?.type}`).toBe(`${key}[]: ${want.items?.type}`);
+      // Enumerations are written out in the description (the reference docs show it).
+      for (const value of want.enum ?? []) expect(`${key}: ${prop.description}`).toContain(String(value));
+      for (const [sub, shape] of Object.entries(want.items?.properties ?? {})) {
+        const mine = prop.items?.properties?.[sub];
+        expect(`${key}[].${sub}: ${mine?.type}`).toBe(`${key}[].${sub}: ${shape.type}`);
+        for (const value of shape.enum ?? [])
+          expect(`${key}[].${sub}: ${mine?.description}`).toContain(String(value));
+      }
+    }
+  },
+);
