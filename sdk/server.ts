@@ -48,7 +48,11 @@ export interface ServerArgs {
    * (when networkType is given as a plain value).
    */
   ipAddresses?: pulumi.Input<pulumi.Input<ServerIpAddress>[]>;
-  /** Erase the disks before the machine goes back to the pool (default true). */
+  /**
+   * Erase the disks before the machine goes back to the pool (default true). false: delete
+   * does not wait for a wipe, and the machine is held in quarantine until an operator wipes
+   * or releases it: it never returns to the pool with this server's data.
+   */
   wipeOnDelete?: pulumi.Input<boolean>;
   /** How long to wait for the installed OS to call home (default 1800). */
   provisionTimeoutSeconds?: pulumi.Input<number>;

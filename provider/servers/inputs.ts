@@ -94,7 +94,7 @@ export const ServerInputs = z
       .array(ipAddress)
       .max(8)
       .default(DEFAULT_ADDRESSES.map((a) => ({ ...a }))),
-    /** Erase the disks before the machine goes back to the pool. */
+    /** Erase the disks before the machine goes back to the pool; without, it waits in quarantine. */
     wipeOnDelete: z.boolean().default(true),
     /** How long to wait for the installed OS to call home; dynamic providers get no customTimeouts. */
     provisionTimeoutSeconds: z.number().int().min(5).max(86400).default(1800),

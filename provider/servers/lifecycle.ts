@@ -277,7 +277,12 @@ export async function deleteServer(
     const bmc = bmcFor(machine, secrets(ctx.config));
     try {
       await bmc.setPower("off");
-      if (inputs.wipeOnDelete) {
+      if (!inputs.wipeOnDelete) {
+        // Not wiped: the next tenant must not get this one's disks. An operator wipes the
+        // machine or releases it knowingly (baremetal machine release).
+        machineTo = "quarantine";
+        reason = "not wiped: its server was deleted with wipeOnDelete false";
+      } else {
         try {
           await wipe(ctx, server, machine, bmc);
         } catch (e) {

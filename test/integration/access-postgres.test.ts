@@ -282,6 +282,18 @@ test("VLAN ids: a member's VLAN takes the lowest id free across every project, e
   }
 });
 
+const blockInA = (store: Store, actor: string) =>
+  store.allocate({
+    project: "a",
+    type: "private_ipv4",
+    facility: "lab1",
+    block: { prefixLength: 30 },
+    tags: [],
+    description: null,
+    owner: null,
+    actor,
+  });
+
 /**
  * One action in project A at the store level, as `login`: no provider check runs, so what
  * refuses is the database. "allowed", or "denied" with the database's refusal.
@@ -297,16 +309,7 @@ async function storeAttempt(login: string, action: Action, n: number): Promise<s
         throw Object.assign(new Error("not visible"), { code: "hidden" });
     }
     if (action === "reservation.write") {
-      const r = await store.allocate({
-        project: "a",
-        type: "private_ipv4",
-        facility: "lab1",
-        block: { prefixLength: 30 },
-        tags: [],
-        description: null,
-        owner: null,
-        actor: login,
-      });
+      const r = await blockInA(store, login);
       await store.updateReservation(r.id, { tags: ["x"], description: "d" }, login);
       await store.release(r.id, login);
     }
@@ -362,18 +365,7 @@ async function storeAttempt(login: string, action: Action, n: number): Promise<s
 }
 
 test("the database's own matrix: every role and a stranger against every action, with no provider check", async () => {
-  aReservation = (
-    await admin.allocate({
-      project: "a",
-      type: "private_ipv4",
-      facility: "lab1",
-      block: { prefixLength: 30 },
-      tags: [],
-      description: null,
-      owner: null,
-      actor: "test",
-    })
-  ).id;
+  aReservation = (await blockInA(admin, "test")).id;
   const logins: [Role | "stranger", string][] = [
     ["owner", USERS.alice],
     ["admin", USERS.adam],

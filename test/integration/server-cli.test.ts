@@ -108,6 +108,47 @@ test("an orphaned server is listed by its owner key and deleted from the command
   expect(entry.commands.length).toBeGreaterThan(0);
 });
 
+test("a server deleted with wipeOnDelete false leaves its machine in quarantine, never back in the pool", async () => {
+  const config = resolveConfig(
+    (k) =>
+      ({ "baremetal:store": location, "baremetal:bootServerUrl": site.boot.url, "baremetal:actor": OPS })[k],
+  );
+  const inputs = ServerInputs.parse({
+    project: "demo",
+    facility: "lab",
+    plan: "lab.small",
+    hostname: "scratch",
+    operatingSystem: "flatcar_stable",
+    provisionTimeoutSeconds: 30,
+    wipeOnDelete: false,
+  });
+  const p = await createServer({ store: site.store, config }, inputs, "org/quickstart/dev/scratch");
+  const wipesBefore = (
+    site.lab
+      .machine(p.machine.id)
+      .sim.history()
+      .join("\n")
+      .match(/wipe\.done/g) ?? []
+  ).length;
+  const deleted = await cli(["delete", p.server.id]);
+  expect(deleted.stderr).toBe("");
+  expect(deleted.stdout).toMatch(
+    /machine m0\d is quarantine \(not wiped: its server was deleted with wipeOnDelete false\)/,
+  );
+  const wipesAfter = (
+    site.lab
+      .machine(p.machine.id)
+      .sim.history()
+      .join("\n")
+      .match(/wipe\.done/g) ?? []
+  ).length;
+  expect(wipesAfter).toBe(wipesBefore); // not wiped: delete did not wait for one
+  const machine = (await site.store.inventory()).machines.find((m) => m.id === p.machine.id)!;
+  expect(machine).toMatchObject({ state: "quarantine", owner: null });
+  expect(site.lab.machine(p.machine.id).system.powerState).toBe("Off");
+  await site.store.setMachineState(machine.id, ["quarantine"], "available", "wiped by hand", "ops");
+});
+
 test("an unknown server is a clear error", async () => {
   const r = await cli(["delete", "no-such-id"]);
   expect(r.status).toBe(1);
