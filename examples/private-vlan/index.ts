@@ -19,6 +19,11 @@ const backend = new Vlan("backend", {
   description: "database replication",
   tags: ["backend"],
 });
+// trunk=true adds a second VLAN: hybrid servers carry both tagged; layer2 servers get a trunk
+// with backend native (untagged) and storage tagged.
+const storage = config.getBoolean("trunk")
+  ? new Vlan("storage", { project, facility, description: "storage traffic", tags: ["storage"] })
+  : undefined;
 
 // Members' keys go onto the servers installed after they join: the servers wait for her.
 const teammate = new ProjectMember("dba", {
@@ -42,7 +47,8 @@ const servers = ["db-1", "db-2"].map(
         hostname: name,
         operatingSystem: "flatcar_stable",
         networkType,
-        vlans: networkType === "layer3" ? [] : [backend.vid],
+        vlans: networkType === "layer3" ? [] : storage ? [backend.vid, storage.vid] : [backend.vid],
+        nativeVlan: networkType === "layer2" && storage ? backend.vid : undefined,
         // Private addresses only (none on layer2): these two are reached over the VLAN.
         ipAddresses: networkType === "layer2" ? [] : [{ type: "private_ipv4" }],
         provisionTimeoutSeconds: config.getNumber("provisionTimeoutSeconds") ?? 1800,

@@ -38,6 +38,12 @@ export interface ServerOutputs extends ServerInputs {
   power?: "on" | "off" | "unknown";
   /** What the switches said of the machine's ports at the last create, update or refresh. */
   ports?: PortState[];
+  /**
+   * The ports as this server's last create or update set them and read them back. When a
+   * refresh finds `ports` differ (someone moved a cable or a VLAN at the switch), the next
+   * `pulumi up` puts them back.
+   */
+  appliedPorts?: PortState[];
   timeline: { at: string; action: string }[];
 }
 
@@ -55,6 +61,10 @@ const IN_PLACE = [
 ] as const;
 
 const differs = (a: unknown, b: unknown) => JSON.stringify(a ?? null) !== JSON.stringify(b ?? null);
+
+/** A refresh found the switch ports other than this server last set them. */
+const drifted = (o: ServerOutputs) =>
+  o.ports !== undefined && o.appliedPorts !== undefined && differs(o.ports, o.appliedPorts);
 
 function owner(inputs: ServerInputs): string {
   if (!inputs.owner) throw new Error("owner: missing; create Servers through the pulumi-baremetal sdk");
@@ -76,6 +86,7 @@ async function outputs(inputs: ServerInputs, p: Provisioned, prior?: ServerOutpu
     timeline: timeline.map((t) => ({ at: t.at, action: t.action })),
     power: prior?.power ?? "on",
     ...(prior?.ports ? { ports: prior.ports } : {}),
+    ...(prior?.appliedPorts ? { appliedPorts: prior.appliedPorts } : {}),
   };
   const rootPassword = p.rootPassword ?? prior?.rootPassword;
   if (rootPassword) out.rootPassword = rootPassword;
@@ -111,14 +122,18 @@ export async function diff(
   const reinstall = REINSTALL_ON.filter((k) => differs(olds[k], news[k]));
   if (news.reinstall === "replace") replaces.push(...reinstall);
   const inPlace =
+    drifted(olds) ||
     IN_PLACE.some((k) => differs(olds[k], news[k])) ||
     NETWORK.some((k) => differs(olds[k] ?? (k === "vlans" ? [] : undefined), news[k])) ||
     reinstall.length > 0;
-  // A named machine can hold only one server: the old one must go before the new one comes.
+  // The old server goes before its replacement comes, as Terraform replaces devices: the new one
+  // carries the same owner key, and a create that finds a row under its key adopts it (that is
+  // how an interrupted create is resumed), so created first it would take over the old server
+  // and the old one's delete would then take it apart. A named machine also holds one server.
   return {
     changes: replaces.length > 0 || inPlace,
     replaces,
-    deleteBeforeReplace: news.machine !== undefined,
+    deleteBeforeReplace: replaces.length > 0,
   };
 }
 
@@ -129,6 +144,7 @@ async function doCreate(inputs: ServerInputs): Promise<{ id: string; outs: Serve
   const result = { id: p.server.id, outs: await outputs(inputs, p) };
   // The switch step read the ports back already; an adopted, finished create did not touch them.
   result.outs.ports = p.ports ?? (await readPorts({ store, config }, p.machine));
+  result.outs.appliedPorts = result.outs.ports;
   reportCpu();
   return result;
 }
@@ -187,12 +203,14 @@ async function doUpdate(
   if (!found) throw new Error(`server ${id} is no longer in the store; run pulumi refresh`);
   if (REINSTALL_ON.some((k) => differs(olds[k], news[k]))) {
     const p = await reinstallServer({ store, config }, found.server, news, owner(news));
-    return { outs: { ...(await outputs(news, p, olds)), ...(p.ports ? { ports: p.ports } : {}) } };
+    const ports = p.ports ? { ports: p.ports, appliedPorts: p.ports } : {};
+    return { outs: { ...(await outputs(news, p, olds)), ...ports } };
   }
   if (differs(olds.alwaysPxe, news.alwaysPxe))
     await setBootOrder({ store, config }, found.p.machine, news.alwaysPxe);
   let ports = olds.ports;
-  if (NETWORK.some((k) => differs(olds[k] ?? (k === "vlans" ? [] : undefined), news[k]))) {
+  // Inputs that change the ports, or ports a refresh found moved: the switch gets the plan again.
+  if (drifted(olds) || NETWORK.some((k) => differs(olds[k] ?? (k === "vlans" ? [] : undefined), news[k]))) {
     const facility = await store.transact(() => readFacility(found.server.facility), "read");
     if (!facility) throw new Error(`facility ${found.server.facility} is no longer in the inventory`);
     ports = await applyNetwork({ store, config }, id, found.p.machine, news, facility.provisioningVlan);
@@ -205,7 +223,12 @@ async function doUpdate(
       at,
     ),
   );
-  return { outs: { ...(await outputs(news, { ...found.p, server }, olds)), ...(ports ? { ports } : {}) } };
+  return {
+    outs: {
+      ...(await outputs(news, { ...found.p, server }, olds)),
+      ...(ports ? { ports, appliedPorts: ports } : {}),
+    },
+  };
 }
 
 async function doRemove(id: string, props: ServerOutputs): Promise<void> {

@@ -6,6 +6,7 @@ import type { ExampleStack } from "../../cli/example-stack";
 import type { LabSite } from "../../cli/lab-site";
 import Database from "better-sqlite3";
 import { readAudit, readProject } from "../../provider/store/projects-sql";
+import { listServers } from "../../provider/store/servers-sql";
 import { listVlans, vlanPorts } from "../../provider/store/vlans-sql";
 import { labStack, type LabStack } from "../helpers/lab-stack";
 
@@ -131,6 +132,51 @@ test("a network change applies in place: layer3 takes both servers off the VLAN"
   const back = await ex.stack.up({ onOutput: log("hybrid") });
   expect(back.summary.resourceChanges).toMatchObject({ update: 2 });
   expect(await site.store.transact(() => vlanPorts({}), "read")).toHaveLength(2);
+});
+
+test("layer2 trunk: backend native, storage tagged; back to hybrid, storage detaches before it goes", async () => {
+  // layer2 servers here give up their addresses (the example asks for none on layer2), which
+  // replaces them: each old server is taken apart before its replacement claims a machine.
+  await ex.stack.setConfig("networkType", { value: "layer2" });
+  await ex.stack.setConfig("trunk", { value: "true" });
+  const up = await ex.stack.up({ onOutput: log("trunk") });
+  expect(up.summary.resourceChanges).toMatchObject({ create: 1, replace: 2 });
+  const servers = await site.store.transact(() => listServers("demo"), "read");
+  expect(servers.map((s) => [s.hostname, s.state])).toEqual([
+    ["db-1", "active"],
+    ["db-2", "active"],
+  ]);
+  const vlans = await site.store.transact(() => listVlans(), "read");
+  const vid = (name: string) => vlans.find((v) => v.description === name)!.vid;
+  const [backendVid, storageVid] = [vid("database replication"), vid("storage traffic")];
+  const db = up.outputs.db!.value as { machine: string; ports: Port[] }[];
+  for (const d of db) {
+    // The port as the switch reads it back: off the provisioning VLAN, a trunk of the two.
+    expect(d.ports).toEqual([
+      expect.objectContaining({ mode: "trunk", nativeVlan: backendVid, allowedVlans: [storageVid] }),
+    ]);
+    expect(model().portVlans(site.lab.machine(d.machine).switchPort)).toEqual([
+      { vlan: backendVid, pvid: true, untagged: true },
+      { vlan: storageVid, pvid: false, untagged: false },
+    ]);
+  }
+
+  // Back to hybrid on the one VLAN: the ports let go of storage before the VLAN is deleted.
+  await ex.stack.setConfig("networkType", { value: "hybrid" });
+  await ex.stack.removeConfig("trunk");
+  const back = await ex.stack.up({ onOutput: log("untrunk") });
+  expect(back.summary.resourceChanges).toMatchObject({ delete: 1, replace: 2 });
+  expect((await site.store.transact(() => listServers("demo"), "read")).map((s) => s.state)).toEqual([
+    "active",
+    "active",
+  ]);
+  expect((await site.store.transact(() => listVlans(), "read")).map((v) => v.vid)).toEqual([backendVid]);
+  expect(
+    model()
+      .portVlans("br0")
+      .map((v) => v.vlan)
+      .sort((a, b) => a - b),
+  ).toEqual([10, backendVid]);
 });
 
 test("destroy: servers detach before the VLAN goes; nothing is left", async () => {

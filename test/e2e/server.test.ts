@@ -118,7 +118,12 @@ test("refresh records a machine someone powered off; tags change in place", asyn
     .map((r) => r.outputs.ports[0]!);
   expect(ports.filter((p) => p.mode === "none")).toHaveLength(1);
   expect(ports.filter((p) => p.vlan === 10)).toHaveLength(2);
-  site.lab.switch.sim.model.run(["ip", "link", "set", "dev", victim.switchPort, "master", "vlan10"]);
+  // The next up puts the moved port back: one server updated in place, nothing else.
+  const repaired = await ex.stack.up({ onOutput: log("repair-ports") });
+  expect(repaired.summary.resourceChanges).toMatchObject({ update: 1 });
+  expect(repaired.summary.resourceChanges?.replace ?? 0).toBe(0);
+  expect(site.lab.vlanOf(victim.id)).toBe(10);
+  expect((await ex.stack.preview()).changeSummary).toEqual({ same: 5 });
 
   await ex.stack.setConfig("release", { value: "v2" });
   await ex.stack.setConfig("hostnamePrefix", { value: "www" });

@@ -51,6 +51,7 @@ test.each([
   expect(await change(news)).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
   const replaced = await change({ ...news, reinstall: "replace" }, { reinstall: "replace" });
   expect(replaced.replaces).toEqual([name]);
+  expect(replaced.deleteBeforeReplace).toBe(true);
 });
 
 test.each([
@@ -58,12 +59,15 @@ test.each([
   ["facility", { facility: "ny5" }],
   ["plan", { plan: "c3.small" }],
   ["ipAddresses", { ipAddresses: [{ type: "private_ipv4", prefixLength: 30 }] }],
-])("%s replaces the server", async (name, news) => {
-  const d = await change(news);
-  expect(d.changes).toBe(true);
-  expect(d.replaces).toEqual([name]);
-  expect(d.deleteBeforeReplace).toBe(false);
-});
+])(
+  "%s replaces the server, the old one first (its replacement has the same owner key)",
+  async (name, news) => {
+    const d = await change(news);
+    expect(d.changes).toBe(true);
+    expect(d.replaces).toEqual([name]);
+    expect(d.deleteBeforeReplace).toBe(true);
+  },
+);
 
 test("a named machine that changes replaces, deleting the old server first (the machine holds one)", async () => {
   const d = await diff(
@@ -72,6 +76,15 @@ test("a named machine that changes replaces, deleting the old server first (the 
     inputs({ machine: "m02", plan: undefined }),
   );
   expect(d).toEqual({ changes: true, replaces: ["machine"], deleteBeforeReplace: true });
+});
+
+test("ports a refresh found moved at the switch are put back in place", async () => {
+  const applied = [{ nic: "eth0", switch: "tor1", port: "swp1", mode: "access", vlan: 10 }];
+  const moved = [{ nic: "eth0", switch: "tor1", port: "swp1", mode: "none" }];
+  const o = { ...olds(), appliedPorts: applied, ports: moved } as unknown as ServerOutputs;
+  expect(await diff("id", o, inputs())).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+  const same = { ...olds(), appliedPorts: applied, ports: applied } as unknown as ServerOutputs;
+  expect((await diff("id", same, inputs())).changes).toBe(false);
 });
 
 test("network settings change in place", async () => {
