@@ -62,6 +62,10 @@ const IN_PLACE = [
 
 const differs = (a: unknown, b: unknown) => JSON.stringify(a ?? null) !== JSON.stringify(b ?? null);
 
+/** The inputs that decide the switch ports changed. */
+const networkChanged = (olds: ServerOutputs, news: ServerInputs) =>
+  NETWORK.some((k) => differs(olds[k] ?? (k === "vlans" ? [] : undefined), news[k]));
+
 /** A refresh found the switch ports other than this server last set them. */
 const drifted = (o: ServerOutputs) =>
   o.ports !== undefined && o.appliedPorts !== undefined && differs(o.ports, o.appliedPorts);
@@ -124,7 +128,7 @@ export async function diff(
   const inPlace =
     drifted(olds) ||
     IN_PLACE.some((k) => differs(olds[k], news[k])) ||
-    NETWORK.some((k) => differs(olds[k] ?? (k === "vlans" ? [] : undefined), news[k])) ||
+    networkChanged(olds, news) ||
     reinstall.length > 0;
   // The old server goes before its replacement comes, as Terraform replaces devices: the new one
   // carries the same owner key, and a create that finds a row under its key adopts it (that is
@@ -210,7 +214,7 @@ async function doUpdate(
     await setBootOrder({ store, config }, found.p.machine, news.alwaysPxe);
   let ports = olds.ports;
   // Inputs that change the ports, or ports a refresh found moved: the switch gets the plan again.
-  if (drifted(olds) || NETWORK.some((k) => differs(olds[k] ?? (k === "vlans" ? [] : undefined), news[k]))) {
+  if (drifted(olds) || networkChanged(olds, news)) {
     const facility = await store.transact(() => readFacility(found.server.facility), "read");
     if (!facility) throw new Error(`facility ${found.server.facility} is no longer in the inventory`);
     ports = await applyNetwork({ store, config }, id, found.p.machine, news, facility.provisioningVlan);

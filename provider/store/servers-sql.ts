@@ -4,6 +4,7 @@
 // resource's owner key: a later run finds it and adopts it instead of claiming a second machine.
 import { InventoryConflict } from "../inventory/errors";
 import type { MachineRecord } from "../inventory/types";
+import type { StagedBoot } from "../provisioning/spec";
 import { event as recordEvent, readMachine, type Op, type Query } from "./inventory-sql";
 
 export const SERVER_STATES = ["provisioning", "active", "reinstalling", "deprovisioning", "failed"] as const;
@@ -27,13 +28,8 @@ export interface ServerRecord {
   updatedAt: string;
 }
 
-export interface StagedConfig {
-  ipxe: string;
-  ignition?: string;
-  cloudInit?: { userData: string; metaData: string; networkConfig: string };
-  /** Done once the machine has fetched its iPXE script (see StagedBoot). */
-  handoff?: boolean;
-}
+/** What a session serves: the boot configs as rendered. */
+export type StagedConfig = StagedBoot;
 
 export interface ProvisioningSession {
   token: string;

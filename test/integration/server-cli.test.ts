@@ -54,13 +54,8 @@ beforeAll(async () => {
   for (const [k, v] of Object.entries(site.env)) process.env[k] = v;
 });
 
-afterAll(async () => {
-  await site?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-test("an orphaned server is listed by its owner key and deleted from the command line", async () => {
-  // A server its stack will never come back for: made here the way a run makes one.
+/** A server on the lab, made as the provider makes one, under `owner`. */
+function makeServer(hostname: string, owner: string, extra: Record<string, unknown> = {}) {
   const config = resolveConfig(
     (k) =>
       ({ "baremetal:store": location, "baremetal:bootServerUrl": site.boot.url, "baremetal:actor": OPS })[k],
@@ -69,11 +64,22 @@ test("an orphaned server is listed by its owner key and deleted from the command
     project: "demo",
     facility: "lab",
     plan: "lab.small",
-    hostname: "orphan",
+    hostname,
     operatingSystem: "flatcar_stable",
     provisionTimeoutSeconds: 30,
+    ...extra,
   });
-  const p = await createServer({ store: site.store, config }, inputs, "org/quickstart/crashed/orphan");
+  return createServer({ store: site.store, config }, inputs, owner);
+}
+
+afterAll(async () => {
+  await site?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("an orphaned server is listed by its owner key and deleted from the command line", async () => {
+  // A server its stack will never come back for: made here the way a run makes one.
+  const p = await makeServer("orphan", "org/quickstart/crashed/orphan");
   expect(site.lab.vlanOf(p.machine.id)).toBe(10);
 
   const listed = await cli(["list", "--json"]);
@@ -109,39 +115,19 @@ test("an orphaned server is listed by its owner key and deleted from the command
 });
 
 test("a server deleted with wipeOnDelete false leaves its machine in quarantine, never back in the pool", async () => {
-  const config = resolveConfig(
-    (k) =>
-      ({ "baremetal:store": location, "baremetal:bootServerUrl": site.boot.url, "baremetal:actor": OPS })[k],
-  );
-  const inputs = ServerInputs.parse({
-    project: "demo",
-    facility: "lab",
-    plan: "lab.small",
-    hostname: "scratch",
-    operatingSystem: "flatcar_stable",
-    provisionTimeoutSeconds: 30,
-    wipeOnDelete: false,
-  });
-  const p = await createServer({ store: site.store, config }, inputs, "org/quickstart/dev/scratch");
-  const wipesBefore = (
+  const p = await makeServer("scratch", "org/quickstart/dev/scratch", { wipeOnDelete: false });
+  const wipes = () =>
     site.lab
       .machine(p.machine.id)
       .sim.history()
-      .join("\n")
-      .match(/wipe\.done/g) ?? []
-  ).length;
+      .filter((h) => h.includes("wipe.done")).length;
+  const wipesBefore = wipes();
   const deleted = await cli(["delete", p.server.id]);
   expect(deleted.stderr).toBe("");
   expect(deleted.stdout).toMatch(
     /machine m0\d is quarantine \(not wiped: its server was deleted with wipeOnDelete false\)/,
   );
-  const wipesAfter = (
-    site.lab
-      .machine(p.machine.id)
-      .sim.history()
-      .join("\n")
-      .match(/wipe\.done/g) ?? []
-  ).length;
+  const wipesAfter = wipes();
   expect(wipesAfter).toBe(wipesBefore); // not wiped: delete did not wait for one
   const machine = (await site.store.inventory()).machines.find((m) => m.id === p.machine.id)!;
   expect(machine).toMatchObject({ state: "quarantine", owner: null });
