@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { readAudit } from "../../provider/store/projects-sql";
+import { readAudit, type AuditEntry } from "../../provider/store/projects-sql";
 import { STORE_HELP, withStore } from "../store-option";
 import { table } from "../table";
 
@@ -13,6 +13,13 @@ export function parseSince(text: string, now = Date.now()): string {
   if (Number.isNaN(t))
     throw new Error(`--since: ${text} is not a time; give e.g. 2h, 7d or 2026-11-25T09:00:00Z`);
   return new Date(t).toISOString();
+}
+
+/** A started entry without a finished one after it is a change that was cut off. */
+function result(e: AuditEntry): string {
+  if (e.stage === "started") return "started";
+  const error = (e.after as { error?: string } | null)?.error;
+  return error ? `failed: ${error}` : "ok";
 }
 
 export function auditCommand(): Command {
@@ -46,9 +53,7 @@ export function auditCommand(): Command {
                     e.resource,
                     e.owner,
                     e.commands.length,
-                    (e.after as { error?: string } | null)?.error
-                      ? `failed: ${(e.after as { error: string }).error}`
-                      : "ok",
+                    result(e),
                   ]),
                 ),
           );

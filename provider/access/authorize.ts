@@ -2,6 +2,7 @@
 // project with a role that allows the action? On SQLite the actor is `baremetal:actor` (one
 // user's file); on PostgreSQL the database also enforces it for each login (see
 // docs/architecture.md), so a client that skipped this check would still be refused.
+import type { Op } from "../store/inventory-sql";
 import { projectRole } from "../store/projects-sql";
 import type { Store } from "../store/store";
 import { AccessError } from "./errors";
@@ -17,7 +18,12 @@ const WHAT: Record<Action, string> = {
 };
 
 export async function authorize(store: Store, actor: string, project: string, action: Action): Promise<Role> {
-  const r = await store.transact(() => projectRole(project, actor), "read");
+  return store.transact(() => authorized(project, actor, action), "read");
+}
+
+/** The same check inside a transaction that goes on to make the change. */
+export function* authorized(project: string, actor: string, action: Action): Op<Role> {
+  const r = yield* projectRole(project, actor);
   if (!r.exists) {
     throw new AccessError(
       "ProjectNotFound",

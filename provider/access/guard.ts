@@ -43,29 +43,39 @@ export async function guarded<T>(
 ): Promise<T> {
   const actor = ctx.config.actor;
   await authorize(ctx.store, actor, m.project, m.permission);
-  const entry = (id: string | undefined, after: unknown, commands: string[]): AuditEntry => ({
+  const entry = (
+    stage: AuditEntry["stage"],
+    id: string | undefined,
+    after: unknown,
+    commands: string[],
+  ): AuditEntry => ({
     at: new Date().toISOString(),
     actor,
     project: m.project,
     owner: m.owner,
     resource: `${m.kind}:${id ?? "(none)"}`,
     action: m.action,
+    stage,
     before: m.before === undefined ? null : redact(m.before),
-    after: redact(after),
+    after: after === undefined ? null : redact(after),
     commands,
   });
+  // Written before anything is touched, and the change refused if it cannot be (as Vault's
+  // audit does): a change the process dies in the middle of still has its entry.
+  await ctx.store.transact(() => appendAudit(entry("started", m.id, undefined, [])));
   let done: { result: T; commands: string[] };
   try {
     done = await collectCommands(fn);
   } catch (e) {
-    const failed = entry(m.id, { error: (e as Error).message }, commandsOf(e));
+    const failed = entry("finished", m.id, { error: (e as Error).message }, commandsOf(e));
     await ctx.store.transact(() => appendAudit(failed)).catch(() => undefined);
     throw e;
   }
   const { id, after } = describe(done.result);
   // The change is done: failing now would hide from the engine a resource that exists (the
-  // store and hardware hold it). Try the entry again once, then say so loudly and go on.
-  const record = () => ctx.store.transact(() => appendAudit(entry(id, after, done.commands)));
+  // store and hardware hold it). Try the entry again once, then say so loudly and go on; the
+  // started entry is there either way.
+  const record = () => ctx.store.transact(() => appendAudit(entry("finished", id, after, done.commands)));
   await record()
     .catch(record)
     .catch((e: Error) => progress(`audit entry for ${m.kind} ${id} (${m.action}) not written: ${e.message}`));

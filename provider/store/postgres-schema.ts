@@ -4,6 +4,7 @@
 import type { Migration } from "./migrations";
 import { ACCESS_SQL, allocateFunctions } from "./postgres-access";
 import {
+  AUDIT_STAGE_SQL,
   VLAN_IDS_SQL,
   accessSql,
   inventorySql,
@@ -359,5 +360,10 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       ${VLAN_IDS_SQL}
       GRANT SELECT ON vlan_ids TO baremetal_member;
     `,
+  },
+  {
+    version: 11,
+    name: "audit-stage",
+    sql: AUDIT_STAGE_SQL,
   },
 ];

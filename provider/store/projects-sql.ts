@@ -34,6 +34,8 @@ export interface AuditEntry {
   /** `<Kind>:<id>`, e.g. `Server:7f9c...`. */
   resource: string;
   action: "create" | "update" | "delete";
+  /** `started` is written before anything is touched; `finished` carries the outcome. */
+  stage: "started" | "finished";
   before: unknown;
   after: unknown;
   /** Hardware commands issued, as the drivers recorded them (no secrets). */
@@ -240,14 +242,15 @@ export function* removeMember(project: string, user: string, actor: string, at: 
 
 export function* appendAudit(e: AuditEntry): Op<void> {
   yield q(
-    `INSERT INTO audit (at, actor, project, owner, resource, action, before, after, commands)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO audit (at, actor, project, owner, resource, action, stage, before, after, commands)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     e.at,
     e.actor,
     e.project,
     e.owner,
     e.resource,
     e.action,
+    e.stage,
     e.before === undefined ? null : JSON.stringify(e.before),
     e.after === undefined ? null : JSON.stringify(e.after),
     JSON.stringify(e.commands),
@@ -272,6 +275,7 @@ export function* readAudit(filter: { project?: string; since?: string; limit?: n
     owner: r.owner === null ? null : String(r.owner),
     resource: String(r.resource),
     action: r.action as AuditEntry["action"],
+    stage: r.stage as AuditEntry["stage"],
     before: r.before === null ? null : json(r.before),
     after: r.after === null ? null : json(r.after),
     commands: json(r.commands) as string[],

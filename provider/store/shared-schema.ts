@@ -94,6 +94,13 @@ export const VLAN_IDS_SQL = `
       CREATE VIEW vlan_ids AS SELECT facility, vid FROM vlans;
     `;
 
+// An audit entry is written before a change starts (and the change refused if it cannot be),
+// and another when it ends: a change cut off midway is still in the log.
+export const AUDIT_STAGE_SQL = `
+      ALTER TABLE audit ADD COLUMN stage TEXT NOT NULL DEFAULT 'finished'
+        CHECK (stage IN ('started', 'finished'));
+    `;
+
 export const vlansSql = (t: ColumnTypes) => `
       -- A project's VLAN in a facility. The database refuses a second VLAN with the same id in
       -- one facility. owner is the Pulumi resource's key: a rerun adopts the row its interrupted

@@ -3,6 +3,7 @@
 
 import type { Migration } from "./migrations";
 import {
+  AUDIT_STAGE_SQL,
   VLAN_IDS_SQL,
   accessSql,
   inventorySql,
@@ -148,5 +149,10 @@ export const SQLITE_MIGRATIONS: Migration[] = [
     version: 6,
     name: "vlan-ids",
     sql: VLAN_IDS_SQL,
+  },
+  {
+    version: 7,
+    name: "audit-stage",
+    sql: AUDIT_STAGE_SQL,
   },
 ];

@@ -84,13 +84,20 @@ test("up: the VLAN is on the switch and both servers carry it tagged beside laye
   }
   // Every change is in the audit log, a Server's with the switch and BMC commands it issued.
   const audit = await site.store.transact(() => readAudit({ project: "demo" }), "read");
-  expect(audit.map((e) => `${e.action} ${e.resource.split(":")[0]}`).sort()).toEqual([
-    "create ProjectMember",
-    "create Server",
-    "create Server",
-    "create Vlan",
+  // Each twice: started before anything was touched, finished with what it did.
+  expect(audit.map((e) => `${e.action} ${e.resource.split(":")[0]} ${e.stage}`).sort()).toEqual([
+    "create ProjectMember finished",
+    "create ProjectMember started",
+    "create Server finished",
+    "create Server finished",
+    "create Server started",
+    "create Server started",
+    "create Vlan finished",
+    "create Vlan started",
   ]);
-  const serverCommands = audit.find((e) => e.resource.startsWith("Server:"))!.commands;
+  const serverCommands = audit.find(
+    (e) => e.resource.startsWith("Server:") && e.stage === "finished",
+  )!.commands;
   expect(
     serverCommands.some((c) =>
       /^switch 127\.0\.0\.1:\d+: .*bridge vlan add dev swp\d+ vid 10 pvid untagged/.test(c),

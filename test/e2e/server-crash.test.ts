@@ -6,6 +6,7 @@ import fs from "node:fs";
 import type { ExampleStack } from "../../cli/example-stack";
 import type { LabSite } from "../../cli/lab-site";
 import { labStack, type LabStack } from "../helpers/lab-stack";
+import { readAudit } from "../../provider/store/projects-sql";
 import { listServers, serverTimeline } from "../../provider/store/servers-sql";
 
 jest.setTimeout(300_000);
@@ -81,6 +82,11 @@ test("a run killed mid-create is adopted by the next one: one machine, one set o
 
   const [held] = await site.store.transact(() => listServers(), "read");
   expect(held?.state).toBe("provisioning");
+  // The log shows the create that was cut off: started, never finished.
+  const cut = await site.store.transact(() => readAudit({ project: "demo" }), "read");
+  expect(cut.filter((e) => e.resource.startsWith("Server:")).map((e) => `${e.action} ${e.stage}`)).toEqual([
+    "create started",
+  ]);
 
   // What an operator does after a crash: release the dead run's lock, drop the pending create
   // the engine recorded and cannot finish, and run again.
@@ -101,4 +107,10 @@ test("a run killed mid-create is adopted by the next one: one machine, one set o
     r.owner?.includes("#ip"),
   );
   expect(blocks).toHaveLength(3);
+  const audit = await site.store.transact(() => readAudit({ project: "demo" }), "read");
+  expect(audit.filter((e) => e.resource.startsWith("Server:")).map((e) => `${e.action} ${e.stage}`)).toEqual([
+    "create started",
+    "create started",
+    "create finished",
+  ]);
 });

@@ -415,7 +415,10 @@ test("through the provider, a login acts as itself: its own project works, anoth
   } as ipReservation.IpReservationInputs);
   expect(r.outs.cidr).toMatch(/^10\.10\./);
   const entries = await admin.transact(() => readAudit({ project: "a" }), "read");
-  expect(entries.map((e) => [e.actor, e.action, e.owner])).toEqual([[USERS.carol, "create", "org/a/s/vips"]]);
+  expect(entries.map((e) => [e.actor, e.action, e.stage, e.owner])).toEqual([
+    [USERS.carol, "create", "started", "org/a/s/vips"],
+    [USERS.carol, "create", "finished", "org/a/s/vips"],
+  ]);
   const refused = (await ipReservation
     .create({
       project: "b",

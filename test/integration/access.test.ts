@@ -9,7 +9,14 @@ import * as projectMember from "../../provider/resources/project-member";
 import * as server from "../../provider/resources/server";
 import * as vlan from "../../provider/resources/vlan";
 import { closeStores, configure } from "../../provider/runtime";
-import { addMember, appendAudit, createProject, readAudit } from "../../provider/store/projects-sql";
+import {
+  addMember,
+  appendAudit,
+  createProject,
+  readAudit,
+  readMember,
+  updateMember,
+} from "../../provider/store/projects-sql";
 import { openStore } from "../../provider/store/open";
 import type { Store } from "../../provider/store/store";
 import { backends } from "../helpers/backends";
@@ -186,6 +193,85 @@ describe.each(backends)("access on $name", (backend) => {
     await projectMember.remove(second.id, demoted.outs);
   });
 
+  test("a member change is judged by the role in the store, not the one the state remembers", async () => {
+    // An admin's stack made otto a collaborator; an owner has since made him owner.
+    as(PEOPLE.admin);
+    const made = await projectMember.create({
+      project: "p1",
+      user: "otto2@example.com",
+      role: "collaborator",
+      sshKeys: [],
+      owner: "o/p/s/otto2",
+    });
+    await store.transact(function* (at) {
+      yield* updateMember("p1", "otto2@example.com", { role: "owner", sshKeys: [] }, PEOPLE.owner, at);
+    });
+    // The admin's stale state says collaborator: neither a demotion nor a removal gets through.
+    const demote = (await projectMember
+      .update(made.id, made.outs, { ...made.outs, role: "read_only" })
+      .catch((x: AccessError) => x)) as AccessError;
+    expect(demote.code).toBe("AccessDenied");
+    expect(demote.message).toBe(
+      "adam@example.com may not change owners in project p1: that needs the owner role or higher, and adam@example.com is admin",
+    );
+    const remove = (await projectMember
+      .remove(made.id, made.outs)
+      .catch((x: AccessError) => x)) as AccessError;
+    expect(remove.code).toBe("AccessDenied");
+    const row = await store.transact(() => readMember("p1", "otto2@example.com"), "read");
+    expect(row?.role).toBe("owner");
+    // An owner can.
+    as(PEOPLE.owner);
+    await projectMember.remove(made.id, made.outs);
+    expect(await store.transact(() => readMember("p1", "otto2@example.com"), "read")).toBeUndefined();
+  });
+
+  test("a change whose started entry cannot be written is refused before it touches anything", async () => {
+    const sqlite = backend.name === "sqlite";
+    const exec = (sqls: string[]) =>
+      store.transact(function* () {
+        for (const sql of sqls) yield { sql, params: [] };
+      });
+    // The log refuses started entries (a full disk, a lost grant): finished ones still go in.
+    await exec(
+      sqlite
+        ? [
+            `CREATE TRIGGER audit_down BEFORE INSERT ON audit WHEN NEW.stage = 'started'
+             BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END`,
+          ]
+        : [
+            `CREATE FUNCTION audit_down() RETURNS trigger LANGUAGE plpgsql
+             AS $$ BEGIN RAISE EXCEPTION 'audit log unavailable'; END $$`,
+            `CREATE TRIGGER audit_down BEFORE INSERT ON audit FOR EACH ROW
+             WHEN (NEW.stage = 'started') EXECUTE FUNCTION audit_down()`,
+          ],
+    );
+    try {
+      as(PEOPLE.owner);
+      const e = (await ipReservation
+        .create({
+          project: "p1",
+          type: "private_ipv4",
+          facility: "f1",
+          prefixLength: 30,
+          tags: [],
+          owner: "o/p/s/unaudited",
+        } as ipReservation.IpReservationInputs)
+        .catch((x: Error) => x)) as Error;
+      expect(e.message).toMatch(/audit log unavailable/);
+    } finally {
+      await exec(
+        sqlite
+          ? ["DROP TRIGGER audit_down"]
+          : ["DROP TRIGGER audit_down ON audit", "DROP FUNCTION audit_down()"],
+      );
+    }
+    const all = await store.listReservations({ project: "p1" });
+    expect(all.filter((r) => r.owner === "o/p/s/unaudited")).toEqual([]);
+    const log = await store.transact(() => readAudit({ project: "p1" }), "read");
+    expect(log.filter((x) => x.owner === "o/p/s/unaudited")).toEqual([]);
+  });
+
   test("every change is in the audit log with actor, owner key, before and after", async () => {
     as(PEOPLE.collaborator);
     const r = await ipReservation.create({
@@ -201,14 +287,20 @@ describe.each(backends)("access on $name", (backend) => {
     const log = (await store.transact(() => readAudit({ project: "p1" }), "read")).filter(
       (e) => e.owner === "org/proj/stack/vips",
     );
-    expect(log.map((e) => [e.actor, e.action, e.resource])).toEqual([
-      ["cora@example.com", "create", `IpReservation:${r.id}`],
-      ["cora@example.com", "update", `IpReservation:${r.id}`],
-      ["cora@example.com", "delete", `IpReservation:${r.id}`],
+    // Each change twice: started before anything was touched (a create has no id yet), then
+    // finished with the result.
+    expect(log.map((e) => [e.actor, e.action, e.stage, e.resource])).toEqual([
+      ["cora@example.com", "create", "started", "IpReservation:(none)"],
+      ["cora@example.com", "create", "finished", `IpReservation:${r.id}`],
+      ["cora@example.com", "update", "started", `IpReservation:${r.id}`],
+      ["cora@example.com", "update", "finished", `IpReservation:${r.id}`],
+      ["cora@example.com", "delete", "started", `IpReservation:${r.id}`],
+      ["cora@example.com", "delete", "finished", `IpReservation:${r.id}`],
     ]);
-    expect((log[1]!.before as { tags: string[] }).tags).toEqual([]);
-    expect((log[1]!.after as { tags: string[] }).tags).toEqual(["web"]);
+    expect((log[2]!.before as { tags: string[] }).tags).toEqual([]);
     expect(log[2]!.after).toBeNull();
+    expect((log[3]!.after as { tags: string[] }).tags).toEqual(["web"]);
+    expect(log[5]!.after).toBeNull();
     const m = await projectMember
       .create({
         project: "p1",
@@ -230,6 +322,7 @@ describe.each(backends)("access on $name", (backend) => {
         owner: null,
         resource,
         action: "update",
+        stage: "finished",
         before: null,
         after: null,
         commands: ["ssh switch: bridge vlan add dev swp1 vid 100"],
