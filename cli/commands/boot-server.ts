@@ -7,8 +7,12 @@ export function bootServerCommand(): Command {
     .description("serve iPXE scripts and OS configs to netbooting machines, and take their reports")
     .option("--listen <host:port>", "where to listen", "0.0.0.0:8080")
     .option("--public-url <url>", "the URL machines reach this server at (baremetal:bootServerUrl)")
+    .option(
+      "--assets <dir>",
+      "serve this directory (a local image mirror) under <public-url>/assets/; point baremetal:images there",
+    )
     .option("--store <location>", STORE_HELP)
-    .action(async (o: { listen: string; publicUrl?: string; store?: string }) => {
+    .action(async (o: { listen: string; publicUrl?: string; assets?: string; store?: string }) => {
       const m = /^(.*):(\d+)$/.exec(o.listen);
       if (!m) throw new Error(`--listen: expected host:port, e.g. 0.0.0.0:8080, not ${o.listen}`);
       await withStore(o.store, async (store) => {
@@ -16,6 +20,7 @@ export function bootServerCommand(): Command {
           host: m[1]!.replace(/^\[|\]$/g, ""),
           port: Number(m[2]),
           publicUrl: o.publicUrl,
+          assets: o.assets,
         });
         console.log(`boot server listening on ${o.listen}; machines reach it at ${server.url}`);
         await new Promise<void>((resolve) => {

@@ -1,8 +1,10 @@
 // The boot server: what netbooting machines fetch (by MAC, then by their session's token),
 // and where installers and wipe images report. Everything it serves or hears goes through the
 // store, so the provider that waits for a machine may run anywhere.
+import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { join, sep } from "node:path";
 import { alwaysPxeScript, reportSession, sessionByMac, sessionByToken } from "../store/servers-sql";
 import type { Store } from "../store/store";
 
@@ -39,10 +41,37 @@ function readBody(req: http.IncomingMessage): Promise<string> {
   });
 }
 
+/**
+ * A file of the local image mirror (kernels, initrds, disk images) under /assets/, as Matchbox
+ * serves its assets: a rack without the internet netboots from the host that serves its configs.
+ * Only regular files below the directory; no listings, no symlinks out of it.
+ */
+async function sendAsset(root: string, rel: string, req: http.IncomingMessage, res: http.ServerResponse) {
+  let real: string;
+  let size: number;
+  try {
+    const parts = rel.split("/").map(decodeURIComponent);
+    if (parts.some((p) => p === "" || p === "." || p === ".." || /[/\0]/.test(p)))
+      return send(res, 404, "not found\n");
+    real = await fs.promises.realpath(join(root, ...parts));
+    const st = await fs.promises.stat(real);
+    if (!st.isFile() || !real.startsWith(root + sep)) return send(res, 404, "not found\n");
+    size = st.size;
+  } catch {
+    return send(res, 404, "not found\n");
+  }
+  res.writeHead(200, { "content-type": "application/octet-stream", "content-length": size });
+  if (req.method === "HEAD") return res.end();
+  fs.createReadStream(real)
+    .on("error", () => res.destroy())
+    .pipe(res);
+}
+
 export async function startBootServer(
   store: Store,
-  opts: { host?: string; port?: number; publicUrl?: string } = {},
+  opts: { host?: string; port?: number; publicUrl?: string; assets?: string } = {},
 ): Promise<BootServer> {
+  const assets = opts.assets === undefined ? undefined : fs.realpathSync(opts.assets);
   const report = (token: string, type: string, message: string | null) =>
     store.transact((at) => reportSession(token, type, message, at));
 
@@ -53,6 +82,8 @@ export async function startBootServer(
     const path = new URL(req.url ?? "/", "http://boot").pathname;
     let m: RegExpExecArray | null;
     if (req.method === "GET" && path === "/healthz") return send(res, 200, "ok\n");
+    if (assets && (req.method === "GET" || req.method === "HEAD") && path.startsWith("/assets/"))
+      return sendAsset(assets, path.slice("/assets/".length), req, res);
     // The one URL DHCP hands every iPXE client: it chains to the machine's own script by MAC.
     if (req.method === "GET" && path === "/boot.ipxe")
       return send(res, 200, `#!ipxe\nchain ${publicUrl()}/boot/\${net0/mac}.ipxe\n`);

@@ -2,6 +2,8 @@
 // fetches what was staged for it by MAC, then by token, and its reports move its session along.
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
 import path from "node:path";
 import { applyInventoryFile } from "../../provider/inventory/apply";
 import { InventoryConflict } from "../../provider/inventory/errors";
@@ -17,7 +19,7 @@ import {
   type ClaimRequest,
 } from "../../provider/store/servers-sql";
 import type { Store } from "../../provider/store/store";
-import { backends, freshStore } from "../helpers/backends";
+import { backends, freshStore, sqliteBackend } from "../helpers/backends";
 import { failure } from "../helpers/failure";
 
 const FILE = fs.readFileSync(path.join(__dirname, "../fixtures/inventory.yaml"), "utf8");
@@ -165,5 +167,79 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
       owner: null,
       stateReason: "wipe failed",
     });
+  });
+});
+
+describe("the boot server's image mirror (--assets)", () => {
+  let store: Store;
+  let cleanup: () => Promise<void>;
+  let boot: BootServer;
+  let plain: BootServer;
+  let root: string;
+  const KERNEL = randomBytes(300_000);
+
+  /** The path exactly as written (fetch would resolve the dots before sending). */
+  const raw = (server: BootServer, target: string, method = "GET") =>
+    new Promise<{ status: number; length?: string; body: Buffer }>((resolve, reject) => {
+      const u = new URL(server.url);
+      const req = http.request({ host: u.hostname, port: u.port, path: target, method }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode!,
+            length: res.headers["content-length"],
+            body: Buffer.concat(chunks),
+          }),
+        );
+      });
+      req.on("error", reject);
+      req.end();
+    });
+
+  beforeAll(async () => {
+    ({ store, cleanup } = await freshStore(sqliteBackend));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "baremetal-assets-test-"));
+    root = path.join(dir, "mirror");
+    fs.mkdirSync(path.join(root, "flatcar"), { recursive: true });
+    fs.writeFileSync(path.join(root, "flatcar", "flatcar_production_pxe.vmlinuz"), KERNEL);
+    fs.writeFileSync(path.join(dir, "secret"), "not for machines");
+    fs.symlinkSync(path.join(dir, "secret"), path.join(root, "flatcar", "escape"));
+    boot = await startBootServer(store, { assets: root });
+    plain = await startBootServer(store);
+  });
+  afterAll(async () => {
+    await boot.close();
+    await plain.close();
+    await cleanup();
+    fs.rmSync(path.dirname(root), { recursive: true, force: true });
+  });
+
+  test("serves the mirror's files whole, with their length; HEAD sends only the length", async () => {
+    const got = await raw(boot, "/assets/flatcar/flatcar_production_pxe.vmlinuz");
+    expect(got.status).toBe(200);
+    expect(got.length).toBe(String(KERNEL.length));
+    expect(got.body.equals(KERNEL)).toBe(true);
+    const head = await raw(boot, "/assets/flatcar/flatcar_production_pxe.vmlinuz", "HEAD");
+    expect([head.status, head.length, head.body.length]).toEqual([200, String(KERNEL.length), 0]);
+  });
+
+  test.each([
+    "/assets/flatcar/../../secret",
+    "/assets/flatcar/%2e%2e/%2e%2e/secret",
+    "/assets/flatcar%2f..%2f..%2fsecret",
+    "/assets/flatcar/escape",
+    "/assets/flatcar",
+    "/assets/flatcar/",
+    "/assets/nope",
+    "/assets/%zz",
+  ])("nothing outside the mirror, no directories, no listings: %s is 404", async (target) => {
+    const got = await raw(boot, target);
+    expect(got.status).toBe(404);
+    expect(got.body.toString()).not.toContain("not for machines");
+  });
+
+  test("without --assets there is no mirror", async () => {
+    expect((await raw(plain, "/assets/flatcar/flatcar_production_pxe.vmlinuz")).status).toBe(404);
   });
 });

@@ -10,6 +10,7 @@ import https from "node:https";
 import os from "node:os";
 import path from "node:path";
 import { ensurePackages } from "./apt";
+import { labCache } from "./cache";
 import { sleep, stopGroup } from "./process-group";
 import { freePort } from "./ports";
 
@@ -50,9 +51,7 @@ function sushyVersion(): string {
 function ensureVenv(): string {
   ensurePackages(["python3", "python3-venv", "openssl"]);
   const version = sushyVersion();
-  const cache =
-    process.env.BAREMETAL_CACHE ??
-    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "pulumi-baremetal");
+  const cache = labCache();
   const venv = path.join(cache, `sushy-tools-${version}`);
   const python = path.join(venv, "bin", "python");
   if (fs.existsSync(path.join(venv, ".complete"))) return python;

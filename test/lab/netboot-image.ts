@@ -1,0 +1,135 @@
+// A netboot image that stands in for Flatcar's PXE image in QEMU: Debian's own kernel, and an
+// initramfs of busybox whose /init does what Flatcar's initramfs does first with the command
+// line our iPXE script gives it: bring up the NIC by DHCP, fetch the Ignition config from
+// `ignition.config.url`, and report to `baremetal.events`. Then it powers the VM off. The real
+// Flatcar image is 500 MB and out of reach here; this one is built from two Debian packages
+// (about 70 MB to download, once) and cached.
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import zlib from "node:zlib";
+import { ensurePackages } from "./apt";
+import { labCache } from "./cache";
+
+export interface NetbootImage {
+  kernel: string;
+  initrd: string;
+}
+
+// Debian's kernel has the virtio NIC as modules: these, in dependency order.
+const MODULES = [
+  "drivers/virtio/virtio_ring.ko",
+  "drivers/virtio/virtio.ko",
+  "drivers/virtio/virtio_pci_legacy_dev.ko",
+  "drivers/virtio/virtio_pci_modern_dev.ko",
+  "drivers/virtio/virtio_pci.ko",
+  "net/core/failover.ko",
+  "drivers/net/net_failover.ko",
+  "drivers/net/virtio_net.ko",
+];
+
+// Printed on the console at each step, so a failed boot shows how far it got.
+const INIT = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+# The serial port too: the script's command line has no console=, as on a real rack.
+say() { echo "baremetal-image: $*" > /dev/console; echo "baremetal-image: $*" > /dev/ttyS0; }
+for m in ${MODULES.map((m) => path.basename(m, ".ko")).join(" ")}; do insmod /lib/modules/$m.ko; done
+ip link set lo up
+ip link set eth0 up
+udhcpc -i eth0 -s /udhcpc.sh -q -n -t 20 -T 1 || say "no DHCP lease"
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in
+    ignition.config.url=*) ignition="\${arg#*=}" ;;
+    baremetal.events=*) events="\${arg#*=}" ;;
+    baremetal.install_dev=*) disk="\${arg#*=}" ;;
+  esac
+done
+say "kernel up; ignition=$ignition events=$events disk=$disk"
+if wget -q -O /ignition.json "$ignition" && grep -q '"ignition"' /ignition.json; then
+  say "ignition fetched ($(wc -c < /ignition.json) bytes)"
+  wget -q -O /dev/null --header "content-type: application/json" \\
+    --post-data "{\\"type\\":\\"install.started\\",\\"message\\":\\"onto $disk\\"}" "$events" && say "reported"
+else
+  say "ignition fetch failed"
+fi
+poweroff -f
+`;
+
+const UDHCPC = `#!/bin/sh
+[ "$1" = bound ] || [ "$1" = renew ] || exit 0
+ip addr add "$ip/$mask" dev "$interface"
+[ -n "$router" ] && ip route add default via "$router"
+exit 0
+`;
+
+/** The Debian kernel package linux-image-amd64 points at now, e.g. linux-image-6.1.0-57-amd64. */
+function kernelPackage(): string {
+  const out = execFileSync("apt-cache", ["depends", "linux-image-amd64"], { encoding: "utf8" });
+  const m = /Depends: (linux-image-[^\s]+)/.exec(out);
+  if (!m) throw new Error(`apt-cache depends linux-image-amd64 names no kernel package:\n${out}`);
+  return m[1]!;
+}
+
+export function ensureNetbootImage(): NetbootImage {
+  ensurePackages(["cpio"]);
+  const pkg = kernelPackage();
+  const dir = path.join(labCache(), `netboot-image-${pkg}`);
+  const image = { kernel: path.join(dir, "vmlinuz"), initrd: path.join(dir, "initrd.cpio.gz") };
+  if (fs.existsSync(path.join(dir, ".complete"))) return image;
+
+  // Built aside and renamed into place, so parallel test workers never see half an image.
+  fs.mkdirSync(labCache(), { recursive: true });
+  const tmp = fs.mkdtempSync(`${dir}.tmp-`);
+  try {
+    const debs = path.join(tmp, "debs");
+    fs.mkdirSync(debs);
+    execFileSync("apt-get", ["download", "-qq", pkg, "busybox-static"], {
+      cwd: debs,
+      stdio: "pipe",
+      timeout: 600_000,
+    });
+    const x = path.join(tmp, "x");
+    for (const deb of fs.readdirSync(debs)) execFileSync("dpkg-deb", ["-x", path.join(debs, deb), x]);
+    const version = pkg.replace(/^linux-image-/, "");
+    fs.copyFileSync(path.join(x, "boot", `vmlinuz-${version}`), path.join(tmp, "vmlinuz"));
+
+    const root = path.join(tmp, "root");
+    for (const d of ["bin", "dev", "proc", "sys", "lib/modules"])
+      fs.mkdirSync(path.join(root, d), { recursive: true });
+    fs.copyFileSync(path.join(x, "bin", "busybox"), path.join(root, "bin", "busybox"));
+    fs.chmodSync(path.join(root, "bin", "busybox"), 0o755);
+    for (const m of MODULES) {
+      fs.copyFileSync(
+        path.join(x, "lib", "modules", version, "kernel", m),
+        path.join(root, "lib", "modules", path.basename(m)),
+      );
+    }
+    fs.writeFileSync(path.join(root, "init"), INIT, { mode: 0o755 });
+    fs.writeFileSync(path.join(root, "udhcpc.sh"), UDHCPC, { mode: 0o755 });
+    const files = execFileSync("find", ["."], { cwd: root, encoding: "utf8" });
+    const cpio = execFileSync("cpio", ["-o", "-H", "newc", "--quiet", "--owner=0:0"], {
+      cwd: root,
+      input: files,
+      maxBuffer: 64 * 2 ** 20,
+    });
+    fs.writeFileSync(path.join(tmp, "initrd.cpio.gz"), zlib.gzipSync(cpio));
+    fs.rmSync(debs, { recursive: true });
+    fs.rmSync(x, { recursive: true });
+    fs.rmSync(root, { recursive: true });
+    fs.writeFileSync(path.join(tmp, ".complete"), "");
+    try {
+      fs.renameSync(tmp, dir);
+    } catch (e) {
+      // Another worker finished first: use theirs.
+      if (!fs.existsSync(path.join(dir, ".complete"))) throw e;
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  return image;
+}
