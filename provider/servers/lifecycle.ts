@@ -209,7 +209,14 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
     const network = await allocateAddresses(ctx.store, s.id, inputs, owner, actor);
 
     // A prior run that finished everything but could not tell the engine: nothing to redo.
-    if (claimed.adopted && server.state === "active") return { server, machine, network };
+    // Its root password died with it (only the hash went into the config); say so.
+    if (claimed.adopted && server.state === "active") {
+      progress(
+        `${inputs.hostname}: took over the finished install on machine ${machine.id}; its root password ` +
+          `was never stored, so rootPassword stays empty: log in with the SSH keys, or reinstall for a new one`,
+      );
+      return { server, machine, network };
+    }
 
     const m = machine;
     undo.push({

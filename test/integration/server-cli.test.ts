@@ -12,7 +12,7 @@ import { resolveConfig } from "../../provider/config";
 import { ServerInputs } from "../../provider/servers/inputs";
 import { createServer } from "../../provider/servers/lifecycle";
 import { readAudit } from "../../provider/store/projects-sql";
-import { listServers } from "../../provider/store/servers-sql";
+import { listServers, serverTimeline } from "../../provider/store/servers-sql";
 
 jest.setTimeout(120_000);
 
@@ -109,7 +109,9 @@ test("an orphaned server is listed by its owner key and deleted from the command
   expect(site.lab.vlanOf(p.machine.id)).toBeUndefined();
   expect(site.lab.machine(p.machine.id).sim.history().join("\n")).toMatch(/wipe\.done/);
   const audit = await site.store.transact(() => readAudit({ project: "demo" }), "read");
-  const entry = audit.find((e) => e.resource === `Server:${p.server.id}` && e.action === "delete")!;
+  const entry = audit.find(
+    (e) => e.resource === `Server:${p.server.id}` && e.action === "delete" && e.stage === "finished",
+  )!;
   expect(entry).toMatchObject({ actor: OPS, owner: "org/quickstart/crashed/orphan", after: null });
   expect(entry.commands.length).toBeGreaterThan(0);
 });
@@ -133,6 +135,40 @@ test("a server deleted with wipeOnDelete false leaves its machine in quarantine,
   expect(machine).toMatchObject({ state: "quarantine", owner: null });
   expect(site.lab.machine(p.machine.id).system.powerState).toBe("Off");
   await site.store.setMachineState(machine.id, ["quarantine"], "available", "wiped by hand", "ops");
+});
+
+test("a create run again after its install finished (the engine never heard) takes it over as it is", async () => {
+  const owner = "org/quickstart/dev/twice";
+  const first = await makeServer("twice", owner);
+  expect(first.rootPassword).toMatch(/.{16,}/);
+  const lines: string[] = [];
+  const write = jest.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+    lines.push(String(chunk));
+    return true;
+  });
+  process.env.BAREMETAL_PROGRESS = "1";
+  let again: Awaited<ReturnType<typeof makeServer>>;
+  try {
+    again = await makeServer("twice", owner);
+  } finally {
+    delete process.env.BAREMETAL_PROGRESS;
+    write.mockRestore();
+  }
+  // The same server, machine and addresses; no second install.
+  expect([again.server.id, again.machine.id, again.server.state]).toEqual([
+    first.server.id,
+    first.machine.id,
+    "active",
+  ]);
+  expect(again.network.map((a) => a.address).sort()).toEqual(first.network.map((a) => a.address).sort());
+  const timeline = await site.store.transact(() => serverTimeline(first.server.id), "read");
+  expect(timeline.filter((e) => e.action === "install.staged")).toHaveLength(1);
+  // The first run's password was never stored anywhere: none is made up, and it says so.
+  expect(again.rootPassword).toBeUndefined();
+  expect(lines.join("")).toContain(
+    `twice: took over the finished install on machine ${first.machine.id}; its root password was never stored`,
+  );
+  expect((await cli(["delete", first.server.id])).status).toBe(0);
 });
 
 test("an unknown server is a clear error", async () => {
