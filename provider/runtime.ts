@@ -13,19 +13,27 @@ let current: ProviderConfig | undefined;
 /** CPU the process had used when the engine first configured it: Node, Pulumi's host, our modules. */
 let startupCpuUs: number | undefined;
 
+let reportPending = false;
+
 /**
- * For `npm run bench:provision`: the provider's own CPU time so far, written after each resource
- * operation (the engine kills the provider process at the end, so there is no exit to wait for).
+ * For `npm run bench:provision`: the provider's own CPU time so far, written a moment after a
+ * resource operation (the engine kills the provider process at the end, so there is no exit to
+ * wait for, but it waits a second or more after the last create). One write per burst, not per
+ * server: the measuring must not be what it measures.
  */
 export function reportCpu(): void {
   flushProfile();
   const file = process.env.BAREMETAL_CPU_REPORT;
-  if (!file) return;
-  const { user, system } = process.cpuUsage();
-  fs.writeFileSync(
-    `${file}.${process.pid}`,
-    JSON.stringify({ pid: process.pid, userUs: user, systemUs: system, startupUs: startupCpuUs ?? 0 }),
-  );
+  if (!file || reportPending) return;
+  reportPending = true;
+  setTimeout(() => {
+    reportPending = false;
+    const { user, system } = process.cpuUsage();
+    fs.writeFileSync(
+      `${file}.${process.pid}`,
+      JSON.stringify({ pid: process.pid, userUs: user, systemUs: system, startupUs: startupCpuUs ?? 0 }),
+    );
+  }, 100).unref();
 }
 const stores = new Map<string, Promise<Store>>();
 
