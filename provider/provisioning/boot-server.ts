@@ -67,11 +67,20 @@ async function sendAsset(root: string, rel: string, req: http.IncomingMessage, r
     .pipe(res);
 }
 
+function assetsDir(dir: string): string {
+  try {
+    if (fs.statSync(dir).isDirectory()) return fs.realpathSync(dir);
+  } catch {
+    // said below
+  }
+  throw new Error(`assets: ${dir} is not a directory (the image mirror to serve under /assets/)`);
+}
+
 export async function startBootServer(
   store: Store,
   opts: { host?: string; port?: number; publicUrl?: string; assets?: string } = {},
 ): Promise<BootServer> {
-  const assets = opts.assets === undefined ? undefined : fs.realpathSync(opts.assets);
+  const assets = opts.assets === undefined ? undefined : assetsDir(opts.assets);
   const report = (token: string, type: string, message: string | null) =>
     store.transact((at) => reportSession(token, type, message, at));
 

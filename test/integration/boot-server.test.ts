@@ -239,6 +239,15 @@ describe("the boot server's image mirror (--assets)", () => {
     expect(got.body.toString()).not.toContain("not for machines");
   });
 
+  test("a mirror that is not a directory is refused at start, by name", async () => {
+    const file = path.join(root, "flatcar", "flatcar_production_pxe.vmlinuz");
+    for (const dir of [path.join(root, "missing"), file]) {
+      await expect(startBootServer(store, { assets: dir })).rejects.toThrow(
+        `assets: ${dir} is not a directory (the image mirror to serve under /assets/)`,
+      );
+    }
+  });
+
   test("without --assets there is no mirror", async () => {
     expect((await raw(plain, "/assets/flatcar/flatcar_production_pxe.vmlinuz")).status).toBe(404);
   });
