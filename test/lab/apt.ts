@@ -9,6 +9,19 @@ function installed(pkg: string): boolean {
 
 let updated = false;
 
+/** `apt-get update`, once per process: package lists may be missing on a fresh machine. */
+export function aptUpdate(): void {
+  if (updated) return;
+  if (process.getuid?.() !== 0)
+    throw new Error("the package lists need `apt-get update`, and we are not root");
+  execFileSync("apt-get", ["update", "-qq"], {
+    stdio: "inherit",
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    timeout: 300_000,
+  });
+  updated = true;
+}
+
 /** Ensures every package is installed; throws with the apt-get command when we cannot. */
 export function ensurePackages(packages: string[]): void {
   const missing = packages.filter((p) => !installed(p));
@@ -17,10 +30,7 @@ export function ensurePackages(packages: string[]): void {
     throw new Error(`missing Debian packages and not root: apt-get install ${missing.join(" ")}`);
   }
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  if (!updated) {
-    execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit", env, timeout: 300_000 });
-    updated = true;
-  }
+  aptUpdate();
   execFileSync(
     "apt-get",
     ["install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300", "--no-install-recommends", ...missing],

@@ -4,11 +4,11 @@
 // `ignition.config.url`, and report to `baremetal.events`. Then it powers the VM off. The real
 // Flatcar image is 500 MB and out of reach here; this one is built from two Debian packages
 // (about 70 MB to download, once) and cached.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
-import { ensurePackages } from "./apt";
+import { aptUpdate, ensurePackages } from "./apt";
 import { labCache } from "./cache";
 
 export interface NetbootImage {
@@ -67,10 +67,20 @@ exit 0
 
 /** The Debian kernel package linux-image-amd64 points at now, e.g. linux-image-6.1.0-57-amd64. */
 function kernelPackage(): string {
-  const out = execFileSync("apt-cache", ["depends", "linux-image-amd64"], { encoding: "utf8" });
-  const m = /Depends: (linux-image-[^\s]+)/.exec(out);
-  if (!m) throw new Error(`apt-cache depends linux-image-amd64 names no kernel package:\n${out}`);
-  return m[1]!;
+  const ask = () => {
+    const r = spawnSync("apt-cache", ["depends", "linux-image-amd64"], { encoding: "utf8" });
+    return {
+      found: /Depends: (linux-image-[^\s]+)/.exec(r.stdout ?? "")?.[1],
+      said: `${r.stdout}${r.stderr}`,
+    };
+  };
+  let r = ask();
+  if (!r.found) {
+    aptUpdate(); // a fresh machine may have no package lists yet
+    r = ask();
+  }
+  if (!r.found) throw new Error(`apt-cache depends linux-image-amd64 names no kernel package:\n${r.said}`);
+  return r.found;
 }
 
 export function ensureNetbootImage(): NetbootImage {
