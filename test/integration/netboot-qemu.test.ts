@@ -11,7 +11,8 @@ import os from "node:os";
 import path from "node:path";
 import { applyInventoryFile } from "../../provider/inventory/apply";
 import { startBootServer, type BootServer } from "../../provider/provisioning/boot-server";
-import { renderBoot } from "../../provider/provisioning/render";
+import { renderBoot, renderWipeIpxe } from "../../provider/provisioning/render";
+import type { ImageSources } from "../../provider/provisioning/spec";
 import { bootServerUrls } from "../../provider/provisioning/urls";
 import { resolveConfig } from "../../provider/config";
 import { hashPassword } from "../../provider/servers/passwords";
@@ -47,23 +48,59 @@ async function bootServerForGuest(store: Store, assets: string): Promise<{ boot:
   }
 }
 
+/** Boots the VM until the timeline has `until`, then waits for it to power off; returns the timeline. */
+async function bootUntil(store: Store, serverId: string, port: number, until: string) {
+  vm = await startNetbootVm({ mac: MAC, httpPort: port, chainUrl: `${GUEST_HTTP}/boot.ipxe`, memoryMb: 256 });
+  const v = vm;
+  const timeline = () => store.transact(() => serverTimeline(serverId), "read");
+  const reached = (events: { action: string }[]) => events.some((e) => e.action === until);
+  const deadline = v.startedAt + BOOT_TIMEOUT_MS;
+  let events = await timeline();
+  while (!reached(events) && Date.now() < deadline && !v.exitStatus()) {
+    await sleep(250);
+    events = await timeline();
+  }
+  events = await timeline();
+  if (!reached(events)) {
+    throw new Error(
+      `no ${until} ${Date.now() - v.startedAt} ms after QEMU started ` +
+        `(${v.exitStatus() ? "QEMU exited" : `waited ${BOOT_TIMEOUT_MS} ms`}); ` +
+        `timeline: ${events.map((e) => e.action).join(", ")}\n--- console ---\n${v.console().slice(-3000)}`,
+    );
+  }
+  const at = (action: string) =>
+    Date.parse(events.filter((e) => e.action === action).at(-1)!.at) - v.startedAt;
+  console.log(`netboot: QEMU start -> boot.fetched ${at("boot.fetched")} ms, -> ${until} ${at(until)} ms`);
+  // The image reported, then powered the VM off by itself.
+  expect(await v.waitForEnd(60_000)).toEqual({ code: 0, signal: null });
+  return { events: await timeline(), screen: v.console() };
+}
+
+/** Nothing of the VM is left: QEMU, its guestfwd relays, its scratch dir. */
+async function stopVm(): Promise<void> {
+  const v = vm!;
+  await v.stop();
+  expect(alive(v.pid)).toBe(false);
+  expect(v.relayPids()).toEqual([]);
+  expect(fs.existsSync(v.dir)).toBe(false);
+}
+
+let vm: NetbootVm | undefined;
+
 describe("netboot with a real iPXE in QEMU", () => {
   let cleanup: (() => Promise<void>) | undefined;
-  let boot: BootServer | undefined;
-  let vm: NetbootVm | undefined;
+  let boot: BootServer;
+  let port: number;
+  let store: Store;
   let assets: string | undefined;
-  afterAll(async () => {
-    await vm?.stop();
-    await boot?.close();
-    await cleanup?.();
-    if (assets) fs.rmSync(assets, { recursive: true, force: true });
-  });
+  let serverId: string;
+  let machineId: string;
+  let images: ImageSources;
 
-  test("iPXE runs the staged Flatcar script: it boots the mirror's kernel, which fetches Ignition and reports", async () => {
-    let store: Store;
+  beforeAll(async () => {
     ({ store, cleanup } = await freshStore(sqliteBackend));
     await applyInventoryFile(store, FILE, { prune: false, dryRun: false, actor: "tester" });
-    const { server, machine } = await store.transact((at) =>
+    const claimed = await store.transact((at) =>
       claimServer(
         {
           id: "srv-netboot",
@@ -78,19 +115,33 @@ describe("netboot with a real iPXE in QEMU", () => {
         at,
       ),
     );
-    expect(machine.id).toBe("r1-01");
+    [serverId, machineId] = [claimed.server.id, claimed.machine.id];
 
-    // The boot server also serves the image mirror (--assets): the stand-in Flatcar PXE image,
-    // laid out as baremetal:osMirror expects.
+    // The boot server also serves the image mirror (--assets), laid out as baremetal:osMirror
+    // expects: the stand-in image as Flatcar's PXE image and as the wipe image.
     assets = fs.mkdtempSync(path.join(os.tmpdir(), "baremetal-assets-"));
     const image = ensureNetbootImage();
-    fs.mkdirSync(path.join(assets, "flatcar"));
-    fs.copyFileSync(image.kernel, path.join(assets, "flatcar", "flatcar_production_pxe.vmlinuz"));
-    fs.copyFileSync(image.initrd, path.join(assets, "flatcar", "flatcar_production_pxe_image.cpio.gz"));
-    let port: number;
+    for (const [dir, kernel, initrd] of [
+      ["flatcar", "flatcar_production_pxe.vmlinuz", "flatcar_production_pxe_image.cpio.gz"],
+      ["wipe", "vmlinuz", "initrd"],
+    ] as const) {
+      fs.mkdirSync(path.join(assets, dir));
+      fs.copyFileSync(image.kernel, path.join(assets, dir, kernel));
+      fs.copyFileSync(image.initrd, path.join(assets, dir, initrd));
+    }
     ({ boot, port } = await bootServerForGuest(store, assets));
-    expect(boot.url).toBe(GUEST_HTTP);
+    images = resolveConfig((k) => ({ "baremetal:osMirror": `${GUEST_HTTP}/assets` })[k]).images;
+  });
 
+  afterAll(async () => {
+    await vm?.stop();
+    await boot?.close();
+    await cleanup?.();
+    if (assets) fs.rmSync(assets, { recursive: true, force: true });
+  });
+
+  test("the staged Flatcar script boots the mirror's kernel, which fetches Ignition by token and reports", async () => {
+    expect(boot.url).toBe(GUEST_HTTP);
     // What the provider stages for a Flatcar install, rendered by the same code.
     const token = randomBytes(24).toString("base64url");
     const staged = renderBoot({
@@ -104,51 +155,16 @@ describe("netboot with a real iPXE in QEMU", () => {
       rootPasswordHash: await hashPassword("netboot-test"),
       token,
       urls: bootServerUrls(boot.url),
-      images: resolveConfig((k) => ({ "baremetal:osMirror": `${GUEST_HTTP}/assets` })[k]).images,
+      images,
     });
     expect(staged.ipxe).toContain(`kernel ${GUEST_HTTP}/assets/flatcar/flatcar_production_pxe.vmlinuz`);
     await store.transact((at) =>
-      stageSession(
-        { token, serverId: server.id, machineId: machine.id, kind: "install", staged },
-        "tester",
-        at,
-      ),
+      stageSession({ token, serverId, machineId, kind: "install", staged }, "tester", at),
     );
 
     // DHCP's script chains to the boot server's entry script, which chains by MAC: the path a
     // rack's dnsmasq sets up (docs/guides/real-racks.md).
-    vm = await startNetbootVm({
-      mac: MAC,
-      httpPort: port,
-      chainUrl: `${GUEST_HTTP}/boot.ipxe`,
-      memoryMb: 256,
-    });
-    const timeline = () => store.transact(() => serverTimeline(server.id), "read");
-    const reported = (events: { action: string }[]) => events.some((e) => e.action === "install.started");
-    const deadline = vm.startedAt + BOOT_TIMEOUT_MS;
-    let events = await timeline();
-    while (!reported(events) && Date.now() < deadline && !vm.exitStatus()) {
-      await sleep(250);
-      events = await timeline();
-    }
-    events = await timeline();
-    if (!reported(events)) {
-      throw new Error(
-        `no install.started ${Date.now() - vm.startedAt} ms after QEMU started ` +
-          `(${vm.exitStatus() ? "QEMU exited" : `waited ${BOOT_TIMEOUT_MS} ms`}); ` +
-          `timeline: ${events.map((e) => e.action).join(", ")}\n--- console ---\n${vm.console().slice(-3000)}`,
-      );
-    }
-    const at = (action: string) => Date.parse(events.find((e) => e.action === action)!.at);
-    console.log(
-      `netboot: QEMU start -> boot.fetched ${at("boot.fetched") - vm.startedAt} ms, ` +
-        `-> config.fetched ${at("config.fetched") - vm.startedAt} ms, ` +
-        `-> install.started ${at("install.started") - vm.startedAt} ms`,
-    );
-
-    // The image reported, then powered the VM off.
-    expect(await vm.waitForEnd(60_000)).toEqual({ code: 0, signal: null });
-    const screen = vm.console();
+    const { events, screen } = await bootUntil(store, serverId, port, "install.started");
     // iPXE fetched the kernel and initrd the script names from the mirror, and booted them with
     // its command line: the image found the Ignition URL, the events URL and the disk there.
     expect(screen).toContain(
@@ -158,7 +174,7 @@ describe("netboot with a real iPXE in QEMU", () => {
     expect(screen).toContain(
       `baremetal-image: ignition fetched (${Buffer.byteLength(staged.ignition!)} bytes)`,
     );
-    expect((await timeline()).map((e) => ({ action: e.action, detail: e.detail }))).toEqual([
+    expect(events.map((e) => ({ action: e.action, detail: e.detail }))).toEqual([
       { action: "server.claim", detail: { machine: "r1-01", owner: "org/p/dev/netboot" } },
       { action: "install.staged", detail: { machine: "r1-01" } },
       { action: "boot.fetched", detail: { message: `by ${MAC}` } },
@@ -167,12 +183,25 @@ describe("netboot with a real iPXE in QEMU", () => {
     ]);
     // The installer's report moved the session on, as Flatcar's would.
     expect((await store.transact(() => sessionByToken(token), "read"))?.state).toBe("installing");
+    await stopVm();
+  });
 
-    // Nothing is left: QEMU, its guestfwd relays, its scratch dir.
-    const { pid, dir } = vm;
-    await vm.stop();
-    expect(alive(pid)).toBe(false);
-    expect(vm.relayPids()).toEqual([]);
-    expect(fs.existsSync(dir)).toBe(false);
+  test("the staged wipe script boots the mirror's wipe image, whose report ends the session", async () => {
+    const token = randomBytes(24).toString("base64url");
+    const ipxe = renderWipeIpxe(token, bootServerUrls(boot.url), images);
+    expect(ipxe).toContain(`kernel ${GUEST_HTTP}/assets/wipe/vmlinuz baremetal.mode=wipe`);
+    await store.transact((at) =>
+      stageSession({ token, serverId, machineId, kind: "wipe", staged: { ipxe } }, "tester", at),
+    );
+    const { events, screen } = await bootUntil(store, serverId, port, "wipe.done");
+    expect(screen).toContain(`baremetal-image: wipe mode; events=${GUEST_HTTP}/events/${token} disks=0`);
+    expect(events.slice(-3).map((e) => ({ action: e.action, detail: e.detail }))).toEqual([
+      { action: "wipe.staged", detail: { machine: "r1-01" } },
+      { action: "boot.fetched", detail: { message: `by ${MAC}` } },
+      { action: "wipe.done", detail: { message: "erased 0 disks" } },
+    ]);
+    // The report ended the session: what the provider waits for before it frees the machine.
+    expect((await store.transact(() => sessionByToken(token), "read"))?.state).toBe("done");
+    await stopVm();
   });
 });

@@ -1,10 +1,12 @@
 // A netboot image that stands in for Flatcar's PXE image in QEMU: Debian's own kernel, and an
 // initramfs of busybox whose /init does what Flatcar's initramfs does first with the command
 // line our iPXE script gives it: bring up the NIC by DHCP, fetch the Ignition config from
-// `ignition.config.url`, and report to `baremetal.events`. Then it powers the VM off. The real
+// `ignition.config.url`, and report to `baremetal.events`; booted with `baremetal.mode=wipe`
+// it is the wipe image instead and reports `wipe.done`. Then it powers the VM off. The real
 // Flatcar image is 500 MB and out of reach here; this one is built from two Debian packages
 // (about 70 MB to download, once) and cached.
 import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
@@ -45,8 +47,18 @@ for arg in $(cat /proc/cmdline); do
     ignition.config.url=*) ignition="\${arg#*=}" ;;
     baremetal.events=*) events="\${arg#*=}" ;;
     baremetal.install_dev=*) disk="\${arg#*=}" ;;
+    baremetal.mode=*) mode="\${arg#*=}" ;;
   esac
 done
+if [ "$mode" = wipe ]; then
+  # The wipe image's part: erase every disk, then report. This VM has none; say how many.
+  disks=0
+  for d in /sys/block/sd* /sys/block/vd* /sys/block/nvme*; do [ -e "$d" ] && disks=$((disks + 1)); done
+  say "wipe mode; events=$events disks=$disks"
+  wget -q -O /dev/null --header "content-type: application/json" \
+    --post-data "{\\"type\\":\\"wipe.done\\",\\"message\\":\\"erased $disks disks\\"}" "$events" && say "reported"
+  poweroff -f
+fi
 say "kernel up; ignition=$ignition events=$events disk=$disk"
 if wget -q -O /ignition.json "$ignition" && grep -q '"ignition"' /ignition.json; then
   say "ignition fetched ($(wc -c < /ignition.json) bytes)"
@@ -86,7 +98,12 @@ function kernelPackage(): string {
 export function ensureNetbootImage(): NetbootImage {
   ensurePackages(["cpio"]);
   const pkg = kernelPackage();
-  const dir = path.join(labCache(), `netboot-image-${pkg}`);
+  // Named by what goes into it, so a changed /init never finds an older image in the cache.
+  const recipe = createHash("sha256")
+    .update([INIT, UDHCPC, ...MODULES].join("\0"))
+    .digest("hex")
+    .slice(0, 12);
+  const dir = path.join(labCache(), `netboot-image-${pkg}-${recipe}`);
   const image = { kernel: path.join(dir, "vmlinuz"), initrd: path.join(dir, "initrd.cpio.gz") };
   if (fs.existsSync(path.join(dir, ".complete"))) return image;
 
