@@ -50,10 +50,12 @@ async function bootServerForGuest(store: Store, assets: string): Promise<{ boot:
 
 /** Boots the VM until the timeline has `until`, then waits for it to power off; returns the timeline. */
 async function bootUntil(store: Store, serverId: string, port: number, until: string) {
+  const timeline = () => store.transact(() => serverTimeline(serverId), "read");
+  // Only what this boot adds counts: an earlier boot's events are on the same timeline.
+  const before = (await timeline()).length;
+  const reached = (events: { action: string }[]) => events.slice(before).some((e) => e.action === until);
   vm = await startNetbootVm({ mac: MAC, httpPort: port, chainUrl: `${GUEST_HTTP}/boot.ipxe`, memoryMb: 256 });
   const v = vm;
-  const timeline = () => store.transact(() => serverTimeline(serverId), "read");
-  const reached = (events: { action: string }[]) => events.some((e) => e.action === until);
   const deadline = v.startedAt + BOOT_TIMEOUT_MS;
   let events = await timeline();
   while (!reached(events) && Date.now() < deadline && !v.exitStatus()) {
@@ -118,14 +120,16 @@ describe("netboot with a real iPXE in QEMU", () => {
     [serverId, machineId] = [claimed.server.id, claimed.machine.id];
 
     // The boot server also serves the image mirror (--assets), laid out as baremetal:osMirror
-    // expects: the stand-in image as Flatcar's PXE image and as the wipe image.
+    // expects: the stand-in image as Flatcar's PXE image, Ubuntu's netboot installer and the
+    // wipe image.
     assets = fs.mkdtempSync(path.join(os.tmpdir(), "baremetal-assets-"));
     const image = ensureNetbootImage();
     for (const [dir, kernel, initrd] of [
       ["flatcar", "flatcar_production_pxe.vmlinuz", "flatcar_production_pxe_image.cpio.gz"],
+      ["ubuntu/24.04/netboot/amd64", "linux", "initrd"],
       ["wipe", "vmlinuz", "initrd"],
     ] as const) {
-      fs.mkdirSync(path.join(assets, dir));
+      fs.mkdirSync(path.join(assets, dir), { recursive: true });
       fs.copyFileSync(image.kernel, path.join(assets, dir, kernel));
       fs.copyFileSync(image.initrd, path.join(assets, dir, initrd));
     }
@@ -183,6 +187,42 @@ describe("netboot with a real iPXE in QEMU", () => {
     ]);
     // The installer's report moved the session on, as Flatcar's would.
     expect((await store.transact(() => sessionByToken(token), "read"))?.state).toBe("installing");
+    await stopVm();
+  });
+
+  test("the staged Ubuntu script boots the mirror's installer, which reads its NoCloud seed by token", async () => {
+    // ds=nocloud-net;s=URL is one word with a ";" in it: iPXE must pass it to the kernel whole.
+    const token = randomBytes(24).toString("base64url");
+    const staged = renderBoot({
+      hostname: "netboot",
+      operatingSystem: "ubuntu_24_04",
+      sshKeys: [],
+      interfaces: [
+        { name: "eth0", mac: MAC, addresses: [{ cidr: "10.0.2.15/24", family: 4, public: false }] },
+      ],
+      dns: ["10.0.2.3"],
+      rootPasswordHash: await hashPassword("netboot-test"),
+      token,
+      urls: bootServerUrls(boot.url),
+      images,
+    });
+    const seed = bootServerUrls(boot.url).cloudInit(token);
+    expect(staged.ipxe).toContain(` ds=nocloud-net;s=${seed} `);
+    await store.transact((at) =>
+      stageSession({ token, serverId, machineId, kind: "install", staged }, "tester", at),
+    );
+    const { events, screen } = await bootUntil(store, serverId, port, "install.started");
+    expect(screen).toContain(`baremetal-image: kernel up; seed=${seed} events=${GUEST_HTTP}/events/${token}`);
+    expect(screen).toContain(
+      `baremetal-image: seed fetched (user-data ${Buffer.byteLength(staged.cloudInit!.userData)} bytes)`,
+    );
+    expect(events.slice(-5).map((e) => ({ action: e.action, detail: e.detail }))).toEqual([
+      { action: "install.staged", detail: { machine: "r1-01" } },
+      { action: "boot.fetched", detail: { message: `by ${MAC}` } },
+      { action: "config.fetched", detail: { message: "cloud-init/user-data" } },
+      { action: "config.fetched", detail: { message: "cloud-init/meta-data" } },
+      { action: "install.started", detail: { message: "nocloud seed" } },
+    ]);
     await stopVm();
   });
 

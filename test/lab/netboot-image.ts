@@ -1,8 +1,9 @@
 // A netboot image that stands in for Flatcar's PXE image in QEMU: Debian's own kernel, and an
 // initramfs of busybox whose /init does what Flatcar's initramfs does first with the command
 // line our iPXE script gives it: bring up the NIC by DHCP, fetch the Ignition config from
-// `ignition.config.url`, and report to `baremetal.events`; booted with `baremetal.mode=wipe`
-// it is the wipe image instead and reports `wipe.done`. Then it powers the VM off. The real
+// `ignition.config.url`, and report to `baremetal.events`. Booted with `ds=nocloud-net;s=URL`
+// it is Ubuntu's installer and fetches that NoCloud seed instead; with `baremetal.mode=wipe`
+// it is the wipe image and reports `wipe.done`. Then it powers the VM off. The real
 // Flatcar image is 500 MB and out of reach here; this one is built from two Debian packages
 // (about 70 MB to download, once) and cached.
 import { execFileSync, spawnSync } from "node:child_process";
@@ -48,8 +49,21 @@ for arg in $(cat /proc/cmdline); do
     baremetal.events=*) events="\${arg#*=}" ;;
     baremetal.install_dev=*) disk="\${arg#*=}" ;;
     baremetal.mode=*) mode="\${arg#*=}" ;;
+    ds=nocloud-net\\;s=*) seed="\${arg#*;s=}" ;;
   esac
 done
+if [ -n "$seed" ]; then
+  # Ubuntu's installer's part: cloud-init reads its NoCloud seed from ds=nocloud-net;s=URL.
+  say "kernel up; seed=$seed events=$events"
+  if wget -q -O /user-data "\${seed}user-data" && wget -q -O /meta-data "\${seed}meta-data"; then
+    say "seed fetched (user-data $(wc -c < /user-data) bytes)"
+    wget -q -O /dev/null --header "content-type: application/json" \
+      --post-data "{\\"type\\":\\"install.started\\",\\"message\\":\\"nocloud seed\\"}" "$events" && say "reported"
+  else
+    say "seed fetch failed"
+  fi
+  poweroff -f
+fi
 if [ "$mode" = wipe ]; then
   # The wipe image's part: erase every disk, then report. This VM has none; say how many.
   disks=0
