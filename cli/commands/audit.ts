@@ -15,11 +15,34 @@ export function parseSince(text: string, now = Date.now()): string {
   return new Date(t).toISOString();
 }
 
-/** A started entry without a finished one after it is a change that was cut off. */
-function result(e: AuditEntry): string {
-  if (e.stage === "started") return "started";
-  const error = (e.after as { error?: string } | null)?.error;
-  return error ? `failed: ${error}` : "ok";
+/**
+ * What each entry says happened. A started entry is `started`, or `unfinished` when no finished
+ * entry of the same change follows it (the process died midway). The same change: the same
+ * actor and action, and the same owner key (a create's started entry has no id yet) or, for
+ * changes no stack made, the same resource. Entries come oldest first.
+ */
+export function results(entries: AuditEntry[]): string[] {
+  const same = (a: AuditEntry, b: AuditEntry) =>
+    a.actor === b.actor &&
+    a.action === b.action &&
+    (a.owner !== null ? a.owner === b.owner : a.resource === b.resource);
+  const said = entries.map((e) => {
+    if (e.stage === "started") return "unfinished";
+    const error = (e.after as { error?: string } | null)?.error;
+    return error ? `failed: ${error}` : "ok";
+  });
+  // A finished entry closes the latest open start of its change: of a run killed midway and
+  // its rerun, the rerun's start is the one that finished.
+  const open: number[] = [];
+  entries.forEach((e, i) => {
+    if (e.stage === "started") return void open.push(i);
+    for (let k = open.length - 1; k >= 0; k--) {
+      if (!same(entries[open[k]!]!, e)) continue;
+      said[open.splice(k, 1)[0]!] = "started";
+      break;
+    }
+  });
+  return said;
 }
 
 export function auditCommand(): Command {
@@ -40,12 +63,13 @@ export function auditCommand(): Command {
           throw new Error(`--limit: ${o.limit} is not a positive whole number`);
         await withStore(o.store, async (store) => {
           const entries = await store.transact(() => readAudit({ project: o.project, since, limit }), "read");
+          const said = results(entries);
           console.log(
             o.json
               ? JSON.stringify(entries, null, 2)
               : table(
                   ["AT", "ACTOR", "PROJECT", "ACTION", "RESOURCE", "OWNER", "COMMANDS", "RESULT"],
-                  entries.map((e) => [
+                  entries.map((e, i) => [
                     e.at,
                     e.actor,
                     e.project,
@@ -53,7 +77,7 @@ export function auditCommand(): Command {
                     e.resource,
                     e.owner,
                     e.commands.length,
-                    result(e),
+                    said[i]!,
                   ]),
                 ),
           );
