@@ -12,7 +12,7 @@ import path from "node:path";
 import { applyInventoryFile } from "../../provider/inventory/apply";
 import { startBootServer, type BootServer } from "../../provider/provisioning/boot-server";
 import { renderBoot, renderWipeIpxe } from "../../provider/provisioning/render";
-import type { ImageSources } from "../../provider/provisioning/spec";
+import type { ImageSources, OperatingSystem } from "../../provider/provisioning/spec";
 import { bootServerUrls } from "../../provider/provisioning/urls";
 import { resolveConfig } from "../../provider/config";
 import { hashPassword } from "../../provider/servers/passwords";
@@ -137,20 +137,11 @@ describe("netboot with a real iPXE in QEMU", () => {
     images = resolveConfig((k) => ({ "baremetal:osMirror": `${GUEST_HTTP}/assets` })[k]).images;
   });
 
-  afterAll(async () => {
-    await vm?.stop();
-    await boot?.close();
-    await cleanup?.();
-    if (assets) fs.rmSync(assets, { recursive: true, force: true });
-  });
-
-  test("the staged Flatcar script boots the mirror's kernel, which fetches Ignition by token and reports", async () => {
-    expect(boot.url).toBe(GUEST_HTTP);
-    // What the provider stages for a Flatcar install, rendered by the same code.
-    const token = randomBytes(24).toString("base64url");
-    const staged = renderBoot({
+  /** What the provider stages for an install of `os` on this machine, by the same code. */
+  const render = async (os: OperatingSystem, token: string) =>
+    renderBoot({
       hostname: "netboot",
-      operatingSystem: "flatcar_stable",
+      operatingSystem: os,
       sshKeys: [],
       interfaces: [
         { name: "eth0", mac: MAC, addresses: [{ cidr: "10.0.2.15/24", family: 4, public: false }] },
@@ -161,6 +152,18 @@ describe("netboot with a real iPXE in QEMU", () => {
       urls: bootServerUrls(boot.url),
       images,
     });
+
+  afterAll(async () => {
+    await vm?.stop();
+    await boot?.close();
+    await cleanup?.();
+    if (assets) fs.rmSync(assets, { recursive: true, force: true });
+  });
+
+  test("the staged Flatcar script boots the mirror's kernel, which fetches Ignition by token and reports", async () => {
+    expect(boot.url).toBe(GUEST_HTTP);
+    const token = randomBytes(24).toString("base64url");
+    const staged = await render("flatcar_stable", token);
     expect(staged.ipxe).toContain(`kernel ${GUEST_HTTP}/assets/flatcar/flatcar_production_pxe.vmlinuz`);
     await store.transact((at) =>
       stageSession({ token, serverId, machineId, kind: "install", staged }, "tester", at),
@@ -193,19 +196,7 @@ describe("netboot with a real iPXE in QEMU", () => {
   test("the staged Ubuntu script boots the mirror's installer, which reads its NoCloud seed by token", async () => {
     // ds=nocloud-net;s=URL is one word with a ";" in it: iPXE must pass it to the kernel whole.
     const token = randomBytes(24).toString("base64url");
-    const staged = renderBoot({
-      hostname: "netboot",
-      operatingSystem: "ubuntu_24_04",
-      sshKeys: [],
-      interfaces: [
-        { name: "eth0", mac: MAC, addresses: [{ cidr: "10.0.2.15/24", family: 4, public: false }] },
-      ],
-      dns: ["10.0.2.3"],
-      rootPasswordHash: await hashPassword("netboot-test"),
-      token,
-      urls: bootServerUrls(boot.url),
-      images,
-    });
+    const staged = await render("ubuntu_24_04", token);
     const seed = bootServerUrls(boot.url).cloudInit(token);
     expect(staged.ipxe).toContain(` ds=nocloud-net;s=${seed} `);
     await store.transact((at) =>
