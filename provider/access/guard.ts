@@ -6,7 +6,7 @@ import { collectCommands, commandsOf } from "../hardware/commands";
 import { appendAudit, type AuditEntry } from "../store/projects-sql";
 import type { Store } from "../store/store";
 import { progress } from "../servers/progress";
-import { authorize } from "./authorize";
+import { authorized } from "./authorize";
 import type { Action } from "./roles";
 
 export interface Mutation {
@@ -42,7 +42,6 @@ export async function guarded<T>(
   describe: (result: T) => { id: string; after: unknown },
 ): Promise<T> {
   const actor = ctx.config.actor;
-  await authorize(ctx.store, actor, m.project, m.permission);
   const entry = (
     stage: AuditEntry["stage"],
     id: string | undefined,
@@ -60,9 +59,13 @@ export async function guarded<T>(
     after: after === undefined ? null : redact(after),
     commands,
   });
-  // Written before anything is touched, and the change refused if it cannot be (as Vault's
-  // audit does): a change the process dies in the middle of still has its entry.
-  await ctx.store.transact(() => appendAudit(entry("started", m.id, undefined, [])));
+  // The role check and the started entry, in one transaction before anything is touched; the
+  // change is refused if the entry cannot be written (as Vault's audit does): a change the
+  // process dies in the middle of still has its entry.
+  await ctx.store.transact(function* () {
+    yield* authorized(m.project, actor, m.permission);
+    yield* appendAudit(entry("started", m.id, undefined, []));
+  });
   let done: { result: T; commands: string[] };
   try {
     done = await collectCommands(fn);
