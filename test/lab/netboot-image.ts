@@ -1,11 +1,11 @@
-// A netboot image that stands in for Flatcar's PXE image in QEMU: Debian's own kernel, and an
-// initramfs of busybox whose /init does what Flatcar's initramfs does first with the command
-// line our iPXE script gives it: bring up the NIC by DHCP, fetch the Ignition config from
-// `ignition.config.url`, and report to `baremetal.events`. Booted with `ds=nocloud-net;s=URL`
-// it is Ubuntu's installer and fetches that NoCloud seed instead; with `baremetal.mode=wipe`
-// it is the wipe image and reports `wipe.done`. Then it powers the VM off. The real
-// Flatcar image is 500 MB and out of reach here; this one is built from two Debian packages
-// (about 70 MB to download, once) and cached.
+// A netboot image that stands in for the OS images in QEMU: Debian's own kernel, and an
+// initramfs of busybox whose /init does what Flatcar's (or Fedora CoreOS's) initramfs does
+// first with the command line our iPXE script gives it: bring up the NIC by DHCP, fetch the
+// Ignition config from `ignition.config.url`, and report to `baremetal.events`. Booted with
+// `ds=nocloud-net;s=URL` it is Ubuntu's installer and fetches that NoCloud seed instead; with
+// `baremetal.mode=wipe` it is the wipe image and reports `wipe.done`. Then it powers the VM
+// off. The real images are hundreds of MB and out of reach here; this one is built from two
+// Debian packages (about 70 MB to download, once) and cached.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -47,7 +47,7 @@ for arg in $(cat /proc/cmdline); do
   case "$arg" in
     ignition.config.url=*) ignition="\${arg#*=}" ;;
     baremetal.events=*) events="\${arg#*=}" ;;
-    baremetal.install_dev=*) disk="\${arg#*=}" ;;
+    baremetal.install_dev=*|coreos.inst.install_dev=*) disk="\${arg#*=}" ;;
     baremetal.mode=*) mode="\${arg#*=}" ;;
     ds=nocloud-net\\;s=*) seed="\${arg#*;s=}" ;;
   esac
