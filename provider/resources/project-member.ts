@@ -5,10 +5,9 @@
 import { z } from "zod";
 import { nameField } from "./fields";
 import { guarded } from "../access/guard";
-import { authorize, authorized } from "../access/authorize";
+import { authorize } from "../access/authorize";
 import { ROLES, memberAction, type Role } from "../access/roles";
 import { providerConfig, storeFor } from "../runtime";
-import type { Op } from "../store/inventory-sql";
 import { addMember, readMember, removeMember, updateMember, type Member } from "../store/projects-sql";
 import { SSH_KEY } from "../servers/inputs";
 import { checkWith, type CheckResult } from "./check";
@@ -55,16 +54,6 @@ const mutation = (i: ProjectMemberInputs, ...roles: Role[]) => ({
   owner: i.owner ?? null,
   permission: memberAction(...roles),
 });
-
-/**
- * The guard checked the role the engine's state remembers; the row may have changed since
- * (another stack, the CLI). Demoting or removing someone who is now an owner takes an owner,
- * whatever the state says. In the change's own transaction, so nothing slips in between.
- */
-function* mayChange(project: string, user: string, actor: string, to?: Role): Op<void> {
-  const current = yield* readMember(project, user);
-  if (current) yield* authorized(project, actor, memberAction(current.role, to));
-}
 
 export async function check(
   _olds: unknown,
@@ -133,16 +122,15 @@ export async function update(
     ctx,
     { ...mutation(news, olds.role, news.role), action: "update", id, before: olds },
     () =>
-      ctx.store.transact(function* (at) {
-        yield* mayChange(news.project, news.user, ctx.config.actor, news.role);
-        return yield* updateMember(
+      ctx.store.transact((at) =>
+        updateMember(
           news.project,
           news.user,
           { role: news.role, sshKeys: news.sshKeys },
           ctx.config.actor,
           at,
-        );
-      }),
+        ),
+      ),
     (m) => ({ id, after: m }),
   );
   return { outs: outputs(news, member) };
@@ -154,11 +142,7 @@ export async function remove(id: string, props: ProjectMemberOutputs): Promise<v
   await guarded(
     ctx,
     { ...mutation(props, props.role), action: "delete", id, before: props },
-    () =>
-      ctx.store.transact(function* (at) {
-        yield* mayChange(props.project, props.user, ctx.config.actor);
-        return yield* removeMember(props.project, props.user, ctx.config.actor, at);
-      }),
+    () => ctx.store.transact((at) => removeMember(props.project, props.user, ctx.config.actor, at)),
     () => ({ id, after: null }),
   );
 }

@@ -7,7 +7,7 @@ import { providerConfig, reportCpu, storeFor } from "../runtime";
 import { readFacility, readMachine } from "../store/inventory-sql";
 import { readServer, serverTimeline, setServerState, type ServerRecord } from "../store/servers-sql";
 import type { NetworkAddress } from "../servers/addresses";
-import { bmcFor, secretsOf } from "../servers/hardware";
+import { secretsOf, withBmc } from "../servers/hardware";
 import { ServerInputs } from "../servers/inputs";
 import {
   createServer,
@@ -185,14 +185,9 @@ export async function read(id: string, props: ServerOutputs): Promise<{ id: stri
   const out = await outputs(props, found.p, props);
   // The physical truth, so `pulumi refresh` shows a machine someone powered off or re-cabled.
   out.ports = await readPorts({ store: await storeFor(config), config }, found.p.machine);
-  const bmc = bmcFor(found.p.machine, secretsOf(config));
-  try {
-    out.power = await bmc.powerState();
-  } catch {
-    out.power = "unknown";
-  } finally {
-    await bmc.close();
-  }
+  out.power = await withBmc(found.p.machine, secretsOf(config), (bmc) =>
+    bmc.powerState().catch(() => "unknown" as const),
+  );
   return { id, props: out };
 }
 

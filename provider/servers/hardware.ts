@@ -14,7 +14,7 @@ export type Secrets = Record<string, string | undefined>;
 export const secretsOf = (config: ProviderConfig): Secrets =>
   new Proxy({} as Secrets, { get: (_, key) => config.secret(String(key)) });
 
-export function bmcFor(machine: MachineRecord, secrets: Secrets): Bmc {
+function bmcFor(machine: MachineRecord, secrets: Secrets): Bmc {
   const { redfish, ipmi } = machine.bmc;
   const where = (p: string) => `machine ${machine.id} ${p} BMC`;
   return openBmc({
@@ -36,6 +36,20 @@ export function bmcFor(machine: MachineRecord, secrets: Secrets): Bmc {
       cipherSuite: ipmi.cipherSuite,
     },
   });
+}
+
+/** `fn` with the machine's BMC, closed afterwards whatever happens. */
+export async function withBmc<T>(
+  machine: MachineRecord,
+  secrets: Secrets,
+  fn: (bmc: Bmc) => Promise<T>,
+): Promise<T> {
+  const bmc = bmcFor(machine, secrets);
+  try {
+    return await fn(bmc);
+  } finally {
+    await bmc.close();
+  }
 }
 
 const switches = new Map<string, { spec: string; sw: Switch }>();

@@ -22,7 +22,8 @@ import {
 } from "../store/servers-sql";
 import type { Store } from "../store/store";
 import { allocateAddresses, releaseAddresses, type NetworkAddress } from "./addresses";
-import { bmcFor, secretsOf as secrets } from "./hardware";
+import type { Bmc } from "../hardware/bmc";
+import { secretsOf as secrets, withBmc } from "./hardware";
 import { applyNetwork, forgetNetwork, portPlan } from "./network";
 import { portsTo, resetPorts, type PortState } from "./ports";
 import type { ServerInputs } from "./inputs";
@@ -136,14 +137,11 @@ async function install(
   );
 
   onStep("power");
-  const bmc = bmcFor(machine, secrets(ctx.config));
-  try {
+  await withBmc(machine, secrets(ctx.config), async (bmc) => {
     await bmc.setBootDevice("pxe", { persistent: inputs.alwaysPxe });
     // A cycle of a machine that is off is just "on" (setPowerConfirmed reads the state first).
     await bmc.setPower("cycle");
-  } finally {
-    await bmc.close();
-  }
+  });
 
   onStep("install");
   await waitForSession(ctx, token, inputs.provisionTimeoutSeconds * 1000, "install");
@@ -228,14 +226,7 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
     });
     undo.push({
       what: "power off",
-      run: async () => {
-        const bmc = bmcFor(m, secrets(ctx.config));
-        try {
-          await bmc.setPower("off");
-        } finally {
-          await bmc.close();
-        }
-      },
+      run: () => withBmc(m, secrets(ctx.config), (bmc) => bmc.setPower("off")),
     });
     const rootPassword = newRootPassword();
     const ports = await install(
@@ -281,8 +272,7 @@ export async function deleteServer(
   let reason: string | null = null;
   if (machine) {
     await ctx.store.transact((at) => setServerState(server.id, { state: "deprovisioning" }, actor, at));
-    const bmc = bmcFor(machine, secrets(ctx.config));
-    try {
+    await withBmc(machine, secrets(ctx.config), async (bmc) => {
       await bmc.setPower("off");
       if (!inputs.wipeOnDelete) {
         // Not wiped: the next tenant must not get this one's disks. An operator wipes the
@@ -300,9 +290,7 @@ export async function deleteServer(
         }
         await bmc.setPower("off");
       }
-    } finally {
-      await bmc.close();
-    }
+    });
     await resetPorts(ctx, machine);
   }
   await forgetNetwork(ctx, server.id);
@@ -310,12 +298,7 @@ export async function deleteServer(
   await ctx.store.transact((at) => finishServer(server.id, machineTo, reason, actor, at));
 }
 
-async function wipe(
-  ctx: Context,
-  server: ServerRecord,
-  machine: MachineRecord,
-  bmc: ReturnType<typeof bmcFor>,
-): Promise<void> {
+async function wipe(ctx: Context, server: ServerRecord, machine: MachineRecord, bmc: Bmc): Promise<void> {
   const bootServer = ctx.config.bootServerUrl;
   if (!bootServer) throw new Error("baremetal:bootServerUrl is not set");
   const facility = await ctx.store.transact(() => readFacility(server.facility), "read");
@@ -339,13 +322,10 @@ async function wipe(
  * network first (the boot server then sends each boot on to the disk, or serves a custom
  * iPXE script again) or the disk.
  */
-export async function setBootOrder(ctx: Context, machine: MachineRecord, alwaysPxe: boolean): Promise<void> {
-  const bmc = bmcFor(machine, secrets(ctx.config));
-  try {
-    await bmc.setBootDevice(alwaysPxe ? "pxe" : "disk", { persistent: true });
-  } finally {
-    await bmc.close();
-  }
+export function setBootOrder(ctx: Context, machine: MachineRecord, alwaysPxe: boolean): Promise<void> {
+  return withBmc(machine, secrets(ctx.config), (bmc) =>
+    bmc.setBootDevice(alwaysPxe ? "pxe" : "disk", { persistent: true }),
+  );
 }
 
 /** A new OS on the same machine and addresses. */

@@ -3,7 +3,7 @@
 // row, which PostgreSQL locks until commit: two admins demoting the last two owners at once
 // run one after the other, and the second finds the first's change.
 import { AccessError } from "../access/errors";
-import type { Role } from "../access/roles";
+import { can, memberAction, roleFor, type Action, type Role } from "../access/roles";
 import { event, where, type Op, type Query } from "./inventory-sql";
 
 export interface Member {
@@ -106,6 +106,39 @@ export function* projectRole(project: string, user: string): Op<{ exists: boolea
   return rows[0].role === null ? { exists: true } : { exists: true, role: rows[0].role as Role };
 }
 
+const WHAT: Record<Action, string> = {
+  read: "read",
+  "server.write": "change servers",
+  "reservation.write": "change IP reservations",
+  "vlan.write": "change VLANs",
+  "member.write": "change members",
+  "owner.write": "change owners",
+};
+
+/**
+ * Is `actor` a member of `project` with a role that allows `action`? Refused with the actor,
+ * the role needed and the role held (access/authorize.ts runs it on its own).
+ */
+export function* authorized(project: string, actor: string, action: Action): Op<Role> {
+  const r = yield* projectRole(project, actor);
+  if (!r.exists) {
+    throw new AccessError(
+      "ProjectNotFound",
+      // On PostgreSQL a project the login is not in is invisible to it: the same answer.
+      `project: ${project} does not exist, or ${actor} is not a member; an operator creates projects with ` +
+        `\`baremetal project create ${project} --owner <email>\``,
+    );
+  }
+  if (!can(r.role, action)) {
+    throw new AccessError(
+      "AccessDenied",
+      `${actor} may not ${WHAT[action]} in project ${project}: that needs the ${roleFor(action)} role or higher, ` +
+        (r.role ? `and ${actor} is ${r.role}` : `and ${actor} is not a member`),
+    );
+  }
+  return r.role!;
+}
+
 /** Every member's SSH keys: they go onto the project's new servers. */
 export function* memberKeys(project: string): Op<string[]> {
   return (yield* members(project)).flatMap((m) => m.sshKeys);
@@ -204,6 +237,16 @@ export function* readMember(project: string, user: string): Op<Member | undefine
   return rows[0] && toMember(rows[0]);
 }
 
+/**
+ * Changing or removing a member is judged by the row as it is now, not by what the caller
+ * remembers of it (a stack's state): demoting or removing someone who is an owner takes an
+ * owner. After lockProject, so the row cannot change before the write.
+ */
+function* mayChange(project: string, user: string, actor: string, to?: Role): Op<void> {
+  const current = yield* readMember(project, user);
+  if (current) yield* authorized(project, actor, memberAction(current.role, to));
+}
+
 export function* updateMember(
   project: string,
   user: string,
@@ -212,6 +255,7 @@ export function* updateMember(
   at: string,
 ): Op<Member> {
   yield* lockProject(project);
+  yield* mayChange(project, user, actor, change.role);
   const { changes } = yield q(
     "UPDATE project_members SET role = ?, ssh_keys = ?, updated_at = ? WHERE project = ? AND user_email = ?",
     change.role,
@@ -229,6 +273,7 @@ export function* updateMember(
 
 export function* removeMember(project: string, user: string, actor: string, at: string): Op<boolean> {
   yield* lockProject(project);
+  yield* mayChange(project, user, actor);
   const { changes } = yield q(
     "DELETE FROM project_members WHERE project = ? AND user_email = ?",
     project,
