@@ -1,8 +1,14 @@
 // A simulated top-of-rack switch for tests: one network namespace holding the switch ports
 // (veths to one namespace per server), managed over a real sshd on 127.0.0.1 whose
-// ForceCommand allows only the `linux` dialect's ip/bridge commands (see ./switch-shell).
-// This kernel has no 802.1Q, so VLAN N is a plain bridge `vlan<N>` and a port is in VLAN N
-// when attached to it. Everything it creates is named with a random suffix and removed by stop().
+// ForceCommand allows only the switch dialect's ip/bridge commands (see ./switch-shell). Two
+// forms, one per Linux dialect:
+// - bridge-per-vlan (`linux-bridge-per-vlan`): VLAN N is a plain bridge `vlan<N>`, and a port
+//   is in VLAN N when attached to it. Access ports only.
+// - vlan-aware (`linux`): ports join br0 and carry VLANs set with `bridge vlan`, access and
+//   trunk. This kernel has no 802.1Q, so ./vlan-datapath does the tagging with BPF programs
+//   on the ports; the frames between switch and servers carry real 802.1Q tags, and a server
+//   gets tagged interfaces (eth0.<vid>) with tag().
+// Everything it creates is named with a random suffix and removed by stop().
 //
 // Why sudo: sshd always drops to the logged-in user before running the ForceCommand, and
 // entering a namespace needs root. Logging in as root would mean changing root's password
@@ -41,12 +47,22 @@ export interface SwitchLab {
   ping(from: number, to: number): boolean;
   /** The bridge a port is attached to, read directly rather than over ssh. */
   portMaster(port: string): string | undefined;
+  /**
+   * Gives server `server` a tagged interface eth0.<vid> holding `address` (CIDR), as a host
+   * on a trunk port has. vlan-aware form only.
+   */
+  tag(server: number, vid: number, address: string): void;
+  /** Adds `address` (CIDR) to server `server`'s untagged eth0. */
+  addAddress(server: number, address: string): void;
+  /** Whether server `from` reaches `address` by ping. */
+  reaches(from: number, address: string): boolean;
   /** Kills every open SSH session (not the listener), as a switch reboot or a flaky link would. */
   dropSessions(): Promise<void>;
   stop(): Promise<void>;
 }
 
 const SHELL_SOURCE = path.join(__dirname, "switch-shell");
+const DATAPATH_SOURCE = path.join(__dirname, "vlan-datapath");
 const SSHD = "/usr/sbin/sshd";
 const SUDOERS_DIR = "/etc/sudoers.d";
 // sshd_config and sudoers have their own quoting rules; paths that need none avoid them.
@@ -135,7 +151,9 @@ async function waitListening(child: ChildProcess, port: number): Promise<boolean
   throw new Error(`sshd did not listen on 127.0.0.1:${port} within 15 s`);
 }
 
-function sshdConfig(dir: string, port: number, user: string, namespace: string): string {
+export type SwitchForm = "bridge-per-vlan" | "vlan-aware";
+
+function sshdConfig(dir: string, port: number, user: string, shell: string): string {
   return [
     `ListenAddress 127.0.0.1:${port}`,
     `HostKey ${dir}/ssh_host_ed25519_key`,
@@ -150,7 +168,7 @@ function sshdConfig(dir: string, port: number, user: string, namespace: string):
     "KbdInteractiveAuthentication no",
     "PermitRootLogin no",
     `AllowUsers ${user}`,
-    `ForceCommand sudo -n ${dir}/switch-shell ${namespace}`,
+    `ForceCommand sudo -n ${shell}`,
     "PermitTTY no",
     "AllowTcpForwarding no",
     "AllowStreamLocalForwarding no",
@@ -163,12 +181,21 @@ function sshdConfig(dir: string, port: number, user: string, namespace: string):
   ].join("\n");
 }
 
-export async function startSwitch(opts: { ports: number }): Promise<SwitchLab> {
+export async function startSwitch(opts: { ports: number; form?: SwitchForm }): Promise<SwitchLab> {
   if (!Number.isInteger(opts.ports) || opts.ports < 1 || opts.ports > 200) {
     throw new Error(`ports must be 1..200, got ${opts.ports}`);
   }
   if (process.getuid?.() !== 0) throw new Error("the switch lab needs root (namespaces, sshd, sudoers)");
-  ensurePackages(["iproute2", "iputils-ping", "sudo", "openssh-server", "openssh-client"]);
+  const form = opts.form ?? "bridge-per-vlan";
+  ensurePackages([
+    "iproute2",
+    "iputils-ping",
+    "sudo",
+    "openssh-server",
+    "openssh-client",
+    // vlan-datapath compiles its BPF programs with clang against libbpf's headers.
+    ...(form === "vlan-aware" ? ["clang", "libbpf-dev", "linux-libc-dev"] : []),
+  ]);
 
   const suffix = crypto.randomBytes(3).toString("hex");
   const namespace = `bmt${suffix}`;
@@ -231,6 +258,11 @@ export async function startSwitch(opts: { ports: number }): Promise<SwitchLab> {
       ports.push(port);
       servers.push({ namespace: ns, port, address });
     }
+    if (form === "vlan-aware") {
+      // A plain bridge: vlan_filtering needs 802.1Q, which vlan-datapath stands in for.
+      run("ip", ["-n", namespace, "link", "add", "name", "br0", "type", "bridge"]);
+      run("ip", ["-n", namespace, "link", "set", "dev", "br0", "up"]);
+    }
 
     // Keys: the host key stays for sshd; the client key is handed over in memory only.
     run("ssh-keygen", [
@@ -254,9 +286,16 @@ export async function startSwitch(opts: { ports: number }): Promise<SwitchLab> {
     fs.writeFileSync(`${dir}/authorized_keys`, fs.readFileSync(`${keyDir}/id.pub`), { mode: 0o644 });
     fs.rmSync(keyDir, { recursive: true, force: true });
 
-    // A private copy of the shell: sudo runs it as root, so it must be root's, not the work tree's.
-    fs.copyFileSync(SHELL_SOURCE, `${dir}/switch-shell`);
-    fs.chmodSync(`${dir}/switch-shell`, 0o755);
+    // Private copies of the shell and the datapath tool: sudo runs them as root, so they must
+    // be root's, not the work tree's.
+    for (const [source, name] of [
+      [SHELL_SOURCE, "switch-shell"],
+      [DATAPATH_SOURCE, "vlan-datapath"],
+    ] as const) {
+      fs.copyFileSync(source, `${dir}/${name}`);
+      fs.chmodSync(`${dir}/${name}`, 0o755);
+    }
+    const shell = `${dir}/switch-shell ${namespace} ${form}`;
 
     const password = crypto.randomBytes(18).toString("base64url");
     run("useradd", ["-m", "-d", `${dir}/home`, "-s", "/bin/sh", "-c", "baremetal switch lab", user]);
@@ -267,7 +306,7 @@ export async function startSwitch(opts: { ports: number }): Promise<SwitchLab> {
     // and renamed into effect only once visudo accepts it.
     const alias = `BAREMETAL_SWITCH_${suffix.toUpperCase()}`;
     const rules = [
-      `Cmnd_Alias ${alias} = ${dir}/switch-shell ${namespace}`,
+      `Cmnd_Alias ${alias} = ${shell}`,
       `Defaults!${alias} env_keep += "SSH_ORIGINAL_COMMAND"`,
       `${user} ALL=(root) NOPASSWD: ${alias}`,
       "",
@@ -285,7 +324,7 @@ export async function startSwitch(opts: { ports: number }): Promise<SwitchLab> {
     let port = 0;
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
-      fs.writeFileSync(`${dir}/sshd_config`, sshdConfig(dir, port, user, namespace), { mode: 0o644 });
+      fs.writeFileSync(`${dir}/sshd_config`, sshdConfig(dir, port, user, shell), { mode: 0o644 });
       run(SSHD, ["-t", "-f", `${dir}/sshd_config`]);
       const log = fs.openSync(`${dir}/sshd.log`, "a");
       sshd = spawn(SSHD, ["-D", "-e", "-f", `${dir}/sshd_config`], { stdio: ["ignore", log, log] });
@@ -311,6 +350,23 @@ export async function startSwitch(opts: { ports: number }): Promise<SwitchLab> {
         if (!source || !target) throw new Error(`no server ${source ? to : from}`);
         const address = target.address.split("/")[0]!;
         return reaches(source.namespace, address);
+      },
+      tag(server, vid, address) {
+        const target = servers[server];
+        if (!target) throw new Error(`no server ${server}`);
+        if (form !== "vlan-aware") throw new Error("tagged interfaces need the vlan-aware form");
+        run(`${dir}/vlan-datapath`, ["subif", target.namespace, "eth0", String(vid)]);
+        run("ip", ["-n", target.namespace, "addr", "add", address, "dev", `eth0.${vid}`]);
+      },
+      addAddress(server, address) {
+        const target = servers[server];
+        if (!target) throw new Error(`no server ${server}`);
+        run("ip", ["-n", target.namespace, "addr", "add", address, "dev", "eth0"]);
+      },
+      reaches(from, address) {
+        const source = servers[from];
+        if (!source) throw new Error(`no server ${from}`);
+        return reaches(source.namespace, address.split("/")[0]!);
       },
       portMaster(port) {
         const out = run("ip", ["-n", namespace, "-j", "link", "show", "dev", port]);
