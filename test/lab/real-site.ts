@@ -8,7 +8,10 @@
 // Layout (10.99.0.0/24 inside the switch namespace only):
 //   machine i: namespace tor.servers[i], eth0 10.99.0.<i+1>, cabled to swp<i+1>
 //   boot server: the last server namespace, cabled to the last port, which the site puts on
-//   the provisioning VLAN's bridge itself (the facility's uplink, not a port the provider owns)
+//   the provisioning VLAN itself (the facility's uplink, not a port the provider owns)
+// The switch runs in either of its forms (test/lab/switch.ts): bridge-per-vlan, driven with
+// the `linux-bridge-per-vlan` dialect (access ports), or vlan-aware, driven with `linux`
+// (access and trunk ports, so hybrid servers too).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import crypto from "node:crypto";
 import path from "node:path";
@@ -21,7 +24,8 @@ import type { Store } from "../../provider/store/store";
 import { startIpmiBmcs, type IpmiBmc } from "./ipmi";
 import { attachMachine, type NetnsMachine } from "./netns-machine";
 import { stopGroup } from "./process-group";
-import { startSwitch, type SwitchLab } from "./switch";
+import { openSwitch } from "../../provider/hardware/switch";
+import { startSwitch, type SwitchForm, type SwitchLab } from "./switch";
 
 const CLI = path.resolve(__dirname, "../../bin/cli/main.js");
 const FACILITY = "rack1";
@@ -108,6 +112,7 @@ export async function startRealSite(opts: {
   machines: number;
   storeFile: string;
   installMs?: number;
+  switchForm?: SwitchForm;
 }): Promise<RealSite> {
   const stops: (() => Promise<unknown>)[] = [];
   const stop = async () => {
@@ -115,16 +120,37 @@ export async function startRealSite(opts: {
   };
   try {
     const n = opts.machines;
-    const tor = await startSwitch({ ports: n + 1 });
+    const form = opts.switchForm ?? "bridge-per-vlan";
+    const tor = await startSwitch({ ports: n + 1, form });
     stops.push(() => tor.stop());
     const uplink = tor.servers[n]!;
     const bootAddress = uplink.address.split("/")[0]!;
     const bootServerUrl = `http://${bootAddress}:${BOOT_PORT}`;
-    // The facility's provisioning VLAN reaches the boot server: its bridge and the uplink port.
-    const bridge = `vlan${PROVISIONING_VLAN}`;
-    ip(["-n", tor.namespace, "link", "add", "name", bridge, "type", "bridge"]);
-    ip(["-n", tor.namespace, "link", "set", "dev", bridge, "up"]);
-    ip(["-n", tor.namespace, "link", "set", "dev", uplink.port, "master", bridge]);
+    // The facility's provisioning VLAN reaches the boot server: the VLAN and the uplink port.
+    if (form === "vlan-aware") {
+      // Only the switch's own commands keep its VLAN tables and their BPF programs in step.
+      const sw = openSwitch(
+        {
+          host: tor.host,
+          port: tor.port,
+          username: tor.username,
+          hostKeyFingerprint: tor.hostKeyFingerprint,
+          privateKey: tor.privateKey,
+        },
+        "linux",
+      );
+      try {
+        await sw.ensureVlan(PROVISIONING_VLAN);
+        await sw.setAccess(uplink.port, PROVISIONING_VLAN);
+      } finally {
+        await sw.close();
+      }
+    } else {
+      const bridge = `vlan${PROVISIONING_VLAN}`;
+      ip(["-n", tor.namespace, "link", "add", "name", bridge, "type", "bridge"]);
+      ip(["-n", tor.namespace, "link", "set", "dev", bridge, "up"]);
+      ip(["-n", tor.namespace, "link", "set", "dev", uplink.port, "master", bridge]);
+    }
 
     const password = crypto.randomBytes(8).toString("hex");
     const ipmi = await startIpmiBmcs(n, { password });
@@ -142,7 +168,7 @@ export async function startRealSite(opts: {
 
     const store = await openStore(`sqlite:${opts.storeFile}`);
     stops.push(() => store.close());
-    await applyInventoryFile(store, inventoryYaml(tor, ipmi.bmcs, machines), {
+    await applyInventoryFile(store, inventoryYaml(tor, form, ipmi.bmcs, machines), {
       prune: false,
       dryRun: false,
       actor: "real-site",
@@ -176,6 +202,7 @@ export async function startRealSite(opts: {
 
 function inventoryYaml(
   tor: SwitchLab,
+  form: SwitchForm,
   bmcs: IpmiBmc[],
   machines: { id: string; mac: string; port: string }[],
 ) {
@@ -209,7 +236,7 @@ function inventoryYaml(
         host: tor.host,
         port: tor.port,
         hostKeyFingerprint: tor.hostKeyFingerprint,
-        dialect: "linux-bridge-per-vlan",
+        dialect: form === "vlan-aware" ? "linux" : "linux-bridge-per-vlan",
         username: tor.username,
         privateKeyRef: { env: REAL_SITE_ENV.switchKey },
       },

@@ -1,0 +1,105 @@
+// Hybrid servers on the real peers: examples/private-vlan (networkType hybrid, its default)
+// through the real engine, with the namespace switch in its vlan-aware form driven by the
+// `linux` dialect over SSH. After the install each server's port is a trunk: the layer-3
+// (provisioning) network untagged, the private VLAN tagged. Shown by traffic with real 802.1Q
+// tags: the two servers reach each other on the VLAN through tagged interfaces (eth0.<vid>, as
+// their OS would configure), keep reaching the boot server untagged, and a machine whose
+// port does not carry the VLAN cannot reach them on it.
+import fs from "node:fs";
+import path from "node:path";
+import { exampleStack, type ExampleStack } from "../../cli/example-stack";
+import { openSwitch, type Switch } from "../../provider/hardware/switch";
+import { listVlans } from "../../provider/store/vlans-sql";
+import { reaches } from "../lab/ping";
+import { startRealSite, type RealSite } from "../lab/real-site";
+
+jest.setTimeout(300_000);
+
+let ex: ExampleStack;
+let site: RealSite;
+let sw: Switch;
+const log = (label: string) => (out: string) => process.stdout.write(`[${label}] ${out}`);
+
+beforeAll(async () => {
+  ex = await exampleStack("private-vlan", "rack1");
+  fs.mkdirSync(path.dirname(ex.storeFile), { recursive: true });
+  // Two machines for the servers, one left outside the VLAN.
+  site = await startRealSite({
+    machines: 3,
+    storeFile: ex.storeFile,
+    installMs: 300,
+    switchForm: "vlan-aware",
+  });
+  for (const [k, v] of Object.entries(site.env)) process.env[k] = v;
+  for (const [k, v] of Object.entries({
+    "baremetal:bootServerUrl": site.config["baremetal:bootServerUrl"]!,
+    facility: site.config.facility!,
+    plan: site.config.plan!,
+    provisionTimeoutSeconds: "120",
+  }))
+    await ex.stack.setConfig(k, { value: v });
+  // The test's own session to the switch, to read ports back and to place the outsider.
+  sw = openSwitch(
+    {
+      host: site.tor.host,
+      port: site.tor.port,
+      username: site.tor.username,
+      hostKeyFingerprint: site.tor.hostKeyFingerprint,
+      privateKey: site.tor.privateKey,
+    },
+    "linux",
+  );
+});
+
+afterAll(async () => {
+  await ex?.stack.destroy().catch(() => undefined);
+  await sw?.close();
+  await site?.stop();
+  ex?.cleanup();
+});
+
+test("hybrid servers reach each other tagged on their VLAN and the layer-3 network untagged", async () => {
+  const up = await ex.stack.up({ onOutput: log("up") });
+  expect(up.summary.result).toBe("succeeded");
+  const vid = up.outputs.vlan!.value as number;
+  const db = up.outputs.db!.value as { machine: string }[];
+
+  const index = (machine: string) => site.machines.findIndex((m) => m.id === machine);
+  const [a, b] = db.map((d) => index(d.machine)) as [number, number];
+  const outside = [0, 1, 2].find((i) => i !== a && i !== b)!;
+  const boot = new URL(site.bootServerUrl).hostname;
+  for (const i of [a, b]) {
+    // The switch's own read-back: native provisioning VLAN, the private VLAN tagged.
+    expect(await sw.readPort(site.machines[i]!.port)).toEqual({
+      port: site.machines[i]!.port,
+      mode: "trunk",
+      nativeVlan: 10,
+      allowedVlans: [vid],
+    });
+    expect(site.machines[i]!.phase()).toBe("running");
+  }
+  site.tor.tag(a, vid, "10.77.0.1/24");
+  site.tor.tag(b, vid, "10.77.0.2/24");
+  site.tor.tag(outside, vid, "10.77.0.3/24");
+  expect(site.tor.reaches(a, "10.77.0.2")).toBe(true);
+  expect(site.tor.reaches(b, "10.77.0.1")).toBe(true);
+  expect(reaches(site.machines[a]!.namespace, boot)).toBe(true); // untagged, native
+
+  // The outsider on the provisioning VLAN as an access port: it reaches the boot server, but
+  // its tagged frames for the private VLAN are dropped at its port.
+  await sw.setAccess(site.machines[outside]!.port, 10);
+  expect(reaches(site.machines[outside]!.namespace, boot)).toBe(true);
+  expect(site.tor.reaches(outside, "10.77.0.1")).toBe(false);
+  expect(site.tor.reaches(outside, "10.77.0.2")).toBe(false);
+  await sw.resetPort(site.machines[outside]!.port);
+});
+
+test("destroy: ports reset, the VLAN gone from the switch and the store", async () => {
+  const res = await ex.stack.destroy({ onOutput: log("destroy") });
+  expect(res.summary.result).toBe("succeeded");
+  for (const m of site.machines) expect(await sw.readPort(m.port)).toEqual({ port: m.port, mode: "none" });
+  expect(await sw.listVlans()).toEqual([10]);
+  const events = await site.store.events(200);
+  expect(events.filter((e) => e.action === "wipe.done")).toHaveLength(2);
+  expect(await site.store.transact(() => listVlans(), "read")).toEqual([]);
+});
