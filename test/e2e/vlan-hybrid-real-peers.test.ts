@@ -5,39 +5,24 @@
 // tags: the two servers reach each other on the VLAN through tagged interfaces (eth0.<vid>, as
 // their OS would configure), keep reaching the boot server untagged, and a machine whose
 // port does not carry the VLAN cannot reach them on it.
-import fs from "node:fs";
-import path from "node:path";
-import { exampleStack, type ExampleStack } from "../../cli/example-stack";
+import type { ExampleStack } from "../../cli/example-stack";
 import { openSwitch, type Switch } from "../../provider/hardware/switch";
 import { listVlans } from "../../provider/store/vlans-sql";
 import { reaches } from "../lab/ping";
-import { startRealSite, type RealSite } from "../lab/real-site";
+import type { RealSite } from "../lab/real-site";
+import { privateVlanSite, type PrivateVlanSite } from "../helpers/private-vlan-site";
 
 jest.setTimeout(300_000);
 
 let ex: ExampleStack;
 let site: RealSite;
+let stack: PrivateVlanSite | undefined;
 let sw: Switch;
 const log = (label: string) => (out: string) => process.stdout.write(`[${label}] ${out}`);
 
 beforeAll(async () => {
-  ex = await exampleStack("private-vlan", "rack1");
-  fs.mkdirSync(path.dirname(ex.storeFile), { recursive: true });
-  // Two machines for the servers, one left outside the VLAN.
-  site = await startRealSite({
-    machines: 3,
-    storeFile: ex.storeFile,
-    installMs: 300,
-    switchForm: "vlan-aware",
-  });
-  for (const [k, v] of Object.entries(site.env)) process.env[k] = v;
-  for (const [k, v] of Object.entries({
-    "baremetal:bootServerUrl": site.config["baremetal:bootServerUrl"]!,
-    facility: site.config.facility!,
-    plan: site.config.plan!,
-    provisionTimeoutSeconds: "120",
-  }))
-    await ex.stack.setConfig(k, { value: v });
+  stack = await privateVlanSite("vlan-aware"); // networkType hybrid: the example's default
+  ({ ex, site } = stack);
   // The test's own session to the switch, to read ports back and to place the outsider.
   sw = openSwitch(
     {
@@ -52,10 +37,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await ex?.stack.destroy().catch(() => undefined);
   await sw?.close();
-  await site?.stop();
-  ex?.cleanup();
+  await stack?.stop();
 });
 
 test("hybrid servers reach each other tagged on their VLAN and the layer-3 network untagged", async () => {

@@ -4,42 +4,27 @@
 // from the provisioning VLAN to their private VLAN's bridge: they reach each other, and neither
 // the boot server nor a machine outside the VLAN reaches them.
 import { spawnSync } from "node:child_process";
-import fs from "node:fs";
-import path from "node:path";
-import { exampleStack, type ExampleStack } from "../../cli/example-stack";
+import type { ExampleStack } from "../../cli/example-stack";
 import { listVlans, vlanPorts } from "../../provider/store/vlans-sql";
 import { reaches } from "../lab/ping";
-import { startRealSite, type RealSite } from "../lab/real-site";
+import type { RealSite } from "../lab/real-site";
+import { privateVlanSite, type PrivateVlanSite } from "../helpers/private-vlan-site";
 
 jest.setTimeout(300_000);
 
 let ex: ExampleStack;
 let site: RealSite;
+let stack: PrivateVlanSite | undefined;
 const log = (label: string) => (out: string) => process.stdout.write(`[${label}] ${out}`);
 
 const addressOf = (i: number) => site.tor.servers[i]!.address.split("/")[0]!;
 
 beforeAll(async () => {
-  ex = await exampleStack("private-vlan", "rack1");
-  fs.mkdirSync(path.dirname(ex.storeFile), { recursive: true });
-  // Two machines for the servers, one left outside the VLAN.
-  site = await startRealSite({ machines: 3, storeFile: ex.storeFile, installMs: 300 });
-  for (const [k, v] of Object.entries(site.env)) process.env[k] = v;
-  for (const [k, v] of Object.entries({
-    "baremetal:bootServerUrl": site.config["baremetal:bootServerUrl"]!,
-    facility: site.config.facility!,
-    plan: site.config.plan!,
-    networkType: "layer2",
-    provisionTimeoutSeconds: "120",
-  }))
-    await ex.stack.setConfig(k, { value: v });
+  stack = await privateVlanSite("bridge-per-vlan", { networkType: "layer2" });
+  ({ ex, site } = stack);
 });
 
-afterAll(async () => {
-  await ex?.stack.destroy().catch(() => undefined);
-  await site?.stop();
-  ex?.cleanup();
-});
+afterAll(() => stack?.stop());
 
 test("layer2 servers reach each other over their VLAN and nothing else reaches them", async () => {
   const up = await ex.stack.up({ onOutput: log("up") });

@@ -31,10 +31,21 @@ export async function labStack(
     // The provider acts as the stack's baremetal:actor when it sets one.
     ...(opts.config?.["baremetal:actor"] ? { owners: [opts.config["baremetal:actor"]] } : {}),
   });
-  // The provider process reads the lab's credentials from its environment.
+  return onSite(ex, site, { ...site.config, ...opts.config });
+}
+
+/**
+ * A stack on a site that is up: the site's credentials go into this process's environment
+ * (the provider process inherits them) and `config` into the stack's. stop() destroys what is
+ * left, stops the site and removes the project.
+ */
+export async function onSite<S extends { env: Record<string, string>; stop(): Promise<void> }>(
+  ex: ExampleStack,
+  site: S,
+  config: Record<string, string>,
+): Promise<{ ex: ExampleStack; site: S; stop(): Promise<void> }> {
   for (const [k, v] of Object.entries(site.env)) process.env[k] = v;
-  for (const [k, v] of Object.entries({ ...site.config, ...opts.config }))
-    await ex.stack.setConfig(k, { value: v });
+  for (const [k, v] of Object.entries(config)) await ex.stack.setConfig(k, { value: v });
   return {
     ex,
     site,
