@@ -15,7 +15,6 @@ import { memberKeys } from "../store/projects-sql";
 import {
   claimServer,
   finishServer,
-  sessionState,
   setServerState,
   stageSession,
   type ServerRecord,
@@ -29,6 +28,7 @@ import { portsTo, resetPorts, type PortState } from "./ports";
 import type { ServerInputs } from "./inputs";
 import { hashPassword, newRootPassword } from "./passwords";
 import { progress, steps } from "./progress";
+import { waitForSession } from "./session-watch";
 
 export interface Context {
   store: Store;
@@ -68,22 +68,6 @@ function interfaces(machine: MachineRecord, network: NetworkAddress[]): Interfac
         ? network.map((a) => ({ cidr: a.cidr, family: a.family, gateway: a.gateway, public: a.public }))
         : [],
   }));
-}
-
-async function waitForSession(ctx: Context, token: string, deadlineMs: number, what: string): Promise<void> {
-  const start = Date.now();
-  const end = start + deadlineMs;
-  for (;;) {
-    const s = await ctx.store.transact(() => sessionState(token), "read");
-    if (s?.state === "done") return;
-    if (!s || s.state === "failed") throw new Error(`${what} failed${s?.message ? `: ${s.message}` : ""}`);
-    if (Date.now() >= end)
-      throw new Error(`${what}: no report within ${Math.round(deadlineMs / 1000)} s (last: ${s.state})`);
-    // Installs report within seconds in a lab and minutes on hardware: look often at first,
-    // then once a second. At most as many servers wait at once as the engine runs in parallel.
-    const interval = Date.now() - start < 30_000 ? 100 : 1000;
-    await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, end - Date.now()))));
-  }
 }
 
 /** Stages an install and PXE-boots it; resolves once the installed OS has called home. */
@@ -144,7 +128,7 @@ async function install(
   });
 
   onStep("install");
-  await waitForSession(ctx, token, inputs.provisionTimeoutSeconds * 1000, "install");
+  await waitForSession(ctx.store, token, inputs.provisionTimeoutSeconds * 1000, "install");
 
   // Installed on the provisioning VLAN; now the server's own network mode.
   const plan = portPlan(inputs, facility.provisioningVlan);
@@ -314,7 +298,7 @@ async function wipe(ctx: Context, server: ServerRecord, machine: MachineRecord, 
   );
   await bmc.setBootDevice("pxe", { persistent: false });
   await bmc.setPower("on");
-  await waitForSession(ctx, token, 30 * 60 * 1000, "wipe");
+  await waitForSession(ctx.store, token, 30 * 60 * 1000, "wipe");
 }
 
 /**

@@ -306,13 +306,24 @@ export function* sessionByToken(token: string): Op<ProvisioningSession | undefin
   return rows[0] && toSession(rows[0]);
 }
 
-/** Just the state, for polling: the staged configs are kilobytes each. */
-export function* sessionState(
-  token: string,
-): Op<{ state: SessionState; message: string | null } | undefined> {
-  const { rows } = yield q("SELECT state, message FROM provisioning WHERE token = ?", token);
-  const r = rows[0];
-  return r && { state: r.state as SessionState, message: (r.message as string | null) ?? null };
+/**
+ * The states of sessions, in one query, for the process-wide poll (session-watch.ts): just
+ * state and message, since the staged configs are kilobytes each. Tokens with no session are
+ * absent from the result.
+ */
+export function* sessionStates(
+  tokens: string[],
+): Op<Map<string, { state: SessionState; message: string | null }>> {
+  const { rows } = yield q(
+    `SELECT token, state, message FROM provisioning WHERE token IN (${tokens.map(() => "?").join(", ")})`,
+    ...tokens,
+  );
+  return new Map(
+    rows.map((r) => [
+      r.token as string,
+      { state: r.state as SessionState, message: (r.message as string | null) ?? null },
+    ]),
+  );
 }
 
 /** The open session of the machine that has this MAC, if any: what it boots now. */

@@ -1,0 +1,87 @@
+// Waiting for installs and wipes on every backend: one poll of the store for all the sessions
+// a process waits on; done resolves, failed, missing and late reject with what happened.
+import fs from "node:fs";
+import path from "node:path";
+import { applyInventoryFile } from "../../provider/inventory/apply";
+import { waitForSession } from "../../provider/servers/session-watch";
+import { claimServer, reportSession, stageSession } from "../../provider/store/servers-sql";
+import type { Store } from "../../provider/store/store";
+import { backends, freshStore } from "../helpers/backends";
+
+jest.setTimeout(60_000);
+
+const FILE = fs.readFileSync(path.join(__dirname, "../fixtures/inventory.yaml"), "utf8");
+
+describe.each(backends)("session waits on $name", (backend) => {
+  let store: Store;
+  let cleanup: () => Promise<void>;
+  let reads = 0;
+
+  beforeEach(async () => {
+    ({ store, cleanup } = await freshStore(backend));
+    await applyInventoryFile(store, FILE, { prune: false, dryRun: false, actor: "tester" });
+    // Count the store's read transactions: the polls.
+    const transact = store.transact.bind(store);
+    reads = 0;
+    store.transact = ((op: Parameters<Store["transact"]>[0], mode?: "read") => {
+      if (mode === "read") reads++;
+      return transact(op, mode);
+    }) as Store["transact"];
+  });
+  afterEach(() => cleanup());
+
+  async function stage(owner: string): Promise<string> {
+    const { server, machine } = await store.transact((at) =>
+      claimServer(
+        {
+          id: `srv-${owner}`,
+          owner,
+          project: "web",
+          facility: "lab1",
+          plan: "c3.small",
+          hostname: owner,
+          spec: {},
+        },
+        "tester",
+        at,
+      ),
+    );
+    const token = `token-${owner}`;
+    await store.transact((at) =>
+      stageSession(
+        { token, serverId: server.id, machineId: machine.id, kind: "install", staged: { ipxe: "#!ipxe\n" } },
+        "tester",
+        at,
+      ),
+    );
+    return token;
+  }
+  const report = (token: string, type: string, message: string | null = null) =>
+    store.transact((at) => reportSession(token, type, message, at));
+
+  test("several waits share each poll; each settles on its own session's outcome", async () => {
+    const [a, b] = [await stage("a"), await stage("b")];
+    const results = [
+      waitForSession(store, a, 20_000, "install").then(() => "done"),
+      waitForSession(store, b, 20_000, "install").catch((e: Error) => e.message),
+    ];
+    await new Promise((r) => setTimeout(r, 350));
+    const idle = reads;
+    await report(a, "phone-home");
+    await report(b, "install.failed", "disk /dev/sda not found");
+    expect(await Promise.all(results)).toEqual(["done", "install failed: disk /dev/sda not found"]);
+    // About three polls in 350 ms at 100 ms, whatever the number of waits: not one per wait.
+    expect(idle).toBeGreaterThanOrEqual(2);
+    expect(idle).toBeLessThanOrEqual(5);
+  });
+
+  test("a session that does not exist fails at once; one that never reports, at its deadline", async () => {
+    const started = Date.now();
+    await expect(waitForSession(store, "no-such-token", 20_000, "wipe")).rejects.toThrow("wipe failed");
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const c = await stage("c");
+    await expect(waitForSession(store, c, 300, "install")).rejects.toThrow(
+      "install: no report within 0 s (last: staged)",
+    );
+  });
+});
