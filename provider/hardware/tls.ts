@@ -31,8 +31,22 @@ type Connect = (
   callback?: (err: Error | null, socket?: Duplex) => void,
 ) => undefined;
 
+// One TLS context per trust setting, shared by every BMC connection: building a context (its
+// CA store, its cipher lists) cost more CPU than the handshake, once per server. A pinned
+// connection's context trusts nothing; the pin is checked on the certificate it presents.
+const contexts = new Map<string, tls.SecureContext>();
+function contextFor(ca: string | undefined): tls.SecureContext {
+  const key = ca ?? "";
+  let context = contexts.get(key);
+  if (!context) {
+    context = tls.createSecureContext(ca === undefined ? {} : { ca });
+    contexts.set(key, context);
+  }
+  return context;
+}
+
 function connectPinned(pin: string, ...[options, callback]: Parameters<Connect>): undefined {
-  const socket = tls.connect({ ...options, rejectUnauthorized: false });
+  const socket = tls.connect({ ...options, secureContext: contextFor(undefined), rejectUnauthorized: false });
   const fail = (err: Error) => {
     socket.destroy();
     callback?.(err);
@@ -60,5 +74,5 @@ function connectPinned(pin: string, ...[options, callback]: Parameters<Connect>)
 export function httpsAgent(trust: TlsTrust, maxSockets = 8): https.Agent {
   const options: https.AgentOptions = { keepAlive: true, maxSockets };
   if (trust.fingerprint256) return pinnedAgent(normalFingerprint(trust.fingerprint256), options);
-  return new https.Agent({ ...options, ca: trust.ca });
+  return new https.Agent({ ...options, ca: trust.ca, secureContext: contextFor(trust.ca) });
 }

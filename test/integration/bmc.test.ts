@@ -197,6 +197,13 @@ describe("Redfish driver on sushy-tools", () => {
     expect(e.code).toBe("BmcUntrusted");
   });
 
+  test("a certificate that chains to no CA this BMC trusts is refused, whatever others trust", async () => {
+    // Connections share one TLS context per trust setting; the lab's CA, which the tests
+    // above trusted, must not leak into a BMC given none (the system's roots only).
+    const bmc = new RedfishBmc(endpoint({ tls: {} }), { timeouts: FAST, retry: NO_RETRY });
+    expect((await failure(bmc.powerState())).code).toBe("BmcUntrusted");
+  });
+
   test("nothing listening is BmcUnreachable within the deadline", async () => {
     const port = Number(new URL(lab.url).port);
     const bmc = new RedfishBmc(endpoint({ url: `https://127.0.0.1:${port === 1 ? 2 : 1}` }), {
