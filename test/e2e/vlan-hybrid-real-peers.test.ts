@@ -4,7 +4,8 @@
 // (provisioning) network untagged, the private VLAN tagged. Shown by traffic with real 802.1Q
 // tags: the two servers reach each other on the VLAN through tagged interfaces (eth0.<vid>, as
 // their OS would configure), keep reaching the boot server untagged, and a machine whose
-// port does not carry the VLAN cannot reach them on it.
+// port does not carry the VLAN cannot reach them on it. A VLAN removed at the switch behind
+// the provider's back shows in refresh, and the next up puts it back in place.
 import type { ExampleStack } from "../../cli/example-stack";
 import { openSwitch, type Switch } from "../../provider/hardware/switch";
 import { listVlans } from "../../provider/store/vlans-sql";
@@ -18,6 +19,9 @@ let ex: ExampleStack;
 let site: RealSite;
 let stack: PrivateVlanSite | undefined;
 let sw: Switch;
+// The machines the two servers run on, by index into site.machines.
+let a = -1;
+let b = -1;
 const log = (label: string) => (out: string) => process.stdout.write(`[${label}] ${out}`);
 
 beforeAll(async () => {
@@ -48,7 +52,7 @@ test("hybrid servers reach each other tagged on their VLAN and the layer-3 netwo
   const db = up.outputs.db!.value as { machine: string }[];
 
   const index = (machine: string) => site.machines.findIndex((m) => m.id === machine);
-  const [a, b] = db.map((d) => index(d.machine)) as [number, number];
+  [a, b] = db.map((d) => index(d.machine)) as [number, number];
   const outside = [0, 1, 2].find((i) => i !== a && i !== b)!;
   const boot = new URL(site.bootServerUrl).hostname;
   for (const i of [a, b]) {
@@ -75,6 +79,23 @@ test("hybrid servers reach each other tagged on their VLAN and the layer-3 netwo
   expect(site.tor.reaches(outside, "10.77.0.1")).toBe(false);
   expect(site.tor.reaches(outside, "10.77.0.2")).toBe(false);
   await sw.resetPort(site.machines[outside]!.port);
+});
+
+test("a VLAN taken off a port at the switch shows in refresh, and the next up puts it back", async () => {
+  const vid = (await ex.stack.outputs()).vlan!.value as number;
+  const port = site.machines[a]!.port;
+  // Someone at the switch: the port keeps the layer-3 network, the private VLAN goes.
+  await sw.setAccess(port, 10);
+  expect(site.tor.reaches(a, "10.77.0.2")).toBe(false);
+
+  const refresh = await ex.stack.refresh({ onOutput: log("refresh") });
+  expect(refresh.summary.resourceChanges).toMatchObject({ update: 1 });
+  const up = await ex.stack.up({ onOutput: log("repair") });
+  expect(up.summary.resourceChanges).toMatchObject({ update: 1 });
+  expect(up.summary.resourceChanges?.replace ?? 0).toBe(0);
+  expect(await sw.readPort(port)).toEqual({ port, mode: "trunk", nativeVlan: 10, allowedVlans: [vid] });
+  expect(site.tor.reaches(a, "10.77.0.2")).toBe(true);
+  expect(site.tor.reaches(b, "10.77.0.1")).toBe(true);
 });
 
 test("destroy: ports reset, the VLAN gone from the switch and the store", async () => {
