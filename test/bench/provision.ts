@@ -12,6 +12,7 @@ import { performance } from "node:perf_hooks";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { exampleStack } from "../../cli/example-stack";
 import { startLabSite } from "../../cli/lab-site";
+import { sha512Crypt } from "../../provider/servers/passwords";
 
 const SIZES = (process.env.BENCH_SERVERS ?? "10,100,500").split(",").map(Number);
 const INSTALL_MS = Number(process.env.BENCH_INSTALL_MS ?? 1000);
@@ -97,7 +98,33 @@ async function run(servers: number) {
   }
 }
 
+/**
+ * This machine's speed on a fixed piece of the provider's own work, so that runs on different
+ * machines can be compared: CPU ms for 20 root-password hashes (sha512-crypt, 1000 rounds, as
+ * every server gets) and 2000 JSON round trips of a 4 KB document (the size of a server's
+ * outputs). Median of 5.
+ */
+function referenceCpuMs(): number {
+  const doc = {
+    items: Array.from({ length: 40 }, (_, i) => ({
+      id: `item-${i}`,
+      cidr: `10.0.${i}.0/29`,
+      tags: ["a", "b"],
+    })),
+  };
+  const runs: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const start = process.cpuUsage();
+    for (let i = 0; i < 20; i++) sha512Crypt("reference-password-0123456789", `salt${i}`, 1000);
+    for (let i = 0; i < 2000; i++) JSON.parse(JSON.stringify(doc));
+    const used = process.cpuUsage(start);
+    runs.push((used.user + used.system) / 1000);
+  }
+  return round(runs.sort((a, b) => a - b)[2]!);
+}
+
 async function main(): Promise<void> {
+  const reference = referenceCpuMs();
   const results = [];
   for (const n of SIZES) {
     const r = await run(n);
@@ -110,7 +137,7 @@ async function main(): Promise<void> {
     JSON.stringify(
       {
         benchmark: "pulumi up of N servers on the built-in lab",
-        machine: { cpus: os.cpus().length, node: process.version },
+        machine: { cpus: os.cpus().length, node: process.version, referenceCpuMs: reference },
         results,
         memory: { benchRssMb: round(m.rss / 2 ** 20, 1) },
         targets: {
