@@ -35,8 +35,9 @@ export interface ServerArgs {
   tags?: pulumi.Input<pulumi.Input<string>[]>;
   description?: pulumi.Input<string>;
   /**
-   * layer3 (default): routed addresses only. hybrid: layer 3 untagged plus `vlans` tagged.
-   * layer2: only `vlans` (one as access, several as a trunk), no public addresses.
+   * layer3 (default): routed addresses only. hybrid: layer 3 untagged plus `vlans` tagged
+   * (the installed OS gets no VLAN interfaces: add `<nic>.<vid>` in userData). layer2: only
+   * `vlans` (one as access, several as a trunk), no public addresses.
    */
   networkType?: pulumi.Input<NetworkType>;
   /** VLAN ids of this project's Vlans in this facility, e.g. `[vlan.vid]`. Changes apply in place. */
