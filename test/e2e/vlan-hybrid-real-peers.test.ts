@@ -28,16 +28,7 @@ beforeAll(async () => {
   stack = await privateVlanSite("vlan-aware"); // networkType hybrid: the example's default
   ({ ex, site } = stack);
   // The test's own session to the switch, to read ports back and to place the outsider.
-  sw = openSwitch(
-    {
-      host: site.tor.host,
-      port: site.tor.port,
-      username: site.tor.username,
-      hostKeyFingerprint: site.tor.hostKeyFingerprint,
-      privateKey: site.tor.privateKey,
-    },
-    "linux",
-  );
+  sw = openSwitch(site.tor.endpoint(), "linux");
 });
 
 afterAll(async () => {

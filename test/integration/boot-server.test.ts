@@ -10,37 +10,18 @@ import { InventoryConflict } from "../../provider/inventory/errors";
 import { startBootServer, type BootServer } from "../../provider/provisioning/boot-server";
 import { bootServerUrls } from "../../provider/provisioning/urls";
 import {
-  claimServer,
   finishServer,
   serverTimeline,
   sessionByToken,
   setServerState,
   stageSession,
-  type ClaimRequest,
 } from "../../provider/store/servers-sql";
 import type { Store } from "../../provider/store/store";
 import { backends, freshStore, sqliteBackend } from "../helpers/backends";
+import { claim } from "../helpers/claim";
 import { failure } from "../helpers/failure";
 
 const FILE = fs.readFileSync(path.join(__dirname, "../fixtures/inventory.yaml"), "utf8");
-const claim = (store: Store, owner: string, over: Partial<ClaimRequest> = {}) =>
-  store.transact((at) =>
-    claimServer(
-      {
-        id: `srv-${owner}`,
-        owner,
-        project: "web",
-        facility: "lab1",
-        plan: "c3.small",
-        hostname: owner,
-        spec: {},
-        ...over,
-      },
-      "tester",
-      at,
-    ),
-  );
-
 describe.each(backends)("claims and boot server on $name", (backend) => {
   let store: Store;
   let cleanup: () => Promise<void>;

@@ -4,9 +4,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { applyInventoryFile } from "../../provider/inventory/apply";
 import { waitForSession } from "../../provider/servers/session-watch";
-import { claimServer, reportSession, stageSession } from "../../provider/store/servers-sql";
+import { reportSession, stageSession } from "../../provider/store/servers-sql";
 import type { Store } from "../../provider/store/store";
 import { backends, freshStore } from "../helpers/backends";
+import { claim } from "../helpers/claim";
 
 jest.setTimeout(60_000);
 
@@ -31,21 +32,7 @@ describe.each(backends)("session waits on $name", (backend) => {
   afterEach(() => cleanup());
 
   async function stage(owner: string): Promise<string> {
-    const { server, machine } = await store.transact((at) =>
-      claimServer(
-        {
-          id: `srv-${owner}`,
-          owner,
-          project: "web",
-          facility: "lab1",
-          plan: "c3.small",
-          hostname: owner,
-          spec: {},
-        },
-        "tester",
-        at,
-      ),
-    );
+    const { server, machine } = await claim(store, owner);
     const token = `token-${owner}`;
     await store.transact((at) =>
       stageSession(

@@ -15,17 +15,7 @@ let sw: Switch;
 
 beforeAll(async () => {
   lab = await startSwitch({ ports: 5, form: "vlan-aware" });
-  sw = openSwitch(
-    {
-      host: lab.host,
-      port: lab.port,
-      username: lab.username,
-      hostKeyFingerprint: lab.hostKeyFingerprint,
-      privateKey: lab.privateKey,
-    },
-    "linux",
-    { commandTimeoutMs: 30_000 },
-  );
+  sw = openSwitch(lab.endpoint(), "linux", { commandTimeoutMs: 30_000 });
 });
 
 afterAll(async () => {

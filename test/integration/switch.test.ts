@@ -9,14 +9,7 @@ jest.setTimeout(120_000);
 
 let lab: SwitchLab;
 let sw: Switch;
-const endpoint = (extra: object = {}) => ({
-  host: lab.host,
-  port: lab.port,
-  username: lab.username,
-  hostKeyFingerprint: lab.hostKeyFingerprint,
-  privateKey: lab.privateKey,
-  ...extra,
-});
+const endpoint = (extra: object = {}) => ({ ...lab.endpoint(), ...extra });
 
 const failure = (p: Promise<unknown>) => failureOf(p, HardwareError);
 

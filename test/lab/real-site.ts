@@ -129,16 +129,7 @@ export async function startRealSite(opts: {
     // The facility's provisioning VLAN reaches the boot server: the VLAN and the uplink port.
     if (form === "vlan-aware") {
       // Only the switch's own commands keep its VLAN tables and their BPF programs in step.
-      const sw = openSwitch(
-        {
-          host: tor.host,
-          port: tor.port,
-          username: tor.username,
-          hostKeyFingerprint: tor.hostKeyFingerprint,
-          privateKey: tor.privateKey,
-        },
-        "linux",
-      );
+      const sw = openSwitch(tor.endpoint(), "linux");
       try {
         await sw.ensureVlan(PROVISIONING_VLAN);
         await sw.setAccess(uplink.port, PROVISIONING_VLAN);

@@ -23,6 +23,7 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import type { SshEndpoint } from "../../provider/hardware/switch";
 import { ensurePackages } from "./apt";
 import { reaches } from "./ping";
 import { freePort } from "./ports";
@@ -43,6 +44,8 @@ export interface SwitchLab {
   ports: string[];
   /** One server namespace per port, its eth0 the other end of ports[i]. */
   servers: { namespace: string; port: string; address: string }[];
+  /** How a driver reaches this switch: its sshd, pinned host key and the lab user's key. */
+  endpoint(): SshEndpoint;
   /** Whether server `from` reaches server `to`'s address by ping (see lab/ping.ts). */
   ping(from: number, to: number): boolean;
   /** The bridge a port is attached to, read directly rather than over ssh. */
@@ -344,6 +347,7 @@ export async function startSwitch(opts: { ports: number; form?: SwitchForm }): P
       namespace,
       ports,
       servers,
+      endpoint: () => ({ host: "127.0.0.1", port, username: user, hostKeyFingerprint, privateKey }),
       ping(from, to) {
         const source = servers[from];
         const target = servers[to];
