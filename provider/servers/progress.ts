@@ -13,8 +13,10 @@ interface EngineClient {
 }
 
 let client: EngineClient | null | undefined;
-// One line after the other, so they show in the order they happened.
-let queue: Promise<void> = Promise.resolve();
+// One Log RPC at a time, so lines show in the order they happened. Lines that come while one
+// is in flight go together in the next: a wave of servers finishing at once is one RPC.
+let waiting: string[] = [];
+let sending = false;
 
 function engine(): EngineClient | null {
   if (client !== undefined) return client;
@@ -44,6 +46,12 @@ export function progress(message: string): void {
     if (process.env.BAREMETAL_PROGRESS) process.stderr.write(`baremetal: ${message}\n`);
     return;
   }
+  waiting.push(message);
+  send(c);
+}
+
+function send(c: EngineClient): void {
+  if (sending || waiting.length === 0) return;
   const pb = require("@pulumi/pulumi/proto/engine_pb.js") as {
     LogRequest: new () => {
       setSeverity(s: number): unknown;
@@ -54,10 +62,19 @@ export function progress(message: string): void {
   };
   const req = new pb.LogRequest();
   req.setSeverity(pb.LogSeverity.INFO);
-  req.setMessage(message);
+  req.setMessage(waiting.join("\n"));
   req.setEphemeral(false);
+  waiting = [];
+  sending = true;
   // Progress is best effort: a lost line must never fail a server.
-  queue = queue.then(() => new Promise<void>((resolve) => c.log(req, () => resolve())));
+  try {
+    c.log(req, () => {
+      sending = false;
+      send(c);
+    });
+  } catch {
+    sending = false;
+  }
 }
 
 /** How long a step runs before its line is shown; BAREMETAL_PROGRESS_AFTER_MS overrides. */

@@ -26,7 +26,13 @@ beforeAll(async () => {
 afterAll(() => lab?.stop());
 
 test("up: three servers active, each on its own machine with its addresses", async () => {
-  const up = await ex.stack.up({ onOutput: log("up") });
+  let shown = "";
+  const up = await ex.stack.up({
+    onOutput: (out) => {
+      shown += out;
+      log("up")(out);
+    },
+  });
   expect(up.summary.result).toBe("succeeded");
   const web = up.outputs.web!.value as {
     hostname: string;
@@ -38,6 +44,8 @@ test("up: three servers active, each on its own machine with its addresses", asy
   }[];
   expect(web.map((w) => w.state)).toEqual(["active", "active", "active"]);
   expect(new Set(web.map((w) => w.machine)).size).toBe(3);
+  // Progress reached the engine's display: each server's line, whether or not it shared a Log RPC.
+  for (const w of web) expect(shown).toContain(`${w.hostname}: active on machine ${w.machine}`);
   for (const w of web) {
     expect(w.publicIpv4).toMatch(/^198\.1[89]\./);
     expect(w.privateIpv4).toMatch(/^10\./);

@@ -605,6 +605,12 @@ describe("refusals", () => {
     expect(boot({ dns: ["9.9.9.9; rm -rf /"] })).toMatch(
       /dns\[0\] "9.9.9.9; rm -rf \/" is not an IP address/,
     );
+    // Only plain dotted decimal and IPv6 text; nothing a resolver or shell reads another way.
+    for (const odd of ["01.2.3.4", "1.2.3", "0x1.2.3.4", "1.2.3.4 ", "fe80::1%eth0", "2001:db8::1/64", ""]) {
+      expect(boot({ dns: [odd] })).toMatch(/dns\[0\] .* is not an IP address/);
+    }
+    expect(addr("010.51.100.10/29", 4)).toMatch(/not an IPv4 address with a prefix length/);
+    expect(boot({ dns: ["2001:DB8::1", "::ffff:192.0.2.1"] })).toBe("no error");
   });
 
   test("keys, password hash, token, disk", () => {

@@ -2,6 +2,7 @@
 // an iPXE script, a kernel command line, a systemd unit, a shell command or a YAML/JSON file,
 // so each value is held to the narrowest shape that can be embedded in all of them verbatim:
 // nothing is escaped per format, and so nothing can be mis-escaped into an injected command.
+import { isIPv4, isIPv6 } from "node:net";
 import ipaddr from "ipaddr.js";
 
 export class RenderError extends Error {
@@ -142,8 +143,14 @@ export function checkIp(what: string, ip: string, family?: 4 | 6): string {
 
 export function parseIp(ip: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
   if (typeof ip !== "string") return undefined;
-  if (ipaddr.IPv4.isValidFourPartDecimal(ip)) return ipaddr.IPv4.parse(ip);
-  // No zone ids ("%eth0"): a gateway or resolver is named by address alone.
-  if (ip.includes(":") && !ip.includes("%") && ipaddr.IPv6.isValid(ip)) return ipaddr.IPv6.parse(ip);
+  // Node's native checks (dotted decimal, no leading zeros), then one ipaddr.js parse: its
+  // isValid helpers parse the text once more each.
+  try {
+    if (isIPv4(ip)) return ipaddr.IPv4.parse(ip);
+    // No zone ids ("%eth0"): a gateway or resolver is named by address alone.
+    if (isIPv6(ip) && !ip.includes("%")) return ipaddr.IPv6.parse(ip);
+  } catch {
+    // Refused below like any other non-address.
+  }
   return undefined;
 }
