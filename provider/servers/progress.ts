@@ -13,10 +13,39 @@ interface EngineClient {
 }
 
 let client: EngineClient | null | undefined;
-// One Log RPC at a time, so lines show in the order they happened. Lines that come while one
-// is in flight go together in the next: a wave of servers finishing at once is one RPC.
-let waiting: string[] = [];
-let sending = false;
+let toEngine: ((line: string) => void) | undefined;
+
+/**
+ * Lines to `send`, one call in flight at a time, so they show in the order they happened.
+ * Lines that come while one is in flight go together (joined by newlines) in the next: a wave
+ * of servers finishing at once is one engine RPC, not one each.
+ */
+export function batchedLines(send: (text: string, done: () => void) => void): (line: string) => void {
+  let waiting: string[] = [];
+  let sending = false;
+  const next = () => {
+    if (sending || waiting.length === 0) return;
+    const text = waiting.join("\n");
+    waiting = [];
+    sending = true;
+    let finished = false;
+    const done = () => {
+      if (finished) return;
+      finished = true;
+      sending = false;
+      next();
+    };
+    try {
+      send(text, done);
+    } catch {
+      done(); // best effort: a failed send must not hold back the lines after it
+    }
+  };
+  return (line) => {
+    waiting.push(line);
+    next();
+  };
+}
 
 function engine(): EngineClient | null {
   if (client !== undefined) return client;
@@ -46,35 +75,23 @@ export function progress(message: string): void {
     if (process.env.BAREMETAL_PROGRESS) process.stderr.write(`baremetal: ${message}\n`);
     return;
   }
-  waiting.push(message);
-  send(c);
-}
-
-function send(c: EngineClient): void {
-  if (sending || waiting.length === 0) return;
-  const pb = require("@pulumi/pulumi/proto/engine_pb.js") as {
-    LogRequest: new () => {
-      setSeverity(s: number): unknown;
-      setMessage(m: string): unknown;
-      setEphemeral(e: boolean): unknown;
+  toEngine ??= batchedLines((text, done) => {
+    const pb = require("@pulumi/pulumi/proto/engine_pb.js") as {
+      LogRequest: new () => {
+        setSeverity(s: number): unknown;
+        setMessage(m: string): unknown;
+        setEphemeral(e: boolean): unknown;
+      };
+      LogSeverity: { INFO: number };
     };
-    LogSeverity: { INFO: number };
-  };
-  const req = new pb.LogRequest();
-  req.setSeverity(pb.LogSeverity.INFO);
-  req.setMessage(waiting.join("\n"));
-  req.setEphemeral(false);
-  waiting = [];
-  sending = true;
-  // Progress is best effort: a lost line must never fail a server.
-  try {
-    c.log(req, () => {
-      sending = false;
-      send(c);
-    });
-  } catch {
-    sending = false;
-  }
+    const req = new pb.LogRequest();
+    req.setSeverity(pb.LogSeverity.INFO);
+    req.setMessage(text);
+    req.setEphemeral(false);
+    // Progress is best effort: a lost line must never fail a server.
+    c.log(req, () => done());
+  });
+  toEngine(message);
 }
 
 /** How long a step runs before its line is shown; BAREMETAL_PROGRESS_AFTER_MS overrides. */

@@ -1,5 +1,6 @@
-// Step lines: only a step that lasts is shown, and nothing is shown after done().
-import { steps } from "../../provider/servers/progress";
+// Step lines: only a step that lasts is shown, and nothing is shown after done(); lines to the
+// engine go one call at a time, batched while one is in flight.
+import { batchedLines, steps } from "../../provider/servers/progress";
 
 let lines: string[];
 let restore: () => void;
@@ -48,4 +49,58 @@ test("a threshold of 0 shows every step at once", () => {
   s.step("claim");
   s.step("power", "machine m02");
   expect(lines).toEqual(["baremetal: web-1: claim", "baremetal: web-1: power (machine m02)"]);
+});
+
+describe("lines to the engine", () => {
+  // A fake Log RPC: records each call's text and holds its completion until the test releases it.
+  const engine = () => {
+    const sent: string[] = [];
+    const pending: (() => void)[] = [];
+    const line = batchedLines((text, done) => {
+      sent.push(text);
+      pending.push(done);
+    });
+    return { sent, line, finish: () => pending.shift()!() };
+  };
+
+  test("one call in flight; lines that come meanwhile go together, in order, in the next", () => {
+    const e = engine();
+    e.line("web-1: active on machine m01");
+    expect(e.sent).toEqual(["web-1: active on machine m01"]);
+    e.line("web-2: active on machine m02");
+    e.line("web-3: active on machine m03");
+    expect(e.sent).toHaveLength(1);
+    e.finish();
+    expect(e.sent).toEqual([
+      "web-1: active on machine m01",
+      "web-2: active on machine m02\nweb-3: active on machine m03",
+    ]);
+    e.finish();
+    e.line("web-4: install (machine m04)");
+    expect(e.sent).toHaveLength(3);
+    expect(e.sent[2]).toBe("web-4: install (machine m04)");
+  });
+
+  test("a call that throws, or completes twice, holds nothing back", () => {
+    let calls = 0;
+    const sent: string[] = [];
+    let done: () => void = () => undefined;
+    const line = batchedLines((text, d) => {
+      calls++;
+      if (calls === 1) throw new Error("engine gone");
+      sent.push(text);
+      done = d;
+    });
+    line("lost");
+    line("a");
+    expect(sent).toEqual(["a"]);
+    line("b");
+    const first = done;
+    first();
+    first(); // a second completion of the same call must not let two calls run at once
+    line("c");
+    expect(sent).toEqual(["a", "b"]);
+    done();
+    expect(sent).toEqual(["a", "b", "c"]);
+  });
 });
