@@ -5,7 +5,9 @@ import * as projectMember from "./resources/project-member";
 import * as server from "./resources/server";
 import * as vlan from "./resources/vlan";
 
-export { configure } from "./runtime";
+import { configure } from "./runtime";
+
+export { configure };
 export { resolveConfig, DEFAULT_STORE, type ProviderConfig } from "./config";
 export { openStore } from "./store/open";
 export type * from "./store/store";
@@ -13,7 +15,11 @@ export { IpamError, isIpamError } from "./ipam/errors";
 export { VlanError, isVlanError } from "./vlans/errors";
 export { AccessError, isAccessError } from "./access/errors";
 
-/** Lifecycle of each resource kind, by the name in its type token. */
+/**
+ * Lifecycle of each resource kind, by the name in its type token. Stacks whose state was
+ * written by versions before `shim` hold a provider that calls into this table by name
+ * (`resources[kind].check(...)` and so on): it stays as it is.
+ */
 export const resources = {
   IpReservation: ipReservation,
   Server: server,
@@ -22,3 +28,23 @@ export const resources = {
 } as const;
 
 export type ResourceKind = keyof typeof resources;
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/**
+ * The provider object Pulumi's dynamic-provider host calls for one kind: what the sdk's
+ * one-line `__provider` (sdk/provider-shim.ts) hands it.
+ */
+export function shim(kind: ResourceKind) {
+  const r = resources[kind] as Record<string, (...args: any[]) => Promise<any>>;
+  return {
+    async configure(req: { config: { get(key: string): string | undefined } }) {
+      configure((key) => req.config.get(key));
+    },
+    check: (olds: any, news: any) => r.check!(olds, news),
+    diff: (id: string, olds: any, news: any) => r.diff!(id, olds, news),
+    create: (inputs: any) => r.create!(inputs),
+    read: (id: string, props: any) => r.read!(id, props),
+    update: (id: string, olds: any, news: any) => r.update!(id, olds, news),
+    delete: (id: string, props: any) => r.remove!(id, props),
+  };
+}

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ownerKey, providerShim } from "./provider-shim";
+import { BaremetalResource, ownerKey } from "./provider-shim";
 
 export type IpReservationType = "public_ipv4" | "private_ipv4" | "public_ipv6" | "global_ipv4";
 
@@ -20,10 +20,8 @@ export interface IpReservationArgs {
   description?: pulumi.Input<string>;
 }
 
-let provider: pulumi.dynamic.ResourceProvider | undefined;
-
 /** An aligned block of addresses reserved for a project. */
-export class IpReservation extends pulumi.dynamic.Resource {
+export class IpReservation extends BaremetalResource {
   declare readonly project: pulumi.Output<string>;
   declare readonly type: pulumi.Output<IpReservationType>;
   declare readonly facility: pulumi.Output<string | undefined>;
@@ -46,9 +44,8 @@ export class IpReservation extends pulumi.dynamic.Resource {
   declare readonly description: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: IpReservationArgs, opts?: pulumi.CustomResourceOptions) {
-    provider ??= providerShim("IpReservation");
     super(
-      provider,
+      "IpReservation",
       name,
       {
         ...args,
@@ -67,8 +64,6 @@ export class IpReservation extends pulumi.dynamic.Resource {
         ...(args.prefixLength === undefined ? { prefixLength: undefined } : {}),
       },
       opts,
-      "baremetal",
-      "IpReservation",
     );
   }
 }

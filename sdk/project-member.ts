@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ownerKey, providerShim } from "./provider-shim";
+import { BaremetalResource, ownerKey } from "./provider-shim";
 
 export type ProjectRole = "owner" | "admin" | "collaborator" | "read_only";
 
@@ -17,10 +17,8 @@ export interface ProjectMemberArgs {
   sshKeys?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
-let provider: pulumi.dynamic.ResourceProvider | undefined;
-
 /** A user's role in a project. */
-export class ProjectMember extends pulumi.dynamic.Resource {
+export class ProjectMember extends BaremetalResource {
   declare readonly project: pulumi.Output<string>;
   declare readonly user: pulumi.Output<string>;
   declare readonly role: pulumi.Output<ProjectRole>;
@@ -29,14 +27,11 @@ export class ProjectMember extends pulumi.dynamic.Resource {
   declare readonly since: pulumi.Output<string>;
 
   constructor(name: string, args: ProjectMemberArgs, opts?: pulumi.CustomResourceOptions) {
-    provider ??= providerShim("ProjectMember");
     super(
-      provider,
+      "ProjectMember",
       name,
       { ...args, owner: ownerKey(pulumi, name), since: undefined },
       opts,
-      "baremetal",
-      "ProjectMember",
     );
   }
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ownerKey, providerShim } from "./provider-shim";
+import { BaremetalResource, ownerKey } from "./provider-shim";
 
 export type OperatingSystem =
   "flatcar_stable" | "fedora_coreos_stable" | "ubuntu_24_04" | "ubuntu_22_04" | "custom_ipxe";
@@ -61,10 +61,8 @@ export interface ServerArgs {
   reinstall?: pulumi.Input<"in-place" | "replace">;
 }
 
-let provider: pulumi.dynamic.ResourceProvider | undefined;
-
 /** A physical server: claimed, addressed, wired, netbooted, installed, and up. */
-export class Server extends pulumi.dynamic.Resource {
+export class Server extends BaremetalResource {
   declare readonly project: pulumi.Output<string>;
   declare readonly facility: pulumi.Output<string>;
   declare readonly plan: pulumi.Output<string>;
@@ -111,9 +109,8 @@ export class Server extends pulumi.dynamic.Resource {
   declare readonly description: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: ServerArgs, opts?: pulumi.CustomResourceOptions) {
-    provider ??= providerShim("Server");
     super(
-      provider,
+      "Server",
       name,
       {
         ...args,
@@ -134,8 +131,6 @@ export class Server extends pulumi.dynamic.Resource {
         timeline: undefined,
       },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "rootPassword"] },
-      "baremetal",
-      "Server",
     );
   }
 }

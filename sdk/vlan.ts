@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ownerKey, providerShim } from "./provider-shim";
+import { BaremetalResource, ownerKey } from "./provider-shim";
 
 export interface VlanArgs {
   /** The project the VLAN belongs to. */
@@ -17,10 +17,8 @@ export interface VlanArgs {
   forceDelete?: pulumi.Input<boolean>;
 }
 
-let provider: pulumi.dynamic.ResourceProvider | undefined;
-
 /** A project's VLAN in a facility, on every switch of the facility. */
-export class Vlan extends pulumi.dynamic.Resource {
+export class Vlan extends BaremetalResource {
   declare readonly project: pulumi.Output<string>;
   declare readonly facility: pulumi.Output<string>;
   /** The VLAN id (802.1Q tag). */
@@ -36,9 +34,8 @@ export class Vlan extends pulumi.dynamic.Resource {
   >;
 
   constructor(name: string, args: VlanArgs, opts?: pulumi.CustomResourceOptions) {
-    provider ??= providerShim("Vlan");
     super(
-      provider,
+      "Vlan",
       name,
       {
         ...args,
@@ -48,8 +45,6 @@ export class Vlan extends pulumi.dynamic.Resource {
         ...(args.vid === undefined ? { vid: undefined } : {}),
       },
       opts,
-      "baremetal",
-      "Vlan",
     );
   }
 }
