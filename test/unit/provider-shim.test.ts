@@ -27,7 +27,7 @@ function load(source: string): ShimProvider {
 }
 
 const METHODS = ["configure", "check", "diff", "create", "read", "update", "delete"];
-const before = fs.readFileSync(path.join(__dirname, "../fixtures/server-provider-before-0.2.txt"), "utf8");
+const before = fs.readFileSync(path.join(__dirname, "../fixtures/server-provider-serialized-by-pulumi.txt"), "utf8");
 
 test("the shim is one short line per kind", () => {
   for (const kind of ["IpReservation", "Server", "Vlan", "ProjectMember"] as const) {
