@@ -27,11 +27,6 @@ export class ProjectMember extends BaremetalResource {
   declare readonly since: pulumi.Output<string>;
 
   constructor(name: string, args: ProjectMemberArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      "ProjectMember",
-      name,
-      { ...args, owner: ownerKey(pulumi, name), since: undefined },
-      opts,
-    );
+    super("ProjectMember", name, { ...args, owner: ownerKey(pulumi, name), since: undefined }, opts);
   }
 }

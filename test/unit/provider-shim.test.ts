@@ -7,7 +7,10 @@ import { shimSource } from "../../sdk/provider-shim";
 
 interface ShimProvider {
   configure(req: { config: { get(key: string): string | undefined } }): Promise<void>;
-  check(olds: unknown, news: unknown): Promise<{ inputs?: unknown; failures?: { property: string; reason: string }[] }>;
+  check(
+    olds: unknown,
+    news: unknown,
+  ): Promise<{ inputs?: unknown; failures?: { property: string; reason: string }[] }>;
   diff(id: string, olds: unknown, news: unknown): Promise<{ changes?: boolean; replaces?: string[] }>;
   create(inputs: unknown): Promise<unknown>;
   read(id: string, props: unknown): Promise<unknown>;
@@ -27,7 +30,10 @@ function load(source: string): ShimProvider {
 }
 
 const METHODS = ["configure", "check", "diff", "create", "read", "update", "delete"];
-const before = fs.readFileSync(path.join(__dirname, "../fixtures/server-provider-serialized-by-pulumi.txt"), "utf8");
+const before = fs.readFileSync(
+  path.join(__dirname, "../fixtures/server-provider-serialized-by-pulumi.txt"),
+  "utf8",
+);
 
 test("the shim is one short line per kind", () => {
   for (const kind of ["IpReservation", "Server", "Vlan", "ProjectMember"] as const) {
@@ -54,7 +60,5 @@ test.each([
   const news = { ...olds, project: "b" };
   const diff = await p.diff("id-1", olds, news);
   expect(diff.replaces).toContain("project");
-  expect(diff).toEqual(
-    await provider.resources.Server.diff("id-1", olds as never, news as never),
-  );
+  expect(diff).toEqual(await provider.resources.Server.diff("id-1", olds as never, news as never));
 });
