@@ -29,22 +29,22 @@ export const resources = {
 
 export type ResourceKind = keyof typeof resources;
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 /**
  * The provider object Pulumi's dynamic-provider host calls for one kind: what the sdk's
- * one-line `__provider` (sdk/provider-shim.ts) hands it.
+ * one-line `__provider` (sdk/provider-shim.ts) hands it. The lifecycle functions are the
+ * kind's own, under the host's method names.
  */
 export function shim(kind: ResourceKind) {
-  const r = resources[kind] as Record<string, (...args: any[]) => Promise<any>>;
+  const r = resources[kind];
   return {
     async configure(req: { config: { get(key: string): string | undefined } }) {
       configure((key) => req.config.get(key));
     },
-    check: (olds: any, news: any) => r.check!(olds, news),
-    diff: (id: string, olds: any, news: any) => r.diff!(id, olds, news),
-    create: (inputs: any) => r.create!(inputs),
-    read: (id: string, props: any) => r.read!(id, props),
-    update: (id: string, olds: any, news: any) => r.update!(id, olds, news),
-    delete: (id: string, props: any) => r.remove!(id, props),
+    check: r.check,
+    diff: r.diff,
+    create: r.create,
+    read: r.read,
+    update: r.update,
+    delete: r.remove,
   };
 }

@@ -75,7 +75,7 @@ export function progress(message: string): void {
     if (process.env.BAREMETAL_PROGRESS) process.stderr.write(`baremetal: ${message}\n`);
     return;
   }
-  toEngine ??= batchedLines((text, done) => {
+  if (!toEngine) {
     const pb = require("@pulumi/pulumi/proto/engine_pb.js") as {
       LogRequest: new () => {
         setSeverity(s: number): unknown;
@@ -84,13 +84,15 @@ export function progress(message: string): void {
       };
       LogSeverity: { INFO: number };
     };
-    const req = new pb.LogRequest();
-    req.setSeverity(pb.LogSeverity.INFO);
-    req.setMessage(text);
-    req.setEphemeral(false);
-    // Progress is best effort: a lost line must never fail a server.
-    c.log(req, () => done());
-  });
+    toEngine = batchedLines((text, done) => {
+      const req = new pb.LogRequest();
+      req.setSeverity(pb.LogSeverity.INFO);
+      req.setMessage(text);
+      req.setEphemeral(false);
+      // Progress is best effort: a lost line must never fail a server.
+      c.log(req, () => done());
+    });
+  }
   toEngine(message);
 }
 
