@@ -71,8 +71,27 @@ function connectPinned(pin: string, ...[options, callback]: Parameters<Connect>)
   return undefined;
 }
 
-export function httpsAgent(trust: TlsTrust, maxSockets = 8): https.Agent {
-  const options: https.AgentOptions = { keepAlive: true, maxSockets };
-  if (trust.fingerprint256) return pinnedAgent(normalFingerprint(trust.fingerprint256), options);
-  return new https.Agent({ ...options, ca: trust.ca, secureContext: contextFor(trust.ca) });
+// One agent per trust setting for the whole process, so a connection to a BMC is kept and
+// reused by every call that reaches it, whichever server the call is for. A chassis manager
+// or a Redfish aggregator answers for many systems at one address; without this each server
+// paid its own TLS handshake, a tenth of the provider's CPU per server. The agent pools per
+// address; the Redfish driver bounds the requests in flight to each (bmc/redfish.ts), as the
+// agent's maxSockets cannot while our pin check makes connecting asynchronous.
+const agents = new Map<string, https.Agent>();
+// Idle connections are closed before a BMC would likely close them (Node and many embedded
+// servers use 5 s), so a request is rarely written to a socket the far end just dropped.
+const IDLE_MS = 4000;
+
+export function httpsAgent(trust: TlsTrust): https.Agent {
+  const pin = trust.fingerprint256 ? normalFingerprint(trust.fingerprint256) : undefined;
+  const key = pin ? `pin ${pin}` : `ca ${trust.ca ?? ""}`;
+  let agent = agents.get(key);
+  if (!agent) {
+    const options: https.AgentOptions = { keepAlive: true, timeout: IDLE_MS };
+    agent = pin
+      ? pinnedAgent(pin, options)
+      : new https.Agent({ ...options, ca: trust.ca, secureContext: contextFor(trust.ca) });
+    agents.set(key, agent);
+  }
+  return agent;
 }

@@ -63,8 +63,14 @@ export class RedfishSim {
   readonly password: string;
   /** Service-wide: every request is dropped unanswered (a BMC that is down or cut off). */
   unreachable = false;
-  /** Counters for tests: how clients authenticated. */
-  readonly stats = { sessionsCreated: 0, sessionsDeleted: 0, basicAuthRequests: 0, tokenRequests: 0 };
+  /** Counters for tests: how clients connected and authenticated. */
+  readonly stats = {
+    connections: 0,
+    sessionsCreated: 0,
+    sessionsDeleted: 0,
+    basicAuthRequests: 0,
+    tokenRequests: 0,
+  };
   private readonly systemsById = new Map<string, SimSystem>();
   private readonly sessions = new Map<string, Session>(); // by token, oldest first
   private readonly maxSessions: number;
@@ -147,6 +153,7 @@ export class RedfishSim {
     );
     // A client that vanishes mid-request is its problem, not the lab's.
     server.on("clientError", (_err, socket) => socket.destroy());
+    server.on("secureConnection", () => this.stats.connections++);
     server.keepAliveTimeout = 30_000;
     server.requestTimeout = 30_000;
     this.server = server;

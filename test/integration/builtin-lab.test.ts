@@ -12,6 +12,7 @@ import { openSwitch, type Switch } from "../../provider/hardware/switch";
 import { parseInventory, toInventoryFile } from "../../provider/inventory/schema";
 import { LAB_ENV, startBuiltinLab, type BuiltinLab, type LabMachine } from "../../provider/lab";
 import { RedfishSim } from "../../provider/lab/redfish-sim";
+import { makeCertificate } from "../../provider/lab/tls-cert";
 import { SwitchSim } from "../../provider/lab/switch-sim";
 import { bootServerUrls } from "../../provider/provisioning/urls";
 import { failure as failureOf } from "../helpers/failure";
@@ -359,6 +360,68 @@ describe("the built-in lab", () => {
         timeouts: FAST,
       });
       expect((await failure(pinned.powerState())).code).toBe("BmcUntrusted");
+    });
+
+    test("drivers for different systems behind one BMC address share its connections", async () => {
+      const sim = lab.redfish.sims[0]!;
+      const before = sim.stats.connections;
+      // One after another, as a provider works through servers behind a chassis manager.
+      for (const m of lab.machines.slice(0, 4)) {
+        const bmc = new RedfishBmc(redfish(lab, m), { timeouts: FAST });
+        expect(await bmc.powerState()).toMatch(/on|off/);
+        await bmc.close();
+      }
+      // Each used to open its own, a TLS handshake per server; now at most the first connects.
+      expect(sim.stats.connections - before).toBeLessThanOrEqual(1);
+    });
+
+    test("a BMC that never answers: every call is a BmcTimeout within its deadline, queued ones too", async () => {
+      const cert = await makeCertificate();
+      const held: http.ServerResponse[] = [];
+      let open = 0;
+      const server = https.createServer({ key: cert.key, cert: cert.cert }, (_req, res) => held.push(res));
+      server.on("secureConnection", (socket) => {
+        open++;
+        socket.once("close", () => open--);
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      try {
+        const commandMs = 600;
+        // More calls than the connections allowed to one BMC: the last ones wait for a free
+        // connection, and that wait counts against their deadline too.
+        const calls = Array.from({ length: 12 }, async (_, i) => {
+          const bmc = new RedfishBmc(
+            {
+              url,
+              username: "admin",
+              password: "secret",
+              auth: "basic",
+              tls: { fingerprint256: cert.fingerprint256 },
+              systemId: `s${i}`,
+            },
+            { timeouts: { ...FAST, commandMs }, retry: NO_RETRY },
+          );
+          const started = Date.now();
+          const e = await failure(bmc.powerState());
+          return { code: e.code, message: e.message, ms: Date.now() - started };
+        });
+        // Half way to the deadline every call has been made; only 8 of them have a connection.
+        await new Promise((resolve) => setTimeout(resolve, commandMs / 2));
+        const openMidway = open;
+        const waiting = held.length;
+        const results = await Promise.all(calls);
+        for (const r of results) {
+          expect(r.code).toBe("BmcTimeout");
+          expect(r.message).toBe(`Redfish BMC ${url}: no answer within ${commandMs} ms`);
+          expect(r.ms).toBeLessThan(commandMs * 1.8);
+        }
+        expect([openMidway, waiting]).toEqual([8, 8]); // the bound on connections to one BMC
+      } finally {
+        for (const res of held) res.destroy();
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
     });
 
     test("the service root needs no credential; systems do; bad input is 400", async () => {

@@ -4,8 +4,15 @@
 // read-back of the system until it shows the change: a Reset the service accepted is not yet a
 // machine that changed state.
 import { noteCommand } from "../commands";
-import axios, { AxiosError, type AxiosInstance, type AxiosResponse, type Method } from "axios";
+import axios, {
+  AxiosError,
+  type AxiosInstance,
+  type AxiosRequestConfig,
+  type AxiosResponse,
+  type Method,
+} from "axios";
 import { HardwareError } from "../errors";
+import { Slots } from "../slots";
 import { httpsAgent, type TlsTrust } from "../tls";
 import { pollUntil, retrying, DEFAULT_RETRY, type RetryPolicy } from "../timing";
 import { confirm, setPowerConfirmed } from "./confirm";
@@ -72,6 +79,15 @@ const RECENT_MS = 1000;
  */
 const sessionsAt = new Map<string, string>();
 
+/** Requests in flight to one BMC address at most, from this process. */
+const REQUESTS_PER_BMC = 8;
+const slotsAt = new Map<string, Slots>();
+function slotsFor(address: string): Slots {
+  let slots = slotsAt.get(address);
+  if (!slots) slotsAt.set(address, (slots = new Slots(REQUESTS_PER_BMC)));
+  return slots;
+}
+
 export class RedfishBmc implements Bmc {
   readonly protocol = "redfish" as const;
   readonly address: string;
@@ -105,7 +121,6 @@ export class RedfishBmc implements Bmc {
     this.http = axios.create({
       baseURL: url.origin,
       httpsAgent: httpsAgent(endpoint.tls ?? {}),
-      timeout: this.timeouts.commandMs,
       maxRedirects: 0,
       validateStatus: () => true,
       // A BMC is on the management network: no proxy from the environment gets its credentials.
@@ -197,7 +212,7 @@ export class RedfishBmc implements Bmc {
     // The DELETE still needs the token: build its headers before forgetting the session.
     const headers = this.authHeaders();
     this.sessionUri = this.token = undefined;
-    await this.http.delete(uri, { headers, timeout: this.timeouts.commandMs }).catch(() => undefined);
+    await this.limited({ method: "DELETE", url: uri, headers }).catch(() => undefined);
   }
 
   /** The first reset type in `preferred` that the service offers. */
@@ -424,7 +439,7 @@ export class RedfishBmc implements Bmc {
     headers: Record<string, string> = {},
   ): Promise<AxiosResponse> {
     try {
-      return await this.http.request({
+      return await this.limited({
         method,
         url: path,
         data: body,
@@ -435,7 +450,33 @@ export class RedfishBmc implements Bmc {
     }
   }
 
+  /**
+   * One request, under one deadline from waiting for a turn at the BMC to the last byte of the
+   * answer (a socket timeout would start only once connected).
+   */
+  private async limited(config: AxiosRequestConfig): Promise<AxiosResponse> {
+    // A timer of our own, cleared once answered: AbortSignal.timeout would fire (and build a
+    // DOMException) at every request's deadline, long after the answer.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.timeouts.commandMs);
+    const signal = controller.signal;
+    try {
+      return await slotsFor(this.address).run(signal, () => this.http.request({ ...config, signal }));
+    } catch (e) {
+      if (signal.aborted) {
+        throw new HardwareError(
+          "BmcTimeout",
+          `Redfish BMC ${this.address}: no answer within ${this.timeouts.commandMs} ms`,
+        );
+      }
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private networkError(e: unknown): HardwareError {
+    if (e instanceof HardwareError) return e;
     const code =
       e instanceof AxiosError ? (e.code ?? (e.cause as NodeJS.ErrnoException | undefined)?.code) : undefined;
     const cause = e instanceof AxiosError ? (e.cause as NodeJS.ErrnoException | undefined) : undefined;
