@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `baremetal` command.
+import "../provider/compile-cache";
 import { Command } from "commander";
 import { auditCommand } from "./commands/audit";
 import { bootServerCommand } from "./commands/boot-server";

@@ -1,5 +1,6 @@
 // The provider's entry point, loaded by the sdk's shim inside the dynamic-provider process
 // as `require("pulumi-baremetal/provider")`.
+import "./compile-cache";
 import * as ipReservation from "./resources/ip-reservation";
 import * as projectMember from "./resources/project-member";
 import * as server from "./resources/server";

@@ -1,6 +1,7 @@
 // The `baremetal` command as a user runs it: the built binary against a real store.
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { Client } from "pg";
 import { openStore } from "../../provider/store/open";
@@ -165,6 +166,41 @@ describe.each(backends)("baremetal on $name", (backend) => {
       await c.connect();
       await c.query(`DROP ROLE "dana@example.com"`);
       await c.end();
+    }
+  });
+});
+
+describe("start-up", () => {
+  // Every `pulumi` command starts a provider process and every CLI call a Node process: both
+  // turn on Node's compile cache themselves, so the user need not set NODE_COMPILE_CACHE.
+  const provider = path.resolve(__dirname, "../../bin/provider/index.js");
+  const start = (tmp: string, args: string[], extra: NodeJS.ProcessEnv = {}) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp, ...extra };
+    delete env.NODE_COMPILE_CACHE;
+    return spawnSync(process.execPath, args, { env, encoding: "utf8" });
+  };
+  const cached = (tmp: string) => {
+    const dir = path.join(tmp, "node-compile-cache");
+    return fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).length : 0;
+  };
+
+  test("the CLI and the provider keep compiled code in Node's compile cache, unless told not to", () => {
+    for (const args of [
+      [main, "--help"],
+      ["-e", `require(${JSON.stringify(provider)})`],
+    ]) {
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bm-cache-"));
+      try {
+        const off = start(tmp, args, { NODE_DISABLE_COMPILE_CACHE: "1" });
+        expect(off.status).toBe(0);
+        expect(cached(tmp)).toBe(0);
+        const on = start(tmp, args);
+        expect(on.status).toBe(0);
+        expect(cached(tmp)).toBeGreaterThan(0);
+        expect(start(tmp, args).status).toBe(0); // and it starts from the cache
+      } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+      }
     }
   });
 });
