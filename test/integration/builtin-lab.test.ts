@@ -424,6 +424,67 @@ describe("the built-in lab", () => {
       }
     });
 
+    test("a BMC's answers can neither send the credential to another address nor flood memory", async () => {
+      const cert = await makeCertificate();
+      const seen: string[] = [];
+      const elsewhere = https.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
+        seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? ""}`);
+        res.end("{}");
+      });
+      await new Promise<void>((resolve) => elsewhere.listen(0, "127.0.0.1", resolve));
+      const other = `https://127.0.0.1:${(elsewhere.address() as AddressInfo).port}`;
+      const bmc = https.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
+        res.setHeader("Content-Type", "application/json");
+        if (req.url === "/redfish/v1/Systems/big")
+          return res.end(JSON.stringify({ pad: "x".repeat(5 << 20) }));
+        res.end(
+          JSON.stringify({
+            PowerState: "Off",
+            // A reset target on another host: following it would hand that host the password.
+            Actions: {
+              "#ComputerSystem.Reset": {
+                target: `${other}/reset`,
+                "ResetType@Redfish.AllowableValues": ["On"],
+              },
+            },
+          }),
+        );
+      });
+      await new Promise<void>((resolve) => bmc.listen(0, "127.0.0.1", resolve));
+      const url = `https://127.0.0.1:${(bmc.address() as AddressInfo).port}`;
+      const driver = (systemId: string) =>
+        new RedfishBmc(
+          {
+            url,
+            username: "admin",
+            password: "secret",
+            auth: "basic",
+            tls: { fingerprint256: cert.fingerprint256 },
+            systemId,
+          },
+          { timeouts: FAST, retry: NO_RETRY },
+        );
+      try {
+        const moved = driver("s1");
+        expect(await moved.powerState()).toBe("off");
+        const refused = await failure(moved.setPower("on"));
+        expect(refused.code).toBe("BmcError");
+        expect(refused.message).toBe(
+          `Redfish BMC ${url}: refusing to send a request to ${other}, another address`,
+        );
+        expect(seen).toEqual([]);
+
+        const flood = await failure(driver("big").powerState());
+        expect(flood.code).toBe("BmcError");
+        expect(flood.message).toMatch(/answer larger than 4194304 bytes/);
+      } finally {
+        for (const s of [bmc, elsewhere]) {
+          s.closeAllConnections();
+          await new Promise<void>((resolve) => s.close(() => resolve()));
+        }
+      }
+    });
+
     test("the service root needs no credential; systems do; bad input is 400", async () => {
       const root = await raw(lab, "GET", "/redfish/v1/", { auth: false });
       expect(root.status).toBe(200);

@@ -1,17 +1,13 @@
-// Redfish over HTTPS (axios). Session auth when the service offers it (one login, X-Auth-Token,
+// Redfish over HTTPS (Node's client, ../http.ts). Session auth when the service offers it (one login, X-Auth-Token,
 // renewed once on 401), else basic auth. Changes go through ComputerSystem.Reset and a PATCH of Boot, with If-Match
 // when the service gives ETags, a wait on the task monitor when it answers 202, and then a
 // read-back of the system until it shows the change: a Reset the service accepted is not yet a
 // machine that changed state.
 import { noteCommand } from "../commands";
-import axios, {
-  AxiosError,
-  type AxiosInstance,
-  type AxiosRequestConfig,
-  type AxiosResponse,
-  type Method,
-} from "axios";
+import type { IncomingHttpHeaders } from "node:http";
+import type https from "node:https";
 import { HardwareError } from "../errors";
+import { httpRequest, type HttpResponse } from "../http";
 import { Slots } from "../slots";
 import { httpsAgent, type TlsTrust } from "../tls";
 import { pollUntil, retrying, DEFAULT_RETRY, type RetryPolicy } from "../timing";
@@ -91,7 +87,7 @@ function slotsFor(address: string): Slots {
 export class RedfishBmc implements Bmc {
   readonly protocol = "redfish" as const;
   readonly address: string;
-  private readonly http: AxiosInstance;
+  private readonly agent: https.Agent;
   private readonly timeouts: BmcTimeouts;
   private readonly retry: RetryPolicy;
   private token?: string;
@@ -118,17 +114,7 @@ export class RedfishBmc implements Bmc {
     this.mode = endpoint.auth ?? "auto";
     this.timeouts = { ...DEFAULT_BMC_TIMEOUTS, ...options.timeouts };
     this.retry = options.retry ?? DEFAULT_RETRY;
-    this.http = axios.create({
-      baseURL: url.origin,
-      httpsAgent: httpsAgent(endpoint.tls ?? {}),
-      maxRedirects: 0,
-      validateStatus: () => true,
-      // A BMC is on the management network: no proxy from the environment gets its credentials.
-      // Bodies are small, so ask for them uncompressed; each left-out feature is CPU per request.
-      proxy: false,
-      decompress: false,
-      headers: { Accept: "application/json", "Accept-Encoding": "identity", "OData-Version": "4.0" },
-    });
+    this.agent = httpsAgent(endpoint.tls ?? {});
   }
 
   async powerState(): Promise<PowerState> {
@@ -212,7 +198,7 @@ export class RedfishBmc implements Bmc {
     // The DELETE still needs the token: build its headers before forgetting the session.
     const headers = this.authHeaders();
     this.sessionUri = this.token = undefined;
-    await this.limited({ method: "DELETE", url: uri, headers }).catch(() => undefined);
+    await this.limited("DELETE", uri, headers).catch(() => undefined);
   }
 
   /** The first reset type in `preferred` that the service offers. */
@@ -293,7 +279,7 @@ export class RedfishBmc implements Bmc {
   }
 
   /** Waits for a task the service started (202 + Location) to finish. */
-  private async waitTask(res: AxiosResponse, what: string): Promise<void> {
+  private async waitTask(res: RedfishResponse, what: string): Promise<void> {
     const monitor = res.status === 202 ? (res.headers.location as string | undefined) : undefined;
     if (!monitor) return;
     const done = await pollUntil({
@@ -316,7 +302,7 @@ export class RedfishBmc implements Bmc {
     }
   }
 
-  private expectOk(res: AxiosResponse, what: string): void {
+  private expectOk(res: RedfishResponse, what: string): void {
     if (res.status >= 200 && res.status < 300) return;
     const detail = messages(res.data);
     if (res.status === 401 || res.status === 403) {
@@ -418,7 +404,7 @@ export class RedfishBmc implements Bmc {
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
-  ): Promise<AxiosResponse> {
+  ): Promise<RedfishResponse> {
     return retrying(this.retry, async () => {
       if (this.mode !== "basic" && !this.token) await this.login();
       let res = await this.send(method, path, body, headers);
@@ -437,14 +423,9 @@ export class RedfishBmc implements Bmc {
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
-  ): Promise<AxiosResponse> {
+  ): Promise<RedfishResponse> {
     try {
-      return await this.limited({
-        method,
-        url: path,
-        data: body,
-        headers: { ...this.authHeaders(), ...headers },
-      });
+      return await this.limited(method, path, { ...this.authHeaders(), ...headers }, body);
     } catch (e) {
       throw this.networkError(e);
     }
@@ -454,14 +435,40 @@ export class RedfishBmc implements Bmc {
    * One request, under one deadline from waiting for a turn at the BMC to the last byte of the
    * answer (a socket timeout would start only once connected).
    */
-  private async limited(config: AxiosRequestConfig): Promise<AxiosResponse> {
+  private async limited(
+    method: Method,
+    path: string,
+    headers: Record<string, string>,
+    body?: unknown,
+  ): Promise<RedfishResponse> {
+    // Paths come from the service too (Location, @odata.id, action targets): a credential goes
+    // only to the address it is for, never to one a response names.
+    const url = new URL(path, this.address);
+    if (url.origin !== this.address) {
+      throw new HardwareError(
+        "BmcError",
+        `Redfish BMC ${this.address}: refusing to send a request to ${url.origin}, another address`,
+        { transient: false },
+      );
+    }
     // A timer of our own, cleared once answered: AbortSignal.timeout would fire (and build a
     // DOMException) at every request's deadline, long after the answer.
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.timeouts.commandMs);
     const signal = controller.signal;
+    const json = body === undefined ? undefined : JSON.stringify(body);
     try {
-      return await slotsFor(this.address).run(signal, () => this.http.request({ ...config, signal }));
+      const res = await slotsFor(this.address).run(signal, () =>
+        httpRequest({
+          method,
+          url,
+          agent: this.agent,
+          signal,
+          headers: json === undefined ? { ...BASE_HEADERS, ...headers } : { ...JSON_HEADERS, ...headers },
+          body: json,
+        }),
+      );
+      return { status: res.status, headers: res.headers, data: parseBody(res) };
     } catch (e) {
       if (signal.aborted) {
         throw new HardwareError(
@@ -477,10 +484,9 @@ export class RedfishBmc implements Bmc {
 
   private networkError(e: unknown): HardwareError {
     if (e instanceof HardwareError) return e;
-    const code =
-      e instanceof AxiosError ? (e.code ?? (e.cause as NodeJS.ErrnoException | undefined)?.code) : undefined;
-    const cause = e instanceof AxiosError ? (e.cause as NodeJS.ErrnoException | undefined) : undefined;
-    const text = cause?.message ?? (e as Error).message;
+    const code = (e as NodeJS.ErrnoException).code;
+    const cause = (e as { cause?: NodeJS.ErrnoException }).cause;
+    const text = (e as Error).message;
     if (code === "ECONNABORTED" || code === "ETIMEDOUT") {
       return new HardwareError(
         "BmcTimeout",
@@ -500,6 +506,34 @@ export class RedfishBmc implements Bmc {
       );
     }
     return new HardwareError("BmcError", `Redfish BMC ${this.address}: ${text}`, { transient: false });
+  }
+}
+
+type Method = "GET" | "POST" | "PATCH" | "DELETE";
+
+export interface RedfishResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The JSON document, the text when it is not JSON, undefined when empty. */
+  data: unknown;
+}
+
+// A BMC is on the management network: nothing from the environment (a proxy) is used. Bodies
+// are small, so they are asked for uncompressed.
+const BASE_HEADERS = {
+  Accept: "application/json",
+  "Accept-Encoding": "identity",
+  "OData-Version": "4.0",
+  "User-Agent": "pulumi-baremetal",
+};
+const JSON_HEADERS = { ...BASE_HEADERS, "Content-Type": "application/json" };
+
+function parseBody(res: HttpResponse): unknown {
+  if (!res.text) return undefined;
+  try {
+    return JSON.parse(res.text);
+  } catch {
+    return res.text;
   }
 }
 
