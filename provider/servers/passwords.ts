@@ -52,15 +52,21 @@ export function sha512Crypt(password: string, salt: string, rounds = 5000): stri
   const ds = sha512();
   for (let i = 0; i < 16 + c[0]!; i++) ds.update(s);
   const sSeq = repeat(digest(ds), s.length);
-  // Each round hashes its parts laid end to end in one buffer with the one-shot hash: a Hash
-  // object per round cost about twice as much CPU.
-  const round = Buffer.alloc(2 * c.length + sSeq.length + 2 * pSeq.length);
+  // A round hashes, in one buffer with the one-shot hash (a Hash object per round cost about
+  // twice as much CPU), the last digest and the password and salt sequences in one of eight
+  // layouts (odd or even round, a multiple of 3 or not, of 7 or not). The eight are laid out
+  // once, so a round only writes the digest into its place: assembling the parts each round
+  // cost as much as hashing, most of all in the first hashes of a process, before the JIT.
+  const layouts = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => {
+    const odd = k & 4;
+    const parts = [sSeq, pSeq].filter((_, j) => k & (2 >> j));
+    const all = odd ? [pSeq, ...parts, c] : [c, ...parts, pSeq];
+    return { buf: Buffer.concat(all), at: odd ? Buffer.concat(all.slice(0, -1)).length : 0 };
+  });
   for (let i = 0; i < rounds; i++) {
-    let n = (i & 1 ? pSeq : c).copy(round, 0);
-    if (i % 3) n += sSeq.copy(round, n);
-    if (i % 7) n += pSeq.copy(round, n);
-    n += (i & 1 ? c : pSeq).copy(round, n);
-    c = hash("sha512", round.subarray(0, n), "buffer");
+    const l = layouts[(i & 1 ? 4 : 0) | (i % 3 ? 2 : 0) | (i % 7 ? 1 : 0)]!;
+    l.buf.set(c, l.at);
+    c = hash("sha512", l.buf, "buffer");
   }
   let out = "";
   const b64 = (b2: number, b1: number, b0: number, n: number) => {

@@ -131,6 +131,9 @@ const now = () => new Date().toISOString();
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  // One transaction wrapper for every call: better-sqlite3 builds four closures and their
+  // properties for each db.transaction(), and the provider runs thousands of small ones.
+  private readonly tx: Database.Transaction<(fn: () => unknown) => unknown>;
 
   constructor(readonly file: string) {
     if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -143,6 +146,7 @@ export class SqliteStore implements Store {
     this.db.pragma("cache_size = -32768");
     // Other processes (parallel `pulumi up`s, the CLI) write too: wait for them, do not fail.
     this.db.pragma("busy_timeout = 30000");
+    this.tx = this.db.transaction((fn: () => unknown) => fn());
   }
 
   /** One user's file: the actor is whoever baremetal:actor says. */
@@ -173,7 +177,12 @@ export class SqliteStore implements Store {
   }
 
   private write<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    return this.tx.immediate(fn) as T;
+  }
+
+  /** A read transaction (BEGIN DEFERRED): its statements see one snapshot. */
+  private read<T>(fn: () => T): T {
+    return this.tx.deferred(fn) as T;
   }
 
   async migrationState(): Promise<MigrationState> {
@@ -289,7 +298,7 @@ export class SqliteStore implements Store {
 
   async poolUsage(name: string): Promise<PoolUsage> {
     // One read transaction, so the counts agree with each other.
-    return this.db.transaction(() => {
+    return this.read(() => {
       const row = this.sql("SELECT * FROM pools WHERE name = ?").get(name) as PoolRow | undefined;
       if (!row) throw msg.poolMissing(name);
       const pool = toPool(row);
@@ -315,7 +324,7 @@ export class SqliteStore implements Store {
         reservations,
         freeBlocks: blocks,
       };
-    })();
+    });
   }
 
   async listFreeBlocks(name: string): Promise<string[]> {
@@ -683,12 +692,12 @@ export class SqliteStore implements Store {
   async transact<T>(op: (at: string) => Op<T>, mode: "read" | "write" = "write"): Promise<T> {
     return mode === "write"
       ? this.write(() => this.runOp(op(now())))
-      : this.db.transaction(() => this.runOp(op(now())))();
+      : this.read(() => this.runOp(op(now())));
   }
 
   async inventory(): Promise<InventoryState> {
     // One read transaction: the lists agree with each other.
-    return this.db.transaction(() => this.runOp(readInventory()))();
+    return this.read(() => this.runOp(readInventory()));
   }
 
   async applyInventory(changes: InventoryChange[], actor: string): Promise<void> {
