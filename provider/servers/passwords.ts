@@ -60,8 +60,8 @@ export function sha512Crypt(password: string, salt: string, rounds = 5000): stri
   const layouts = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => {
     const odd = k & 4;
     const parts = [sSeq, pSeq].filter((_, j) => k & (2 >> j));
-    const all = odd ? [pSeq, ...parts, c] : [c, ...parts, pSeq];
-    return { buf: Buffer.concat(all), at: odd ? Buffer.concat(all.slice(0, -1)).length : 0 };
+    const buf = Buffer.concat(odd ? [pSeq, ...parts, c] : [c, ...parts, pSeq]);
+    return { buf, at: odd ? buf.length - c.length : 0 };
   });
   for (let i = 0; i < rounds; i++) {
     const l = layouts[(i & 1 ? 4 : 0) | (i % 3 ? 2 : 0) | (i % 7 ? 1 : 0)]!;
