@@ -1,6 +1,6 @@
 // The provider's entry point, loaded by the sdk's shim inside the dynamic-provider process
 // as `require("pulumi-baremetal/provider")`.
-import "./compile-cache";
+import { persistCompileCache } from "./compile-cache";
 import * as ipReservation from "./resources/ip-reservation";
 import * as projectMember from "./resources/project-member";
 import * as server from "./resources/server";
@@ -41,11 +41,22 @@ export function shim(kind: ResourceKind) {
     async configure(req: { config: { get(key: string): string | undefined } }) {
       configure((key) => req.config.get(key));
     },
-    check: r.check,
-    diff: r.diff,
-    create: r.create,
-    read: r.read,
-    update: r.update,
-    delete: r.remove,
+    check: cached(r.check, false),
+    diff: cached(r.diff, false),
+    create: cached(r.create, true),
+    read: cached(r.read, true),
+    update: cached(r.update, true),
+    delete: cached(r.remove, true),
   };
+}
+
+/** The same function, writing the compile cache once it is done (see persistCompileCache). */
+function cached<F extends (...args: never[]) => Promise<unknown>>(fn: F, hardware: boolean): F {
+  return (async (...args: Parameters<F>) => {
+    try {
+      return await fn(...args);
+    } finally {
+      persistCompileCache(hardware);
+    }
+  }) as F;
 }

@@ -1,7 +1,6 @@
 // Opens the store a location names, and brings its schema up to date.
 import fs from "node:fs";
 import path from "node:path";
-import { PostgresStore } from "./postgres";
 import { SqliteStore } from "./sqlite";
 import type { Store } from "./store";
 
@@ -16,6 +15,9 @@ export async function openStore(
 ): Promise<Store> {
   let store: Store;
   if (/^postgres(ql)?:\/\//.test(location)) {
+    // Loaded only for PostgreSQL: node-postgres and our SQL for it are a tenth of the provider's
+    // own load time, in a process that starts on every pulumi command.
+    const { PostgresStore } = await import("./postgres");
     store = new PostgresStore(location);
   } else {
     const file = location.startsWith("sqlite:") ? location.slice("sqlite:".length) : location;
