@@ -4,8 +4,8 @@
 // engine's events) and of the whole `pulumi up`; the ideal (install time x the waves the
 // engine's parallelism makes); their ratio; and the provider's CPU time per server: all of it,
 // and without the process's startup (Node, Pulumi's dynamic-provider host and our modules,
-// about 0.9 s of CPU here whatever the number of servers); and what one more server adds, from
-// the difference between sizes.
+// 0.6-0.8 s of CPU here whatever the number of servers, most of it Pulumi's host); and what
+// one more server adds, from the difference between sizes.
 // BENCH_ROUNDS=n runs each size n times; its entry is then the median round by CPU, with every
 // round's CPU and ratio listed beside it.
 import fs from "node:fs";
