@@ -6,7 +6,7 @@ import { parseCidr } from "../ipam/cidr";
 import { providerConfig, reportCpu, storeFor } from "../runtime";
 import { readFacility, readMachine } from "../store/inventory-sql";
 import { readServer, serverTimeline, setServerState, type ServerRecord } from "../store/servers-sql";
-import type { NetworkAddress } from "../servers/addresses";
+import { releaseAddresses, type NetworkAddress } from "../servers/addresses";
 import { secretsOf, withBmc } from "../servers/hardware";
 import { ServerInputs } from "../servers/inputs";
 import {
@@ -234,8 +234,14 @@ async function doRemove(id: string, props: ServerOutputs): Promise<void> {
   const config = providerConfig();
   const store = await storeFor(config);
   const server = await store.transact(() => readServer("id", id), "read");
-  // Already gone is fine: delete must be safe to repeat after an interrupted run.
-  if (!server) return;
+  // Already gone is fine: delete must be safe to repeat after an interrupted run. Blocks still
+  // kept under its owner key (nothing else can hold them while no server has that key) go too.
+  if (!server) {
+    const key = owner(props);
+    if (!(await store.transact(() => readServer("owner", key), "read")))
+      await releaseAddresses(store, id, key, config.actor);
+    return;
+  }
   await deleteServer({ store, config }, server, props, owner(props));
 }
 

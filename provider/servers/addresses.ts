@@ -92,9 +92,20 @@ export async function releaseAddresses(
   owner: string,
   actor: string,
 ): Promise<void> {
-  for (const a of await store.listAssignments({ server: serverId })) await store.unassign(a.id, actor);
+  // Each one on its own: one that cannot be given back does not keep the others.
+  const failed: string[] = [];
+  const attempt = async (what: string, run: () => Promise<unknown>) => {
+    try {
+      await run();
+    } catch (e) {
+      failed.push(`${what}: ${(e as Error).message}`);
+    }
+  };
+  for (const a of await store.listAssignments({ server: serverId }))
+    await attempt(`address ${a.address}`, () => store.unassign(a.id, actor));
   for (let i = 0; i < MAX_ADDRESSES; i++) {
     for (const r of await store.listReservations({ owner: addressOwner(owner, i) }))
-      await store.release(r.id, actor);
+      await attempt(`block ${r.cidr}`, () => store.release(r.id, actor));
   }
+  if (failed.length > 0) throw new Error(`could not release ${failed.join("; ")}`);
 }

@@ -13,6 +13,7 @@ import { bootServerUrls } from "../provisioning/urls";
 import { readFacility, readMachine } from "../store/inventory-sql";
 import { memberKeys } from "../store/projects-sql";
 import {
+  bootStaged,
   claimServer,
   finishServer,
   setServerState,
@@ -144,6 +145,10 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
   let machine: MachineRecord | undefined;
   let server: ServerRecord | undefined;
   let quarantine = false;
+  // Set when an undo fails: the server row then stays (state failed), so that what it still holds
+  // (addresses, ports, the machine) stays owned, and a new run or `baremetal server delete`
+  // finishes the job. Deleted, its leftovers would belong to nothing.
+  let undoFailed = false;
   const shown = steps(`${inputs.hostname}: `);
   const onStep = (s: string) => {
     step = s;
@@ -170,10 +175,20 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
     );
     ({ server, machine } = claimed);
     const s = server;
+    const m = machine;
+    // An earlier run that got as far as staging a boot may have powered the machine into an
+    // install, or finished one: whatever fails now, it must not go back to the pool unwiped.
+    if (claimed.adopted && (await ctx.store.transact(() => bootStaged(s.id), "read"))) quarantine = true;
     undo.push({
       what: "release the machine",
-      run: () =>
-        ctx.store.transact((at) =>
+      run: async () => {
+        if (undoFailed) {
+          await ctx.store.transact((at) =>
+            setServerState(s.id, { state: "failed", failedStep: step }, actor, at),
+          );
+          return;
+        }
+        await ctx.store.transact((at) =>
           finishServer(
             s.id,
             quarantine ? "quarantine" : "available",
@@ -181,10 +196,30 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
             actor,
             at,
           ),
-        ),
+        );
+      },
     });
     if (claimed.adopted)
       progress(`${inputs.hostname}: continuing what an interrupted run left on machine ${machine.id}`);
+    let hardwareUndone = false;
+    const undoHardware = () => {
+      if (hardwareUndone) return;
+      hardwareUndone = true;
+      undo.push({
+        what: "reset switch ports",
+        run: async () => {
+          await resetPorts(ctx, m);
+          // Only once the switch took it: until then the records say what the ports carry.
+          await forgetNetwork(ctx, s.id);
+        },
+      });
+      undo.push({
+        what: "power off",
+        run: () => withBmc(m, secrets(ctx.config), (bmc) => bmc.setPower("off")),
+      });
+    };
+    // The earlier run may have set the ports and powered the machine already.
+    if (quarantine) undoHardware();
 
     onStep("addresses");
     undo.push({ what: "release addresses", run: () => releaseAddresses(ctx.store, s.id, owner, actor) });
@@ -200,18 +235,7 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
       return { server, machine, network };
     }
 
-    const m = machine;
-    undo.push({
-      what: "reset switch ports",
-      run: async () => {
-        await resetPorts(ctx, m);
-        await forgetNetwork(ctx, s.id);
-      },
-    });
-    undo.push({
-      what: "power off",
-      run: () => withBmc(m, secrets(ctx.config), (bmc) => bmc.setPower("off")),
-    });
+    undoHardware();
     const rootPassword = newRootPassword();
     const ports = await install(
       ctx,
@@ -236,8 +260,14 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
       try {
         await u.run();
       } catch (cleanup) {
+        undoFailed = true;
         failure.message += `; then could not ${u.what}: ${(cleanup as Error).message}`;
       }
+    }
+    if (undoFailed && server) {
+      failure.message +=
+        `; server ${server.id} stays, in state failed, holding what was not undone: run pulumi up ` +
+        `again, or \`baremetal server delete ${server.id}\`, to finish`;
     }
     throw failure;
   }

@@ -22,11 +22,16 @@ const SLOW_MS = 1000;
 const FAST_FOR_MS = 30_000;
 // Statements are prepared once per distinct text: token lists are padded to one of a few sizes.
 const CHUNK = 64;
+// A poll that cannot read the store (a dropped connection, a lock held past the busy timeout)
+// is tried again: failing every wait at once would quarantine a whole wave of machines for one
+// hiccup. Waits still end at their deadlines, and after this many failed polls in a row.
+const READ_FAILURES = 5;
 
 class SessionWatch {
   private readonly waiters = new Set<Waiter>();
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
+  private failures = 0;
 
   constructor(private readonly store: Store) {}
 
@@ -52,6 +57,7 @@ class SessionWatch {
     const waiting = [...this.waiters];
     try {
       const states = await this.read([...new Set(waiting.map((w) => w.token))]);
+      this.failures = 0;
       const now = Date.now();
       for (const w of waiting) {
         const s = states.get(w.token);
@@ -67,12 +73,25 @@ class SessionWatch {
           );
       }
     } catch (e) {
-      // The store could not be read: every wait fails with its error, as a wait of its own would.
-      for (const w of waiting) this.settle(w, e as Error);
+      this.failures++;
+      const now = Date.now();
+      for (const w of waiting) {
+        if (this.failures < READ_FAILURES && now < w.end) continue;
+        this.settle(
+          w,
+          new Error(
+            `${w.what}: the store could not be read (${this.failures} time${this.failures > 1 ? "s" : ""} in a row): ${(e as Error).message}`,
+            { cause: e },
+          ),
+        );
+      }
     } finally {
       this.polling = false;
     }
-    this.schedule(this.nextDelay());
+    // After a failed read, wait longer each time (0.25, 0.5, 1, 2 s): a restarting database
+    // gets a few seconds.
+    const backoff = this.failures ? Math.min(250 * 2 ** (this.failures - 1), 4000) : 0;
+    this.schedule(Math.max(backoff, this.nextDelay()));
   }
 
   private async read(

@@ -306,6 +306,12 @@ export function* sessionByToken(token: string): Op<ProvisioningSession | undefin
   return rows[0] && toSession(rows[0]);
 }
 
+/** Whether a boot was ever staged for the server: from then on its machine may have been powered. */
+export function* bootStaged(serverId: string): Op<boolean> {
+  const { rows } = yield q("SELECT 1 AS staged FROM provisioning WHERE server_id = ? LIMIT 1", serverId);
+  return rows.length > 0;
+}
+
 /**
  * The states of sessions, in one query, for the process-wide poll (session-watch.ts): just
  * state and message, since the staged configs are kilobytes each. Tokens with no session are

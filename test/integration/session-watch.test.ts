@@ -71,4 +71,25 @@ describe.each(backends)("session waits on $name", (backend) => {
       "install: no report within 0 s (last: staged)",
     );
   });
+
+  test("a store that cannot be read for a moment: the waits go on; one that stays unreadable fails them", async () => {
+    const [a, b] = [await stage("a"), await stage("b")];
+    let failing = 2;
+    const transact = store.transact.bind(store);
+    store.transact = ((op: Parameters<Store["transact"]>[0], mode?: "read") => {
+      if (mode === "read" && failing > 0) {
+        failing--;
+        return Promise.reject(new Error("Connection terminated unexpectedly"));
+      }
+      return transact(op, mode);
+    }) as Store["transact"];
+    await report(a, "phone-home");
+    await expect(waitForSession(store, a, 20_000, "install")).resolves.toBeUndefined();
+    expect(failing).toBe(0);
+
+    failing = Infinity;
+    await expect(waitForSession(store, b, 60_000, "wipe")).rejects.toThrow(
+      "wipe: the store could not be read (5 times in a row): Connection terminated unexpectedly",
+    );
+  });
 });

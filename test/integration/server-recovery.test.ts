@@ -1,0 +1,130 @@
+// A create that fails after an earlier, interrupted run, and a create whose own undo fails, on the
+// built-in lab: a machine that may hold an installed OS never goes back to the pool, and nothing
+// a failed create held is left without an owner.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { startLabSite, type LabSite } from "../../cli/lab-site";
+import { resolveConfig } from "../../provider/config";
+import { ServerInputs } from "../../provider/servers/inputs";
+import { createServer, deleteServer } from "../../provider/servers/lifecycle";
+import { listServers } from "../../provider/store/servers-sql";
+import type { Store } from "../../provider/store/store";
+
+jest.setTimeout(120_000);
+
+const OPS = "ops@example.com";
+let dir: string;
+let site: LabSite;
+let location: string;
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "baremetal-server-recovery-"));
+  const file = path.join(dir, "state.db");
+  location = `sqlite:${file}`;
+  site = await startLabSite({ storeFile: file, machines: 1, installTimeMs: 200, owners: [OPS] });
+  for (const [k, v] of Object.entries(site.env)) process.env[k] = v;
+});
+
+afterAll(async () => {
+  await site?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const inputs = (extra: Record<string, unknown> = {}) =>
+  ServerInputs.parse({
+    project: "demo",
+    facility: "lab",
+    plan: "lab.small",
+    hostname: "web",
+    operatingSystem: "flatcar_stable",
+    provisionTimeoutSeconds: 30,
+    ...extra,
+  });
+
+function ctx(store: Store = site.store) {
+  const config = resolveConfig(
+    (k) =>
+      ({ "baremetal:store": location, "baremetal:bootServerUrl": site.boot.url, "baremetal:actor": OPS })[k],
+  );
+  return { store, config };
+}
+
+async function machine() {
+  return (await site.store.inventory()).machines.find((m) => m.id === "m01")!;
+}
+
+/** Everything the store still holds for servers: rows, blocks, addresses. */
+async function held() {
+  const servers = await site.store.transact(() => listServers(), "read");
+  const reservations = await site.store.listReservations({});
+  const assignments = [];
+  for (const r of reservations)
+    assignments.push(...(await site.store.listAssignments({ reservationId: r.id })));
+  return { servers, reservations, assignments };
+}
+
+test("a rerun that fails after the earlier run's install finished quarantines the machine, powered off, ports reset", async () => {
+  const idleVlan = site.lab.vlanOf("m01");
+  const owner = "org/p/s/finished";
+  await createServer(ctx(), inputs(), owner);
+  expect(site.lab.vlanOf("m01")).not.toBe(idleVlan);
+
+  // The engine never heard of the first run; the second asks for an address it cannot have.
+  const rerun = createServer(
+    ctx(),
+    inputs({ ipAddresses: [{ type: "public_ipv4", reservationId: "nope" }] }),
+    owner,
+  );
+  await expect(rerun).rejects.toThrow(/step "addresses" failed on machine m01/);
+
+  const m = await machine();
+  expect([m.state, m.owner]).toEqual(["quarantine", null]);
+  expect(m.stateReason).toMatch(/provisioning failed at addresses/);
+  expect(site.lab.machine("m01").system.powerState).toBe("Off");
+  expect(site.lab.vlanOf("m01")).toBe(idleVlan);
+  expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
+  await site.store.setMachineState("m01", ["quarantine"], "available", null, OPS);
+});
+
+test("an undo that fails keeps the server row, in state failed, owning what it holds; a rerun and a delete finish", async () => {
+  const owner = "org/p/s/undo";
+  // A store whose first unassign fails, as one past the busy timeout would.
+  let failOnce = true;
+  const flaky = new Proxy(site.store, {
+    get(target, key, receiver) {
+      if (key === "unassign") {
+        return async (...args: Parameters<Store["unassign"]>) => {
+          if (failOnce) {
+            failOnce = false;
+            throw new Error("database is locked");
+          }
+          return target.unassign(...args);
+        };
+      }
+      const v = Reflect.get(target, key, receiver) as unknown;
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  site.lab.setMachineFaults({ neverCallsHome: true });
+  try {
+    const failed = createServer(ctx(flaky), inputs({ provisionTimeoutSeconds: 5 }), owner);
+    await expect(failed).rejects.toThrow(
+      /step "install" failed on machine m01: install: no report .*then could not release addresses: could not release address .*database is locked.*stays, in state failed/,
+    );
+  } finally {
+    site.lab.setMachineFaults({});
+  }
+  const left = await held();
+  expect(left.servers.map((s) => [s.owner, s.state, s.failedStep])).toEqual([[owner, "failed", "install"]]);
+  // The address that could not be given back is still the row's, not an orphan's.
+  expect(left.assignments.map((a) => a.server)).toEqual([left.servers[0]!.id]);
+  expect((await machine()).owner).toBe(owner);
+
+  // The next run takes over the same row and finishes the install; its delete leaves nothing.
+  const p = await createServer(ctx(), inputs(), owner);
+  expect(p.server.id).toBe(left.servers[0]!.id);
+  await deleteServer(ctx(), p.server, inputs(), owner);
+  expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
+  expect((await machine()).state).toBe("available");
+});
