@@ -3,7 +3,9 @@
 import os from "node:os";
 import { z } from "zod";
 import type { ImageSources } from "./provisioning/spec";
-import { POOL_TYPES, type NewPool } from "./store/store";
+import { formatCidr } from "./ipam/cidr";
+import { checkNewPool } from "./ipam/requests";
+import { POOL_TYPES, type NewPool, type Pool } from "./store/store";
 
 export const DEFAULT_STORE = "sqlite:.baremetal/state.db";
 
@@ -65,7 +67,9 @@ export function resolveConfig(
     const parsed = PoolsConfig.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new ConfigError(`baremetal:pools[${issue.path.join(".")}]: ${issue.message}`);
+      const [index, ...field] = issue.path.map(String);
+      const where = index === undefined ? "" : `[${index}]${field.map((f) => `.${f}`).join("")}`;
+      throw new ConfigError(`baremetal:pools${where}: ${issue.message}`);
     }
     pools = parsed.data.map((p) => ({
       name: p.name,
@@ -75,6 +79,15 @@ export function resolveConfig(
       project: p.project ?? null,
       description: p.description ?? null,
     }));
+    // Checked whole before the store sees any: a bad pool must not leave its facility behind,
+    // and the CIDR is kept as the store writes it, so the next run finds the same pool.
+    for (const [i, pool] of pools.entries()) {
+      try {
+        pool.cidr = formatCidr(checkNewPool(pool, pools.slice(0, i) as unknown as Pool[]));
+      } catch (e) {
+        throw new ConfigError(`baremetal:pools[${i}]: ${(e as Error).message}`);
+      }
+    }
   }
   const bootServerUrl = get("baremetal:bootServerUrl") || env.BAREMETAL_BOOT_SERVER_URL || undefined;
   const mirror = (get("baremetal:osMirror") || env.BAREMETAL_OS_MIRROR || "").replace(/\/+$/, "");

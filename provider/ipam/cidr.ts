@@ -47,8 +47,26 @@ function dottedTailToHex(text: string): string {
   return `${m[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
 }
 
+// Four decimal numbers 0-255. ipaddr.js (like inet_aton) also takes "010.0.0.0" as octal,
+// "0xa000000" and "10.1", which a user who typed them hardly meant: 010.20.0.0 would be 8.20.0.0.
+const DOTTED = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
+const dotted = (text: string) =>
+  DOTTED.exec(text)
+    ?.slice(1)
+    .every((o) => Number(o) <= 255) ?? false;
+
 export function parseAddress(text: string): { family: Family; value: bigint } {
-  if (!ipaddr.isValid(text)) {
+  if (!text.includes(":") && !dotted(text)) {
+    throw new IpamError(
+      "InvalidCidr",
+      `"${text}" is not an IPv4 address: IPv4 is four decimal numbers 0-255 without leading zeros (10.0.0.0), or use IPv6`,
+    );
+  }
+  if (text.includes("%")) {
+    throw new IpamError("InvalidCidr", `"${text}" has a zone index (%...), which no network address has`);
+  }
+  const tail = /[:]([^:]*\.[^:]*)$/.exec(text)?.[1];
+  if (!ipaddr.isValid(text) || (tail !== undefined && !dotted(tail))) {
     throw new IpamError("InvalidCidr", `"${text}" is not an IPv4 or IPv6 address`);
   }
   const addr = ipaddr.parse(text.includes(":") ? dottedTailToHex(text) : text);
@@ -117,12 +135,22 @@ export const toHex = (family: Family, value: bigint): string =>
 
 export const fromHex = (hex: string): bigint => BigInt("0x" + hex);
 
+/**
+ * Exactly: Math.log2 rounds, so 2^50+1 would pass as 2^50. Beyond 2^53 a number is not exact at
+ * all; such blocks are asked for by prefix length.
+ */
+export function isPowerOfTwo(n: number): boolean {
+  if (!Number.isSafeInteger(n) || n < 1) return false;
+  const b = BigInt(n);
+  return (b & (b - 1n)) === 0n;
+}
+
 /** Prefix length of a block holding `quantity` addresses; quantity must be a power of two. */
 export function prefixForQuantity(family: Family, quantity: number): number {
-  const log = Math.log2(quantity);
-  if (!Number.isSafeInteger(quantity) || quantity < 1 || !Number.isInteger(log)) {
+  if (!isPowerOfTwo(quantity)) {
     throw new IpamError("InvalidRequest", `quantity ${quantity} is not a power of two (1, 2, 4, 8, ...)`);
   }
+  const log = Math.log2(quantity); // exact for a power of two
   if (log > familyBits(family)) {
     throw new IpamError("InvalidRequest", `quantity ${quantity} is more than IPv${family} has`);
   }

@@ -25,8 +25,13 @@ export function checkWith<S extends z.ZodType>(
   return {
     failures: parsed.error.issues.map((issue) => {
       if (issue.code === "unrecognized_keys") {
-        const property = issue.keys.join(", ");
-        return { property, reason: `${property}: not an input of this resource` };
+        // Named where they are: ipAddresses.0.bogus, not bogus.
+        const at = issue.path.map(String).join(".");
+        const property = issue.keys.map((k) => (at ? `${at}.${k}` : k)).join(", ");
+        return {
+          property,
+          reason: `${property}: not an input of this ${at ? `${at} entry` : "resource"}`,
+        };
       }
       const property = issue.path.map(String).join(".") || "(inputs)";
       return { property, reason: `${property}: ${issue.message}` };

@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { nameField } from "./fields";
 import { describeBlock } from "../ipam/addresses";
-import { parseCidr, prefixForQuantity } from "../ipam/cidr";
+import { formatCidr, isPowerOfTwo, parseCidr, prefixForQuantity } from "../ipam/cidr";
 import { providerConfig, storeFor } from "../runtime";
 import { POOL_TYPES, poolTypeFamily, type BlockRequest, type Reservation } from "../store/store";
 import { authorize } from "../access/authorize";
@@ -17,14 +17,23 @@ export const IpReservationInputs = z
     type: z.enum(POOL_TYPES, { error: `type must be one of ${POOL_TYPES.join(", ")}` }),
     facility: nameField("facility").optional(),
     quantity: z
-      .number({ error: "quantity must be a number" })
-      .int("quantity must be a whole number")
+      .number({ error: (i) => (i.code === "invalid_type" ? "quantity must be a number" : undefined) })
+      .int({
+        error: (issue) =>
+          issue.code === "too_big" || issue.code === "too_small"
+            ? `quantity ${String(issue.input)} is too large to be exact; ask for a block that size by prefixLength`
+            : "quantity must be a whole number",
+      })
       .positive("quantity must be at least 1")
-      .refine((q) => Number.isInteger(Math.log2(q)), {
+      .refine(isPowerOfTwo, {
         error: (issue) => `quantity must be a power of two (1, 2, 4, 8, 16, ...), not ${String(issue.input)}`,
       })
       .optional(),
-    prefixLength: z.number({ error: "prefixLength must be a number" }).int().min(0).max(128).optional(),
+    prefixLength: z
+      .number({ error: (i) => (i.code === "invalid_type" ? "prefixLength must be a number" : undefined) })
+      .int("prefixLength must be a whole number")
+      .min(0, "prefixLength must be 0 or more")
+      .optional(),
     cidr: z.string({ error: "cidr must be a string like 10.0.0.0/29" }).optional(),
     tags: z.array(z.string().max(256)).max(64).default([]),
     description: z.string().max(1024).optional(),
@@ -144,7 +153,18 @@ export async function check(
   _olds: unknown,
   news: Record<string, unknown>,
 ): Promise<CheckResult<IpReservationInputs>> {
-  return checkWith(IpReservationInputs, news);
+  const result = checkWith(IpReservationInputs, news);
+  // As the store writes it (2001:DB8::/64 is 2001:db8::/64): else every diff would see a new cidr.
+  if (result.inputs?.cidr !== undefined) result.inputs.cidr = canonical(result.inputs.cidr);
+  return result;
+}
+
+function canonical(cidr: string): string {
+  try {
+    return formatCidr(parseCidr(cidr));
+  } catch {
+    return cidr;
+  }
 }
 
 export async function diff(
@@ -155,7 +175,7 @@ export async function diff(
   const replaces: string[] = REPLACE_ON.filter((k) => olds[k] !== news[k]);
   // The block changes when the asked block no longer matches the one held.
   if (news.cidr !== undefined) {
-    if (news.cidr !== olds.cidr) replaces.push("cidr");
+    if (canonical(news.cidr) !== canonical(olds.cidr)) replaces.push("cidr");
   } else {
     const wanted = blockRequest(news);
     if ("prefixLength" in wanted && wanted.prefixLength !== olds.prefixLength) {

@@ -29,7 +29,7 @@ export async function allocateAddresses(
 ): Promise<NetworkAddress[]> {
   // The server's own blocks in one store call (one transaction on SQLite).
   const own = inputs.ipAddresses.flatMap((want, i) =>
-    want.reservationId
+    want.reservationId !== undefined
       ? []
       : [
           {
@@ -47,9 +47,10 @@ export async function allocateAddresses(
   const allocated = own.length ? await store.allocateHosts(own, serverId, actor) : [];
   const out: NetworkAddress[] = [];
   for (const [i, want] of inputs.ipAddresses.entries()) {
-    const host: HostAddress | undefined = want.reservationId
-      ? await fromReservation(store, want.reservationId, i, serverId, inputs.project, actor)
-      : allocated.shift();
+    const host: HostAddress | undefined =
+      want.reservationId !== undefined
+        ? await fromReservation(store, want.reservationId, i, serverId, inputs, want.type, actor)
+        : allocated.shift();
     const { reservation, assignment } = host!;
     const block = describeBlock(parseCidr(reservation.cidr));
     out.push({
@@ -71,14 +72,27 @@ async function fromReservation(
   reservationId: string,
   i: number,
   serverId: string,
-  project: string,
+  server: { project: string; facility: string },
+  type: string,
   actor: string,
 ): Promise<HostAddress> {
+  const field = `ipAddresses[${i}].reservationId`;
   const reservation = await store.getReservation(reservationId);
-  if (!reservation) throw new Error(`ipAddresses[${i}].reservationId: no reservation ${reservationId}`);
-  if (reservation.project !== project) {
+  if (!reservation) throw new Error(`${field}: no reservation ${reservationId}`);
+  if (reservation.project !== server.project) {
+    throw new Error(`${field}: reservation ${reservation.id} belongs to project ${reservation.project}`);
+  }
+  // A global IPv4 block is public IPv4 reachable in every facility.
+  const global = reservation.type === "global_ipv4" && type === "public_ipv4";
+  if (reservation.type !== type && !global) {
     throw new Error(
-      `ipAddresses[${i}].reservationId: reservation ${reservation.id} belongs to project ${reservation.project}`,
+      `${field}: reservation ${reservation.id} (${reservation.cidr}) is ${reservation.type}, but ipAddresses[${i}].type is ${type}`,
+    );
+  }
+  if (!global && reservation.facility !== server.facility) {
+    throw new Error(
+      `${field}: reservation ${reservation.id} (${reservation.cidr}) is in facility ${reservation.facility}, ` +
+        `not the server's ${server.facility}`,
     );
   }
   const assignment = await hostAssignment(store, reservation, serverId, actor);

@@ -17,7 +17,7 @@ const ipAddress = z
     /** Size of the block the server gets, as a prefix length (31: two IPv4 addresses). */
     prefixLength: z.number().int().optional(),
     /** Draw the address from this IpReservation (its id) instead of a new block. */
-    reservationId: z.string().optional(),
+    reservationId: z.string().min(1, "reservationId must not be empty: an IpReservation's id").optional(),
   })
   .superRefine((a, ctx) => {
     const [lo, hi] = a.type === "public_ipv6" ? [64, 127] : [24, 31];
@@ -89,7 +89,10 @@ export const ServerInputs = z
       .max(64, "at most 64 vlans")
       .default([]),
     /** layer2 with several VLANs: the one carried untagged. */
-    nativeVlan: z.number({ error: "nativeVlan must be a number" }).int().optional(),
+    nativeVlan: z
+      .number({ error: (i) => (i.code === "invalid_type" ? "nativeVlan must be a number" : undefined) })
+      .int("nativeVlan must be a whole number (a VLAN id)")
+      .optional(),
     ipAddresses: z
       .array(ipAddress)
       .max(8)

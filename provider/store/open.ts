@@ -14,7 +14,14 @@ export async function openStore(
   { baseDir = process.cwd(), migrate = true }: { baseDir?: string; migrate?: boolean } = {},
 ): Promise<Store> {
   let store: Store;
-  if (/^postgres(ql)?:\/\//.test(location)) {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(location)?.[1]?.toLowerCase();
+  if (scheme !== undefined && scheme !== "postgres" && scheme !== "postgresql") {
+    // Taken as a file name it would be a new, empty store handing out blocks another one holds.
+    throw new Error(
+      `store location "${location}": ${scheme}:// is not a store; use postgres://user@host:port/database or sqlite:<file>`,
+    );
+  }
+  if (scheme !== undefined) {
     // Loaded only for PostgreSQL: node-postgres and our SQL for it are a tenth of the provider's
     // own load time, in a process that starts on every pulumi command.
     const { PostgresStore } = await import("./postgres");

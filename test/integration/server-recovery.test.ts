@@ -128,3 +128,27 @@ test("an undo that fails keeps the server row, in state failed, owning what it h
   expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
   expect((await machine()).state).toBe("available");
 });
+
+test("an address drawn from a reservation of another type is refused, naming the field, and nothing is held", async () => {
+  const r = await site.store.allocate({
+    project: "demo",
+    type: "private_ipv4",
+    facility: "lab",
+    block: { prefixLength: 29 },
+    tags: [],
+    description: null,
+    owner: null,
+    actor: OPS,
+  });
+  const wrong = createServer(
+    ctx(),
+    inputs({ ipAddresses: [{ type: "public_ipv4", reservationId: r.id }] }),
+    "org/p/s/wrong-type",
+  );
+  await expect(wrong).rejects.toThrow(
+    `step "addresses" failed on machine m01: ipAddresses[0].reservationId: reservation ${r.id} (${r.cidr}) is private_ipv4, but ipAddresses[0].type is public_ipv4`,
+  );
+  expect(await held()).toEqual({ servers: [], reservations: [r], assignments: [] });
+  expect((await machine()).state).toBe("available");
+  await site.store.release(r.id, OPS);
+});

@@ -49,7 +49,21 @@ describe("parseCidr", () => {
     expect(code(() => parseCidr("10.0.0.0"))).toMatch(/InvalidCidr: .* not in CIDR notation/);
     expect(code(() => parseCidr("10.0.0.0/33"))).toMatch(/IPv4 allows 0 to 32/);
     expect(code(() => parseCidr("10.0.0.0/-1"))).toMatch(/InvalidCidr/);
-    expect(code(() => parseCidr("300.0.0.0/8"))).toMatch(/not an IPv4 or IPv6 address/);
+    expect(code(() => parseCidr("300.0.0.0/8"))).toMatch(
+      /"300.0.0.0" is not an IPv4 address: IPv4 is four decimal/,
+    );
+    // inet_aton's forms, which ipaddr.js takes too, would put a pool somewhere else entirely.
+    expect(code(() => parseCidr("010.20.0.0/16"))).toMatch(
+      /"010.20.0.0" is not an IPv4 address.*leading zeros/,
+    );
+    expect(code(() => parseCidr("0xac100000/16"))).toMatch(
+      /InvalidCidr: "0xac100000" is not an IPv4 address/,
+    );
+    expect(code(() => parseCidr("10/8"))).toMatch(/InvalidCidr: "10" is not an IPv4 address/);
+    expect(code(() => parseCidr("::ffff:010.0.0.1/128"))).toMatch(/not an IPv4 or IPv6 address/);
+    expect(code(() => parseCidr("fe80::%eth0/64"))).toMatch(/zone index/);
+    expect(formatCidr(parseCidr("::ffff:10.0.0.0/120"))).toBe("::ffff:a00:0/120");
+    expect(formatCidr(parseCidr("0.0.0.0/0"))).toBe("0.0.0.0/0");
     expect(code(() => parseCidr("::/129"))).toMatch(/IPv6 allows 0 to 128/);
   });
 

@@ -51,11 +51,32 @@ describe("check", () => {
     ],
     [{ ...base, quantity: undefined, prefixLength: 40 }, "prefixLength", /longer than IPv4 allows \(0-32\)/],
     [{ ...base, colour: "red" }, "colour", /not an input of this resource/],
+    // Math.log2(2^50 + 1) is 50: the check is exact.
+    [{ ...base, quantity: 2 ** 50 + 1 }, "quantity", /power of two .* not 1125899906842625/],
+    [{ ...base, quantity: 2 ** 64 }, "quantity", /too large to be exact; ask .* by prefixLength/],
+    [{ ...base, quantity: 2.5 }, "quantity", /^quantity: quantity must be a whole number$/],
+    [{ ...base, quantity: "8" }, "quantity", /^quantity: quantity must be a number$/],
+    [{ ...base, quantity: undefined, prefixLength: -1 }, "prefixLength", /must be 0 or more/],
+    [{ ...base, quantity: undefined, prefixLength: 24.5 }, "prefixLength", /must be a whole number/],
+    [{ ...base, quantity: undefined, cidr: "010.0.0.0/29" }, "cidr", /not an IPv4 address.*leading zeros/],
   ])("refuses %j on %s", async (news, property, reason) => {
     const f = await failures(news);
     expect(f.map((x) => x.property)).toContain(property);
     expect(f.find((x) => x.property === property)!.reason).toMatch(reason);
   });
+});
+
+test("an exact cidr is kept as the store writes it, so the next diff sees no change", async () => {
+  const r = await check({}, { ...base, type: "public_ipv6", quantity: undefined, cidr: "2001:DB8:0::/64" });
+  expect(r.inputs?.cidr).toBe("2001:db8::/64");
+  const olds = {
+    ...r.inputs,
+    cidr: "2001:db8::/64",
+    prefixLength: 64,
+    pool: "p",
+  } as unknown as IpReservationOutputs;
+  const news = { ...r.inputs, cidr: "2001:DB8::/64" } as unknown as IpReservationInputs;
+  expect((await diff("id", olds, news)).replaces).toEqual([]);
 });
 
 describe("diff", () => {

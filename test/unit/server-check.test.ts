@@ -51,6 +51,15 @@ test("network modes: layer3 carries no VLANs, layer2 no public addresses, native
 
 test("unknown and ill-typed fields are named", async () => {
   expect(await reasons({ colour: "red" })).toEqual(["colour: not an input of this resource"]);
+  expect(await reasons({ ipAddresses: [{ type: "public_ipv4", bogus: 1 }] })).toEqual([
+    "ipAddresses.0.bogus: not an input of this ipAddresses.0 entry",
+  ]);
+  expect(await reasons({ ipAddresses: [{ type: "private_ipv4", reservationId: "" }] })).toEqual([
+    "ipAddresses.0.reservationId: reservationId must not be empty: an IpReservation's id",
+  ]);
+  expect(
+    await reasons({ networkType: "layer2", vlans: [1001, 1002], nativeVlan: 1.5, ipAddresses: [] }),
+  ).toEqual(["nativeVlan: nativeVlan must be a whole number (a VLAN id)"]);
   expect((await reasons({ hostname: "-bad" }))[0]).toMatch(/^hostname: hostname must be DNS labels/);
   expect((await reasons({ operatingSystem: "windows" }))[0]).toMatch(
     /^operatingSystem: operatingSystem must be one of /,
