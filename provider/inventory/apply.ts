@@ -1,9 +1,11 @@
 // `baremetal inventory apply`: the file against the store, as a plan of changes, applied in one
 // transaction. Pools listed under a facility are added through the IPAM when missing (each
-// its own transaction, after the rest); a pool that exists with other settings is refused,
-// because resizing or moving a pool with reservations is the IPAM's business.
+// its own transaction, after the rest, but checked before anything is written); a pool that
+// exists with other settings is refused, because resizing or moving a pool with reservations is
+// the IPAM's business.
 import { formatCidr, parseCidr } from "../ipam/cidr";
-import type { NewPool, Store } from "../store/store";
+import { checkNewPool } from "../ipam/requests";
+import type { NewPool, Pool, Store } from "../store/store";
 import { describeChanges, planInventory } from "./plan";
 import { InventoryError, parseInventory, toInventoryFile } from "./schema";
 
@@ -21,6 +23,7 @@ export async function applyInventoryFile(
   const parsed = parseInventory(text);
   const plan = planInventory(await store.inventory(), toInventoryFile(parsed), opts);
 
+  const existing = await store.listPools();
   const pools: NewPool[] = [];
   const problems: string[] = [];
   for (const f of parsed.facilities) {
@@ -40,9 +43,17 @@ export async function applyInventoryFile(
         project: p.project ?? null,
         description: p.description ?? null,
       };
-      const have = await store.getPool(p.name);
-      if (!have) pools.push(want);
-      else if (
+      const have = existing.find((e) => e.name === p.name);
+      if (!have) {
+        // The IPAM's own checks (type and family, global or not, overlaps with the store's pools
+        // and the file's), now: refused later, the rest of the file would already be applied.
+        try {
+          checkNewPool(want, [...existing, ...(pools as Pool[])]);
+          pools.push(want);
+        } catch (e) {
+          problems.push(`facility ${f.code}: ${(e as Error).message}`);
+        }
+      } else if (
         have.type !== want.type ||
         have.cidr !== want.cidr ||
         have.facility !== want.facility ||

@@ -6,6 +6,7 @@ export type InventoryConflictCode =
   | "MachineInUse"
   | "MachineStateConflict"
   | "PlanInUse"
+  | "FacilityInUse"
   | "SwitchInUse"
   | "DuplicateHardware"
   | "NoMachineAvailable";

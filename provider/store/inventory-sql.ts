@@ -150,6 +150,23 @@ export function* applyInventory(changes: InventoryChange[], actor: string, at: s
     switch (c.kind) {
       case "facility": {
         const f = c.spec;
+        // Projects' VLANs stay inside the range, and none may become the provisioning VLAN:
+        // every install in the facility would netboot on that project's network.
+        const { rows: held } = yield q(
+          "SELECT vid, project FROM vlans WHERE facility = ? AND (vid < ? OR vid > ? OR vid = ?) ORDER BY vid",
+          f.code,
+          f.vlans.from,
+          f.vlans.to,
+          f.provisioningVlan,
+        );
+        if (held.length) {
+          throw new InventoryConflict(
+            "FacilityInUse",
+            `facility ${f.code}: vlans ${f.vlans.from}-${f.vlans.to} with provisioningVlan ${f.provisioningVlan} ` +
+              `would leave out or take VLANs projects hold: ${held.map((r) => `${String(r.vid)} (project ${String(r.project)})`).join(", ")}; ` +
+              "delete those Vlans first, or keep them in the range",
+          );
+        }
         yield q(
           `INSERT INTO facilities (code, name, vlan_from, vlan_to, provisioning_vlan, created_at) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (code) DO UPDATE SET name = excluded.name, vlan_from = excluded.vlan_from,
@@ -230,6 +247,18 @@ export function* applyInventory(changes: InventoryChange[], actor: string, at: s
           break;
         }
         const m = c.spec;
+        // The unique key would refuse it too, without naming either machine.
+        const { rows: sameSerial } = yield q(
+          "SELECT id FROM machines WHERE serial = ? AND id <> ?",
+          m.serial,
+          id,
+        );
+        if (sameSerial[0]) {
+          throw new InventoryConflict(
+            "DuplicateHardware",
+            `machine ${id}: serial ${m.serial} already belongs to machine ${String(sameSerial[0].id)}`,
+          );
+        }
         const spec = JSON.stringify({ bmc: m.bmc, nics: m.nics, ...(m.rack ? { rack: m.rack } : {}) });
         if (current) {
           const moved = current.facility !== m.facility || current.plan !== m.plan;

@@ -6,6 +6,7 @@ import { applyInventoryFile } from "../../provider/inventory/apply";
 import { InventoryConflict } from "../../provider/inventory/errors";
 import { InventoryError, parseInventory } from "../../provider/inventory/schema";
 import type { Store } from "../../provider/store/store";
+import { createVlan } from "../../provider/store/vlans-sql";
 import { backends, freshStore } from "../helpers/backends";
 import { failure } from "../helpers/failure";
 
@@ -56,6 +57,62 @@ describe.each(backends)("inventory on $name", (backend) => {
 
     const again = await apply(store, FILE);
     expect(again).toEqual({ lines: [], changed: false });
+  });
+
+  test("a pool the IPAM would refuse fails the whole file, dry run or not, before anything is written", async () => {
+    const overlapping = FILE.replace(
+      "      - { name: lab1-private, type: private_ipv4, cidr: 10.10.0.0/16 }",
+      "      - { name: lab1-private, type: private_ipv4, cidr: 10.10.0.0/16 }\n" +
+        "      - { name: lab1-mgmt, type: private_ipv4, cidr: 10.10.1.0/24 }\n" +
+        "      - { name: lab1-v6, type: private_ipv4, cidr: 2001:db8::/64 }",
+    );
+    for (const dryRun of [true, false]) {
+      const e = await failure(apply(store, overlapping, false, dryRun), InventoryError);
+      expect(e.message).toMatch(/facility lab1: pool lab1-mgmt \(10.10.1.0\/24\) overlaps pool lab1-private/);
+      expect(e.message).toMatch(
+        /facility lab1: pool lab1-v6: 2001:db8::\/64 is IPv6, but a private_ipv4 pool/,
+      );
+    }
+    expect(await store.inventory()).toMatchObject({ facilities: [], plans: [], machines: [] });
+    expect(await store.listPools()).toEqual([]);
+
+    // Against a pool already in the store too; the plan change in the same file waits with it.
+    await apply(store, FILE);
+    const later = FILE.replace("memoryGb: 32", "memoryGb: 64").replace(
+      "      - { name: lab1-private, type: private_ipv4, cidr: 10.10.0.0/16 }",
+      "      - { name: lab1-private, type: private_ipv4, cidr: 10.10.0.0/16 }\n" +
+        "      - { name: lab1-more, type: private_ipv4, cidr: 10.10.128.0/17 }",
+    );
+    await expect(apply(store, later)).rejects.toThrow(
+      /pool lab1-more \(10.10.128.0\/17\) overlaps pool lab1-private/,
+    );
+    expect((await store.inventory()).plans.find((p) => p.name === "c3.small")?.memoryGb).toBe(32);
+  });
+
+  test("a facility's range and provisioning VLAN cannot leave out or take a project's VLAN", async () => {
+    await apply(store, FILE);
+    await store.transact((at) =>
+      createVlan(
+        { id: "v1", owner: null, project: "demo", facility: "lab1", vid: 1500, description: null, tags: [] },
+        "tester",
+        at,
+      ),
+    );
+    const moves = [
+      FILE.replace("to: 1999", "to: 1100").replace("provisioningVlan: 10", "provisioningVlan: 1500"),
+      FILE.replace("to: 1999", "to: 1400"),
+    ];
+    for (const moved of moves) {
+      const e = await failure(apply(store, moved), InventoryConflict);
+      expect(e.code).toBe("FacilityInUse");
+      expect(e.message).toMatch(
+        /^facility lab1: .* would leave out or take VLANs projects hold: 1500 \(project demo\)/,
+      );
+    }
+    expect((await store.inventory()).facilities[0]).toMatchObject({
+      vlans: { from: 1000, to: 1999 },
+      provisioningVlan: 10,
+    });
   });
 
   test("a changed field shows as an update naming the field", async () => {
@@ -118,6 +175,10 @@ describe.each(backends)("inventory on $name", (backend) => {
     expect(dup.code).toBe("DuplicateHardware");
     expect(dup.message).toBe("machine r1-05: MAC 0c:c4:7a:00:00:02 already belongs to machine r1-02");
     expect((await store.inventory()).machines.map((m) => m.id)).toEqual(["r1-01", "r1-02", "r1-03"]);
+    // Its serial likewise.
+    const sameSerial = FILE.replace("id: r1-02", "id: r1-05");
+    const serial = await failure(apply(store, sameSerial), InventoryConflict);
+    expect(serial.message).toBe("machine r1-05: serial SN-0002 already belongs to machine r1-02");
     // With --prune r1-02 leaves first and r1-05 takes its place.
     await apply(store, renamed, true);
     expect((await store.inventory()).machines.map((m) => m.id)).toEqual(["r1-01", "r1-03", "r1-05"]);
