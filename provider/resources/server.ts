@@ -191,6 +191,25 @@ export async function read(id: string, props: ServerOutputs): Promise<{ id: stri
   return { id, props: out };
 }
 
+/**
+ * Hands the engine the server as it now is (state failed, the new inputs) with the error as an
+ * initialization error: the engine records it, shows it, and runs an update again at the next
+ * `pulumi up` even when nothing changed, which retries the install. Without it the engine would
+ * keep the old outputs, and putting the old inputs back would look like no change at all.
+ */
+async function failedUpdate(e: Error, id: string, olds: ServerOutputs, news: ServerInputs): Promise<never> {
+  const now = await provisioned(id).catch(() => undefined);
+  if (!now) throw e;
+  const { rootPassword: _gone, ...properties } = await outputs(news, now.p, olds);
+  // The host records these as they are; the engine-internal key must stay with them.
+  const provider = (news as Record<string, unknown>).__provider;
+  throw Object.assign(e, {
+    id,
+    properties: { ...properties, ...(provider === undefined ? {} : { __provider: provider }) },
+    reasons: [e.message],
+  });
+}
+
 async function doUpdate(
   id: string,
   olds: ServerOutputs,
@@ -200,8 +219,12 @@ async function doUpdate(
   const store = await storeFor(config);
   const found = await provisioned(id);
   if (!found) throw new Error(`server ${id} is no longer in the store; run pulumi refresh`);
-  if (REINSTALL_ON.some((k) => differs(olds[k], news[k]))) {
-    const p = await reinstallServer({ store, config }, found.server, news, owner(news));
+  // A reinstall that failed (or was interrupted) is tried again, even with no input changed.
+  const unfinished = found.server.state === "failed" || found.server.state === "reinstalling";
+  if (unfinished || REINSTALL_ON.some((k) => differs(olds[k], news[k]))) {
+    const p = await reinstallServer({ store, config }, found.server, news, owner(news)).catch((e) =>
+      failedUpdate(e as Error, id, olds, news),
+    );
     const ports = p.ports ? { ports: p.ports, appliedPorts: p.ports } : {};
     return { outs: { ...(await outputs(news, p, olds)), ...ports } };
   }

@@ -12,9 +12,11 @@ import type { InterfaceConfig, ProvisionSpec } from "../provisioning/spec";
 import { bootServerUrls } from "../provisioning/urls";
 import { readFacility, readMachine } from "../store/inventory-sql";
 import { memberKeys } from "../store/projects-sql";
+import { vlanPorts } from "../store/vlans-sql";
 import {
   bootStaged,
   claimServer,
+  closeSessions,
   finishServer,
   setServerState,
   stageSession,
@@ -140,14 +142,17 @@ async function install(
 
 export async function createServer(ctx: Context, inputs: ServerInputs, owner: string): Promise<Provisioned> {
   const actor = ctx.config.actor;
-  const undo: { what: string; run: () => Promise<void> }[] = [];
+  // `holds`: the undo gives back store records (addresses, VLAN port records); when it fails,
+  // those records would belong to no server if the row went. A failed power-off or port reset
+  // alone leaves no record: the machine's quarantine (from "power" on) is the operator's cue.
+  const undo: { what: string; holds?: () => Promise<boolean>; run: () => Promise<void> }[] = [];
   let step = "claim";
   let machine: MachineRecord | undefined;
   let server: ServerRecord | undefined;
   let quarantine = false;
-  // Set when an undo fails: the server row then stays (state failed), so that what it still holds
-  // (addresses, ports, the machine) stays owned, and a new run or `baremetal server delete`
-  // finishes the job. Deleted, its leftovers would belong to nothing.
+  // Set when an undo that gives back records fails: the server row then stays (state failed), so
+  // that what it still holds stays owned, and a new run or `baremetal server delete` finishes
+  // the job. Deleted, its leftovers would belong to nothing.
   let undoFailed = false;
   const shown = steps(`${inputs.hostname}: `);
   const onStep = (s: string) => {
@@ -207,6 +212,7 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
       hardwareUndone = true;
       undo.push({
         what: "reset switch ports",
+        holds: async () => (await ctx.store.transact(() => vlanPorts({ serverId: s.id }), "read")).length > 0,
         run: async () => {
           await resetPorts(ctx, m);
           // Only once the switch took it: until then the records say what the ports carry.
@@ -222,7 +228,11 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
     if (quarantine) undoHardware();
 
     onStep("addresses");
-    undo.push({ what: "release addresses", run: () => releaseAddresses(ctx.store, s.id, owner, actor) });
+    undo.push({
+      what: "release addresses",
+      holds: async () => true,
+      run: () => releaseAddresses(ctx.store, s.id, owner, actor),
+    });
     const network = await allocateAddresses(ctx.store, s.id, inputs, owner, actor);
 
     // A prior run that finished everything but could not tell the engine: nothing to redo.
@@ -260,7 +270,7 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
       try {
         await u.run();
       } catch (cleanup) {
-        undoFailed = true;
+        if (u.holds && (await u.holds().catch(() => true))) undoFailed = true;
         failure.message += `; then could not ${u.what}: ${(cleanup as Error).message}`;
       }
     }
@@ -342,7 +352,11 @@ export function setBootOrder(ctx: Context, machine: MachineRecord, alwaysPxe: bo
   );
 }
 
-/** A new OS on the same machine and addresses. */
+/**
+ * A new OS on the same machine and addresses. A failure powers the machine off (it may hold a
+ * half-written disk), closes its session and leaves the server in state failed, which the
+ * next update takes as a reason to install again.
+ */
 export async function reinstallServer(
   ctx: Context,
   server: ServerRecord,
@@ -351,29 +365,54 @@ export async function reinstallServer(
 ): Promise<Provisioned> {
   const actor = ctx.config.actor;
   const machine = (await ctx.store.transact(() => readMachine(server.machineId), "read"))!;
-  await ctx.store.transact((at) =>
-    setServerState(server.id, { state: "reinstalling", spec: { ...inputs, owner: undefined } }, actor, at),
-  );
-  const network = await allocateAddresses(ctx.store, server.id, inputs, owner, actor);
-  const rootPassword = newRootPassword();
   let step = "reinstall";
-  let ports: PortState[];
+  let powered = false;
   const shown = steps(`${inputs.hostname}: reinstall: `);
   try {
-    ports = await install(ctx, server, machine, inputs, network, await hashPassword(rootPassword), (s) => {
-      step = s;
-      shown.step(s, `machine ${machine.id}`);
-    });
-  } catch (e) {
     await ctx.store.transact((at) =>
-      setServerState(server.id, { state: "failed", failedStep: step }, actor, at),
+      setServerState(server.id, { state: "reinstalling", spec: { ...inputs, owner: undefined } }, actor, at),
     );
-    throw new StepFailed(step, machine.id, e);
-  } finally {
+    step = "addresses";
+    const network = await allocateAddresses(ctx.store, server.id, inputs, owner, actor);
+    const rootPassword = newRootPassword();
+    const ports = await install(
+      ctx,
+      server,
+      machine,
+      inputs,
+      network,
+      await hashPassword(rootPassword),
+      (s) => {
+        step = s;
+        if (s === "power") powered = true;
+        shown.step(s, `machine ${machine.id}`);
+      },
+    );
     shown.done();
+    const updated = await ctx.store.transact((at) =>
+      setServerState(server.id, { state: "active", hostname: inputs.hostname }, actor, at),
+    );
+    return { server: updated, machine, network, rootPassword, ports };
+  } catch (e) {
+    shown.done();
+    const failure = new StepFailed(step, machine.id, e);
+    const undo = async (what: string, run: () => Promise<unknown>) => {
+      try {
+        await run();
+      } catch (cleanup) {
+        failure.message += `; then could not ${what}: ${(cleanup as Error).message}`;
+      }
+    };
+    if (powered)
+      await undo("power off", () => withBmc(machine, secrets(ctx.config), (bmc) => bmc.setPower("off")));
+    await undo("record the failure", () =>
+      ctx.store.transact((at) =>
+        (function* () {
+          yield* closeSessions(machine.id, `reinstall failed at ${step}`, at);
+          return yield* setServerState(server.id, { state: "failed", failedStep: step }, actor, at);
+        })(),
+      ),
+    );
+    throw failure;
   }
-  const updated = await ctx.store.transact((at) =>
-    setServerState(server.id, { state: "active", hostname: inputs.hostname }, actor, at),
-  );
-  return { server: updated, machine, network, rootPassword, ports };
 }

@@ -258,11 +258,7 @@ export function* finishServer(
 ): Op<void> {
   const s = yield* readServer("id", id);
   if (!s) return;
-  yield q(
-    "UPDATE provisioning SET state = 'failed', message = 'superseded', updated_at = ? WHERE machine_id = ? AND state NOT IN ('done', 'failed')",
-    at,
-    s.machineId,
-  );
+  yield* closeSessions(s.machineId, "superseded", at);
   // The machine first: on PostgreSQL a member may change only a machine its server holds.
   yield q(
     "UPDATE machines SET state = ?, owner = NULL, state_reason = ?, updated_at = ? WHERE id = ? AND owner = ?",
@@ -276,17 +272,23 @@ export function* finishServer(
   yield* event(actor, "server.finish", id, { machine: s.machineId, machineTo, reason }, at);
 }
 
+/** Ends the machine's open session, if any: the boot server stops serving it an installer. */
+export function* closeSessions(machineId: string, message: string, at: string): Op<void> {
+  yield q(
+    "UPDATE provisioning SET state = 'failed', message = ?, updated_at = ? WHERE machine_id = ? AND state NOT IN ('done', 'failed')",
+    message,
+    at,
+    machineId,
+  );
+}
+
 /** A new boot for the machine; any session it still had open is closed. */
 export function* stageSession(
   s: { token: string; serverId: string; machineId: string; kind: "install" | "wipe"; staged: StagedConfig },
   actor: string,
   at: string,
 ): Op<void> {
-  yield q(
-    "UPDATE provisioning SET state = 'failed', message = 'superseded', updated_at = ? WHERE machine_id = ? AND state NOT IN ('done', 'failed')",
-    at,
-    s.machineId,
-  );
+  yield* closeSessions(s.machineId, "superseded", at);
   yield q(
     `INSERT INTO provisioning (token, server_id, machine_id, kind, state, staged, created_at, updated_at)
      VALUES (?, ?, ?, ?, 'staged', ?, ?, ?)`,

@@ -4,7 +4,7 @@
 import type { ExampleStack } from "../../cli/example-stack";
 import type { LabSite } from "../../cli/lab-site";
 import { labStack, type LabStack } from "../helpers/lab-stack";
-import { listServers } from "../../provider/store/servers-sql";
+import { listServers, sessionByMac } from "../../provider/store/servers-sql";
 
 jest.setTimeout(300_000);
 
@@ -126,4 +126,34 @@ test("an install that reports failure: named with the installer's words, the mac
   await nothingLeaked();
   const quarantined = (await site.store.inventory()).machines.filter((m) => m.state === "quarantine");
   expect(quarantined.map((m) => m.stateReason)).toEqual(["provisioning failed at install"]);
+});
+
+test("a reinstall that fails: powered off, session closed, state failed; the next up retries it unchanged", async () => {
+  await release("quarantine");
+  expect((await ex.stack.up({ onOutput: log("before-reinstall") })).summary.result).toBe("succeeded");
+  await ex.stack.setConfig("userData", { value: '{"ignition":{"version":"3.4.0"}}' });
+  site.lab.setMachineFaults({ failInstall: "no disk matched /dev/sda" });
+  try {
+    const msg = await upFails("reinstall-failed");
+    expect(msg).toMatch(/step "install" failed on machine m0\d: install failed: no disk matched \/dev\/sda/);
+  } finally {
+    site.lab.setMachineFaults({ failInstall: false });
+  }
+  const [failed] = await site.store.transact(() => listServers(), "read");
+  expect([failed!.state, failed!.failedStep]).toEqual(["failed", "install"]);
+  const machine = site.lab.machine(failed!.machineId);
+  expect(machine.system.powerState).toBe("Off");
+  const open = await site.store.transact(() => sessionByMac(machine.mac), "read");
+  expect(open).toBeUndefined();
+  // The engine recorded the failed state, so `pulumi up` with nothing changed installs again.
+  const state = (await ex.stack.exportStack()).deployment.resources.find((r: { type: string }) =>
+    r.type.endsWith(":Server"),
+  );
+  expect(state.outputs.state).toBe("failed");
+  const retry = await ex.stack.up({ onOutput: log("reinstall-retry") });
+  expect(retry.summary.resourceChanges).toMatchObject({ update: 1 });
+  const [active] = await site.store.transact(() => listServers(), "read");
+  expect([active!.id, active!.state]).toEqual([failed!.id, "active"]);
+  expect((retry.outputs.web!.value as { state: string }[]).map((w) => w.state)).toEqual(["active"]);
+  await ex.stack.removeConfig("userData");
 });
