@@ -8,7 +8,7 @@ import { readFacility, readMachine } from "../store/inventory-sql";
 import { readServer, serverTimeline, setServerState, type ServerRecord } from "../store/servers-sql";
 import { releaseAddresses, type NetworkAddress } from "../servers/addresses";
 import { secretsOf, withBmc } from "../servers/hardware";
-import { ServerInputs } from "../servers/inputs";
+import { NETWORK, REINSTALL_ON, REPLACE_ON, ServerInputs, differs } from "../servers/inputs";
 import {
   createServer,
   deleteServer,
@@ -47,9 +47,6 @@ export interface ServerOutputs extends ServerInputs {
   timeline: { at: string; action: string }[];
 }
 
-const REPLACE_ON = ["project", "facility", "ipAddresses"] as const;
-const NETWORK = ["networkType", "vlans", "nativeVlan"] as const;
-const REINSTALL_ON = ["operatingSystem", "userData", "customData", "ipxeScriptUrl", "sshKeys"] as const;
 const IN_PLACE = [
   "hostname",
   "tags",
@@ -59,8 +56,6 @@ const IN_PLACE = [
   "provisionTimeoutSeconds",
   "reinstall",
 ] as const;
-
-const differs = (a: unknown, b: unknown) => JSON.stringify(a ?? null) !== JSON.stringify(b ?? null);
 
 /** The inputs that decide the switch ports changed. */
 const networkChanged = (olds: ServerOutputs, news: ServerInputs) =>

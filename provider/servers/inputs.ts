@@ -153,3 +153,16 @@ export const ServerInputs = z
   });
 
 export type ServerInputs = z.output<typeof ServerInputs>;
+
+/** Inputs whose change replaces the server (a new machine), reinstalls it, or re-wires its ports. */
+export const REPLACE_ON = ["project", "facility", "ipAddresses"] as const;
+export const REINSTALL_ON = [
+  "operatingSystem",
+  "userData",
+  "customData",
+  "ipxeScriptUrl",
+  "sshKeys",
+] as const;
+export const NETWORK = ["networkType", "vlans", "nativeVlan"] as const;
+
+export const differs = (a: unknown, b: unknown) => JSON.stringify(a ?? null) !== JSON.stringify(b ?? null);

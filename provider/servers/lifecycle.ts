@@ -28,7 +28,7 @@ import type { Bmc } from "../hardware/bmc";
 import { secretsOf as secrets, withBmc } from "./hardware";
 import { applyNetwork, forgetNetwork, portPlan } from "./network";
 import { portsTo, resetPorts, type PortState } from "./ports";
-import type { ServerInputs } from "./inputs";
+import { NETWORK, REINSTALL_ON, differs, type ServerInputs } from "./inputs";
 import { hashPassword, newRootPassword } from "./passwords";
 import { progress, steps } from "./progress";
 import { waitForSession } from "./session-watch";
@@ -140,6 +140,30 @@ async function install(
   return applyNetwork(ctx, server.id, machine, inputs, facility.provisioningVlan);
 }
 
+/**
+ * An interrupted create left a claim under this resource's owner key, made with other inputs
+ * that decide where the server is (project, facility, plan or machine, addresses). Taking it
+ * over would put this run's server somewhere the program no longer says; taking it apart
+ * would touch hardware the user may not expect. The user chooses.
+ */
+function refuseOtherClaim(prior: ServerRecord, inputs: ServerInputs): void {
+  const spec = prior.spec as Partial<ServerInputs>;
+  const other = [
+    prior.project !== inputs.project && `project ${prior.project}`,
+    prior.facility !== inputs.facility && `facility ${prior.facility}`,
+    inputs.plan !== undefined && prior.plan !== inputs.plan && `plan ${prior.plan}`,
+    inputs.machine !== undefined && prior.machineId !== inputs.machine && `machine ${prior.machineId}`,
+    differs(spec.ipAddresses, inputs.ipAddresses) &&
+      `ipAddresses ${JSON.stringify(spec.ipAddresses ?? null)}`,
+  ].filter((x): x is string => typeof x === "string");
+  if (other.length === 0) return;
+  throw new Error(
+    `an interrupted earlier create of this resource left server ${prior.id} (${prior.state}, machine ` +
+      `${prior.machineId}) with ${other.join(", ")}: put those inputs back to let this run finish it, or take it ` +
+      `apart with \`baremetal server delete ${prior.id}\` and run again`,
+  );
+}
+
 export async function createServer(ctx: Context, inputs: ServerInputs, owner: string): Promise<Provisioned> {
   const actor = ctx.config.actor;
   // `holds`: the undo gives back store records (addresses, VLAN port records); when it fails,
@@ -181,6 +205,7 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
     ({ server, machine } = claimed);
     const s = server;
     const m = machine;
+    if (claimed.adopted) refuseOtherClaim(s, inputs);
     // An earlier run that got as far as staging a boot may have powered the machine into an
     // install, or finished one: whatever fails now, it must not go back to the pool unwiped.
     if (claimed.adopted && (await ctx.store.transact(() => bootStaged(s.id), "read"))) quarantine = true;
@@ -237,7 +262,9 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
 
     // A prior run that finished everything but could not tell the engine: nothing to redo.
     // Its root password died with it (only the hash went into the config); say so.
-    if (claimed.adopted && server.state === "active") {
+    // With the same OS and network; a changed one is installed again on the same machine.
+    const sameInstall = [...REINSTALL_ON, ...NETWORK].every((k) => !differs(s.spec[k], inputs[k]));
+    if (claimed.adopted && server.state === "active" && sameInstall) {
       progress(
         `${inputs.hostname}: took over the finished install on machine ${machine.id}; its root password ` +
           `was never stored, so rootPassword stays empty: log in with the SSH keys, or reinstall for a new one`,
@@ -258,7 +285,15 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
     );
 
     onStep("activate");
-    server = await ctx.store.transact((at) => setServerState(s.id, { state: "active" }, actor, at));
+    // The spec as installed: an adopted claim may have been made with other inputs.
+    server = await ctx.store.transact((at) =>
+      setServerState(
+        s.id,
+        { state: "active", hostname: inputs.hostname, spec: { ...inputs, owner: undefined } },
+        actor,
+        at,
+      ),
+    );
     machine = (await ctx.store.transact(() => readMachine(m.id), "read"))!;
     shown.done();
     progress(`${inputs.hostname}: active on machine ${m.id}`);

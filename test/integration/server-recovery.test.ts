@@ -8,7 +8,7 @@ import { startLabSite, type LabSite } from "../../cli/lab-site";
 import { resolveConfig } from "../../provider/config";
 import { ServerInputs } from "../../provider/servers/inputs";
 import { createServer, deleteServer } from "../../provider/servers/lifecycle";
-import { listServers } from "../../provider/store/servers-sql";
+import { listServers, serverTimeline } from "../../provider/store/servers-sql";
 import type { Store } from "../../provider/store/store";
 
 jest.setTimeout(120_000);
@@ -50,6 +50,17 @@ function ctx(store: Store = site.store) {
   return { store, config };
 }
 
+/** The lab's store with some of its methods replaced. */
+function storeWith(overrides: Partial<Record<keyof Store, unknown>>): Store {
+  return new Proxy(site.store, {
+    get(target, key, receiver) {
+      if (key in overrides) return overrides[key as keyof Store];
+      const v = Reflect.get(target, key, receiver) as unknown;
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
 async function machine() {
   return (await site.store.inventory()).machines.find((m) => m.id === "m01")!;
 }
@@ -70,10 +81,14 @@ test("a rerun that fails after the earlier run's install finished quarantines th
   await createServer(ctx(), inputs(), owner);
   expect(site.lab.vlanOf("m01")).not.toBe(idleVlan);
 
-  // The engine never heard of the first run; the second asks for an address it cannot have.
+  // The engine never heard of the first run; the second cannot get its addresses.
   const rerun = createServer(
-    ctx(),
-    inputs({ ipAddresses: [{ type: "public_ipv4", reservationId: "nope" }] }),
+    ctx(
+      storeWith({
+        allocateHosts: () => Promise.reject(new Error("pool lab-public: no /31 left")),
+      }),
+    ),
+    inputs(),
     owner,
   );
   await expect(rerun).rejects.toThrow(/step "addresses" failed on machine m01/);
@@ -91,19 +106,13 @@ test("an undo that fails keeps the server row, in state failed, owning what it h
   const owner = "org/p/s/undo";
   // A store whose first unassign fails, as one past the busy timeout would.
   let failOnce = true;
-  const flaky = new Proxy(site.store, {
-    get(target, key, receiver) {
-      if (key === "unassign") {
-        return async (...args: Parameters<Store["unassign"]>) => {
-          if (failOnce) {
-            failOnce = false;
-            throw new Error("database is locked");
-          }
-          return target.unassign(...args);
-        };
+  const flaky = storeWith({
+    unassign: async (...args: Parameters<Store["unassign"]>) => {
+      if (failOnce) {
+        failOnce = false;
+        throw new Error("database is locked");
       }
-      const v = Reflect.get(target, key, receiver) as unknown;
-      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      return site.store.unassign(...args);
     },
   });
   site.lab.setMachineFaults({ neverCallsHome: true });
@@ -151,4 +160,31 @@ test("an address drawn from a reservation of another type is refused, naming the
   expect(await held()).toEqual({ servers: [], reservations: [r], assignments: [] });
   expect((await machine()).state).toBe("available");
   await site.store.release(r.id, OPS);
+});
+
+test("a rerun whose inputs moved the server elsewhere is refused, naming the earlier claim; one with another OS installs again", async () => {
+  const owner = "org/p/s/moved";
+  const first = await createServer(ctx(), inputs(), owner);
+  const moved = createServer(ctx(), inputs({ ipAddresses: [{ type: "private_ipv4" }] }), owner);
+  await expect(moved).rejects.toThrow(
+    `step "claim" failed on machine m01: an interrupted earlier create of this resource left server ${first.server.id} ` +
+      `(active, machine m01) with ipAddresses [{"type":"public_ipv4","prefixLength":31},{"type":"private_ipv4","prefixLength":31},{"type":"public_ipv6","prefixLength":127}]: ` +
+      `put those inputs back`,
+  );
+  // Untouched: still active, same addresses.
+  const [kept] = (await held()).servers;
+  expect([kept!.id, kept!.state]).toEqual([first.server.id, "active"]);
+  expect(site.lab.machine("m01").system.powerState).toBe("On");
+
+  // Another OS: the same machine and addresses, a new install (a new root password), the spec as installed.
+  const again = await createServer(ctx(), inputs({ operatingSystem: "ubuntu_24_04" }), owner);
+  expect([again.server.id, again.machine.id]).toEqual([first.server.id, "m01"]);
+  expect(again.rootPassword).toBeDefined();
+  expect(again.network.map((a) => a.address)).toEqual(first.network.map((a) => a.address));
+  expect(again.server.spec.operatingSystem).toBe("ubuntu_24_04");
+  const timeline = await site.store.transact(() => serverTimeline(first.server.id), "read");
+  expect(timeline.filter((t) => t.action === "phone-home")).toHaveLength(2);
+
+  await deleteServer(ctx(), again.server, inputs(), owner);
+  expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
 });
