@@ -88,13 +88,15 @@ export async function applyNetwork(
     }
   });
   let states: PortState[];
+  const changed = new Set<string>();
   try {
-    states = await setPorts(ctx, machine, plan);
+    states = await setPorts(ctx, machine, plan, changed);
   } catch (e) {
-    // The switch did not take it: forget the VLANs this change added (the old ones stay).
+    // A port whose switch did not take it: forget the VLANs this change added there (the old
+    // ones stay). A port that took it keeps them: its switch carries them now.
     const had = new Set(before.map((p) => p.vid));
     await ctx.store.transact(function* (at) {
-      for (const nic of machine.nics) {
+      for (const nic of machine.nics.filter((x) => !changed.has(x.name))) {
         for (const vid of want.keys()) {
           if (!had.has(vid)) yield* detachPort(byVid.get(vid)!.id, nic.switch, nic.port, actor, at);
         }

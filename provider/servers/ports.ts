@@ -71,7 +71,16 @@ const vlansOf = (plan: PortPlan) =>
       : [];
 
 /** Puts every NIC's port into `plan`; returns what each switch read back in the same round trip. */
-export async function setPorts(ctx: Context, machine: MachineRecord, plan: PortPlan): Promise<PortState[]> {
+/**
+ * Sets every NIC's port to the plan, one after another. `changed` gets each NIC whose switch
+ * took the change, so a caller can tell, after a failure partway, which ports now carry what.
+ */
+export async function setPorts(
+  ctx: Context,
+  machine: MachineRecord,
+  plan: PortPlan,
+  changed: Set<string> = new Set(),
+): Promise<PortState[]> {
   const states: PortState[] = [];
   for (const { nic, sw } of await machineSwitchPorts(ctx, machine)) {
     const ensure = async (all: boolean) => {
@@ -97,6 +106,7 @@ export async function setPorts(ctx: Context, machine: MachineRecord, plan: PortP
       await ensure(true);
       read = await change(sw);
     }
+    changed.add(nic.name);
     states.push(toState(nic, read));
   }
   return states;

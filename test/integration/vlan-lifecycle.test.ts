@@ -8,6 +8,7 @@ import path from "node:path";
 import { startLabSite, type LabSite } from "../../cli/lab-site";
 import { resolveConfig } from "../../provider/config";
 import { closeSwitches } from "../../provider/servers/hardware";
+import { applyNetwork } from "../../provider/servers/network";
 import { attachPort, listVlans, vlanPorts } from "../../provider/store/vlans-sql";
 import { VlanError } from "../../provider/vlans/errors";
 import {
@@ -144,4 +145,27 @@ test("delete refuses while ports carry the VLAN; forced, it detaches them first"
   expect(sw.portVlans("br0").map((v) => v.vlan)).not.toContain(1502);
   expect(await ctx.store.transact(() => vlanPorts({}), "read")).toEqual([]);
   expect((await ctx.store.transact(() => listVlans(), "read")).map((v) => v.vid)).toEqual([1503]);
+});
+
+test("a network change one of two NICs' ports refuses: the port that took it keeps its records, the other's go", async () => {
+  await createVlanEverywhere(ctx, req(1504));
+  const [m1] = site.lab.machines;
+  const record = (await ctx.store.getMachine(m1!.id))!;
+  // A second NIC on a port the switch does not have: its change fails after the first one's.
+  const twoNics = {
+    ...record,
+    nics: [...record.nics, { ...record.nics[0]!, name: "eth1", mac: "02:00:00:00:99:01", port: "swp99" }],
+  };
+  const network = { project: "demo", facility: "lab", networkType: "hybrid" as const, vlans: [1504] };
+  const e = await failure(applyNetwork(ctx, "s-two-nics", twoNics, network, 10), Error);
+  expect(e.message).toMatch(/swp99/);
+  const records = await ctx.store.transact(() => vlanPorts({ serverId: "s-two-nics" }), "read");
+  expect(records.map((p) => [p.nic, p.port, p.vid, p.mode])).toEqual([
+    ["eth0", m1!.switchPort, 1504, "tagged"],
+  ]);
+  expect(
+    model()
+      .portVlans(m1!.switchPort)
+      .map((v) => v.vlan),
+  ).toContain(1504);
 });
