@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { listProjects, readProject, createProject } from "../../provider/store/projects-sql";
 import { STORE_HELP, actor, withStore } from "../store-option";
 import { table } from "../table";
+import { ProjectMemberInputs } from "../../provider/resources/project-member";
 
 export function projectCommand(): Command {
   const cmd = new Command("project").description(
@@ -18,8 +19,23 @@ export function projectCommand(): Command {
       async (name: string, o: { owner: string; description?: string; sshKey?: string[]; store?: string }) => {
         if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(name))
           throw new Error(`project name: ${name} must be 1-63 lower-case letters, digits, '.', '_' or '-'`);
-        if (!/^[^@\s]+@[^@\s]+$/.test(o.owner))
-          throw new Error(`--owner: ${o.owner} is not an email address`);
+        // The same rules as a ProjectMember's: keys taken here go into every server of the project.
+        const member = ProjectMemberInputs.safeParse({
+          project: name,
+          user: o.owner,
+          role: "owner",
+          sshKeys: o.sshKey,
+        });
+        if (!member.success) {
+          const issue = member.error.issues[0]!;
+          const flag =
+            issue.path[0] === "user"
+              ? "--owner"
+              : issue.path[0] === "sshKeys"
+                ? `--ssh-key ${String(issue.path[1] ?? "")}`.trim()
+                : "project name";
+          throw new Error(`${flag}: ${issue.message}`);
+        }
         await withStore(o.store, async (store) => {
           const p = await store.transact((at) =>
             createProject(

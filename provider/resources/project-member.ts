@@ -9,21 +9,15 @@ import { authorize } from "../access/authorize";
 import { ROLES, memberAction, type Role } from "../access/roles";
 import { providerConfig, storeFor } from "../runtime";
 import { addMember, readMember, removeMember, updateMember, type Member } from "../store/projects-sql";
-import { SSH_KEY } from "../servers/inputs";
+import { SSH_KEY } from "../provisioning/render/checks";
+import { SSH_KEY_RULE } from "../servers/inputs";
 import { checkWith, type CheckResult } from "./check";
 
 export const ProjectMemberInputs = z.strictObject({
   project: nameField("project"),
   user: z.email({ error: "user must be an email address, e.g. alice@example.com" }).max(254),
   role: z.enum(ROLES, { error: `role must be one of ${ROLES.join(", ")}` }),
-  sshKeys: z
-    .array(
-      z
-        .string()
-        .regex(SSH_KEY, 'each ssh key is one OpenSSH public key line, e.g. "ssh-ed25519 AAAA... me@laptop"'),
-    )
-    .max(64)
-    .default([]),
+  sshKeys: z.array(z.string().regex(SSH_KEY, SSH_KEY_RULE)).max(64).default([]),
   /** Set by the sdk: `<organization>/<project>/<stack>/<resource name>`. */
   owner: z.string().optional(),
 });

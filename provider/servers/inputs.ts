@@ -2,10 +2,13 @@
 import { z } from "zod";
 import { nameField } from "../resources/fields";
 import { OPERATING_SYSTEMS } from "../provisioning/spec";
+import { SSH_KEY, checkUrl } from "../provisioning/render/checks";
 
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-export const SSH_KEY =
-  /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n\r]*)?$/;
+
+export const SSH_KEY_RULE =
+  'each ssh key is one OpenSSH public key line, e.g. "ssh-ed25519 AAAA... me@laptop": type ssh-ed25519, ' +
+  "ssh-rsa, ecdsa-sha2-nistp256/384/521 or its sk- form, and a comment in printable ASCII";
 
 export const ADDRESS_TYPES = ["public_ipv4", "private_ipv4", "public_ipv6"] as const;
 /** layer3: routed addresses only; hybrid: layer 3 plus tagged VLANs; layer2: VLANs only. */
@@ -61,17 +64,7 @@ export const ServerInputs = z
     customData: z.record(z.string(), z.unknown()).optional(),
     ipxeScriptUrl: z.string().max(65536).optional(),
     alwaysPxe: z.boolean().default(false),
-    sshKeys: z
-      .array(
-        z
-          .string()
-          .regex(
-            SSH_KEY,
-            'each ssh key is one OpenSSH public key line, e.g. "ssh-ed25519 AAAA... me@laptop"',
-          ),
-      )
-      .max(64)
-      .default([]),
+    sshKeys: z.array(z.string().regex(SSH_KEY, SSH_KEY_RULE)).max(64).default([]),
     tags: z.array(z.string().max(256)).max(64).default([]),
     description: z.string().max(1024).optional(),
     networkType: z
@@ -142,6 +135,17 @@ export const ServerInputs = z
         path: ["ipxeScriptUrl"],
         message: "operatingSystem custom_ipxe needs ipxeScriptUrl (a URL or a script starting with #!ipxe)",
       });
+    }
+    if (v.ipxeScriptUrl && !v.ipxeScriptUrl.startsWith("#!ipxe")) {
+      try {
+        checkUrl("ipxeScriptUrl", v.ipxeScriptUrl);
+      } catch (e) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["ipxeScriptUrl"],
+          message: `${(e as Error).message}; give an http(s) URL, or a script starting with #!ipxe`,
+        });
+      }
     }
     if (v.ipxeScriptUrl && v.operatingSystem !== "custom_ipxe") {
       ctx.addIssue({

@@ -139,6 +139,13 @@ describe.each(backends)("baremetal on $name", (backend) => {
     expect(fails("project", "create", "Web!", "--owner", "x@example.com").stderr).toMatch(
       /project name: Web! must be/,
     );
+    // Keys taken here go into every server of the project: the renderer's own rule, now.
+    expect(
+      fails("project", "create", "web2", "--owner", "x@example.com", "--ssh-key", "garbage").stderr,
+    ).toMatch(/^baremetal: --ssh-key 0: each ssh key is one OpenSSH public key line/);
+    expect(fails("project", "create", "web2", "--owner", "x@localhost").stderr).toMatch(
+      /^baremetal: --owner: user must be an email address/,
+    );
     expect(cli("project", "list")).toMatch(/web\s+olive@example\.com\s+1\s+the web tier/);
     expect(JSON.parse(cli("project", "show", "web", "--json")).members).toEqual([
       expect.objectContaining({ user: "olive@example.com", role: "owner", sshKeys: [] }),

@@ -51,6 +51,16 @@ test("network modes: layer3 carries no VLANs, layer2 no public addresses, native
 
 test("unknown and ill-typed fields are named", async () => {
   expect(await reasons({ colour: "red" })).toEqual(["colour: not an input of this resource"]);
+  // What the renderer would refuse at "stage", after the claim, is refused here.
+  expect((await reasons({ sshKeys: ["ssh-dss AAAAB3NzaC1kc3M= old@box"] }))[0]).toMatch(
+    /^sshKeys.0: each ssh key is one OpenSSH public key line.*type ssh-ed25519/,
+  );
+  expect((await reasons({ sshKeys: ["ssh-ed25519 AAAAC3Nz josé@laptop"] }))[0]).toMatch(/^sshKeys.0: /);
+  for (const url of ["not a url", "ftp://x/y", "javascript:alert(1)"]) {
+    expect((await reasons({ operatingSystem: "custom_ipxe", ipxeScriptUrl: url }))[0]).toMatch(
+      /^ipxeScriptUrl: ipxeScriptUrl .*; give an http\(s\) URL, or a script starting with #!ipxe$/,
+    );
+  }
   expect(await reasons({ ipAddresses: [{ type: "public_ipv4", bogus: 1 }] })).toEqual([
     "ipAddresses.0.bogus: not an input of this ipAddresses.0 entry",
   ]);

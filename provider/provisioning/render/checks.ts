@@ -98,7 +98,8 @@ export function checkInterfaceName(name: string): string {
 const KEY_TYPES =
   "ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|" +
   "sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com";
-const SSH_KEY = new RegExp(`^(?:${KEY_TYPES}) [A-Za-z0-9+/]+={0,3}(?: [\\x20-\\x7e]*)?$`);
+/** One OpenSSH public key line; the resources' checks use it too, so a key they take renders. */
+export const SSH_KEY = new RegExp(`^(?:${KEY_TYPES}) [A-Za-z0-9+/]+={0,3}(?: [\\x20-\\x7e]*)?$`);
 
 /** One OpenSSH public key line; a newline would smuggle in another authorized key. */
 export function checkSshKey(key: string, index: number): string {
