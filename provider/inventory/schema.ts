@@ -32,7 +32,27 @@ const MAC = /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i;
 const mac = z
   .string()
   .regex(MAC, 'a MAC address like "0c:c4:7a:12:34:56"')
-  .transform((m) => m.toLowerCase().replace(/-/g, ":"));
+  .transform((m) => m.toLowerCase().replace(/-/g, ":"))
+  // A NIC's own address: a group bit set (broadcast, multicast) or all zeros is no one NIC.
+  .refine((m) => (parseInt(m.slice(0, 2), 16) & 1) === 0 && m !== "00:00:00:00:00:00", {
+    error: "a NIC's own (unicast) MAC address: not broadcast, multicast or all zeros",
+  });
+
+// A DNS name or an IP address: BMC and switch hosts go to ipmitool's and ssh's arguments as they are.
+const host = z
+  .string()
+  .regex(
+    /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/,
+    "a host name or an IP address",
+  );
+
+// As Linux takes it (the configs name the interface): 1-15 characters.
+const nicName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/,
+    'a Linux interface name, 1-15 letters, digits, "_", "." or "-"',
+  );
 
 const facility = z.strictObject({
   code: name("a facility code"),
@@ -97,7 +117,7 @@ const machine = z.strictObject({
         .optional(),
       ipmi: z
         .strictObject({
-          host: z.string().min(1),
+          host,
           port: z.number().int().min(1).max(65535).optional(),
           username: z.string().min(1),
           passwordRef: credentialRef,
@@ -106,16 +126,14 @@ const machine = z.strictObject({
         .optional(),
     })
     .refine((b) => b.redfish || b.ipmi, "a machine needs a redfish or an ipmi BMC (or both)"),
-  nics: z
-    .array(z.strictObject({ name: z.string().min(1), mac, switch: z.string(), port: z.string() }))
-    .min(1),
+  nics: z.array(z.strictObject({ name: nicName, mac, switch: z.string(), port: z.string() })).min(1),
 });
 
 const switchSpec = z
   .strictObject({
     name: name("a switch name"),
     facility: z.string(),
-    host: z.string().min(1),
+    host,
     port: z.number().int().min(1).max(65535).optional(),
     hostKeyFingerprint: z
       .string()
@@ -225,6 +243,14 @@ function crossCheck(inv: ParsedInventory): string[] {
     (m) => m.serial,
     (i) => `machines.${i}.serial`,
     "serial",
+  );
+  inv.machines.forEach((m, i) =>
+    unique(
+      m.nics,
+      (n) => n.name,
+      (j) => `machines.${i}.nics.${j}`,
+      "NIC name",
+    ),
   );
   const nics = inv.machines.flatMap((m, i) => m.nics.map((n, j) => ({ n, at: `machines.${i}.nics.${j}` })));
   unique(

@@ -247,6 +247,16 @@ describe("inventory file checks", () => {
     expect(p).toContain(
       "machines.2.bmc.redfish.url: https:// only: the BMC password must not travel in clear",
     );
+    const worse = FILE.replace('mac: "0c:c4:7a:00:00:02"', 'mac: "ff:ff:ff:ff:ff:ff"')
+      .replace("ipmi: { host: 10.0.1.2,", 'ipmi: { host: "bad host;rm -rf",')
+      .replace('{ name: eth0, mac: "0C:C4', '{ name: "not an interface!", mac: "0C:C4');
+    expect(problems(worse)).toEqual(
+      expect.arrayContaining([
+        "machines.1.nics.0.mac: a NIC's own (unicast) MAC address: not broadcast, multicast or all zeros",
+        "machines.1.bmc.ipmi.host: a host name or an IP address",
+        'machines.0.nics.0.name: a Linux interface name, 1-15 letters, digits, "_", "." or "-"',
+      ]),
+    );
   });
 
   test("cross references and ranges are checked on a valid shape", () => {
@@ -258,5 +268,11 @@ describe("inventory file checks", () => {
       'machines.2.plan: no plan "m9.huge" in this inventory',
       'machines.2.nics.0.port: "Ethernet3" is not a cumulus port name (expected names like swp1, swp49s0, bond1)',
     ]);
+    const twice = FILE.replace(
+      '      - { name: eth0, mac: "0c:c4:7a:00:00:02", switch: tor1, port: swp2 }',
+      '      - { name: eth0, mac: "0c:c4:7a:00:00:02", switch: tor1, port: swp2 }\n' +
+        '      - { name: eth0, mac: "0c:c4:7a:00:00:12", switch: tor1, port: swp12 }',
+    );
+    expect(problems(twice)).toEqual(["machines.1.nics.1: NIC name eth0 is also at machines.1.nics.0"]);
   });
 });
