@@ -13,8 +13,23 @@ export function bootServerCommand(): Command {
     )
     .option("--store <location>", STORE_HELP)
     .action(async (o: { listen: string; publicUrl?: string; assets?: string; store?: string }) => {
-      const m = /^(.*):(\d+)$/.exec(o.listen);
-      if (!m) throw new Error(`--listen: expected host:port, e.g. 0.0.0.0:8080, not ${o.listen}`);
+      const m = /^(.+):(\d{1,5})$/.exec(o.listen);
+      if (!m || Number(m[2]) > 65535)
+        throw new Error(
+          `--listen: expected host:port with a port 0-65535, e.g. 0.0.0.0:8080, not ${o.listen}`,
+        );
+      if (o.publicUrl !== undefined) {
+        let url: URL | undefined;
+        try {
+          url = new URL(o.publicUrl);
+        } catch {
+          url = undefined;
+        }
+        if (!url || (url.protocol !== "http:" && url.protocol !== "https:"))
+          throw new Error(
+            `--public-url: expected an http(s) URL machines reach, e.g. http://10.0.0.2:8080, not ${o.publicUrl}`,
+          );
+      }
       await withStore(o.store, async (store) => {
         const server = await startBootServer(store, {
           host: m[1]!.replace(/^\[|\]$/g, ""),

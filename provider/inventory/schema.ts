@@ -7,15 +7,9 @@ import { DIALECTS } from "../hardware/switch";
 import { checkPort } from "../hardware/switch/validate";
 import { POOL_TYPES } from "../store/store";
 import type { InventoryFile } from "./types";
+import { NAME, NAME_RULE } from "../names";
 
-const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-const name = (what: string) =>
-  z
-    .string()
-    .regex(
-      NAME,
-      `${what} is 1-63 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit`,
-    );
+const name = (what: string) => z.string().regex(NAME, `${what} is ${NAME_RULE}`);
 const vlanId = z.number().int().min(1, "a VLAN id is 1-4094").max(4094, "a VLAN id is 1-4094");
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, "an environment variable name (A-Z, 0-9, _)");
 

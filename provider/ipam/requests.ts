@@ -4,16 +4,23 @@ import { IpamError } from "./errors";
 import { poolExists, poolOverlap } from "./messages";
 import type { BlockRequest, NewPool, Pool, PoolType } from "../store/store";
 import { POOL_TYPES, poolTypeFamily } from "../store/store";
-
-const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+import { NAME, NAME_RULE } from "../names";
 
 /** Validates a new pool against the existing ones; returns its block. */
 export function checkNewPool(pool: NewPool, existing: Pool[]): Block {
   if (!NAME.test(pool.name)) {
-    throw new IpamError(
-      "InvalidRequest",
-      `pool name "${pool.name}" is invalid: use 1-63 lower-case letters, digits, ".", "_" or "-"`,
-    );
+    throw new IpamError("InvalidRequest", `pool name "${pool.name}" is invalid: use ${NAME_RULE}`);
+  }
+  for (const [what, value] of [
+    ["facility", pool.facility],
+    ["project", pool.project],
+  ] as const) {
+    if (value !== null && !NAME.test(value)) {
+      throw new IpamError(
+        "InvalidRequest",
+        `pool ${pool.name}: ${what} "${value}" is invalid: use ${NAME_RULE}`,
+      );
+    }
   }
   if (!POOL_TYPES.includes(pool.type)) {
     throw new IpamError(
@@ -63,4 +70,11 @@ export function resolveRequest(type: PoolType, request: BlockRequest): ResolvedR
     throw new IpamError("InvalidRequest", `prefix length ${p} is out of range for IPv${family} (0-${bits})`);
   }
   return { kind: "size", prefix: p };
+}
+
+/** A facility's code, as ensureFacility takes it on every backend. */
+export function checkFacilityCode(code: string): void {
+  if (!NAME.test(code)) {
+    throw new IpamError("InvalidRequest", `facility code "${code}" is invalid: use ${NAME_RULE}`);
+  }
 }

@@ -6,7 +6,7 @@ import { Pool as PgPool, type PoolClient, DatabaseError } from "pg";
 import { pickAssignment } from "../ipam/assign";
 import { formatAddress, formatCidr, parseCidr } from "../ipam/cidr";
 import * as msg from "../ipam/messages";
-import { checkNewPool, resolveRequest } from "../ipam/requests";
+import { checkFacilityCode, checkNewPool, resolveRequest } from "../ipam/requests";
 import { AccessError } from "../access/errors";
 import { ACCESS_DENIED } from "./postgres-access";
 import { POOL_HOLD, POSTGRES_MIGRATIONS } from "./postgres-schema";
@@ -304,6 +304,7 @@ export class PostgresStore implements Store {
   }
 
   async ensureFacility(code: string, name: string | null, actor: string): Promise<Facility> {
+    checkFacilityCode(code);
     return this.tx(async (c) => {
       const ins = await c.query(
         "INSERT INTO facilities (code, name) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING",

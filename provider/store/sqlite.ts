@@ -19,7 +19,7 @@ import {
   toHex,
 } from "../ipam/cidr";
 import * as msg from "../ipam/messages";
-import { checkNewPool, resolveRequest, type ResolvedRequest } from "../ipam/requests";
+import { checkFacilityCode, checkNewPool, resolveRequest, type ResolvedRequest } from "../ipam/requests";
 import { SQLITE_MIGRATIONS } from "./sqlite-schema";
 import { applyInventory, moveMachine, readInventory, readMachine, type Op } from "./inventory-sql";
 import type { InventoryChange, InventoryState, MachineRecord, MachineState } from "../inventory/types";
@@ -223,6 +223,7 @@ export class SqliteStore implements Store {
   }
 
   async ensureFacility(code: string, name: string | null, actor: string): Promise<Facility> {
+    checkFacilityCode(code);
     return this.write(() => {
       const info = this.sql("INSERT OR IGNORE INTO facilities (code, name, created_at) VALUES (?, ?, ?)").run(
         code,

@@ -42,6 +42,17 @@ describe.each(backends)("baremetal on $name", (backend) => {
     expect(cli("store", "migrate")).toMatch(/schema version (\d+) of \1\b/);
   });
 
+  test("boot-server refuses a port or a public URL it cannot use, naming the flag", () => {
+    expect(fails("boot-server", "--listen", "127.0.0.1:99999").stderr).toMatch(
+      /^baremetal: --listen: expected host:port with a port 0-65535/,
+    );
+    for (const url of ["notaurl", "ftp://x"]) {
+      expect(fails("boot-server", "--listen", "127.0.0.1:0", "--public-url", url).stderr).toMatch(
+        /^baremetal: --public-url: expected an http\(s\) URL machines reach/,
+      );
+    }
+  });
+
   test("pools: add, list, usage, show, and clear refusals", async () => {
     cli("facility", "add", "lab1");
     cli(

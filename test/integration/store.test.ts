@@ -90,7 +90,20 @@ describe.each(backends)("store on $name", (backend) => {
       ),
     );
     expect(family.code).toBe("InvalidCidr");
+    const project = await errorOf(
+      store.addPool(
+        { name: "p4", type: "private_ipv4", cidr: "10.9.0.0/24", facility: "lab1", project: "Bad Project" },
+        "t",
+      ),
+    );
+    expect(project.message).toMatch(/^pool p4: project "Bad Project" is invalid: use 1-63 lower-case/);
     expect((await store.listPools()).map((p) => p.name)).toEqual(["lab1-private"]);
+    const facility = await errorOf(store.ensureFacility("BAD FAC", null, "t"));
+    expect([facility.code, facility.message]).toEqual([
+      "InvalidRequest",
+      'facility code "BAD FAC" is invalid: use 1-63 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit',
+    ]);
+    expect((await store.listFacilities()).map((f) => f.code)).toEqual(["lab1"]);
   });
 
   test("a pool in use cannot be removed; an empty one goes with its free blocks", async () => {
