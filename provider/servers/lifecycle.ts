@@ -329,32 +329,45 @@ export async function deleteServer(
   const machine = await ctx.store.transact(() => readMachine(server.machineId), "read");
   let machineTo: "available" | "quarantine" = "available";
   let reason: string | null = null;
-  if (machine) {
-    await ctx.store.transact((at) => setServerState(server.id, { state: "deprovisioning" }, actor, at));
-    await withBmc(machine, secrets(ctx.config), async (bmc) => {
-      await bmc.setPower("off");
-      if (!inputs.wipeOnDelete) {
-        // Not wiped: the next tenant must not get this one's disks. An operator wipes the
-        // machine or releases it knowingly (baremetal machine release).
-        machineTo = "quarantine";
-        reason = "not wiped: its server was deleted with wipeOnDelete false";
-      } else {
-        try {
-          await wipe(ctx, server, machine, bmc);
-        } catch (e) {
-          // Never back into the pool with the old OS on its disks.
-          machineTo = "quarantine";
-          reason = `wipe failed: ${(e as Error).message}`;
-          progress(`${server.hostname}: ${reason}; machine ${machine.id} quarantined`);
-        }
+  // Each step named in its error, with the machine; the row stays until the last one, so a
+  // failed delete can simply be run again.
+  let step = "power off";
+  try {
+    if (machine) {
+      await ctx.store.transact((at) => setServerState(server.id, { state: "deprovisioning" }, actor, at));
+      await withBmc(machine, secrets(ctx.config), async (bmc) => {
         await bmc.setPower("off");
-      }
-    });
-    await resetPorts(ctx, machine);
+        if (!inputs.wipeOnDelete) {
+          // Not wiped: the next tenant must not get this one's disks. An operator wipes the
+          // machine or releases it knowingly (baremetal machine release).
+          machineTo = "quarantine";
+          reason = "not wiped: its server was deleted with wipeOnDelete false";
+        } else {
+          step = "wipe";
+          try {
+            await wipe(ctx, server, machine, bmc);
+          } catch (e) {
+            // Never back into the pool with the old OS on its disks.
+            machineTo = "quarantine";
+            reason = `wipe failed: ${(e as Error).message}`;
+            progress(`${server.hostname}: ${reason}; machine ${machine.id} quarantined`);
+          }
+          step = "power off after the wipe";
+          await bmc.setPower("off");
+        }
+      });
+      step = "reset switch ports";
+      await resetPorts(ctx, machine);
+    }
+    step = "forget VLAN ports";
+    await forgetNetwork(ctx, server.id);
+    step = "release addresses";
+    await releaseAddresses(ctx.store, server.id, owner, actor);
+    step = "release the machine";
+    await ctx.store.transact((at) => finishServer(server.id, machineTo, reason, actor, at));
+  } catch (e) {
+    throw new StepFailed(`delete: ${step}`, machine?.id ?? server.machineId, e);
   }
-  await forgetNetwork(ctx, server.id);
-  await releaseAddresses(ctx.store, server.id, owner, actor);
-  await ctx.store.transact((at) => finishServer(server.id, machineTo, reason, actor, at));
 }
 
 async function wipe(ctx: Context, server: ServerRecord, machine: MachineRecord, bmc: Bmc): Promise<void> {

@@ -188,3 +188,20 @@ test("a rerun whose inputs moved the server elsewhere is refused, naming the ear
   await deleteServer(ctx(), again.server, inputs(), owner);
   expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
 });
+
+test("a delete that fails names its step and the machine, keeps the row, and can be run again", async () => {
+  const owner = "org/p/s/delete";
+  const p = await createServer(ctx(), inputs(), owner);
+  site.lab.machine("m01").system.faults.unreachable = true;
+  try {
+    await expect(deleteServer(ctx(), p.server, inputs(), owner)).rejects.toThrow(
+      /^step "delete: power off" failed on machine m01: /,
+    );
+  } finally {
+    site.lab.machine("m01").system.faults.unreachable = false;
+  }
+  expect((await held()).servers.map((s) => [s.id, s.state])).toEqual([[p.server.id, "deprovisioning"]]);
+  await deleteServer(ctx(), p.server, inputs(), owner);
+  expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
+  expect((await machine()).state).toBe("available");
+});
