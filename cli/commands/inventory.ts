@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { Command } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import { applyInventoryFile } from "../../provider/inventory/apply";
 import type { MachineRecord } from "../../provider/inventory/types";
 import { STORE_HELP, actor, withStore } from "../store-option";
@@ -120,7 +120,7 @@ export function machineCommand(): Command {
   cmd
     .command("maintenance <id>")
     .description("take an idle machine out of service (or back, with --off)")
-    .requiredOption("--reason <text>", "why, for whoever looks next")
+    .requiredOption("--reason <text>", "why, for whoever looks next", reasonText)
     .option("--off", "end maintenance: the machine is available again")
     .option("--store <location>", STORE_HELP)
     .action(async (id: string, o: { reason: string; off?: boolean; store?: string }) => {
@@ -134,7 +134,7 @@ export function machineCommand(): Command {
   cmd
     .command("release <id>")
     .description("return a quarantined machine to the pool, once an operator has checked it")
-    .requiredOption("--reason <text>", "what was checked or fixed")
+    .requiredOption("--reason <text>", "what was checked or fixed", reasonText)
     .option("--store <location>", STORE_HELP)
     .action(async (id: string, o: { reason: string; store?: string }) => {
       await withStore(o.store, async (store) => {
@@ -149,4 +149,11 @@ export function machineCommand(): Command {
       });
     });
   return cmd;
+}
+
+/** A machine's state reason is what the next operator reads: it must say something. */
+function reasonText(value: string): string {
+  if (value.trim() === "")
+    throw new InvalidArgumentError("say why, for whoever looks next (it must not be empty)");
+  return value.trim();
 }

@@ -5,13 +5,13 @@
 // them here and deletes them, which does what the resource's delete does (power off, wipe
 // unless the server said not to, reset the ports, release the addresses, give the machine
 // back), checked against the operator's role and written to the audit log.
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { guarded } from "../../provider/access/guard";
 import { resolveConfig } from "../../provider/config";
 import { deleteServer } from "../../provider/servers/lifecycle";
 import { closeSwitches } from "../../provider/servers/hardware";
 import { ServerInputs } from "../../provider/servers/inputs";
-import { listServers, readServer } from "../../provider/store/servers-sql";
+import { SERVER_STATES, listServers, readServer } from "../../provider/store/servers-sql";
 import { STORE_HELP, storeLocation, withStore } from "../store-option";
 import { table } from "../table";
 
@@ -24,7 +24,7 @@ export function serverCommand(): Command {
     .command("list")
     .description("every server with its owner key (organization/project/stack/resource), state and machine")
     .option("--project <name>", "only this project")
-    .option("--state <state>", "only this state (provisioning, active, reinstalling, deprovisioning, failed)")
+    .addOption(new Option("--state <state>", "only this state").choices(SERVER_STATES))
     .option("--store <location>", STORE_HELP)
     .option("--json", "print JSON")
     .action(async (o: { project?: string; state?: string; store?: string; json?: boolean }) => {

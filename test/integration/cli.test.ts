@@ -137,6 +137,9 @@ describe.each(backends)("baremetal on $name", (backend) => {
     expect(refused.stderr).toBe(
       "baremetal: MachineStateConflict: machine r1-03 is available; this needs it to be quarantine or maintenance\n",
     );
+    expect(fails("machine", "maintenance", "r1-03", "--reason", " ").stderr).toMatch(
+      /option '--reason <text>' argument ' ' is invalid. say why, for whoever looks next/,
+    );
     const missing = fails("machine", "show", "r9-99");
     expect(missing.stderr).toBe("baremetal: MachineNotFound: machine r9-99 is not in the inventory\n");
   });

@@ -175,4 +175,9 @@ test("an unknown server is a clear error", async () => {
   const r = await cli(["delete", "no-such-id"]);
   expect(r.status).toBe(1);
   expect(r.stderr).toMatch(/server no-such-id is not in the store \(baremetal server list shows them\)/);
+  const state = await cli(["list", "--state", "bogus"]);
+  expect(state.status).toBe(1);
+  expect(state.stderr).toMatch(
+    /argument 'bogus' is invalid. Allowed choices are provisioning, active, reinstalling/,
+  );
 });
