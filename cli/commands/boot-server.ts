@@ -18,6 +18,13 @@ export function bootServerCommand(): Command {
         throw new Error(
           `--listen: expected host:port with a port 0-65535, e.g. 0.0.0.0:8080, not ${o.listen}`,
         );
+      const host = m[1]!.replace(/^\[|\]$/g, "");
+      // The entry script chains to the public URL: http://0.0.0.0:8080 reaches no machine.
+      if (o.publicUrl === undefined && (host === "0.0.0.0" || host === "::")) {
+        throw new Error(
+          `--public-url: needed when listening on every address (${o.listen}): the URL machines reach this server at, e.g. http://10.0.0.2:8080`,
+        );
+      }
       if (o.publicUrl !== undefined) {
         let url: URL | undefined;
         try {
@@ -32,7 +39,7 @@ export function bootServerCommand(): Command {
       }
       await withStore(o.store, async (store) => {
         const server = await startBootServer(store, {
-          host: m[1]!.replace(/^\[|\]$/g, ""),
+          host,
           port: Number(m[2]),
           publicUrl: o.publicUrl,
           assets: o.assets,

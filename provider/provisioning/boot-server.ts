@@ -15,6 +15,27 @@ const EVENT_TYPE = /^[a-z][a-z0-9.-]{0,47}$/;
 // No session for this machine: boot from the next device (its disk), as if PXE had failed.
 const LOCAL_BOOT = "#!ipxe\necho no provisioning session for this machine: booting from disk\nexit\n";
 
+class BadRequest extends Error {}
+
+function decoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new BadRequest("malformed %-escape in the path");
+  }
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * An installer's message as every store can keep it: well-formed UTF-16 (PostgreSQL's JSON
+ * refuses a lone surrogate), no NUL (its text refuses that), at most 2000 characters.
+ */
+function storable(message: string): string {
+  const wellFormed = message.replace(LONE_SURROGATE, "\ufffd").replace(/\0/g, "");
+  return [...wellFormed].slice(0, 2000).join("");
+}
+
 export interface BootServer {
   url: string;
   close(): Promise<void>;
@@ -25,6 +46,8 @@ function send(res: http.ServerResponse, status: number, body: string, type = "te
   res.end(body);
 }
 
+class TooLarge extends Error {}
+
 function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     let size = 0;
@@ -32,8 +55,9 @@ function readBody(req: http.IncomingMessage): Promise<string> {
     req.on("data", (c: Buffer) => {
       size += c.length;
       if (size > MAX_BODY) {
-        reject(new Error("body too large"));
-        req.destroy();
+        // Answered with 413; the rest is not read.
+        reject(new TooLarge(`body larger than ${MAX_BODY} bytes`));
+        req.pause();
       } else chunks.push(c);
     });
     req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
@@ -51,7 +75,8 @@ async function sendAsset(root: string, rel: string, req: http.IncomingMessage, r
   let size: number;
   try {
     const parts = rel.split("/").map(decodeURIComponent);
-    if (parts.some((p) => p === "" || p === "." || p === ".." || /[/\0]/.test(p)))
+    // Dotfiles too: a mirror's .git or .htpasswd is not an image.
+    if (parts.some((p) => p === "" || p.startsWith(".") || /[/\0]/.test(p)))
       return send(res, 404, "not found\n");
     real = await fs.promises.realpath(join(root, ...parts));
     const st = await fs.promises.stat(real);
@@ -83,6 +108,7 @@ export async function startBootServer(
   const assets = opts.assets === undefined ? undefined : assetsDir(opts.assets);
   const report = (token: string, type: string, message: string | null) =>
     store.transact((at) => reportSession(token, type, message, at));
+  const refusedStatus = { unknown: 404, finished: 410, "wrong-kind": 409 } as const;
 
   // Known once the server listens (the port may be chosen by the system).
   let url = "";
@@ -90,15 +116,16 @@ export async function startBootServer(
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const path = new URL(req.url ?? "/", "http://boot").pathname;
     let m: RegExpExecArray | null;
-    if (req.method === "GET" && path === "/healthz") return send(res, 200, "ok\n");
+    const read = req.method === "GET" || req.method === "HEAD";
+    if (read && path === "/healthz") return send(res, 200, "ok\n");
     if (assets && (req.method === "GET" || req.method === "HEAD") && path.startsWith("/assets/"))
       return sendAsset(assets, path.slice("/assets/".length), req, res);
     // The one URL DHCP hands every iPXE client: it chains to the machine's own script by MAC.
-    if (req.method === "GET" && path === "/boot.ipxe")
+    if (read && path === "/boot.ipxe")
       return send(res, 200, `#!ipxe\nchain ${publicUrl()}/boot/\${net0/mac}.ipxe\n`);
 
     if (req.method === "GET" && (m = /^\/boot\/([^/]+)\.ipxe$/.exec(path))) {
-      const mac = decodeURIComponent(m[1]!).toLowerCase().replace(/-/g, ":");
+      const mac = decoded(m[1]!).toLowerCase().replace(/-/g, ":");
       if (!MAC.test(mac)) return send(res, 400, "not a MAC address\n");
       const session = await store.transact(() => sessionByMac(mac), "read");
       if (!session) {
@@ -145,20 +172,22 @@ export async function startBootServer(
       let type = "phone-home";
       let message: string | null = null;
       if (m[1] === "events") {
-        let event: { type?: unknown; message?: unknown };
+        let event: { type?: unknown; message?: unknown } | null;
         try {
           event = JSON.parse(body) as typeof event;
         } catch {
-          return send(res, 400, 'expected JSON {"type": "...", "message": "..."}\n');
+          event = null;
         }
+        if (typeof event !== "object" || event === null || Array.isArray(event))
+          return send(res, 400, 'expected JSON {"type": "...", "message": "..."}\n');
         if (typeof event.type !== "string" || !EVENT_TYPE.test(event.type)) {
           return send(res, 400, "type: lowercase words joined by . or -, at most 48 characters\n");
         }
         type = event.type;
-        message = typeof event.message === "string" ? event.message.slice(0, 2000) : null;
+        message = typeof event.message === "string" ? storable(event.message) : null;
       }
-      const session = await report(token, type, message);
-      if (!session) return send(res, 404, "unknown session\n");
+      const r = await report(token, type, message);
+      if ("refused" in r) return send(res, refusedStatus[r.refused], `${r.reason}\n`);
       return send(res, 200, "ok\n");
     }
     return send(res, 404, "not found\n");
@@ -166,12 +195,22 @@ export async function startBootServer(
 
   const server = http.createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
-      if (!res.headersSent) send(res, 500, `${(e as Error).message}\n`);
-      else res.destroy();
+      if (res.headersSent) return res.destroy();
+      if (e instanceof TooLarge) {
+        res.setHeader("connection", "close");
+        return send(res, 413, `${e.message}\n`);
+      }
+      if (e instanceof BadRequest) return send(res, 400, `${e.message}\n`);
+      // The store's own words stay in the operator's log, not in an answer to anyone who asks.
+      console.error(`boot server: ${req.method} ${req.url}: ${(e as Error).message}`);
+      send(res, 500, "internal error\n");
     });
   });
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
+  // A connection that never sends a request is closed too, or idle ones would use up the
+  // process's file descriptors.
+  server.timeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => resolve());

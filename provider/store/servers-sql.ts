@@ -374,6 +374,18 @@ const NEXT: Record<string, SessionState> = {
   "install.failed": "failed",
   "wipe.failed": "failed",
 };
+// Sessions only move forward: a second fetch of the boot script (a reboot, or anyone who asks
+// by MAC) does not put an install back to booting.
+const RANK: Record<SessionState, number> = { staged: 0, booting: 1, installing: 2, done: 3, failed: 3 };
+
+/** Which reports a session of each kind takes: a wipe is never finished by a phone-home. */
+function fits(kind: ProvisioningSession["kind"], type: string): boolean {
+  if (type === "boot.fetched" || type === "config.fetched") return true;
+  return kind === "install" ? type === "phone-home" || type.startsWith("install.") : type.startsWith("wipe.");
+}
+
+export type ReportResult =
+  { session: ProvisioningSession } | { refused: "unknown" | "finished" | "wrong-kind"; reason: string };
 
 /** What the machine said: moves its session along and records it on the server's timeline. */
 export function* reportSession(
@@ -381,12 +393,18 @@ export function* reportSession(
   type: string,
   message: string | null,
   at: string,
-): Op<ProvisioningSession | undefined> {
+): Op<ReportResult> {
   const s = yield* sessionByToken(token);
-  if (!s) return undefined;
+  if (!s) return { refused: "unknown", reason: "unknown session" };
+  // A finished session takes nothing more: its token may have been seen by others since.
+  if (s.state === "done" || s.state === "failed") {
+    return { refused: "finished", reason: `this ${s.kind} session is ${s.state}` };
+  }
+  if (!fits(s.kind, type)) {
+    return { refused: "wrong-kind", reason: `${type} is not a report of a ${s.kind} session` };
+  }
   const next = type === "boot.fetched" && s.staged.handoff ? "done" : NEXT[type];
-  // A finished session stays finished: a late or repeated report changes nothing.
-  if (next && s.state !== "done" && s.state !== "failed") {
+  if (next && RANK[next] > RANK[s.state]) {
     yield q(
       "UPDATE provisioning SET state = ?, message = ?, updated_at = ? WHERE token = ?",
       next,
@@ -396,7 +414,7 @@ export function* reportSession(
     );
   }
   yield* event(`machine:${s.machineId}`, type, s.serverId, message === null ? null : { message }, at);
-  return yield* sessionByToken(token);
+  return { session: (yield* sessionByToken(token))! };
 }
 
 export function* serverTimeline(serverId: string): Op<{ at: string; action: string; detail: unknown }[]> {

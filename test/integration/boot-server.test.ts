@@ -42,6 +42,60 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
     expect(await res.text()).toBe(`#!ipxe\nchain ${boot.url}/boot/\${net0/mac}.ipxe\n`);
   });
 
+  test("reports must fit the session and move it forward; a finished one takes none; bad requests are 4xx", async () => {
+    const { server, machine } = await claim(store, "org/p/dev/w");
+    const mac = machine.nics[0]!.mac;
+    const urls = bootServerUrls(boot.url);
+    const stage = async (kind: "install" | "wipe") => {
+      const token = randomBytes(24).toString("base64url");
+      await store.transact((at) =>
+        stageSession(
+          { token, serverId: server.id, machineId: machine.id, kind, staged: { ipxe: "#!ipxe\nboot\n" } },
+          "tester",
+          at,
+        ),
+      );
+      return token;
+    };
+    const post = async (u: string, body = "") => {
+      const r = await fetch(u, { method: "POST", body });
+      return [r.status, await r.text()] as const;
+    };
+    const event = (token: string, e: unknown) => post(urls.events(token), JSON.stringify(e));
+    const state = async (token: string) => (await store.transact(() => sessionByToken(token), "read"))?.state;
+
+    const wipe = await stage("wipe");
+    // A phone-home or an install's report never finishes a wipe.
+    expect(await post(urls.phoneHome(wipe))).toEqual([409, "phone-home is not a report of a wipe session\n"]);
+    expect((await event(wipe, { type: "install.started" }))[0]).toBe(409);
+    expect(await state(wipe)).toBe("staged");
+    expect((await event(wipe, { type: "wipe.started" }))[0]).toBe(200);
+    // A second fetch by MAC (a reboot, or anyone who asks) does not put it back to booting.
+    expect((await fetch(urls.ipxe(mac))).status).toBe(200);
+    expect(await state(wipe)).toBe("installing");
+    expect((await event(wipe, { type: "wipe.done" }))[0]).toBe(200);
+    expect(await state(wipe)).toBe("done");
+    const before = (await store.transact(() => serverTimeline(server.id), "read")).length;
+    for (let i = 0; i < 5; i++)
+      expect(await event(wipe, { type: "wipe.failed", message: "x" })).toEqual([
+        410,
+        "this wipe session is done\n",
+      ]);
+    expect(await store.transact(() => serverTimeline(server.id), "read")).toHaveLength(before);
+
+    // A message any store keeps: NUL and a lone surrogate go, 2000 characters at most.
+    const install = await stage("install");
+    const message = `a\u0000b\ud800${"é".repeat(2100)}`;
+    expect((await event(install, { type: "install.progress", message }))[0]).toBe(200);
+    const [last] = (await store.transact(() => serverTimeline(server.id), "read")).slice(-1);
+    expect((last!.detail as { message: string }).message).toBe(`ab\ufffd${"é".repeat(1997)}`);
+
+    expect((await event(install, null))[0]).toBe(400);
+    expect((await post(urls.events(install), "x".repeat(100_000)))[0]).toBe(413);
+    expect((await fetch(`${boot.url}/boot/%zz.ipxe`)).status).toBe(400);
+    expect((await fetch(`${boot.url}/healthz`, { method: "HEAD" })).status).toBe(200);
+  });
+
   test("one machine per owner; a second claim of the same owner adopts; none left is named", async () => {
     const a = await claim(store, "org/p/dev/a");
     expect([a.machine.id, a.adopted]).toEqual(["r1-01", false]);
@@ -185,6 +239,7 @@ describe("the boot server's image mirror (--assets)", () => {
     fs.mkdirSync(path.join(root, "flatcar"), { recursive: true });
     fs.writeFileSync(path.join(root, "flatcar", "flatcar_production_pxe.vmlinuz"), KERNEL);
     fs.writeFileSync(path.join(dir, "secret"), "not for machines");
+    fs.writeFileSync(path.join(root, ".hidden"), "a mirror's dotfile");
     fs.symlinkSync(path.join(dir, "secret"), path.join(root, "flatcar", "escape"));
     boot = await startBootServer(store, { assets: root });
     plain = await startBootServer(store);
@@ -214,6 +269,7 @@ describe("the boot server's image mirror (--assets)", () => {
     "/assets/flatcar/",
     "/assets/nope",
     "/assets/%zz",
+    "/assets/.hidden",
   ])("nothing outside the mirror, no directories, no listings: %s is 404", async (target) => {
     const got = await raw(boot, target);
     expect(got.status).toBe(404);

@@ -46,6 +46,9 @@ describe.each(backends)("baremetal on $name", (backend) => {
     expect(fails("boot-server", "--listen", "127.0.0.1:99999").stderr).toMatch(
       /^baremetal: --listen: expected host:port with a port 0-65535/,
     );
+    expect(fails("boot-server").stderr).toMatch(
+      /^baremetal: --public-url: needed when listening on every address/,
+    );
     for (const url of ["notaurl", "ftp://x"]) {
       expect(fails("boot-server", "--listen", "127.0.0.1:0", "--public-url", url).stderr).toMatch(
         /^baremetal: --public-url: expected an http\(s\) URL machines reach/,
