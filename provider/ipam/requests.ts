@@ -11,6 +11,7 @@ export function checkNewPool(pool: NewPool, existing: Pool[]): Block {
   if (!NAME.test(pool.name)) {
     throw new IpamError("InvalidRequest", `pool name "${pool.name}" is invalid: use ${NAME_RULE}`);
   }
+  checkLabels({ description: pool.description });
   for (const [what, value] of [
     ["facility", pool.facility],
     ["project", pool.project],
@@ -77,4 +78,16 @@ export function checkFacilityCode(code: string): void {
   if (!NAME.test(code)) {
     throw new IpamError("InvalidRequest", `facility code "${code}" is invalid: use ${NAME_RULE}`);
   }
+}
+
+/**
+ * Tags and descriptions as every backend keeps them: PostgreSQL's text and JSON refuse NUL, so
+ * it is refused here, on SQLite too, with the field named.
+ */
+export function checkLabels(change: { tags?: string[]; description?: string | null }): void {
+  const bad = (v: string) => v.includes("\0");
+  const tag = change.tags?.findIndex(bad) ?? -1;
+  if (tag >= 0) throw new IpamError("InvalidRequest", `tags[${tag}] contains a NUL character`);
+  if (change.description && bad(change.description))
+    throw new IpamError("InvalidRequest", "description contains a NUL character");
 }

@@ -2,7 +2,7 @@
 // facility (or the global pool). Tags and description change in place; anything that would
 // change the block replaces it.
 import { z } from "zod";
-import { nameField } from "./fields";
+import { descriptionField, nameField, tagsField } from "./fields";
 import { describeBlock } from "../ipam/addresses";
 import { formatCidr, isPowerOfTwo, parseCidr, prefixForQuantity } from "../ipam/cidr";
 import { providerConfig, storeFor } from "../runtime";
@@ -35,8 +35,8 @@ export const IpReservationInputs = z
       .min(0, "prefixLength must be 0 or more")
       .optional(),
     cidr: z.string({ error: "cidr must be a string like 10.0.0.0/29" }).optional(),
-    tags: z.array(z.string().max(256)).max(64).default([]),
-    description: z.string().max(1024).optional(),
+    tags: tagsField,
+    description: descriptionField,
     /** Set by the sdk: `<organization>/<project>/<stack>/<resource name>`. */
     owner: z.string().optional(),
   })

@@ -3,7 +3,7 @@
 // another facility, project or id replaces it. The steps live in vlans/lifecycle.ts.
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { nameField } from "./fields";
+import { descriptionField, nameField, tagsField } from "./fields";
 import { providerConfig, storeFor } from "../runtime";
 import { updateVlan, type VlanPort, type VlanRecord } from "../store/vlans-sql";
 import { createVlanEverywhere, deleteVlanEverywhere, readVlanEverywhere } from "../vlans/lifecycle";
@@ -20,8 +20,8 @@ export const VlanInputs = z.strictObject({
     .min(2, "vid must be 2-4094 (1 is the default VLAN of every switch)")
     .max(4094, "vid must be 2-4094")
     .optional(),
-  description: z.string().max(1024).optional(),
-  tags: z.array(z.string().max(256)).max(64).default([]),
+  description: descriptionField,
+  tags: tagsField,
   /** Delete detaches the ports still carrying the VLAN instead of refusing. */
   forceDelete: z.boolean({ error: "forceDelete must be true or false" }).default(false),
   /** Set by the sdk: `<organization>/<project>/<stack>/<resource name>`. */

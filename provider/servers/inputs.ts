@@ -1,6 +1,6 @@
 // Server inputs, as `check` validates them: every field named in its error, with what is valid.
 import { z } from "zod";
-import { nameField } from "../resources/fields";
+import { descriptionField, nameField, tagsField } from "../resources/fields";
 import { OPERATING_SYSTEMS } from "../provisioning/spec";
 import { SSH_KEY, checkUrl } from "../provisioning/render/checks";
 
@@ -65,8 +65,8 @@ export const ServerInputs = z
     ipxeScriptUrl: z.string().max(65536).optional(),
     alwaysPxe: z.boolean().default(false),
     sshKeys: z.array(z.string().regex(SSH_KEY, SSH_KEY_RULE)).max(64).default([]),
-    tags: z.array(z.string().max(256)).max(64).default([]),
-    description: z.string().max(1024).optional(),
+    tags: tagsField,
+    description: descriptionField,
     networkType: z
       .enum(NETWORK_TYPES, { error: `networkType must be one of ${NETWORK_TYPES.join(", ")}` })
       .default("layer3"),

@@ -23,6 +23,8 @@ const POSTGRES_TYPES: ColumnTypes = {
 
 /** Advisory lock (with a pool id) that allocations and releases hold shared and pool removal exclusively. */
 export const POOL_HOLD = 7304;
+/** Advisory lock (with the owner key's hash) a create of one owner holds while it adopts or allocates. */
+export const OWNER_HOLD = 7305;
 
 export const POSTGRES_MIGRATIONS: Migration[] = [
   {
@@ -365,5 +367,139 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
     version: 11,
     name: "audit-stage",
     sql: AUDIT_STAGE_SQL,
+  },
+  {
+    version: 12,
+    name: "allocate-under-concurrency",
+    // Found with several clients at once, none of which SQLite (one writer at a time) shows:
+    // - an exact request looked at each prefix level in its own statement, so a split or merge
+    //   between two of them hid the free block, and after three tries it said AlreadyAllocated
+    //   with the block free; it is now one statement, tried again while a snapshot shows a free
+    //   block that holds it, and refused only when one shows none;
+    // - a size request likewise gave up after three tries and said NoSpaceLeft while its own
+    //   check saw fitting blocks; it tries while any is there;
+    // - two creates of one owner at once could both reserve: the owner is now a lock;
+    // - a pool too small for the request stopped the search instead of being passed over, where
+    //   SQLite passed it (LargerThanPool only when every pool is too small);
+    // - pools were ordered by the database's collation; now byte order, as SQLite does.
+    sql: `
+      CREATE OR REPLACE FUNCTION bm_candidate_pools(p_type text, p_facility text, p_project text) RETURNS jsonb
+      LANGUAGE sql STABLE AS $$
+        SELECT coalesce(jsonb_agg(jsonb_build_object('name', name, 'cidr', cidr::text)
+                                  ORDER BY project IS NULL, name COLLATE "C"), '[]')
+        FROM pools
+        WHERE type = p_type AND facility IS NOT DISTINCT FROM p_facility AND (project IS NULL OR project = p_project)
+      $$;
+
+      CREATE OR REPLACE FUNCTION bm_allocate_held(
+        p_id uuid, p_project text, p_type text, p_facility text, p_prefix integer, p_exact cidr,
+        p_tags jsonb, p_description text, p_owner text, p_actor text
+      ) RETURNS SETOF reservation_rows LANGUAGE plpgsql AS $$
+      DECLARE
+        v_pool pools;
+        v_free free_blocks;
+        v_found boolean := false;
+        v_fits boolean := false;
+        v_taken cidr;
+        v_prior uuid;
+        v_largest pools;
+        p integer;
+        attempt integer;
+      BEGIN
+        IF p_owner IS NOT NULL THEN
+          -- One create of an owner at a time: the second sees the first's reservation and adopts it.
+          PERFORM pg_advisory_xact_lock(${OWNER_HOLD}, hashtext(p_owner));
+          SELECT r.id INTO v_prior FROM reservations r JOIN pools pl ON pl.id = r.pool_id
+           WHERE r.owner = p_owner AND r.project = p_project AND pl.type = p_type
+             AND pl.facility IS NOT DISTINCT FROM p_facility AND (pl.project IS NULL OR pl.project = p_project)
+             AND CASE WHEN p_exact IS NOT NULL THEN r.cidr = p_exact ELSE masklen(r.cidr) = p_prefix END
+           ORDER BY r.created_at, r.id
+           LIMIT 1 FOR UPDATE OF r;
+          IF FOUND THEN
+            UPDATE reservations SET id = p_id, tags = p_tags, description = p_description, updated_at = now()
+             WHERE id = v_prior;
+            INSERT INTO events (actor, action, subject, detail)
+            VALUES (p_actor, 'reservation.adopt', p_id::text,
+                    jsonb_build_object('previousId', v_prior, 'owner', p_owner,
+                                       'cidr', (SELECT cidr::text FROM reservations WHERE id = p_id)));
+            RETURN QUERY SELECT * FROM reservation_rows WHERE id = p_id;
+            RETURN;
+          END IF;
+        END IF;
+
+        IF p_exact IS NOT NULL THEN
+          SELECT * INTO v_pool FROM pools
+           WHERE type = p_type AND facility IS NOT DISTINCT FROM p_facility AND (project IS NULL OR project = p_project)
+             AND cidr >>= p_exact
+           ORDER BY project IS NULL, name COLLATE "C" LIMIT 1;
+          IF NOT FOUND THEN
+            PERFORM bm_refuse('BM004', 'NotInsideAnyPool', p_type, p_facility, p_project);
+          END IF;
+          -- The free block that holds the asked one, at whatever level it is now, in one
+          -- statement. Locking it can lose a race (another transaction split or merged it); a
+          -- fresh statement then looks again, for as long as one still sees such a block.
+          FOR attempt IN 1..1000 LOOP
+            SELECT fb.* INTO v_free
+              FROM generate_series(masklen(p_exact), masklen(v_pool.cidr), -1) l
+              JOIN free_blocks fb ON fb.pool_id = v_pool.id AND fb.prefix_len = l
+                                 AND fb.network = set_masklen(p_exact, l)
+             LIMIT 1 FOR UPDATE OF fb;
+            IF FOUND THEN v_found := true; EXIT; END IF;
+            EXIT WHEN NOT EXISTS (
+              SELECT 1 FROM generate_series(masklen(p_exact), masklen(v_pool.cidr), -1) l
+                JOIN free_blocks fb ON fb.pool_id = v_pool.id AND fb.prefix_len = l
+                                   AND fb.network = set_masklen(p_exact, l));
+          END LOOP;
+          IF NOT v_found THEN
+            RAISE EXCEPTION USING ERRCODE = 'BM002', MESSAGE = 'AlreadyAllocated',
+              DETAIL = jsonb_build_object('name', v_pool.name, 'cidr', v_pool.cidr::text)::text;
+          END IF;
+          v_taken := p_exact;
+        ELSE
+          <<pools>>
+          FOR v_pool IN SELECT * FROM pools
+             WHERE type = p_type AND facility IS NOT DISTINCT FROM p_facility AND (project IS NULL OR project = p_project)
+             ORDER BY project IS NULL, name COLLATE "C"
+          LOOP
+            -- Too small for the request: passed over, as SQLite does; refused below if all are.
+            IF p_prefix < masklen(v_pool.cidr) THEN
+              IF v_largest.id IS NULL OR masklen(v_pool.cidr) < masklen(v_largest.cidr) THEN v_largest := v_pool; END IF;
+              CONTINUE;
+            END IF;
+            v_fits := true;
+            FOR attempt IN 1..1000 LOOP
+              -- Skip blocks other allocations hold; if all are held, wait for one instead of failing.
+              SELECT * INTO v_free FROM free_blocks WHERE pool_id = v_pool.id AND prefix_len <= p_prefix
+               ORDER BY prefix_len DESC, network LIMIT 1 FOR UPDATE SKIP LOCKED;
+              IF NOT FOUND THEN
+                SELECT * INTO v_free FROM free_blocks WHERE pool_id = v_pool.id AND prefix_len <= p_prefix
+                 ORDER BY prefix_len DESC, network LIMIT 1 FOR UPDATE;
+              END IF;
+              IF FOUND THEN v_found := true; EXIT pools; END IF;
+              EXIT WHEN NOT EXISTS (SELECT 1 FROM free_blocks WHERE pool_id = v_pool.id AND prefix_len <= p_prefix);
+            END LOOP;
+          END LOOP;
+          IF NOT v_found AND NOT v_fits AND v_largest.id IS NOT NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'BM005', MESSAGE = 'LargerThanPool',
+              DETAIL = jsonb_build_object('name', v_largest.name, 'cidr', v_largest.cidr::text)::text;
+          END IF;
+          IF NOT v_found THEN
+            PERFORM bm_refuse('BM001', 'NoSpaceLeft', p_type, p_facility, p_project);
+          END IF;
+          v_taken := set_masklen(v_free.network, p_prefix);
+        END IF;
+
+        DELETE FROM free_blocks
+         WHERE pool_id = v_free.pool_id AND prefix_len = v_free.prefix_len AND network = v_free.network;
+        FOR p IN v_free.prefix_len + 1 .. masklen(v_taken) LOOP
+          INSERT INTO free_blocks (pool_id, prefix_len, network) VALUES (v_pool.id, p, bm_buddy(set_masklen(v_taken, p)));
+        END LOOP;
+        INSERT INTO reservations (id, pool_id, project, cidr, tags, description, owner, created_by)
+        VALUES (p_id, v_pool.id, p_project, v_taken, p_tags, p_description, p_owner, p_actor);
+        RETURN QUERY SELECT p_id, v_pool.name, v_pool.type, v_pool.facility, v_pool.family, p_project, v_taken,
+          masklen(v_taken), p_tags, p_description, p_owner, p_actor, now(), now();
+      END;
+      $$;
+    `,
   },
 ];

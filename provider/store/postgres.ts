@@ -6,10 +6,10 @@ import { Pool as PgPool, type PoolClient, DatabaseError } from "pg";
 import { pickAssignment } from "../ipam/assign";
 import { formatAddress, formatCidr, parseCidr } from "../ipam/cidr";
 import * as msg from "../ipam/messages";
-import { checkFacilityCode, checkNewPool, resolveRequest } from "../ipam/requests";
+import { checkFacilityCode, checkLabels, checkNewPool, resolveRequest } from "../ipam/requests";
 import { AccessError } from "../access/errors";
 import { ACCESS_DENIED } from "./postgres-access";
-import { POOL_HOLD, POSTGRES_MIGRATIONS } from "./postgres-schema";
+import { OWNER_HOLD, POOL_HOLD, POSTGRES_MIGRATIONS } from "./postgres-schema";
 import { applyInventory, moveMachine, readInventory, readMachine, type Op } from "./inventory-sql";
 import type { InventoryChange, InventoryState, MachineRecord, MachineState } from "../inventory/types";
 import { migrationState, refuseNewer } from "./migrations";
@@ -64,11 +64,13 @@ interface ReservationRow {
 }
 
 /**
- * The common allocation as one planned statement: the best-fitting free block no one else
- * holds, taken apart down to the asked size, and the reservation, in one round trip and one
- * transaction. It yields no row, and bm_allocate (which waits for held blocks, adopts an
- * interrupted create of the same owner, and names every refusal) takes over, when no such
- * block is free for the taking or the owner already holds a reservation. Prepared once per
+ * The common allocation as one planned statement: in the first pool (by priority) that has a
+ * fitting free block, the best-fitting one no one else holds, taken apart down to the asked
+ * size, and the reservation, in one round trip and one transaction. It yields no row, and
+ * bm_allocate (which waits for held blocks, adopts an interrupted create of the same owner,
+ * and names every refusal) takes over, when that pool's fitting blocks are all held (a later
+ * pool is not taken instead), another create of the same owner is under way, or the owner
+ * already holds a reservation. Prepared once per
  * connection; a function would be planned on every call (SQL) or add an interpreter (PL/pgSQL).
  * It holds the pool shared with a try-lock: a pool being removed is skipped here, and
  * bm_allocate then waits for the removal and finds the pool gone.
@@ -85,18 +87,25 @@ function fastAllocate(owned: boolean): string {
   WITH taken AS (
     DELETE FROM free_blocks fb
     WHERE fb.ctid = (
-      SELECT f.ctid FROM pools p
+      SELECT f.ctid FROM (
+        SELECT p.id FROM pools p
+        WHERE p.type = $3::text AND p.facility IS NOT DISTINCT FROM $4::text
+          AND (p.project IS NULL OR p.project = $2::text) AND masklen(p.cidr) <= $5::int
+          AND EXISTS (SELECT 1 FROM free_blocks e WHERE e.pool_id = p.id AND e.prefix_len <= $5::int)
+          AND pg_try_advisory_xact_lock_shared(${POOL_HOLD}, p.id)
+          ${
+            owned
+              ? `AND pg_try_advisory_xact_lock(${OWNER_HOLD}, hashtext($8::text))
+          AND NOT EXISTS (SELECT 1 FROM reservations r WHERE r.owner = $8::text)`
+              : ""
+          }
+        ORDER BY p.project IS NULL, p.name COLLATE "C"
+        LIMIT 1) p
       CROSS JOIN LATERAL (
         SELECT x.ctid FROM free_blocks x
         WHERE x.pool_id = p.id AND x.prefix_len <= $5::int
         ORDER BY x.prefix_len DESC, x.network LIMIT 1 FOR UPDATE SKIP LOCKED
-      ) f
-      WHERE p.type = $3::text AND p.facility IS NOT DISTINCT FROM $4::text
-        AND (p.project IS NULL OR p.project = $2::text) AND masklen(p.cidr) <= $5::int
-        AND pg_try_advisory_xact_lock_shared(${POOL_HOLD}, p.id)
-        ${owned ? "AND NOT EXISTS (SELECT 1 FROM reservations r WHERE r.owner = $8::text)" : ""}
-      ORDER BY p.project IS NULL, p.name
-      LIMIT 1)
+      ) f)
     RETURNING fb.pool_id, fb.prefix_len, set_masklen(fb.network, $5::int)::cidr AS cidr
   ), split AS (
     INSERT INTO free_blocks (pool_id, prefix_len, network)
@@ -331,7 +340,9 @@ export class PostgresStore implements Store {
       return await this.tx(async (c) => {
         // Serialize pool changes, so the overlap check sees every committed pool.
         await c.query("LOCK TABLE pools IN SHARE ROW EXCLUSIVE MODE");
-        const existing = (await c.query<PoolRow>("SELECT * FROM pools ORDER BY name")).rows.map(toPool);
+        const existing = (await c.query<PoolRow>('SELECT * FROM pools ORDER BY name COLLATE "C"')).rows.map(
+          toPool,
+        );
         const block = checkNewPool(pool, existing);
         if (pool.facility !== null) {
           const f = await c.query("SELECT 1 FROM facilities WHERE code = $1", [pool.facility]);
@@ -364,7 +375,7 @@ export class PostgresStore implements Store {
   }
 
   async listPools(): Promise<Pool[]> {
-    return (await this.pool.query<PoolRow>("SELECT * FROM pools ORDER BY name")).rows.map(toPool);
+    return (await this.pool.query<PoolRow>('SELECT * FROM pools ORDER BY name COLLATE "C"')).rows.map(toPool);
   }
 
   async getPool(name: string): Promise<Pool | undefined> {
@@ -451,6 +462,7 @@ export class PostgresStore implements Store {
   }
 
   async allocate(req: AllocateRequest): Promise<Reservation> {
+    checkLabels(req);
     const resolved = resolveRequest(req.type, req.block);
     const id = newId();
     const tags = JSON.stringify(req.tags);
@@ -571,7 +583,7 @@ export class PostgresStore implements Store {
     const { rows } = await this.pool.query<ReservationRow>(
       `SELECT * FROM reservation_rows
        WHERE ($1::text IS NULL OR project = $1) AND ($2::text IS NULL OR pool_name = $2) AND ($3::text IS NULL OR owner = $3)
-       ORDER BY pool_name, cidr`,
+       ORDER BY pool_name COLLATE "C", cidr`,
       [filter.project ?? null, filter.pool ?? null, filter.owner ?? null],
     );
     return rows.map(toReservation);
@@ -582,6 +594,7 @@ export class PostgresStore implements Store {
     change: { tags: string[]; description: string | null },
     actor: string,
   ): Promise<Reservation> {
+    checkLabels(change);
     if (!UUID.test(id)) throw msg.reservationMissing(id);
     return this.tx(async (c) => {
       const u = await c.query(

@@ -19,7 +19,13 @@ import {
   toHex,
 } from "../ipam/cidr";
 import * as msg from "../ipam/messages";
-import { checkFacilityCode, checkNewPool, resolveRequest, type ResolvedRequest } from "../ipam/requests";
+import {
+  checkFacilityCode,
+  checkLabels,
+  checkNewPool,
+  resolveRequest,
+  type ResolvedRequest,
+} from "../ipam/requests";
 import { SQLITE_MIGRATIONS } from "./sqlite-schema";
 import { applyInventory, moveMachine, readInventory, readMachine, type Op } from "./inventory-sql";
 import type { InventoryChange, InventoryState, MachineRecord, MachineState } from "../inventory/types";
@@ -358,6 +364,7 @@ export class SqliteStore implements Store {
   }
 
   private allocateIn(req: AllocateRequest): Reservation {
+    checkLabels(req);
     const resolved = resolveRequest(req.type, req.block);
     // Candidate pools: this type and facility, the project's own pools first.
     const rows = this.sql(
@@ -377,8 +384,13 @@ export class SqliteStore implements Store {
       if (!pool) throw msg.notInsideAnyPool(formatCidr(resolved.block), req.type, req.facility, pools);
       block = this.takeExact(pool, resolved.block);
     } else {
-      for (const [i, p] of pools.entries()) {
-        if (resolved.prefix < rows[i]!.prefix_len) throw msg.largerThanPool(resolved.prefix, p);
+      // A pool too small for the request is passed over; refused as too large only when all are.
+      const fitting = pools.filter((_, i) => resolved.prefix >= rows[i]!.prefix_len);
+      if (fitting.length === 0) {
+        const largest = pools.reduce((a, b) => (parseCidr(b.cidr).prefix < parseCidr(a.cidr).prefix ? b : a));
+        throw msg.largerThanPool(resolved.prefix, largest);
+      }
+      for (const p of fitting) {
         block = this.takeBestFit(p, resolved.prefix);
         if (block) {
           pool = p;
@@ -547,6 +559,7 @@ export class SqliteStore implements Store {
     change: { tags: string[]; description: string | null },
     actor: string,
   ): Promise<Reservation> {
+    checkLabels(change);
     return this.write(() => {
       const info = this.sql(
         "UPDATE reservations SET tags = ?, description = ?, updated_at = ? WHERE id = ?",

@@ -172,6 +172,63 @@ describe.each(backends)("store on $name", (backend) => {
     expect(none.code).toBe("PoolNotFound");
   });
 
+  test("a pool too small for the request is passed over; too large only when every pool is", async () => {
+    await store.addPool(
+      { name: "a-small", type: "private_ipv4", cidr: "10.1.0.0/26", facility: "lab1", project: null },
+      "test",
+    );
+    await store.addPool(
+      { name: "b-big", type: "private_ipv4", cidr: "10.2.0.0/16", facility: "lab1", project: null },
+      "test",
+    );
+    const r = await store.allocate(req({ block: { prefixLength: 20 } }));
+    expect([r.poolName, r.cidr]).toEqual(["b-big", "10.2.0.0/20"]);
+    const huge = await errorOf(store.allocate(req({ block: { prefixLength: 12 } })));
+    expect(huge.message).toMatch(/a \/12 block is larger than pool b-big \(10.2.0.0\/16\) can ever hold/);
+  });
+
+  test("exact requests for disjoint blocks at once never refuse each other, while splits and merges move their free blocks", async () => {
+    const errors: string[] = [];
+    // Each taking and giving back splits the pool down to its block and merges it up again, so
+    // the free block holding another's target changes level under it all the time.
+    const churn = async (cidr: string) => {
+      for (let i = 0; i < 150; i++) {
+        await store
+          .allocate(req({ block: { cidr } }))
+          .then((r) => store.release(r.id, "test"))
+          .catch((e: Error) => errors.push(e.message));
+      }
+    };
+    await Promise.all(["10.0.0.0/32", "10.0.0.64/32", "10.0.0.128/32", "10.0.0.255/32"].map(churn));
+    expect(errors).toEqual([]);
+    expect(await store.listFreeBlocks("lab1-private")).toEqual(["10.0.0.0/24"]);
+  });
+
+  test("allocations by size at once never say NoSpaceLeft while the pool has room", async () => {
+    const errors: string[] = [];
+    const churn = async () => {
+      for (let i = 0; i < 150; i++) {
+        await store
+          .allocate(req({ block: { prefixLength: 32 } }))
+          .then((r) => store.release(r.id, "test"))
+          .catch((e: Error) => errors.push(e.message));
+      }
+    };
+    await Promise.all([churn(), churn(), churn(), churn()]);
+    expect(errors).toEqual([]);
+    expect(await store.listFreeBlocks("lab1-private")).toEqual(["10.0.0.0/24"]);
+  });
+
+  test("two creates of one owner at once hold one reservation, never two", async () => {
+    for (let i = 0; i < 10; i++) {
+      const owner = `org/p/s/twice-${i}`;
+      const both = await Promise.all([store.allocate(req({ owner })), store.allocate(req({ owner }))]);
+      const held = await store.listReservations({ owner });
+      expect(held).toHaveLength(1);
+      expect(both.map((r) => r.cidr)).toEqual([held[0]!.cidr, held[0]!.cidr]);
+    }
+  });
+
   test("freeing merges buddies back into the whole pool", async () => {
     const ids = [];
     for (let i = 0; i < 16; i++) ids.push((await store.allocate(req({ block: { prefixLength: 28 } }))).id);
@@ -212,6 +269,12 @@ describe.each(backends)("store on $name", (backend) => {
     expect(u).toMatchObject({ id: r.id, cidr: r.cidr, tags: ["a", "b"], description: "d" });
     const missing = await errorOf(store.updateReservation("nope", { tags: [], description: null }, "t"));
     expect(missing.code).toBe("ReservationNotFound");
+
+    // PostgreSQL's text cannot hold NUL: refused by name on every backend, not as a raw error.
+    const nul = await errorOf(store.updateReservation(r.id, { tags: ["a\u0000b"], description: null }, "t"));
+    expect([nul.code, nul.message]).toEqual(["InvalidRequest", "tags[0] contains a NUL character"]);
+    const described = await errorOf(store.allocate(req({ description: "x\u0000" })));
+    expect(described.message).toBe("description contains a NUL character");
   });
 
   test("assignments: hosts skip network, gateway and broadcast; subnets are aligned; in-use blocks stay", async () => {

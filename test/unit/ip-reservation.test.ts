@@ -51,6 +51,7 @@ describe("check", () => {
     ],
     [{ ...base, quantity: undefined, prefixLength: 40 }, "prefixLength", /longer than IPv4 allows \(0-32\)/],
     [{ ...base, colour: "red" }, "colour", /not an input of this resource/],
+    [{ ...base, tags: ["a\u0000"] }, "tags.0", /^tags.0: a tag may not contain a NUL character$/],
     // Math.log2(2^50 + 1) is 50: the check is exact.
     [{ ...base, quantity: 2 ** 50 + 1 }, "quantity", /power of two .* not 1125899906842625/],
     [{ ...base, quantity: 2 ** 64 }, "quantity", /too large to be exact; ask .* by prefixLength/],
