@@ -64,13 +64,14 @@ interface ReservationRow {
 }
 
 /**
- * The common allocation as one planned statement: in the first pool (by priority) that has a
- * fitting free block, the best-fitting one no one else holds, taken apart down to the asked
- * size, and the reservation, in one round trip and one transaction. It yields no row, and
- * bm_allocate (which waits for held blocks, adopts an interrupted create of the same owner,
- * and names every refusal) takes over, when that pool's fitting blocks are all held (a later
- * pool is not taken instead), another create of the same owner is under way, or the owner
- * already holds a reservation. Prepared once per
+ * The common allocation as one planned statement: in the first pool (by priority) large
+ * enough, the best-fitting free block no one else holds, taken apart down to the asked size,
+ * and the reservation, in one round trip and one transaction. It yields no row, and
+ * bm_allocate (which goes on to the next pools, waits for held blocks, adopts an interrupted
+ * create of the same owner, and names every refusal) takes over, when that pool has no such
+ * block (a later pool is never taken while the first one's blocks are only held), another
+ * create of the same owner is under way, or the owner already holds a reservation. Asking
+ * whether a pool has any fitting block first cost a fifth of the single-client rate. Prepared once per
  * connection; a function would be planned on every call (SQL) or add an interpreter (PL/pgSQL).
  * It holds the pool shared with a try-lock: a pool being removed is skipped here, and
  * bm_allocate then waits for the removal and finds the pool gone.
@@ -91,7 +92,6 @@ function fastAllocate(owned: boolean): string {
         SELECT p.id FROM pools p
         WHERE p.type = $3::text AND p.facility IS NOT DISTINCT FROM $4::text
           AND (p.project IS NULL OR p.project = $2::text) AND masklen(p.cidr) <= $5::int
-          AND EXISTS (SELECT 1 FROM free_blocks e WHERE e.pool_id = p.id AND e.prefix_len <= $5::int)
           AND pg_try_advisory_xact_lock_shared(${POOL_HOLD}, p.id)
           ${
             owned
