@@ -190,7 +190,9 @@ function connectionWithOptions(url: string, ours: string): { connectionString: s
   return { connectionString: u.toString(), options: theirs ? `${theirs} ${ours}` : ours };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Ids as we write them, lower case: the uuid type would also take upper case, which SQLite's
+// text ids do not, and the backends must answer alike.
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export class PostgresStore implements Store {
   private readonly pool: PgPool;

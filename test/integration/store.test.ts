@@ -269,6 +269,8 @@ describe.each(backends)("store on $name", (backend) => {
     expect(u).toMatchObject({ id: r.id, cidr: r.cidr, tags: ["a", "b"], description: "d" });
     const missing = await errorOf(store.updateReservation("nope", { tags: [], description: null }, "t"));
     expect(missing.code).toBe("ReservationNotFound");
+    // An id in other letters is another id, on every backend.
+    expect(await store.getReservation(r.id.toUpperCase())).toBeUndefined();
 
     // PostgreSQL's text cannot hold NUL: refused by name on every backend, not as a raw error.
     const nul = await errorOf(store.updateReservation(r.id, { tags: ["a\u0000b"], description: null }, "t"));
