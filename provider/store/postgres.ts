@@ -623,6 +623,8 @@ export class PostgresStore implements Store {
         const d = JSON.parse(e.detail!) as { cidr: string; servers: string[] };
         throw msg.reservationInUse(id, normal(d.cidr), d.servers.sort());
       }
+      // Worded as allocate words it: AccessDenied, not the database's code.
+      if (e instanceof DatabaseError && e.code === ACCESS_DENIED) throw this.translate(e);
       throw e;
     }
   }

@@ -19,6 +19,7 @@ import { ACTIONS, can, type Action, type Role } from "../../provider/access/role
 import type { Store } from "../../provider/store/store";
 import { createVlan, deleteVlan, readVlan } from "../../provider/store/vlans-sql";
 import { postgresBackend } from "../helpers/backends";
+import { failure } from "../helpers/failure";
 
 jest.setTimeout(120_000);
 
@@ -199,6 +200,17 @@ test("a collaborator of A can neither see nor change B's rows with raw SQL", asy
   expect(await outcome(carol, "SELECT bm_release($1, $2)", [bReservation, USERS.carol])).toBe(
     "refused BM011: AccessDenied",
   );
+  // Through the store, the refusal is worded as allocate's is.
+  const carolStore = await openStore(urlFor(USERS.carol));
+  try {
+    const denied = await failure(carolStore.release(bReservation, USERS.carol), AccessError);
+    expect([denied.code, denied.message]).toEqual([
+      "AccessDenied",
+      `${USERS.carol} may not change IP reservations in project b: the database requires the collaborator role or higher`,
+    ]);
+  } finally {
+    await carolStore.close();
+  }
   expect(
     await outcome(
       carol,
