@@ -9,7 +9,7 @@ import * as msg from "../ipam/messages";
 import { checkFacilityCode, checkLabels, checkNewPool, resolveRequest } from "../ipam/requests";
 import { AccessError } from "../access/errors";
 import { ACCESS_DENIED } from "./postgres-access";
-import { OWNER_HOLD, POOL_HOLD, POSTGRES_MIGRATIONS } from "./postgres-schema";
+import { POOL_HOLD, POSTGRES_MIGRATIONS } from "./postgres-schema";
 import { applyInventory, moveMachine, readInventory, readMachine, type Op } from "./inventory-sql";
 import type { InventoryChange, InventoryState, MachineRecord, MachineState } from "../inventory/types";
 import { migrationState, refuseNewer } from "./migrations";
@@ -68,9 +68,8 @@ interface ReservationRow {
  * enough, the best-fitting free block no one else holds, taken apart down to the asked size,
  * and the reservation, in one round trip and one transaction. It yields no row, and
  * bm_allocate (which goes on to the next pools, waits for held blocks, adopts an interrupted
- * create of the same owner, and names every refusal) takes over, when that pool has no such
- * block (a later pool is never taken while the first one's blocks are only held), another
- * create of the same owner is under way, or the owner already holds a reservation. Asking
+ * create of the same owner, and names every refusal) takes over when that pool has no such
+ * block (a later pool is never taken while the first one's blocks are only held). Asking
  * whether a pool has any fitting block first cost a fifth of the single-client rate. Prepared once per
  * connection; a function would be planned on every call (SQL) or add an interpreter (PL/pgSQL).
  * It holds the pool shared with a try-lock: a pool being removed is skipped here, and
@@ -78,12 +77,12 @@ interface ReservationRow {
  *
  * Kept to as few plan nodes as it can be: the server sets up every node on every call, which
  * was a fifth of its CPU per allocation. So the picked row is deleted by its ctid (a TID scan,
- * not a second index descent), the owner check is only in the statement for owned requests,
+ * not a second index descent), owned requests are not its (see allocate),
  * and the reservation's INSERT is the statement itself. The pool's name comes from the
  * client's cache (a pool id never changes name); created_at comes back as epoch milliseconds,
  * which costs the client less to read than a timestamp.
  */
-function fastAllocate(owned: boolean): string {
+function fastAllocate(): string {
   return `
   WITH taken AS (
     DELETE FROM free_blocks fb
@@ -93,12 +92,6 @@ function fastAllocate(owned: boolean): string {
         WHERE p.type = $3::text AND p.facility IS NOT DISTINCT FROM $4::text
           AND (p.project IS NULL OR p.project = $2::text) AND masklen(p.cidr) <= $5::int
           AND pg_try_advisory_xact_lock_shared(${POOL_HOLD}, p.id)
-          ${
-            owned
-              ? `AND pg_try_advisory_xact_lock(${OWNER_HOLD}, hashtext($8::text))
-          AND NOT EXISTS (SELECT 1 FROM reservations r WHERE r.owner = $8::text)`
-              : ""
-          }
         ORDER BY p.project IS NULL, p.name COLLATE "C"
         LIMIT 1) p
       CROSS JOIN LATERAL (
@@ -116,8 +109,7 @@ function fastAllocate(owned: boolean): string {
   SELECT $1::uuid, t.pool_id, $2::text, t.cidr, $6::jsonb, $7::text, $8::text, $9::text FROM taken t
   RETURNING pool_id, cidr, (extract(epoch FROM created_at) * 1000)::float8 AS created_ms`;
 }
-const FAST_ALLOCATE = fastAllocate(false);
-const FAST_ALLOCATE_OWNED = fastAllocate(true);
+const FAST_ALLOCATE = fastAllocate();
 
 interface FastRow {
   pool_id: number;
@@ -469,11 +461,15 @@ export class PostgresStore implements Store {
     const id = newId();
     const tags = JSON.stringify(req.tags);
     try {
-      if (resolved.kind === "size" && this.fastAllocate) {
+      // An owned request (a resource's, which an interrupted run may have made already) goes to
+      // bm_allocate: it takes the owner's lock and then looks for the owner's reservation in a
+      // later statement. In one statement the check's snapshot would predate the lock, and two
+      // creates of one owner could both reserve.
+      if (resolved.kind === "size" && this.fastAllocate && req.owner === null) {
         const { rows } = await this.pool
           .query<FastRow>({
-            name: req.owner === null ? "bm_allocate_fast" : "bm_allocate_fast_owned",
-            text: req.owner === null ? FAST_ALLOCATE : FAST_ALLOCATE_OWNED,
+            name: "bm_allocate_fast",
+            text: FAST_ALLOCATE,
             values: [
               id,
               req.project,

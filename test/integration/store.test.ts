@@ -220,7 +220,7 @@ describe.each(backends)("store on $name", (backend) => {
   });
 
   test("two creates of one owner at once hold one reservation, never two", async () => {
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 25; i++) {
       const owner = `org/p/s/twice-${i}`;
       const both = await Promise.all([store.allocate(req({ owner })), store.allocate(req({ owner }))]);
       const held = await store.listReservations({ owner });
