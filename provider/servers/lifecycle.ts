@@ -166,6 +166,14 @@ function refuseOtherClaim(prior: ServerRecord, inputs: ServerInputs): void {
 
 export async function createServer(ctx: Context, inputs: ServerInputs, owner: string): Promise<Provisioned> {
   const actor = ctx.config.actor;
+  // Known before anything is claimed: without a boot server no machine can be installed.
+  if (!ctx.config.bootServerUrl) {
+    throw new StepFailed(
+      "configure",
+      undefined,
+      new Error("baremetal:bootServerUrl is not set: machines need a boot server to netboot from"),
+    );
+  }
   // `holds`: the undo gives back store records (addresses, VLAN port records); when it fails,
   // those records would belong to no server if the row went. A failed power-off or port reset
   // alone leaves no record: the machine's quarantine (from "power" on) is the operator's cue.

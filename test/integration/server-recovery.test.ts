@@ -205,3 +205,12 @@ test("a delete that fails names its step and the machine, keeps the row, and can
   expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
   expect((await machine()).state).toBe("available");
 });
+
+test("without a boot server the create is refused before anything is claimed", async () => {
+  const config = resolveConfig((k) => ({ "baremetal:store": location, "baremetal:actor": OPS })[k], {});
+  await expect(createServer({ store: site.store, config }, inputs(), "org/p/s/no-boot")).rejects.toThrow(
+    'step "configure" failed: baremetal:bootServerUrl is not set',
+  );
+  expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
+  expect((await machine()).state).toBe("available");
+});
