@@ -118,7 +118,7 @@ export async function startBootServer(
     let m: RegExpExecArray | null;
     const read = req.method === "GET" || req.method === "HEAD";
     if (read && path === "/healthz") return send(res, 200, "ok\n");
-    if (assets && (req.method === "GET" || req.method === "HEAD") && path.startsWith("/assets/"))
+    if (assets && read && path.startsWith("/assets/"))
       return sendAsset(assets, path.slice("/assets/".length), req, res);
     // The one URL DHCP hands every iPXE client: it chains to the machine's own script by MAC.
     if (read && path === "/boot.ipxe")
@@ -186,8 +186,8 @@ export async function startBootServer(
         type = event.type;
         message = typeof event.message === "string" ? storable(event.message) : null;
       }
-      const r = await report(token, type, message);
-      if ("refused" in r) return send(res, refusedStatus[r.refused], `${r.reason}\n`);
+      const refused = await report(token, type, message);
+      if (refused) return send(res, refusedStatus[refused.refused], `${refused.reason}\n`);
       return send(res, 200, "ok\n");
     }
     return send(res, 404, "not found\n");

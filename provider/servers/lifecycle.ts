@@ -214,9 +214,11 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
     const s = server;
     const m = machine;
     if (claimed.adopted) refuseOtherClaim(s, inputs);
-    // An earlier run that got as far as staging a boot may have powered the machine into an
-    // install, or finished one: whatever fails now, it must not go back to the pool unwiped.
-    if (claimed.adopted && (await ctx.store.transact(() => bootStaged(s.id), "read"))) quarantine = true;
+    // An earlier run that got as far as staging a boot may have set the ports and powered the
+    // machine into an install, or finished one: whatever fails now, it must not go back to the
+    // pool unwiped.
+    const booted = claimed.adopted && (await ctx.store.transact(() => bootStaged(s.id), "read"));
+    quarantine = booted;
     undo.push({
       what: "release the machine",
       run: async () => {
@@ -239,10 +241,7 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
     });
     if (claimed.adopted)
       progress(`${inputs.hostname}: continuing what an interrupted run left on machine ${machine.id}`);
-    let hardwareUndone = false;
     const undoHardware = () => {
-      if (hardwareUndone) return;
-      hardwareUndone = true;
       undo.push({
         what: "reset switch ports",
         holds: async () => (await ctx.store.transact(() => vlanPorts({ serverId: s.id }), "read")).length > 0,
@@ -257,8 +256,7 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
         run: () => withBmc(m, secrets(ctx.config), (bmc) => bmc.setPower("off")),
       });
     };
-    // The earlier run may have set the ports and powered the machine already.
-    if (quarantine) undoHardware();
+    if (booted) undoHardware();
 
     onStep("addresses");
     undo.push({
@@ -280,7 +278,7 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
       return { server, machine, network };
     }
 
-    undoHardware();
+    if (!booted) undoHardware();
     const rootPassword = newRootPassword();
     const ports = await install(
       ctx,
@@ -374,7 +372,7 @@ export async function deleteServer(
     step = "release the machine";
     await ctx.store.transact((at) => finishServer(server.id, machineTo, reason, actor, at));
   } catch (e) {
-    throw new StepFailed(`delete: ${step}`, machine?.id ?? server.machineId, e);
+    throw new StepFailed(`delete: ${step}`, server.machineId, e);
   }
 }
 

@@ -70,10 +70,10 @@ const vlansOf = (plan: PortPlan) =>
       ? [...(plan.nativeVlan === undefined ? [] : [plan.nativeVlan]), ...plan.allowedVlans]
       : [];
 
-/** Puts every NIC's port into `plan`; returns what each switch read back in the same round trip. */
 /**
- * Sets every NIC's port to the plan, one after another. `changed` gets each NIC whose switch
- * took the change, so a caller can tell, after a failure partway, which ports now carry what.
+ * Puts every NIC's port into `plan`, one after another; returns what each switch read back in
+ * the same round trip. `changed` gets each NIC whose switch took the change, so a caller can
+ * tell, after a failure partway, which ports now carry what.
  */
 export async function setPorts(
   ctx: Context,

@@ -88,6 +88,8 @@ class SessionWatch {
     } finally {
       this.polling = false;
     }
+    // Failures count for the waits that saw them: the next wait starts afresh.
+    if (this.waiters.size === 0) this.failures = 0;
     // After a failed read, wait longer each time (0.25, 0.5, 1, 2 s): a restarting database
     // gets a few seconds.
     const backoff = this.failures ? Math.min(250 * 2 ** (this.failures - 1), 4000) : 0;

@@ -384,16 +384,21 @@ function fits(kind: ProvisioningSession["kind"], type: string): boolean {
   return kind === "install" ? type === "phone-home" || type.startsWith("install.") : type.startsWith("wipe.");
 }
 
-export type ReportResult =
-  { session: ProvisioningSession } | { refused: "unknown" | "finished" | "wrong-kind"; reason: string };
+export interface ReportRefused {
+  refused: "unknown" | "finished" | "wrong-kind";
+  reason: string;
+}
 
-/** What the machine said: moves its session along and records it on the server's timeline. */
+/**
+ * What the machine said: moves its session along and records it on the server's timeline.
+ * Returns why it was refused, or nothing when it was taken.
+ */
 export function* reportSession(
   token: string,
   type: string,
   message: string | null,
   at: string,
-): Op<ReportResult> {
+): Op<ReportRefused | undefined> {
   const s = yield* sessionByToken(token);
   if (!s) return { refused: "unknown", reason: "unknown session" };
   // A finished session takes nothing more: its token may have been seen by others since.
@@ -414,7 +419,7 @@ export function* reportSession(
     );
   }
   yield* event(`machine:${s.machineId}`, type, s.serverId, message === null ? null : { message }, at);
-  return { session: (yield* sessionByToken(token))! };
+  return undefined;
 }
 
 export function* serverTimeline(serverId: string): Op<{ at: string; action: string; detail: unknown }[]> {
