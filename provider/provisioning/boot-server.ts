@@ -108,7 +108,7 @@ export async function startBootServer(
   const assets = opts.assets === undefined ? undefined : assetsDir(opts.assets);
   const report = (token: string, type: string, message: string | null) =>
     store.transact((at) => reportSession(token, type, message, at));
-  const refusedStatus = { unknown: 404, finished: 410, "wrong-kind": 409 } as const;
+  const refusedStatus = { unknown: 404, finished: 410, "wrong-kind": 409, "too-many": 429 } as const;
 
   // Known once the server listens (the port may be chosen by the system).
   let url = "";

@@ -5,6 +5,7 @@ import type { Migration } from "./migrations";
 import { ACCESS_SQL, allocateFunctions } from "./postgres-access";
 import {
   AUDIT_STAGE_SQL,
+  SESSION_REPORTS_SQL,
   VLAN_IDS_SQL,
   accessSql,
   inventorySql,
@@ -500,6 +501,14 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
           masklen(v_taken), p_tags, p_description, p_owner, p_actor, now(), now();
       END;
       $$;
+    `,
+  },
+  {
+    version: 13,
+    name: "session-reports",
+    sql: `
+      ${SESSION_REPORTS_SQL}
+      GRANT UPDATE (reports) ON provisioning TO baremetal_member;
     `,
   },
 ];

@@ -39,6 +39,8 @@ export interface ProvisioningSession {
   state: SessionState;
   message: string | null;
   staged: StagedConfig;
+  /** How many reports (fetches, progress, the final one) the session has taken. */
+  reports: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -88,6 +90,7 @@ function toSession(r: Record<string, unknown>): ProvisioningSession {
     state: r.state as SessionState,
     message: (r.message as string | null) ?? null,
     staged: json(r.staged) as StagedConfig,
+    reports: Number(r.reports ?? 0),
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
   };
@@ -384,8 +387,13 @@ function fits(kind: ProvisioningSession["kind"], type: string): boolean {
   return kind === "install" ? type === "phone-home" || type.startsWith("install.") : type.startsWith("wipe.");
 }
 
+// An installer reports a few dozen times; the cap bounds what a looping client, or anyone who
+// fetches a machine's script by MAC over and over, can add to the store's timeline. The report
+// that finishes a session is always taken, so a session never stays open for want of room.
+export const MAX_REPORTS = 500;
+
 export interface ReportRefused {
-  refused: "unknown" | "finished" | "wrong-kind";
+  refused: "unknown" | "finished" | "wrong-kind" | "too-many";
   reason: string;
 }
 
@@ -409,14 +417,23 @@ export function* reportSession(
     return { refused: "wrong-kind", reason: `${type} is not a report of a ${s.kind} session` };
   }
   const next = type === "boot.fetched" && s.staged.handoff ? "done" : NEXT[type];
+  const finishes = next === "done" || next === "failed";
+  if (!finishes && s.reports >= MAX_REPORTS) {
+    return {
+      refused: "too-many",
+      reason: `this ${s.kind} session has taken ${MAX_REPORTS} reports; only the one that finishes it is taken now`,
+    };
+  }
   if (next && RANK[next] > RANK[s.state]) {
     yield q(
-      "UPDATE provisioning SET state = ?, message = ?, updated_at = ? WHERE token = ?",
+      "UPDATE provisioning SET state = ?, message = ?, updated_at = ?, reports = reports + 1 WHERE token = ?",
       next,
       message,
       at,
       token,
     );
+  } else {
+    yield q("UPDATE provisioning SET reports = reports + 1 WHERE token = ?", token);
   }
   yield* event(`machine:${s.machineId}`, type, s.serverId, message === null ? null : { message }, at);
   return undefined;

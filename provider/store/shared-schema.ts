@@ -101,6 +101,11 @@ export const AUDIT_STAGE_SQL = `
         CHECK (stage IN ('started', 'finished'));
     `;
 
+// A session's report count, for the cap in servers-sql.ts (MAX_REPORTS).
+export const SESSION_REPORTS_SQL = `
+      ALTER TABLE provisioning ADD COLUMN reports INTEGER NOT NULL DEFAULT 0;
+    `;
+
 export const vlansSql = (t: ColumnTypes) => `
       -- A project's VLAN in a facility. The database refuses a second VLAN with the same id in
       -- one facility. owner is the Pulumi resource's key: a rerun adopts the row its interrupted

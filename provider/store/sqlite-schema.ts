@@ -4,6 +4,7 @@
 import type { Migration } from "./migrations";
 import {
   AUDIT_STAGE_SQL,
+  SESSION_REPORTS_SQL,
   VLAN_IDS_SQL,
   accessSql,
   inventorySql,
@@ -154,5 +155,10 @@ export const SQLITE_MIGRATIONS: Migration[] = [
     version: 7,
     name: "audit-stage",
     sql: AUDIT_STAGE_SQL,
+  },
+  {
+    version: 8,
+    name: "session-reports",
+    sql: SESSION_REPORTS_SQL,
   },
 ];

@@ -10,7 +10,9 @@ import { InventoryConflict } from "../../provider/inventory/errors";
 import { startBootServer, type BootServer } from "../../provider/provisioning/boot-server";
 import { bootServerUrls } from "../../provider/provisioning/urls";
 import {
+  MAX_REPORTS,
   finishServer,
+  reportSession,
   serverTimeline,
   sessionByToken,
   setServerState,
@@ -94,6 +96,50 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
     expect((await post(urls.events(install), "x".repeat(100_000)))[0]).toBe(413);
     expect((await fetch(`${boot.url}/boot/%zz.ipxe`)).status).toBe(400);
     expect((await fetch(`${boot.url}/healthz`, { method: "HEAD" })).status).toBe(200);
+  });
+
+  test("an open session takes a bounded number of reports; the one that finishes it is always taken", async () => {
+    const { server, machine } = await claim(store, "org/p/dev/chatty");
+    const mac = machine.nics[0]!.mac;
+    const urls = bootServerUrls(boot.url);
+    const token = randomBytes(24).toString("base64url");
+    await store.transact((at) =>
+      stageSession(
+        {
+          token,
+          serverId: server.id,
+          machineId: machine.id,
+          kind: "install",
+          staged: { ipxe: "#!ipxe\nboot\n" },
+        },
+        "tester",
+        at,
+      ),
+    );
+    expect((await fetch(urls.ipxe(mac))).status).toBe(200);
+    for (let i = 1; i < MAX_REPORTS; i++)
+      expect(
+        await store.transact((at) => reportSession(token, "install.progress", `step ${i}`, at)),
+      ).toBeUndefined();
+    const timeline = async () => (await store.transact(() => serverTimeline(server.id), "read")).length;
+    const full = await timeline();
+    const post = async (u: string, body = "") => {
+      const r = await fetch(u, { method: "POST", body });
+      return [r.status, await r.text()] as const;
+    };
+    expect(
+      await post(urls.events(token), JSON.stringify({ type: "install.progress", message: "more" })),
+    ).toEqual([
+      429,
+      `this install session has taken ${MAX_REPORTS} reports; only the one that finishes it is taken now\n`,
+    ]);
+    // A machine that fetches its script again still gets it; the fetch is not recorded.
+    const script = await fetch(urls.ipxe(mac));
+    expect([script.status, await script.text()]).toEqual([200, "#!ipxe\nboot\n"]);
+    expect(await timeline()).toBe(full);
+    expect(await post(urls.phoneHome(token))).toEqual([200, "ok\n"]);
+    expect((await store.transact(() => sessionByToken(token), "read"))?.state).toBe("done");
+    expect(await timeline()).toBe(full + 1);
   });
 
   test("one machine per owner; a second claim of the same owner adopts; none left is named", async () => {
