@@ -10,7 +10,13 @@ import type { InventoryFile } from "./types";
 import { NAME, NAME_RULE } from "../names";
 
 const name = (what: string) => z.string().regex(NAME, `${what} is ${NAME_RULE}`);
-const vlanId = z.number().int().min(1, "a VLAN id is 1-4094").max(4094, "a VLAN id is 1-4094");
+// Not 1: every switch's default VLAN, which no dialect creates, removes or reports as a VLAN of
+// ours, so a range or provisioning VLAN holding it could never be confirmed on a switch.
+const vlanId = z
+  .number()
+  .int("a VLAN id is a whole number, 2-4094")
+  .min(2, "a VLAN id is 2-4094 (1 is every switch's default VLAN)")
+  .max(4094, "a VLAN id is 2-4094");
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, "an environment variable name (A-Z, 0-9, _)");
 
 // A reference says where a secret lives. Writing the secret itself is refused by name below.

@@ -46,6 +46,12 @@ const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v));
 /** Machines in these states hold nothing and can be edited, moved or removed. */
 const IDLE: MachineState[] = ["available", "maintenance", "quarantine"];
 
+/** A machine's NICs as cabled: name, MAC, switch and port, in a stable order. */
+const cabling = (nics: MachineSpec["nics"]) =>
+  JSON.stringify(
+    nics.map((n) => [n.name, n.mac, n.switch, n.port]).sort((a, b) => a.join().localeCompare(b.join())),
+  );
+
 interface MachineRow {
   id: string;
   facility: string;
@@ -267,6 +273,21 @@ export function* applyInventory(changes: InventoryChange[], actor: string, at: s
               "MachineInUse",
               `machine ${id} is ${current.state}; its facility and plan can change once it is available or in maintenance`,
             );
+          }
+          // The ports a server's VLANs were put on are found again through the machine's NICs:
+          // recabled under a server, its old port would stay on the tenant's VLAN, unrecorded.
+          if (cabling(current.nics) !== cabling(m.nics)) {
+            const { rows: carried } = yield q(
+              "SELECT switch, port FROM vlan_ports WHERE machine_id = ? ORDER BY switch, port",
+              id,
+            );
+            if (!IDLE.includes(current.state) || carried.length > 0) {
+              const ports = carried.map((r) => `${String(r.switch)} ${String(r.port)}`).join(", ");
+              throw new InventoryConflict(
+                "MachineInUse",
+                `machine ${id}: its NICs (MAC, switch, port) can change once it is available or in maintenance with no VLAN on its ports; it is ${current.state}${ports ? `, and ${ports} carry a VLAN` : ""}`,
+              );
+            }
           }
           yield q(
             "UPDATE machines SET facility = ?, plan = ?, serial = ?, spec = ?, updated_at = ? WHERE id = ?",

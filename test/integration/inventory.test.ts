@@ -6,7 +6,7 @@ import { applyInventoryFile } from "../../provider/inventory/apply";
 import { InventoryConflict } from "../../provider/inventory/errors";
 import { InventoryError, parseInventory } from "../../provider/inventory/schema";
 import type { Store } from "../../provider/store/store";
-import { createVlan } from "../../provider/store/vlans-sql";
+import { attachPort, createVlan, detachPort } from "../../provider/store/vlans-sql";
 import { backends, freshStore } from "../helpers/backends";
 import { failure } from "../helpers/failure";
 
@@ -145,8 +145,42 @@ describe.each(backends)("inventory on $name", (backend) => {
       InventoryConflict,
     );
     expect(moved.code).toBe("MachineInUse");
+    // Nor recabled: its old port would keep the tenant's VLAN, with nothing recording it.
+    const recabled = await failure(apply(store, FILE.replace("port: swp3", "port: swp9")), InventoryConflict);
+    expect(recabled.code).toBe("MachineInUse");
+    expect(recabled.message).toBe(
+      "machine r1-03: its NICs (MAC, switch, port) can change once it is available or in maintenance with no VLAN on its ports; it is provisioning",
+    );
 
     await store.setMachineState("r1-03", ["provisioning"], "quarantine", "wipe failed", "tester");
+    // Quarantined with a port still recorded on a VLAN: still not recabled.
+    await store.transact(function* (at) {
+      yield* createVlan(
+        { id: "v1", owner: null, project: "p", facility: "lab1", vid: 1001, description: null, tags: [] },
+        "tester",
+        at,
+      );
+      yield* attachPort(
+        {
+          vlanId: "v1",
+          serverId: "s1",
+          machineId: "r1-03",
+          nic: "eth0",
+          switch: "tor1",
+          port: "swp3",
+          mode: "access",
+        },
+        "tester",
+        at,
+      );
+    });
+    expect(
+      (await failure(apply(store, FILE.replace("port: swp3", "port: swp9")), InventoryConflict)).message,
+    ).toMatch(/it is quarantine, and tor1 swp3 carry a VLAN$/);
+    await store.transact((at) => detachPort("v1", "tor1", "swp3", "tester", at));
+    expect((await apply(store, FILE.replace("port: swp3", "port: swp9"))).lines).toEqual([
+      expect.stringContaining("~ machine r1-03"),
+    ]);
     const pruned = await apply(store, without03, true);
     expect(pruned.lines).toEqual(["- machine r1-03"]);
     expect((await store.inventory()).machines.map((m) => m.id)).toEqual(["r1-01", "r1-02"]);
@@ -260,6 +294,9 @@ describe("inventory file checks", () => {
   });
 
   test("cross references and ranges are checked on a valid shape", () => {
+    expect(problems(FILE.replace("provisioningVlan: 10", "provisioningVlan: 1"))).toEqual([
+      "facilities.0.provisioningVlan: a VLAN id is 2-4094 (1 is every switch's default VLAN)",
+    ]);
     const bad = FILE.replace("port: swp3", "port: Ethernet3")
       .replace("provisioningVlan: 10", "provisioningVlan: 1500")
       .replace("plan: m3.large\n    serial", "plan: m9.huge\n    serial");

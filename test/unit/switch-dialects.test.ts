@@ -1,5 +1,6 @@
 // Exact commands per dialect (golden tests), with the switch's replies scripted in each
 // dialect's real output format, and each dialect's error texts mapped to named errors.
+import { spawnSync } from "node:child_process";
 import { HardwareError } from "../../provider/hardware/errors";
 import { failure as failureOf } from "../helpers/failure";
 import { DIALECTS, Switch } from "../../provider/hardware/switch";
@@ -56,8 +57,8 @@ describe("linux-bridge-per-vlan", () => {
     const { s, t } = driver("linux-bridge-per-vlan", [links("lo", "swp1"), links("lo", "swp1", "vlan100")]);
     await s.ensureVlan(100);
     expect(t.sent).toEqual([
-      "ip -j link show",
-      "ip link add name vlan100 type bridge\nip link set dev vlan100 up\nip -j link show",
+      "set -e\nip -j link show",
+      "set -e\nip link add name vlan100 type bridge\nip link set dev vlan100 up\nip -j link show",
     ]);
   });
 
@@ -66,8 +67,8 @@ describe("linux-bridge-per-vlan", () => {
     expect(await s.setAccess("swp1", 100)).toEqual({ port: "swp1", mode: "access", vlan: 100 });
     expect(await s.resetPort("swp1")).toEqual({ port: "swp1", mode: "none" });
     expect(t.sent).toEqual([
-      "ip link set dev swp1 master vlan100\nip link set dev swp1 up\nip -j -d link show dev swp1",
-      "ip link set dev swp1 nomaster\nip -j -d link show dev swp1",
+      "set -e\nip link set dev swp1 master vlan100\nip link set dev swp1 up\nip -j -d link show dev swp1",
+      "set -e\nip link set dev swp1 nomaster\nip -j -d link show dev swp1",
     ]);
   });
 
@@ -75,7 +76,7 @@ describe("linux-bridge-per-vlan", () => {
     const { s, t } = driver("linux-bridge-per-vlan", [links("swp1>vlan100", "swp2", "vlan100")]);
     const e = await failure(s.removeVlan(100));
     expect(e.code).toBe("VlanInUse");
-    expect(t.sent).toEqual(["ip -j link show"]);
+    expect(t.sent).toEqual(["set -e\nip -j link show"]);
   });
 
   test.each([
@@ -99,8 +100,9 @@ describe("linux (VLAN-aware bridge)", () => {
     ]);
     expect(await s.setAccess("swp1", 100)).toEqual({ port: "swp1", mode: "access", vlan: 100 });
     expect(t.sent).toEqual([
-      "bridge -j vlan show dev swp1",
+      "set -e\nbridge -j vlan show dev swp1",
       [
+        "set -e",
         "ip link set dev swp1 master br0",
         "bridge vlan del dev swp1 vid 1",
         "bridge vlan add dev swp1 vid 100 pvid untagged",
@@ -123,6 +125,7 @@ describe("linux (VLAN-aware bridge)", () => {
     });
     expect(t.sent[1]).toBe(
       [
+        "set -e",
         "ip link set dev swp1 master br0",
         "bridge vlan del dev swp1 vid 100",
         "bridge vlan add dev swp1 vid 10 pvid untagged",
@@ -140,9 +143,21 @@ describe("linux (VLAN-aware bridge)", () => {
       vlans("br0", [1], [100]),
     ]);
     await s.ensureVlan(100);
-    expect(t.sent[1]).toBe("bridge vlan add dev br0 vid 100 self\nbridge -j vlan show");
+    expect(t.sent[1]).toBe("set -e\nbridge vlan add dev br0 vid 100 self\nbridge -j vlan show");
   });
 });
+
+test.each(["linux", "linux-bridge-per-vlan"])(
+  "%s: a login shell running the batch stops at the first failing line, with its status",
+  (dialect) => {
+    // What a switch whose SSH account has an ordinary shell does with the batch.
+    const batch = DIALECTS[dialect]!().join(["echo first", "sh -c 'exit 3'", "echo '[]'"]);
+    const r = spawnSync("sh", ["-c", batch], { encoding: "utf8" });
+    expect([r.status, r.stdout]).toEqual([3, "first\n"]);
+    const failing = spawnSync("sh", ["-c", DIALECTS[dialect]!().join(["false", "echo '[]'"])]);
+    expect(failing.status).toBe(1);
+  },
+);
 
 describe("cumulus (NVUE)", () => {
   test("ensureVlan, setAccess, setTrunk, resetPort", async () => {

@@ -14,9 +14,10 @@ const PORT = {
   example: "swp1, eth2, bond0",
 };
 
-// One command per line: the switch's command shell runs them in order and stops at the first
-// that fails, as a restricted shell or `sh -e` does.
-const lines = (cmds: string[]) => cmds.join("\n");
+// One command per line, after `set -e`: a login shell then stops at the first that fails and
+// exits with its status, as a restricted command shell does anyway. Without it a plain shell
+// went on, and the batch's exit status was the closing read's, so no failure was ever seen.
+const lines = (cmds: string[]) => ["set -e", ...cmds].join("\n");
 
 const ERRORS: Dialect["errors"] = [
   {
