@@ -50,7 +50,15 @@ export function parseBatch(text: string): string[][] {
   if (Buffer.byteLength(text) > MAX_BYTES) throw new Refused("command too long");
   // Tabs and spaces separate tokens; any other control character (\r, \0, ...) is refused.
   if (/[^\x20-\x7e\t\n]/.test(text)) throw new Refused("control or non-ASCII character");
-  const lines = text.split("\n").filter((l) => l.trim());
+  // `set -e`, which the linux dialects send first for a login shell, is what this shell does.
+  const lines = text.split("\n").filter(
+    (l) =>
+      l.trim() &&
+      l
+        .trim()
+        .split(/[ \t]+/)
+        .join(" ") !== "set -e",
+  );
   if (lines.length > MAX_LINES) throw new Refused("too many commands");
   return lines.map((line) => {
     const tokens = line.split(/[ \t]+/).filter(Boolean);

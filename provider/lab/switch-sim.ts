@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { Server, utils, type Connection, type ParsedKey, type ServerChannel } from "ssh2";
 import { sshFingerprint } from "../hardware/switch/ssh";
 import { Iproute2Model, type CommandResult } from "./iproute2-model";
-import { REFUSED, runBatch } from "./switch-shell";
+import { REFUSED, isChange, parseBatch, runBatch } from "./switch-shell";
 
 export interface SwitchSimOptions {
   /** swp1..swpN. */
@@ -30,6 +30,8 @@ export interface SwitchSimOptions {
 export interface SwitchFaults {
   /** Every batch holding a change is refused (exit 126); reads still work. */
   refuse?: boolean;
+  /** Every batch holding a change is carried out, but its answer is lost (exit 255, no output). */
+  loseReply?: boolean;
 }
 
 /** Bounded, so that a long benchmark keeps a fixed footprint. */
@@ -167,6 +169,9 @@ export class SwitchSim {
     let r: CommandResult;
     try {
       r = runBatch(this.model, command, { locked: this.faults.refuse });
+      if (this.faults.loseReply && r.code === 0 && parseBatch(command).some(isChange)) {
+        r = { stdout: "", stderr: "connection to the switch lost\n", code: 255 };
+      }
     } catch (e) {
       r = { stdout: "", stderr: `switch-shell: internal error: ${(e as Error).message}\n`, code: REFUSED };
     }

@@ -89,6 +89,12 @@ export function* listVlans(filter: { project?: string; facility?: string } = {})
   return rows.map(toVlan);
 }
 
+/** The VLANs recorded under a resource's owner key (normally none or one). */
+export function* vlansOfOwner(owner: string): Op<VlanRecord[]> {
+  const { rows } = yield q("SELECT * FROM vlans WHERE owner = ? ORDER BY created_at", owner);
+  return rows.map(toVlan);
+}
+
 /** Takes the asked id, or the lowest free one of the facility's range; adopts what an interrupted run of the same owner took. */
 export function* createVlan(
   req: VlanRequest,

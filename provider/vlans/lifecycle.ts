@@ -15,6 +15,7 @@ import {
   readVlan,
   vlanInUse,
   vlanPorts,
+  vlansOfOwner,
   type VlanPort,
   type VlanRecord,
   type VlanRequest,
@@ -39,6 +40,7 @@ export async function createVlanEverywhere(
   req: VlanRequest,
 ): Promise<{ vlan: VlanRecord; switches: string[] }> {
   const actor = ctx.config.actor;
+  await cleanUpLeftovers(ctx, req);
   const { vlan, adopted } = await ctx.store.transact((at) => createVlan(req, actor, at));
   let switches: { name: string; sw: Switch }[];
   const added: { name: string; sw: Switch }[] = [];
@@ -49,8 +51,11 @@ export async function createVlanEverywhere(
     for (const s of switches) {
       current = s.name;
       const had = (await s.sw.listVlans()).includes(vlan.vid);
-      await s.sw.ensureVlan(vlan.vid);
+      // Counted as added before it is asked for: a switch that made the VLAN but failed to
+      // confirm it (a timeout, a lost read-back) must lose it too, or the next Vlan given
+      // this id would find it there and take it as it stands.
       if (!had) added.push(s);
+      await s.sw.ensureVlan(vlan.vid);
     }
   } catch (e) {
     let message = `VLAN ${vlan.vid}: could not create it${current ? ` on switch ${current}` : ""}: ${(e as Error).message}`;
@@ -64,6 +69,33 @@ export async function createVlanEverywhere(
     throw new Error(message, { cause: e });
   }
   return { vlan, switches: switches.map((s) => s.name) };
+}
+
+/**
+ * A Vlan is replaced by deleting it first (resources/vlan.ts), so a row its owner key already
+ * holds was left by a create that never finished: one that matches the request is adopted by
+ * createVlan; any other (the program changed vid, project or facility since) is taken off the
+ * switches and its id given back here. No server can be on it: none ever saw its id.
+ */
+async function cleanUpLeftovers(ctx: Context, req: VlanRequest): Promise<void> {
+  if (req.owner === null) return;
+  const held = await ctx.store.transact(() => vlansOfOwner(req.owner!), "read");
+  const stale = held.filter(
+    (v) =>
+      v.project !== req.project ||
+      v.facility !== req.facility ||
+      (req.vid !== undefined && v.vid !== req.vid),
+  );
+  for (const v of stale) {
+    try {
+      await deleteVlanEverywhere(ctx, v.id, false);
+    } catch (e) {
+      throw new Error(
+        `VLAN ${v.vid} in facility ${v.facility}, left by an earlier create of this Vlan that did not finish, could not be removed: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  }
 }
 
 /** The port's configuration without `vid`: an access port or a trunk left with nothing gets none. */

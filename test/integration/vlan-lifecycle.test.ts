@@ -98,6 +98,43 @@ test("a switch that refuses undoes the create: no VLAN on it, the id given back"
   ).not.toContain(1501);
 });
 
+test("a switch that made the VLAN but lost its answer loses the VLAN too: nothing is left for the next Vlan to take", async () => {
+  site.lab.switch.sim.faults.loseReply = true;
+  try {
+    const e = await failure(createVlanEverywhere(ctx, req(1502)), Error);
+    expect(e.message).toMatch(
+      /^VLAN 1502: could not create it on switch lab-tor1: .*connection to the switch lost/,
+    );
+  } finally {
+    site.lab.switch.sim.faults.loseReply = false;
+  }
+  expect(await ctx.store.transact(() => listVlans(), "read")).toEqual([]);
+  expect(
+    model()
+      .portVlans("br0")
+      .map((v) => v.vlan),
+  ).not.toContain(1502);
+});
+
+test("a rerun of an interrupted create adopts what matches it and removes what no longer does", async () => {
+  const owner = "org/net/dev/private";
+  const first = await createVlanEverywhere(ctx, { ...req(1503), owner });
+  // The run died before the engine saved it; the next asks for the same id: adopted.
+  const again = await createVlanEverywhere(ctx, { ...req(1503), owner });
+  expect(again.vlan.id).toBe(first.vlan.id);
+  // The program was changed to another id before the rerun: the first goes, switch and store.
+  const other = await createVlanEverywhere(ctx, { ...req(1504), owner });
+  expect(other.vlan.id).not.toBe(first.vlan.id);
+  const held = await ctx.store.transact(() => listVlans(), "read");
+  expect(held.map((v) => [v.vid, v.owner])).toEqual([[1504, owner]]);
+  const onSwitch = model()
+    .portVlans("br0")
+    .map((v) => v.vlan);
+  expect(onSwitch).toContain(1504);
+  expect(onSwitch).not.toContain(1503);
+  await deleteVlanEverywhere(ctx, other.vlan.id, false);
+});
+
 test("delete refuses while ports carry the VLAN; forced, it detaches them first", async () => {
   const { vlan } = await createVlanEverywhere(ctx, req(1502));
   const [m1, m2] = site.lab.machines;
