@@ -511,4 +511,46 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       GRANT UPDATE (reports) ON provisioning TO baremetal_member;
     `,
   },
+  {
+    version: 14,
+    name: "member-machine-holds",
+    // Found by an audit with raw SQL as a member login:
+    // - a server row could name any machine, and once one did, the member could move that
+    //   machine anywhere the lifecycle goes: a quarantined machine (a failed wipe: another
+    //   tenant's disks) back to available, one in maintenance into use, or, deleting the row
+    //   after, a machine left provisioning with no server, which no command releases. A
+    //   server row may now name only an available machine, and goes only once its machine is
+    //   no longer held under its owner key; a machine in quarantine or maintenance is the
+    //   operators'; a held machine is held under its server's owner key, a free one by none;
+    // - a provisioning session could name another project's machine beside the member's own
+    //   server, and the boot server (which serves a MAC the newest open session of its
+    //   machine) then booted that machine into the member's script. A session must name its
+    //   server's machine.
+    sql: `
+      DROP POLICY add ON servers;
+      CREATE POLICY add ON servers FOR INSERT WITH CHECK (bm_can(project, 'collaborator')
+        AND EXISTS (SELECT 1 FROM machines m WHERE m.id = machine_id AND m.state = 'available'));
+      DROP POLICY remove ON servers;
+      CREATE POLICY remove ON servers FOR DELETE USING (bm_can(project, 'collaborator')
+        AND NOT EXISTS (SELECT 1 FROM machines m WHERE m.id = machine_id AND m.owner = servers.owner));
+
+      DROP POLICY change ON machines;
+      CREATE POLICY change ON machines FOR UPDATE
+        USING (state NOT IN ('maintenance', 'quarantine')
+          AND EXISTS (SELECT 1 FROM servers s
+                       WHERE s.machine_id = machines.id AND bm_can(s.project, 'collaborator')
+                         AND (machines.owner = s.owner OR (machines.owner IS NULL AND machines.state = 'available'))))
+        WITH CHECK (EXISTS (SELECT 1 FROM servers s
+                       WHERE s.machine_id = machines.id AND bm_can(s.project, 'collaborator')
+                         AND ((machines.state IN ('available', 'quarantine') AND machines.owner IS NULL)
+                           OR (machines.state IN ('provisioning', 'active', 'deprovisioning') AND machines.owner = s.owner))));
+
+      DROP POLICY write ON provisioning;
+      CREATE POLICY write ON provisioning FOR ALL
+        USING (EXISTS (SELECT 1 FROM servers s WHERE s.id = server_id AND s.machine_id = provisioning.machine_id
+                        AND bm_can(s.project, 'collaborator')))
+        WITH CHECK (EXISTS (SELECT 1 FROM servers s WHERE s.id = server_id AND s.machine_id = provisioning.machine_id
+                        AND bm_can(s.project, 'collaborator')));
+    `,
+  },
 ];

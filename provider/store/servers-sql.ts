@@ -124,10 +124,15 @@ export function* claimServer(
   // The server row goes in first, naming the machine, and the machine follows: so the
   // database can hold a member to changing only machines its own servers name (on PostgreSQL
   // the machines policy checks exactly that), and its unique machine_id decides a race.
+  // Only for a machine still available, in the statement itself: PostgreSQL's policy refuses
+  // (an error, not a conflict) a member's row naming one that is not, and a claim that lost
+  // the machine to another since it looked must go on to the next.
   const insertServer = (machineId: string, plan: string) =>
     q(
       `INSERT INTO servers (id, owner, project, facility, plan, machine_id, hostname, state, spec, created_by, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?, ?) ON CONFLICT (machine_id) DO NOTHING`,
+       SELECT ?, ?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?, ?
+        WHERE EXISTS (SELECT 1 FROM machines WHERE id = ? AND state = 'available')
+       ON CONFLICT (machine_id) DO NOTHING`,
       req.id,
       req.owner,
       req.project,
@@ -139,6 +144,7 @@ export function* claimServer(
       actor,
       at,
       at,
+      machineId,
     );
   const takeMachine = (machineId: string) =>
     q(

@@ -274,6 +274,76 @@ test("machines: a member changes only a machine its project's server names, and 
   }
 });
 
+test("machines: a server row names only an available machine, goes only once the machine is given back; a session names its server's machine", async () => {
+  const c = await as(USERS.carol);
+  const serverRow = (id: string, machine: string) =>
+    outcome(
+      c,
+      `INSERT INTO servers (id, owner, project, facility, plan, machine_id, hostname, state, spec, created_by, created_at, updated_at)
+       VALUES ($1, $2, 'a', 'lab1', 'c3.small', $3, 'x', 'provisioning', '{}', $4, now(), now())`,
+      [id, `o/a/s/${id}`, machine, USERS.carol],
+    );
+  const refused = /^refused 42501: new row violates row-level security policy/;
+  await admin.setMachineState("r1-03", ["available"], "maintenance", "bad PSU", "test");
+  const carol = await openStore(urlFor(USERS.carol));
+  try {
+    // A machine in maintenance is not named by a member's server, so not changed by one.
+    expect(await serverRow("x1", "r1-03")).toMatch(refused);
+    // One quarantined by a failed wipe neither: its disks may hold another tenant's data.
+    const claim = (id: string) =>
+      carol.transact((at) =>
+        claimServer(
+          {
+            id,
+            owner: `org/a/s/${id}`,
+            project: "a",
+            facility: "lab1",
+            plan: "c3.small",
+            hostname: id,
+            spec: {},
+          },
+          USERS.carol,
+          at,
+        ),
+      );
+    const { machine } = await claim("srv-q");
+    await carol.transact((at) => finishServer("srv-q", "quarantine", "wipe failed", USERS.carol, at));
+    expect(await serverRow("x2", machine.id)).toMatch(refused);
+    expect(await outcome(c, "UPDATE machines SET state = 'available' WHERE id = $1", [machine.id])).toBe(
+      "0 rows",
+    );
+    await admin.setMachineState(machine.id, ["quarantine"], "available", null, "test");
+
+    // Her own server's machine: a session for it, yes; for B's machine beside her server, no.
+    await claim("srv-own");
+    const session = (machineId: string) =>
+      outcome(
+        c,
+        `INSERT INTO provisioning (token, server_id, machine_id, kind, state, staged, created_at, updated_at)
+         VALUES ($1, 'srv-own', $2, 'install', 'staged', '{"ipxe": "#!ipxe"}', now() + interval '1 day', now())`,
+        [randomBytes(24).toString("base64url"), machineId],
+      );
+    expect(await session("r1-01")).toMatch(refused);
+    expect(await session(machine.id)).toBe("1 rows");
+    // Held under her server's owner key: not let go of without an owner, nor the row deleted
+    // while the machine is still held (no command would free it after).
+    expect(
+      await outcome(c, "UPDATE machines SET state = 'provisioning', owner = NULL WHERE id = $1", [
+        machine.id,
+      ]),
+    ).toMatch(refused);
+    expect(await outcome(c, "DELETE FROM servers WHERE id = 'srv-own'")).toBe("0 rows");
+    await carol.transact((at) => finishServer("srv-own", "available", null, USERS.carol, at));
+    expect((await admin.inventory()).machines.find((m) => m.id === machine.id)).toMatchObject({
+      state: "available",
+      owner: null,
+    });
+  } finally {
+    await carol.close();
+    await admin.setMachineState("r1-03", ["maintenance"], "available", null, "test");
+  }
+});
+
 test("VLAN ids: a member's VLAN takes the lowest id free across every project, even those it cannot see", async () => {
   const carol = await openStore(urlFor(USERS.carol));
   try {
