@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import path from "node:path";
 import { DEFAULT_STORE, safeUser } from "../provider/config";
 import { openStore } from "../provider/store/open";
 import type { Store } from "../provider/store/store";
@@ -6,15 +8,29 @@ export const STORE_HELP = `store location: sqlite:<file> (default: $BAREMETAL_ST
 
 export const storeLocation = (flag?: string): string => flag || process.env.BAREMETAL_STORE || DEFAULT_STORE;
 
-/** Runs `fn` with the store open, and always closes it. */
+/**
+ * Runs `fn` with the store open, and always closes it; `fn` gets who acts: the store's login
+ * where it knows one (PostgreSQL), as the provider takes it, else `actor()`. Only commands that
+ * make things (`create`) make a new SQLite store: a listing at a mistyped path would otherwise
+ * show an empty store, and leave one there.
+ */
 export async function withStore<T>(
   flag: string | undefined,
-  fn: (store: Store) => Promise<T>,
-  opts: { migrate?: boolean } = {},
+  fn: (store: Store, who: string) => Promise<T>,
+  opts: { migrate?: boolean; create?: boolean } = {},
 ): Promise<T> {
-  const store = await openStore(storeLocation(flag), opts);
+  const location = storeLocation(flag);
+  if (!opts.create && !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(location)) {
+    const file = location.startsWith("sqlite:") ? location.slice("sqlite:".length) : location;
+    if (file !== ":memory:" && file !== "" && !fs.existsSync(path.resolve(file))) {
+      throw new Error(
+        `there is no store at sqlite:${path.resolve(file)}; create it with \`baremetal store init\` (or \`baremetal inventory apply\`), or name another with --store`,
+      );
+    }
+  }
+  const store = await openStore(location, { migrate: opts.migrate });
   try {
-    return await fn(store);
+    return await fn(store, (await store.identity()) ?? actor());
   } finally {
     await store.close();
   }

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { STORE_HELP, actor, withStore } from "../store-option";
+import { STORE_HELP, withStore } from "../store-option";
 import { table } from "../table";
 
 export function facilityCommand(): Command {
@@ -10,10 +10,14 @@ export function facilityCommand(): Command {
     .option("--name <name>", "a readable name")
     .option("--store <location>", STORE_HELP)
     .action(async (code: string, o: { name?: string; store?: string }) => {
-      await withStore(o.store, async (store) => {
-        const f = await store.ensureFacility(code, o.name ?? null, actor());
-        console.log(`facility ${f.code}${f.name ? ` (${f.name})` : ""}`);
-      });
+      await withStore(
+        o.store,
+        async (store, who) => {
+          const f = await store.ensureFacility(code, o.name ?? null, who);
+          console.log(`facility ${f.code}${f.name ? ` (${f.name})` : ""}`);
+        },
+        { create: true },
+      );
     });
   cmd
     .command("list")

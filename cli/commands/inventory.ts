@@ -2,7 +2,7 @@ import fs from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import { applyInventoryFile } from "../../provider/inventory/apply";
 import type { MachineRecord } from "../../provider/inventory/types";
-import { STORE_HELP, actor, withStore } from "../store-option";
+import { STORE_HELP, withStore } from "../store-option";
 import { table } from "../table";
 
 export function inventoryCommand(): Command {
@@ -17,15 +17,19 @@ export function inventoryCommand(): Command {
     .option("--store <location>", STORE_HELP)
     .action(async (file: string, o: { prune?: boolean; dryRun?: boolean; store?: string }) => {
       const text = fs.readFileSync(file, "utf8");
-      await withStore(o.store, async (store) => {
-        const r = await applyInventoryFile(store, text, {
-          prune: !!o.prune,
-          dryRun: !!o.dryRun,
-          actor: actor(),
-        });
-        for (const line of r.lines) console.log(line);
-        console.log(!r.changed ? "no changes" : o.dryRun ? "dry run: nothing changed" : "applied");
-      });
+      await withStore(
+        o.store,
+        async (store, who) => {
+          const r = await applyInventoryFile(store, text, {
+            prune: !!o.prune,
+            dryRun: !!o.dryRun,
+            actor: who,
+          });
+          for (const line of r.lines) console.log(line);
+          console.log(!r.changed ? "no changes" : o.dryRun ? "dry run: nothing changed" : "applied");
+        },
+        { create: true },
+      );
     });
   cmd
     .command("list")
@@ -124,10 +128,10 @@ export function machineCommand(): Command {
     .option("--off", "end maintenance: the machine is available again")
     .option("--store <location>", STORE_HELP)
     .action(async (id: string, o: { reason: string; off?: boolean; store?: string }) => {
-      await withStore(o.store, async (store) => {
+      await withStore(o.store, async (store, who) => {
         const m = o.off
-          ? await store.setMachineState(id, ["maintenance"], "available", o.reason, actor())
-          : await store.setMachineState(id, ["available", "quarantine"], "maintenance", o.reason, actor());
+          ? await store.setMachineState(id, ["maintenance"], "available", o.reason, who)
+          : await store.setMachineState(id, ["available", "quarantine"], "maintenance", o.reason, who);
         console.log(`machine ${m.id}: ${m.state}`);
       });
     });
@@ -137,14 +141,8 @@ export function machineCommand(): Command {
     .requiredOption("--reason <text>", "what was checked or fixed", reasonText)
     .option("--store <location>", STORE_HELP)
     .action(async (id: string, o: { reason: string; store?: string }) => {
-      await withStore(o.store, async (store) => {
-        const m = await store.setMachineState(
-          id,
-          ["quarantine", "maintenance"],
-          "available",
-          o.reason,
-          actor(),
-        );
+      await withStore(o.store, async (store, who) => {
+        const m = await store.setMachineState(id, ["quarantine", "maintenance"], "available", o.reason, who);
         console.log(`machine ${m.id}: ${m.state}`);
       });
     });

@@ -1,6 +1,6 @@
 import { Command, Option } from "commander";
 import { POOL_TYPES, type PoolType, type PoolUsage } from "../../provider/store/store";
-import { STORE_HELP, actor, withStore } from "../store-option";
+import { STORE_HELP, withStore } from "../store-option";
 import { table } from "../table";
 
 const percent = (u: PoolUsage) =>
@@ -35,24 +35,28 @@ function poolCommand(): Command {
           json?: boolean;
         },
       ) => {
-        await withStore(o.store, async (store) => {
-          const p = await store.addPool(
-            {
-              name,
-              type: o.type,
-              cidr: o.cidr,
-              facility: o.facility ?? null,
-              project: o.project ?? null,
-              description: o.description ?? null,
-            },
-            actor(),
-          );
-          console.log(
-            o.json
-              ? JSON.stringify(p, null, 2)
-              : `pool ${p.name}: ${p.type} ${p.cidr} in ${p.facility ?? "global"}`,
-          );
-        });
+        await withStore(
+          o.store,
+          async (store, who) => {
+            const p = await store.addPool(
+              {
+                name,
+                type: o.type,
+                cidr: o.cidr,
+                facility: o.facility ?? null,
+                project: o.project ?? null,
+                description: o.description ?? null,
+              },
+              who,
+            );
+            console.log(
+              o.json
+                ? JSON.stringify(p, null, 2)
+                : `pool ${p.name}: ${p.type} ${p.cidr} in ${p.facility ?? "global"}`,
+            );
+          },
+          { create: true },
+        );
       },
     );
   pool
@@ -139,8 +143,8 @@ function poolCommand(): Command {
     .description("remove an empty pool")
     .option("--store <location>", STORE_HELP)
     .action(async (name: string, o: { store?: string }) => {
-      await withStore(o.store, async (store) => {
-        await store.removePool(name, actor());
+      await withStore(o.store, async (store, who) => {
+        await store.removePool(name, who);
         console.log(`pool ${name} removed`);
       });
     });

@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { listProjects, readProject, createProject } from "../../provider/store/projects-sql";
-import { STORE_HELP, actor, withStore } from "../store-option";
+import { STORE_HELP, withStore } from "../store-option";
 import { table } from "../table";
 import { ProjectMemberInputs } from "../../provider/resources/project-member";
 
@@ -36,16 +36,20 @@ export function projectCommand(): Command {
                 : "project name";
           throw new Error(`${flag}: ${issue.message}`);
         }
-        await withStore(o.store, async (store) => {
-          const p = await store.transact((at) =>
-            createProject(
-              { name, description: o.description ?? null, owner: o.owner, sshKeys: o.sshKey },
-              actor(),
-              at,
-            ),
-          );
-          console.log(`project ${p.name}, owner ${o.owner}`);
-        });
+        await withStore(
+          o.store,
+          async (store, who) => {
+            const p = await store.transact((at) =>
+              createProject(
+                { name, description: o.description ?? null, owner: o.owner, sshKeys: o.sshKey },
+                who,
+                at,
+              ),
+            );
+            console.log(`project ${p.name}, owner ${o.owner}`);
+          },
+          { create: true },
+        );
       },
     );
   cmd

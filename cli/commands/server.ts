@@ -6,7 +6,7 @@
 // unless the server said not to, reset the ports, release the addresses, give the machine
 // back), checked against the operator's role and written to the audit log.
 import { Command, Option } from "commander";
-import { guarded } from "../../provider/access/guard";
+import { guarded, redact } from "../../provider/access/guard";
 import { resolveConfig } from "../../provider/config";
 import { deleteServer } from "../../provider/servers/lifecycle";
 import { closeSwitches } from "../../provider/servers/hardware";
@@ -34,7 +34,12 @@ export function serverCommand(): Command {
         );
         console.log(
           o.json
-            ? JSON.stringify(servers, null, 2)
+            ? // The inputs as the audit log keeps them: userData and customData hold secrets.
+              JSON.stringify(
+                servers.map((s) => ({ ...s, spec: redact(s.spec) })),
+                null,
+                2,
+              )
             : table(
                 ["ID", "HOSTNAME", "PROJECT", "STATE", "MACHINE", "OWNER", "SINCE"],
                 servers.map((s) => [s.id, s.hostname, s.project, s.state, s.machineId, s.owner, s.updatedAt]),
@@ -61,7 +66,9 @@ export function serverCommand(): Command {
           ({ "baremetal:store": storeLocation(o.store), "baremetal:bootServerUrl": o.bootServer })[k] ??
           undefined,
       );
-      await withStore(o.store, async (store) => {
+      await withStore(o.store, async (store, who) => {
+        // As the provider does: on PostgreSQL the login acts, whatever the environment says.
+        config.actor = who;
         const found = await store.transact(() => readServer("id", id), "read");
         if (!found) throw new Error(`server ${id} is not in the store (baremetal server list shows them)`);
         const parsed = ServerInputs.safeParse(found.spec);

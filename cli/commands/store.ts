@@ -26,7 +26,9 @@ export function storeCommand(): Command {
       .option("--store <location>", STORE_HELP)
       .option("--json", "print JSON")
       .action(async (o: { store?: string; json?: boolean }) => {
-        await withStore(o.store, async (store) => print(await store.migrate(), store.location, !!o.json));
+        await withStore(o.store, async (store) => print(await store.migrate(), store.location, !!o.json), {
+          create: true,
+        });
       });
   migrate("init", "create the store (if missing) and bring its schema up to date");
   cmd

@@ -17,6 +17,27 @@ beforeAll(() => {
   if (!fs.existsSync(main)) throw new Error(`${main} is missing: run npm run build first (npm test does)`);
 });
 
+test("a command that only reads or changes what exists makes no store at a mistyped path", () => {
+  const missing = path.join(os.tmpdir(), `baremetal-missing-${process.pid}`, "x.db");
+  for (const args of [
+    ["project", "list"],
+    ["audit"],
+    ["server", "list"],
+    ["ipam", "pool", "list"],
+    ["inventory", "list"],
+    ["machine", "release", "m01", "--reason", "checked"],
+  ]) {
+    const r = spawnSync(process.execPath, [main, ...args, "--store", `sqlite:${missing}`], {
+      encoding: "utf8",
+    });
+    expect([r.status, r.stderr]).toEqual([
+      1,
+      `baremetal: there is no store at sqlite:${missing}; create it with \`baremetal store init\` (or \`baremetal inventory apply\`), or name another with --store\n`,
+    ]);
+  }
+  expect(fs.existsSync(path.dirname(missing))).toBe(false);
+});
+
 describe.each(backends)("baremetal on $name", (backend) => {
   let location: string;
   let cleanup: () => Promise<void>;

@@ -79,7 +79,9 @@ afterAll(async () => {
 
 test("an orphaned server is listed by its owner key and deleted from the command line", async () => {
   // A server its stack will never come back for: made here the way a run makes one.
-  const p = await makeServer("orphan", "org/quickstart/crashed/orphan");
+  const p = await makeServer("orphan", "org/quickstart/crashed/orphan", {
+    customData: { dbPassword: "s3cret-custom" },
+  });
   expect(site.lab.vlanOf(p.machine.id)).toBe(10);
 
   const listed = await cli(["list", "--json"]);
@@ -87,6 +89,9 @@ test("an orphaned server is listed by its owner key and deleted from the command
   expect(JSON.parse(listed.stdout)).toEqual([
     expect.objectContaining({ id: p.server.id, owner: "org/quickstart/crashed/orphan", state: "active" }),
   ]);
+  // The inputs are listed as the audit log keeps them: userData and customData redacted.
+  expect(listed.stdout).not.toContain("s3cret-custom");
+  expect(JSON.parse(listed.stdout)[0].spec.customData).toBe("[redacted]");
   expect((await cli(["list", "--state", "provisioning", "--json"])).stdout.trim()).toBe("[]");
 
   // Someone who is not in the project may not.
