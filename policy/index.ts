@@ -10,10 +10,12 @@ import {
   planAndOs,
   productionServer,
   publicIpv4Cap,
+  serverPublicIpv4Cap,
   spreadAcrossRacks,
   type IpReservationProps,
   type PlanAndOsConfig,
   type ProductionConfig,
+  type ServerAddressProps,
   type ServerProps,
 } from "./rules";
 
@@ -73,10 +75,14 @@ const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   },
   {
     name: "public-ipv4-reservation-cap",
-    description: "A public IPv4 reservation holds at most maxAddresses addresses.",
+    description:
+      "A public (or global) IPv4 reservation, and the public IPv4 blocks a server takes for itself, hold at most maxAddresses addresses.",
     enforcementLevel: "mandatory",
     configSchema: { properties: { maxAddresses: { type: "integer", minimum: 1, default: 16 } } },
-    validateResource: onKind<IpReservationProps, { maxAddresses?: number }>("IpReservation", publicIpv4Cap),
+    validateResource: (args, report) => {
+      onKind<IpReservationProps, { maxAddresses?: number }>("IpReservation", publicIpv4Cap)(args, report);
+      onKind<ServerAddressProps, { maxAddresses?: number }>("Server", serverPublicIpv4Cap)(args, report);
+    },
   },
   {
     name: "layer2-needs-a-vlan",

@@ -82,12 +82,37 @@ function size(p: IpReservationProps): number | undefined {
   return m ? 2 ** (32 - Number(m[1])) : undefined;
 }
 
+// Both are public IPv4 space (a global_ipv4 block is announced from every facility).
+const PUBLIC_IPV4 = ["public_ipv4", "global_ipv4"];
+
 export function publicIpv4Cap(p: IpReservationProps, cfg: { maxAddresses?: number }): string[] {
   const max = cfg.maxAddresses ?? 16;
-  if (p.type !== "public_ipv4") return [];
+  if (p.type === undefined || !PUBLIC_IPV4.includes(p.type)) return [];
   const n = size(p);
   return n !== undefined && n > max
-    ? [`a public_ipv4 reservation of ${n} addresses is larger than the ${max} this pack allows`]
+    ? [`a ${p.type} reservation of ${n} addresses is larger than the ${max} this pack allows`]
+    : [];
+}
+
+export interface ServerAddressProps {
+  ipAddresses?: { type?: string; prefixLength?: number; reservationId?: string }[];
+}
+
+/**
+ * A Server takes its own public IPv4 block unless it draws from a reservation (which the cap
+ * above already held): the blocks it takes count against the same cap, or a server asking for
+ * a /24 would pass where a reservation of one could not. /31 is a server's default.
+ */
+export function serverPublicIpv4Cap(p: ServerAddressProps, cfg: { maxAddresses?: number }): string[] {
+  const max = cfg.maxAddresses ?? 16;
+  const own = (p.ipAddresses ?? []).filter(
+    (a) => a.type !== undefined && PUBLIC_IPV4.includes(a.type) && a.reservationId === undefined,
+  );
+  const n = own.reduce((sum, a) => sum + 2 ** (32 - (a.prefixLength ?? 31)), 0);
+  return n > max
+    ? [
+        `ipAddresses: the server's own public IPv4 blocks hold ${n} addresses, more than the ${max} this pack allows; draw from an IpReservation (reservationId) instead`,
+      ]
     : [];
 }
 

@@ -6,6 +6,7 @@ import {
   planAndOs,
   productionServer,
   publicIpv4Cap,
+  serverPublicIpv4Cap,
   spreadAcrossRacks,
 } from "../../policy/rules";
 
@@ -50,8 +51,34 @@ test("public IPv4 reservations are capped, whichever way their size is given", (
   expect(publicIpv4Cap({ type: "public_ipv4", prefixLength: 26 }, { maxAddresses: 32 })).toHaveLength(1);
   expect(publicIpv4Cap({ type: "public_ipv4", cidr: "198.51.100.0/29" }, { maxAddresses: 8 })).toEqual([]);
   expect(publicIpv4Cap({ type: "private_ipv4", quantity: 1024 }, {})).toEqual([]);
+  // Global IPv4 is public space too.
+  expect(publicIpv4Cap({ type: "global_ipv4", quantity: 256 }, {})).toEqual([
+    "a global_ipv4 reservation of 256 addresses is larger than the 16 this pack allows",
+  ]);
   // Not known at preview (an output of another resource): nothing to say yet.
   expect(publicIpv4Cap({ type: "public_ipv4" }, {})).toEqual([]);
+});
+
+test("a server's own public IPv4 blocks count against the same cap; those drawn from a reservation do not", () => {
+  expect(serverPublicIpv4Cap({}, {})).toEqual([]);
+  expect(
+    serverPublicIpv4Cap(
+      { ipAddresses: [{ type: "public_ipv4" }, { type: "private_ipv4", prefixLength: 24 }] },
+      {},
+    ),
+  ).toEqual([]);
+  expect(serverPublicIpv4Cap({ ipAddresses: [{ type: "public_ipv4", prefixLength: 24 }] }, {})).toEqual([
+    "ipAddresses: the server's own public IPv4 blocks hold 256 addresses, more than the 16 this pack allows; draw from an IpReservation (reservationId) instead",
+  ]);
+  expect(
+    serverPublicIpv4Cap(
+      { ipAddresses: [{ type: "public_ipv4", prefixLength: 28 }, { type: "public_ipv4" }] },
+      {},
+    ),
+  ).toHaveLength(1);
+  expect(serverPublicIpv4Cap({ ipAddresses: [{ type: "public_ipv4", reservationId: "r1" }] }, {})).toEqual(
+    [],
+  );
 });
 
 test("layer2 servers carry a VLAN; owner grants need approval", () => {
