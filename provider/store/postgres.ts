@@ -1,6 +1,7 @@
 // The store for teams: PostgreSQL through node-postgres. Allocation and release are one call
 // each to a server-side function (one round trip, one transaction); commits are durable
 // (synchronous_commit=on, the server default, is required and checked on open).
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import { newId } from "./ids";
 import { Pool as PgPool, type PoolClient, DatabaseError } from "pg";
 import { pickAssignment } from "../ipam/assign";
@@ -219,15 +220,21 @@ export class PostgresStore implements Store {
     return this.login;
   }
 
-  /** Creates (or re-passwords) a user's database login; run as an operator. */
+  /**
+   * Creates (or re-passwords) a user's database login; run as an operator. The server is sent
+   * the password's SCRAM verifier, never the password: DDL lands in the server's log (with
+   * log_statement=ddl, or when it fails), as `psql \password` knows.
+   */
   async addLogin(user: string, password: string): Promise<void> {
     const c = await this.pool.connect();
     try {
       const role = (await c.query<{ q: string }>("SELECT quote_ident($1) AS q", [user])).rows[0]!.q;
-      const secret = (await c.query<{ q: string }>("SELECT quote_literal($1) AS q", [password])).rows[0]!.q;
       const exists = (await c.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [user])).rowCount === 1;
-      // Identifiers and the password are quoted by the server itself: DDL takes no parameters.
-      await c.query(`${exists ? "ALTER" : "CREATE"} ROLE ${role} LOGIN PASSWORD ${secret}`);
+      // Identifiers are quoted by the server itself: DDL takes no parameters. The verifier is
+      // base64 and digits only.
+      await c.query(
+        `${exists ? "ALTER" : "CREATE"} ROLE ${role} LOGIN PASSWORD '${scramVerifier(password)}'`,
+      );
       await c.query(`GRANT baremetal_member TO ${role}`);
     } finally {
       c.release();
@@ -764,4 +771,36 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+// RFC 4013 (SASLprep), as PostgreSQL applies it before hashing: non-ASCII spaces become a
+// space, "commonly mapped to nothing" characters go, then NFKC.
+const MAPPED_TO_NOTHING = new Set([
+  0xad,
+  0x34f,
+  0x1806,
+  0x180b,
+  0x180c,
+  0x180d,
+  0x200b,
+  0x200c,
+  0x200d,
+  0x2060,
+  0xfeff,
+  ...Array.from({ length: 16 }, (_, k) => 0xfe00 + k),
+]);
+const NON_ASCII_SPACE = /[\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000]/g;
+
+/** `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>` (RFC 5802, 7677), as PostgreSQL stores it. */
+export function scramVerifier(password: string, salt = randomBytes(16), iterations = 4096): string {
+  const prepared = [...password.replace(NON_ASCII_SPACE, " ")]
+    .filter((ch) => !MAPPED_TO_NOTHING.has(ch.codePointAt(0)!))
+    .join("")
+    .normalize("NFKC");
+  const salted = pbkdf2Sync(Buffer.from(prepared, "utf8"), salt, iterations, 32, "sha256");
+  const clientKey = createHmac("sha256", salted).update("Client Key").digest();
+  const storedKey = createHash("sha256").update(clientKey).digest();
+  const serverKey = createHmac("sha256", salted).update("Server Key").digest();
+  const b64 = (b: Buffer) => b.toString("base64");
+  return `SCRAM-SHA-256$${iterations}:${b64(salt)}$${b64(storedKey)}:${b64(serverKey)}`;
 }

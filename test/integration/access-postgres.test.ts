@@ -344,6 +344,41 @@ test("machines: a server row names only an available machine, goes only once the
   }
 });
 
+test("a login's password reaches the server only as its SCRAM verifier, and signs in", async () => {
+  const user = "zoe@example.com";
+  const password = `Tr0ub4dor&3-${randomBytes(6).toString("hex")}-ünï\u00a0code`;
+  const sent: string[] = [];
+  const query = Client.prototype.query;
+  const spy = jest.spyOn(Client.prototype, "query").mockImplementation(function (
+    this: Client,
+    ...args: unknown[]
+  ) {
+    sent.push(JSON.stringify(args[0]), JSON.stringify(args[1] ?? null));
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof query);
+  try {
+    await (admin as PostgresStore).addLogin(user, password);
+  } finally {
+    spy.mockRestore();
+  }
+  expect(sent.join("\n")).toMatch(/PASSWORD 'SCRAM-SHA-256\$4096:/);
+  expect(sent.join("\n")).not.toContain(password.slice(0, 12));
+  const u = new URL(location);
+  u.username = encodeURIComponent(user);
+  u.password = encodeURIComponent(password);
+  const c = new Client({ connectionString: u.toString() });
+  await c.connect();
+  try {
+    expect((await c.query<{ who: string }>("SELECT session_user AS who")).rows[0]!.who).toBe(user);
+  } finally {
+    await c.end();
+  }
+  const ro = new Client({ connectionString: process.env.BAREMETAL_TEST_POSTGRES_URL });
+  await ro.connect();
+  await ro.query(`DROP ROLE IF EXISTS "${user}"`).catch(() => undefined);
+  await ro.end();
+});
+
 test("VLAN ids: a member's VLAN takes the lowest id free across every project, even those it cannot see", async () => {
   const carol = await openStore(urlFor(USERS.carol));
   try {
