@@ -13,7 +13,7 @@ export interface ProjectMemberArgs {
    * owner adds owners. Changes apply in place; the last owner cannot be demoted.
    */
   role: pulumi.Input<ProjectRole>;
-  /** OpenSSH public keys that go onto the project's servers installed from now on. */
+  /** OpenSSH public keys that go onto the project's servers installed from now on, while the role is collaborator or higher (a read_only member gets no login). */
   sshKeys?: pulumi.Input<pulumi.Input<string>[]>;
 }
 

@@ -139,9 +139,13 @@ export function* authorized(project: string, actor: string, action: Action): Op<
   return r.role!;
 }
 
-/** Every member's SSH keys: they go onto the project's new servers. */
+/**
+ * The SSH keys of the members who may change servers (collaborators and up): they go onto the
+ * project's new servers. A read-only member reads the project; a root login on its servers
+ * would be far more than that.
+ */
 export function* memberKeys(project: string): Op<string[]> {
-  return (yield* members(project)).flatMap((m) => m.sshKeys);
+  return (yield* members(project)).filter((m) => can(m.role, "server.write")).flatMap((m) => m.sshKeys);
 }
 
 export function* createProject(

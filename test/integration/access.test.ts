@@ -13,6 +13,7 @@ import {
   addMember,
   appendAudit,
   createProject,
+  memberKeys,
   readAudit,
   readMember,
   updateMember,
@@ -134,6 +135,28 @@ describe.each(backends)("access on $name", (backend) => {
       got[action] = await attempt(PEOPLE[who], action);
       expect(`${who} ${action}: ${got[action]}`).toBe(`${who} ${action}: ${want}`);
     }
+  });
+
+  test("a new server gets the keys of members who may change servers, not a reader's", async () => {
+    const key = (n: number) => KEY.replace("Demo0", `Demo${n}`);
+    await store.transact(function* (at) {
+      yield* createProject(
+        { name: "keys", description: null, owner: PEOPLE.owner, sshKeys: [key(1)] },
+        "test",
+        at,
+      );
+      yield* addMember(
+        { project: "keys", user: PEOPLE.collaborator, role: "collaborator", sshKeys: [key(2)], owner: null },
+        "test",
+        at,
+      );
+      yield* addMember(
+        { project: "keys", user: PEOPLE.read_only, role: "read_only", sshKeys: [key(3)], owner: null },
+        "test",
+        at,
+      );
+    });
+    expect((await store.transact(() => memberKeys("keys"), "read")).sort()).toEqual([key(1), key(2)]);
   });
 
   test("an unknown project is refused with how to create it", async () => {
