@@ -8,7 +8,14 @@ const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 }
 /** "30m", "2h", "7d" back from now, or a date/time ISO 8601 can say. */
 export function parseSince(text: string, now = Date.now()): string {
   const rel = /^(\d+)([mhd])$/.exec(text);
-  if (rel) return new Date(now - Number(rel[1]) * UNITS[rel[2]!]!).toISOString();
+  if (rel) {
+    const back = new Date(now - Number(rel[1]) * UNITS[rel[2]!]!);
+    if (Number.isNaN(back.getTime()))
+      throw new Error(
+        `--since: ${text} reaches before any date there is; give e.g. 2h, 7d or 2026-11-25T09:00:00Z`,
+      );
+    return back.toISOString();
+  }
   const t = Date.parse(text);
   if (Number.isNaN(t))
     throw new Error(`--since: ${text} is not a time; give e.g. 2h, 7d or 2026-11-25T09:00:00Z`);
@@ -28,14 +35,17 @@ export function results(entries: AuditEntry[]): string[] {
     (a.owner !== null ? a.owner === b.owner : a.resource === b.resource);
   const said = entries.map((e) => {
     if (e.stage === "started") return "unfinished";
-    const error = (e.after as { error?: string } | null)?.error;
-    return error ? `failed: ${error}` : "ok";
+    const after = e.after as { error?: string; refused?: string } | null;
+    if (after?.refused) return `refused: ${after.refused}`;
+    return after?.error ? `failed: ${after.error}` : "ok";
   });
   // A finished entry closes the latest open start of its change: of a run killed midway and
   // its rerun, the rerun's start is the one that finished.
   const open: number[] = [];
   entries.forEach((e, i) => {
     if (e.stage === "started") return void open.push(i);
+    // A refusal had no start: it closes nothing.
+    if ((e.after as { refused?: string } | null)?.refused) return;
     for (let k = open.length - 1; k >= 0; k--) {
       if (!same(entries[open[k]!]!, e)) continue;
       said[open.splice(k, 1)[0]!] = "started";

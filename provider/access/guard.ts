@@ -7,6 +7,7 @@ import { appendAudit, type AuditEntry } from "../store/projects-sql";
 import type { Store } from "../store/store";
 import { progress } from "../servers/progress";
 import { authorized } from "./authorize";
+import { AccessError } from "./errors";
 import type { Action } from "./roles";
 
 export interface Mutation {
@@ -62,10 +63,21 @@ export async function guarded<T>(
   // The role check and the started entry, in one transaction before anything is touched; the
   // change is refused if the entry cannot be written (as Vault's audit does): a change the
   // process dies in the middle of still has its entry.
-  await ctx.store.transact(function* () {
-    yield* authorized(m.project, actor, m.permission);
-    yield* appendAudit(entry("started", m.id, undefined, []));
-  });
+  try {
+    await ctx.store.transact(function* () {
+      yield* authorized(m.project, actor, m.permission);
+      yield* appendAudit(entry("started", m.id, undefined, []));
+    });
+  } catch (e) {
+    // A refusal is in the log too, on its own: the check's transaction rolled back. Best
+    // effort: PostgreSQL takes entries only from the project's members, so not a stranger's.
+    if (e instanceof AccessError) {
+      const refused = entry("finished", m.id, undefined, []);
+      refused.after = { refused: `${e.code}: ${e.message}` };
+      await ctx.store.transact(() => appendAudit(refused)).catch(() => undefined);
+    }
+    throw e;
+  }
   let done: { result: T; commands: string[] };
   try {
     done = await collectCommands(fn);

@@ -172,6 +172,19 @@ export function* createProject(
     at,
   );
   yield* event(actor, "project.create", `project:${p.name}`, { owner: p.owner }, at);
+  // Its first owner is a grant like any other: in the audit log, not only among the events.
+  yield* appendAudit({
+    at,
+    actor,
+    project: p.name,
+    owner: null,
+    resource: `Project:${p.name}`,
+    action: "create",
+    stage: "finished",
+    before: null,
+    after: { name: p.name, description: p.description, owner: p.owner },
+    commands: [],
+  });
   return (yield* readProject(p.name))!;
 }
 

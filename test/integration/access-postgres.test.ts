@@ -533,6 +533,7 @@ test("through the provider, a login acts as itself: its own project works, anoth
   expect(r.outs.cidr).toMatch(/^10\.10\./);
   const entries = await admin.transact(() => readAudit({ project: "a" }), "read");
   expect(entries.map((e) => [e.actor, e.action, e.stage, e.owner])).toEqual([
+    ["test", "create", "finished", null], // the project itself
     [USERS.carol, "create", "started", "org/a/s/vips"],
     [USERS.carol, "create", "finished", "org/a/s/vips"],
   ]);

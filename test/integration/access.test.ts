@@ -159,6 +159,24 @@ describe.each(backends)("access on $name", (backend) => {
     expect((await store.transact(() => memberKeys("keys"), "read")).sort()).toEqual([key(1), key(2)]);
   });
 
+  test("a refused change is in the audit log, with who asked and why", async () => {
+    as(PEOPLE.read_only);
+    const e = await vlan
+      .create({ project: "p1", facility: "f1", tags: [], forceDelete: false, owner: "o/p/s/refused" })
+      .catch((x: AccessError) => x);
+    expect((e as AccessError).code).toBe("AccessDenied");
+    as(PEOPLE.owner);
+    const log = await store.transact(() => readAudit({ project: "p1" }), "read");
+    expect(log.at(-1)).toMatchObject({
+      actor: PEOPLE.read_only,
+      resource: "Vlan:(none)",
+      action: "create",
+      stage: "finished",
+      owner: "o/p/s/refused",
+      after: { refused: `AccessDenied: ${(e as AccessError).message}` },
+    });
+  });
+
   test("an unknown project is refused with how to create it", async () => {
     as(PEOPLE.owner);
     const e = await ipReservation
@@ -362,6 +380,7 @@ describe.each(backends)("access on $name", (backend) => {
     const read = (f: { project?: string; since?: string; limit?: number }) =>
       store.transact(() => readAudit(f), "read").then((es) => es.map((e) => e.resource));
     expect(await read({ project: "logged" })).toEqual([
+      "Project:logged",
       "Vlan:v0",
       "Vlan:v1",
       "Vlan:v2",

@@ -191,7 +191,18 @@ describe.each(backends)("baremetal on $name", (backend) => {
     expect(fails("project", "show", "nope").stderr).toBe(
       "baremetal: ProjectNotFound: project nope does not exist\n",
     );
-    expect(JSON.parse(cli("audit", "--project", "web", "--json"))).toEqual([]);
+    // The project's creation, with its first owner, is the log's first entry.
+    expect(JSON.parse(cli("audit", "--project", "web", "--json"))).toEqual([
+      expect.objectContaining({
+        resource: "Project:web",
+        action: "create",
+        stage: "finished",
+        after: { name: "web", description: "the web tier", owner: "olive@example.com" },
+      }),
+    ]);
+    expect(fails("audit", "--since", "99999999999d").stderr).toMatch(
+      /^baremetal: --since: 99999999999d reaches before any date/,
+    );
     expect(cli("audit", "--since", "2h")).toMatch(/^AT\s+ACTOR/);
     expect(fails("audit", "--since", "yesterday-ish").stderr).toMatch(/--since: yesterday-ish is not a time/);
 

@@ -33,6 +33,12 @@ test("a start with its finish is started; the finish says ok or the error", () =
   ).toEqual(["started", "ok", "started", "failed: switch refused"]);
 });
 
+test("a refusal stands alone: it says why, and closes no start", () => {
+  expect(
+    results([entry({}), entry({ stage: "finished", after: { refused: "AccessDenied: cora may not" } })]),
+  ).toEqual(["unfinished", "refused: AccessDenied: cora may not"]);
+});
+
 test("a run killed midway and its rerun: the earlier start is unfinished", () => {
   expect(results([entry({}), entry({}), entry({ stage: "finished", resource: "Server:7f9c" })])).toEqual([
     "unfinished",
