@@ -24,6 +24,8 @@ const POSTGRES_TYPES: ColumnTypes = {
 
 /** Advisory lock (with a pool id) that allocations and releases hold shared and pool removal exclusively. */
 export const POOL_HOLD = 7304;
+/** Advisory lock an inventory apply holds alone, and a VLAN create shared (migration 15). */
+export const INVENTORY_LOCK = 7302;
 /** Advisory lock (with the owner key's hash) a create of one owner holds while it adopts or allocates. */
 export const OWNER_HOLD = 7305;
 
@@ -551,6 +553,20 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
                         AND bm_can(s.project, 'collaborator')))
         WITH CHECK (EXISTS (SELECT 1 FROM servers s WHERE s.id = server_id AND s.machine_id = provisioning.machine_id
                         AND bm_can(s.project, 'collaborator')));
+    `,
+  },
+  {
+    version: 15,
+    name: "vlan-facility-hold",
+    // A VLAN create read its facility's range and provisioning VLAN at READ COMMITTED while
+    // an inventory apply changed them: the apply's check could not see the create's VLAN (not
+    // yet committed), nor the create the apply's new range, and a project's VLAN became the
+    // provisioning VLAN. A create now holds the inventory's lock shared (the apply holds it
+    // alone, postgres.ts), so one waits for the other and then reads what it committed.
+    sql: `
+      CREATE FUNCTION bm_inventory_hold() RETURNS integer LANGUAGE sql VOLATILE AS $$
+        SELECT 1 FROM (SELECT pg_advisory_xact_lock_shared(${INVENTORY_LOCK})) AS held
+      $$;
     `,
   },
 ];

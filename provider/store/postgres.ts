@@ -10,7 +10,7 @@ import * as msg from "../ipam/messages";
 import { checkFacilityCode, checkLabels, checkNewPool, resolveRequest } from "../ipam/requests";
 import { AccessError } from "../access/errors";
 import { ACCESS_DENIED } from "./postgres-access";
-import { POOL_HOLD, POSTGRES_MIGRATIONS } from "./postgres-schema";
+import { INVENTORY_LOCK, POOL_HOLD, POSTGRES_MIGRATIONS } from "./postgres-schema";
 import { applyInventory, moveMachine, readInventory, readMachine, type Op } from "./inventory-sql";
 import type { InventoryChange, InventoryState, MachineRecord, MachineState } from "../inventory/types";
 import { migrationState, refuseNewer } from "./migrations";
@@ -33,7 +33,6 @@ import type {
 import { hostAssignment, newReservation, poolTypeFamily } from "./store";
 
 const MIGRATION_LOCK = 7300;
-const INVENTORY_LOCK = 7302;
 
 interface PoolRow {
   id: number;

@@ -153,6 +153,8 @@ export class SqliteStore implements Store {
     // Other processes (parallel `pulumi up`s, the CLI) write too: wait for them, do not fail.
     this.db.pragma("busy_timeout = 30000");
     this.tx = this.db.transaction((fn: () => unknown) => fn());
+    // What PostgreSQL's bm_inventory_hold() waits for, SQLite's one writer at a time has done.
+    this.db.function("bm_inventory_hold", () => 1);
   }
 
   /** One user's file: the actor is whoever baremetal:actor says. */

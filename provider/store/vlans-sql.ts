@@ -111,6 +111,9 @@ export function* createVlan(
     const prior = rows.map(toVlan).find((v) => req.vid === undefined || v.vid === req.vid);
     if (prior) return { vlan: prior, adopted: true };
   }
+  // Not while an inventory apply changes the facility's range or provisioning VLAN: its check
+  // would miss this VLAN, or this create the new range (PostgreSQL, migration 15).
+  yield q("SELECT bm_inventory_hold() AS held");
   const facility = yield* readFacility(req.facility);
   if (!facility) {
     throw new VlanError(

@@ -18,7 +18,8 @@ import {
   type VlanRequest,
 } from "../../provider/store/vlans-sql";
 import { VlanError } from "../../provider/vlans/errors";
-import { backends, freshStore } from "../helpers/backends";
+import { INVENTORY_LOCK } from "../../provider/store/postgres-schema";
+import { backends, freshStore, postgresBackend } from "../helpers/backends";
 import { failure } from "../helpers/failure";
 
 jest.setTimeout(60_000);
@@ -163,4 +164,32 @@ describe.each(backends)("VLANs on $name", (backend) => {
       await Promise.all(clients.map((c) => c.close()));
     }
   });
+});
+
+// PostgreSQL alone: SQLite's one writer at a time already keeps a VLAN create and an inventory
+// apply apart.
+test("PostgreSQL: a VLAN create waits for an inventory apply changing its facility, and reads what it committed", async () => {
+  const ctx = await freshStore(postgresBackend);
+  const apply = new Client({ connectionString: ctx.location });
+  await apply.connect();
+  try {
+    await applyInventoryFile(ctx.store, INVENTORY, { prune: false, dryRun: false, actor: "test" });
+    // An apply midway: it holds the inventory's lock and has moved the range and the
+    // provisioning VLAN, not yet committed.
+    await apply.query("BEGIN");
+    await apply.query("SELECT pg_advisory_xact_lock($1)", [INVENTORY_LOCK]);
+    await apply.query("UPDATE facilities SET vlan_from = 12, provisioning_vlan = 11 WHERE code = 'lab1'");
+    let settled = false;
+    const creating = ctx.store
+      .transact((at) => createVlan(req(), "test", at))
+      .finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(settled).toBe(false);
+    await apply.query("COMMIT");
+    // 11 is the provisioning VLAN now: never a project's.
+    expect((await creating).vlan.vid).toBe(12);
+  } finally {
+    await apply.end();
+    await ctx.cleanup();
+  }
 });
