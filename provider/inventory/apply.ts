@@ -25,6 +25,8 @@ export async function applyInventoryFile(
 
   const existing = await store.listPools();
   const pools: NewPool[] = [];
+  // Pools in the store whose description the file changes: the one thing that changes in place.
+  const described: NewPool[] = [];
   const problems: string[] = [];
   for (const f of parsed.facilities) {
     for (const p of f.pools) {
@@ -62,18 +64,26 @@ export async function applyInventoryFile(
         problems.push(
           `facility ${f.code}: pool ${p.name} exists as ${have.type} ${have.cidr} (facility ${have.facility ?? "global"}); change it with \`baremetal ipam pool\`, not the inventory`,
         );
+      } else if ((have.description ?? null) !== want.description) {
+        described.push(want);
       }
     }
   }
   if (problems.length) throw new InventoryError(problems);
 
+  const quoted = (d: string | null | undefined) => (d ? JSON.stringify(d) : "(none)");
   const lines = [
     ...describeChanges(plan),
     ...pools.map((p) => `+ pool ${p.name} ${p.type} ${p.cidr} (${p.facility})`),
+    ...described.map(
+      (p) =>
+        `~ pool ${p.name}: description ${quoted(existing.find((e) => e.name === p.name)?.description)} -> ${quoted(p.description)}`,
+    ),
   ];
-  const changed = plan.changes.length > 0 || pools.length > 0;
+  const changed = plan.changes.length > 0 || pools.length > 0 || described.length > 0;
   if (opts.dryRun || !changed) return { lines, changed };
   await store.applyInventory(plan.changes, opts.actor);
   for (const p of pools) await store.addPool(p, opts.actor);
+  for (const p of described) await store.describePool(p.name, p.description ?? null, opts.actor);
   return { lines, changed };
 }

@@ -380,6 +380,18 @@ export class PostgresStore implements Store {
     return rows[0] && toPool(rows[0]);
   }
 
+  async describePool(name: string, description: string | null, actor: string): Promise<Pool> {
+    return this.tx(async (c) => {
+      const { rows } = await c.query<PoolRow>(
+        "UPDATE pools SET description = $2 WHERE name = $1 RETURNING *",
+        [name, description],
+      );
+      if (!rows[0]) throw msg.poolMissing(name);
+      await this.event(c, actor, "pool.describe", name, { description });
+      return toPool(rows[0]);
+    });
+  }
+
   async removePool(name: string, actor: string): Promise<void> {
     await this.tx(async (c) => {
       const { rows } = await c.query<PoolRow>("SELECT * FROM pools WHERE name = $1 FOR UPDATE", [name]);

@@ -305,6 +305,15 @@ export class SqliteStore implements Store {
     });
   }
 
+  async describePool(name: string, description: string | null, actor: string): Promise<Pool> {
+    return this.write(() => {
+      const { changes } = this.sql("UPDATE pools SET description = ? WHERE name = ?").run(description, name);
+      if (changes !== 1) throw msg.poolMissing(name);
+      this.event(actor, "pool.describe", name, { description });
+      return toPool(this.sql("SELECT * FROM pools WHERE name = ?").get(name) as PoolRow);
+    });
+  }
+
   async poolUsage(name: string): Promise<PoolUsage> {
     // One read transaction, so the counts agree with each other.
     return this.read(() => {

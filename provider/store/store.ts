@@ -171,6 +171,8 @@ export interface Store {
   getPool(name: string): Promise<Pool | undefined>;
   /** Refused with PoolInUse while the pool has reservations. */
   removePool(name: string, actor: string): Promise<void>;
+  /** Sets the pool's description, the one thing about a pool that changes in place. */
+  describePool(name: string, description: string | null, actor: string): Promise<Pool>;
   poolUsage(name: string): Promise<PoolUsage>;
   /** The pool's free blocks in address order (CIDR notation). */
   listFreeBlocks(name: string): Promise<string[]>;

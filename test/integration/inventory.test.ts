@@ -115,6 +115,20 @@ describe.each(backends)("inventory on $name", (backend) => {
     });
   });
 
+  test("a pool's description changes in place, shown and applied; a dry run changes nothing", async () => {
+    await apply(store, FILE);
+    const described = FILE.replace(
+      "{ name: lab1-private, type: private_ipv4, cidr: 10.10.0.0/16 }",
+      '{ name: lab1-private, type: private_ipv4, cidr: 10.10.0.0/16, description: "rack A servers" }',
+    );
+    const line = '~ pool lab1-private: description (none) -> "rack A servers"';
+    expect(await apply(store, described, false, true)).toEqual({ lines: [line], changed: true });
+    expect((await store.getPool("lab1-private"))?.description).toBeNull();
+    expect(await apply(store, described)).toEqual({ lines: [line], changed: true });
+    expect((await store.getPool("lab1-private"))?.description).toBe("rack A servers");
+    expect((await apply(store, described)).changed).toBe(false);
+  });
+
   test("a changed field shows as an update naming the field", async () => {
     await apply(store, FILE);
     const r = await apply(store, FILE.replace("memoryGb: 32", "memoryGb: 64"));
