@@ -11,6 +11,7 @@ import { ipamCommand } from "./commands/ipam";
 import { projectCommand } from "./commands/project";
 import { serverCommand } from "./commands/server";
 import { storeCommand } from "./commands/store";
+import { errorCode } from "./error-code";
 
 const program = new Command("baremetal")
   .description("pulumi-baremetal: run your own racks as code")
@@ -28,6 +29,7 @@ const program = new Command("baremetal")
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   const err = e as Error & { code?: string };
-  console.error(`baremetal: ${err.code && err.name === err.code ? `${err.code}: ` : ""}${err.message}`);
+  const code = errorCode(err);
+  console.error(`baremetal: ${code ? `${code}: ` : ""}${err.message}`);
   process.exit(1);
 });

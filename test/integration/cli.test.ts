@@ -38,6 +38,36 @@ test("a command that only reads or changes what exists makes no store at a misty
   expect(fs.existsSync(path.dirname(missing))).toBe(false);
 });
 
+test("errors from the inventory file and from a store that cannot be reached carry a code", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "baremetal-codes-"));
+  try {
+    const file = path.join(dir, "inventory.yaml");
+    fs.writeFileSync(file, "facilities: [{ code: lab1 }]\n");
+    const bad = spawnSync(
+      process.execPath,
+      [main, "inventory", "apply", file, "--store", `sqlite:${path.join(dir, "s.db")}`],
+      { encoding: "utf8" },
+    );
+    expect([bad.status, bad.stderr]).toEqual([
+      1,
+      expect.stringMatching(/^baremetal: InventoryInvalid: inventory: \d+ problems?:/),
+    ]);
+    const away = spawnSync(
+      process.execPath,
+      [main, "project", "list", "--store", "postgres://x@127.0.0.1:1/none"],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect([away.status, away.stderr]).toEqual([
+      1,
+      expect.stringMatching(/^baremetal: Unreachable: .*ECONNREFUSED/),
+    ]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 describe.each(backends)("baremetal on $name", (backend) => {
   let location: string;
   let cleanup: () => Promise<void>;
