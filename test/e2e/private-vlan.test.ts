@@ -84,8 +84,10 @@ test("up: the VLAN is on the switch and both servers carry it tagged beside laye
   }
   // Every change is in the audit log, a Server's with the switch and BMC commands it issued.
   const audit = await site.store.transact(() => readAudit({ project: "demo" }), "read");
-  // Each twice: started before anything was touched, finished with what it did.
+  // Each twice: started before anything was touched, finished with what it did; and the
+  // lab's project itself, created with its owner.
   expect(audit.map((e) => `${e.action} ${e.resource.split(":")[0]} ${e.stage}`).sort()).toEqual([
+    "create Project finished",
     "create ProjectMember finished",
     "create ProjectMember started",
     "create Server finished",

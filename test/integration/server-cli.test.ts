@@ -114,9 +114,18 @@ test("an orphaned server is listed by its owner key and deleted from the command
   expect(site.lab.vlanOf(p.machine.id)).toBeUndefined();
   expect(site.lab.machine(p.machine.id).sim.history().join("\n")).toMatch(/wipe\.done/);
   const audit = await site.store.transact(() => readAudit({ project: "demo" }), "read");
-  const entry = audit.find(
+  const deletes = audit.filter(
     (e) => e.resource === `Server:${p.server.id}` && e.action === "delete" && e.stage === "finished",
-  )!;
+  );
+  // The stranger's refused attempt is there too, first.
+  expect(deletes.map((e) => [e.actor, e.after])).toEqual([
+    [
+      "eve@example.com",
+      { refused: expect.stringMatching(/^AccessDenied: eve@example.com may not change servers/) },
+    ],
+    [OPS, null],
+  ]);
+  const entry = deletes[1]!;
   expect(entry).toMatchObject({ actor: OPS, owner: "org/quickstart/crashed/orphan", after: null });
   expect(entry.commands.length).toBeGreaterThan(0);
 });
