@@ -477,6 +477,30 @@ describe("cloud-init (Ubuntu autoinstall)", () => {
     ]);
   });
 
+  test("every Ubuntu document reads the same in YAML 1.1, as PyYAML reads it: MACs, no, 0644", () => {
+    const decimal = "52:54:00:12:34:56";
+    const s = spec("ubuntu_24_04", {
+      interfaces: [{ ...spec("ubuntu_24_04").interfaces[0]!, mac: decimal }],
+      userData: ["#cloud-config", "write_files: [{path: /etc/x, content: 'no', permissions: 0644}]"].join(
+        "\n",
+      ),
+    });
+    const out = renderCloudInit(s);
+    const asPyYaml = (text: string) => parseYaml(text, { version: "1.1" }) as Record<string, unknown>;
+    const network = asPyYaml(out.networkConfig).network as {
+      ethernets: Record<string, { match: { macaddress: unknown } }>;
+    };
+    expect(Object.values(network.ethernets).map((e) => e.match.macaddress)).toEqual([decimal]);
+    const installed = (asPyYaml(out.userData).autoinstall as Record<string, unknown>)["user-data"] as {
+      write_files: { path: string; content: unknown; permissions: unknown }[];
+    };
+    // 0644 is octal in YAML 1.1 (420); "no" stays a string.
+    expect(installed.write_files.find((f) => f.path === "/etc/x")).toMatchObject({
+      content: "no",
+      permissions: 420,
+    });
+  });
+
   test("a script userData becomes a per-instance script that cloud-init runs once", () => {
     const script = "#!/bin/sh\necho hello > /tmp/hello\n";
     const { installed } = seed(spec("ubuntu_24_04", { userData: script }));

@@ -96,5 +96,11 @@ export function renderCloudInit(spec: ProvisionSpec): CloudInitSeed {
   };
 }
 
-/** No line folding (URLs and commands stay on one line) and no anchors/aliases. */
-const yaml = (value: unknown): string => stringify(value, { lineWidth: 0, aliasDuplicateObjects: false });
+/**
+ * No line folding (URLs and commands stay on one line) and no anchors/aliases; YAML 1.1, as
+ * PyYAML (cloud-init, subiquity) reads it: in 1.2 a MAC of decimal octets such as
+ * 52:54:00:12:34:56 went out unquoted, and 1.1 reads that as a base-60 number, as it reads
+ * no, on and 0644 as a boolean and an octal number.
+ */
+export const yaml = (value: unknown): string =>
+  stringify(value, { lineWidth: 0, aliasDuplicateObjects: false, version: "1.1" });

@@ -20,7 +20,8 @@ export function withUserData(ours: CloudConfig, userData: string | undefined): C
   if (/^#cloud-config[ \t]*\r?\n/.test(userData) || userData.trim() === "#cloud-config") {
     let theirs: unknown;
     try {
-      theirs = parse(userData);
+      // As cloud-init will read it (PyYAML, YAML 1.1): 0644 is octal, no is false.
+      theirs = parse(userData, { version: "1.1" });
     } catch (e) {
       throw new RenderError(`userData is not valid YAML: ${(e as Error).message.split("\n")[0]}`);
     }
