@@ -4,7 +4,9 @@ import { descriptionField, nameField, tagsField } from "../resources/fields";
 import { OPERATING_SYSTEMS } from "../provisioning/spec";
 import { SSH_KEY, checkUrl } from "../provisioning/render/checks";
 
-const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+// At most 64 characters in all: Linux's HOST_NAME_MAX, past which systemd refuses
+// /etc/hostname (Flatcar and FCOS write the whole name there) and the host gets a default one.
+const HOSTNAME = /^(?=.{1,64}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 export const SSH_KEY_RULE =
   'each ssh key is one OpenSSH public key line, e.g. "ssh-ed25519 AAAA... me@laptop": type ssh-ed25519, ' +
@@ -56,7 +58,10 @@ export const ServerInputs = z
     machine: nameField("machine").optional(),
     hostname: z
       .string({ error: "hostname must be a string" })
-      .regex(HOSTNAME, "hostname must be DNS labels of letters, digits and '-' (1-63 each), joined by dots"),
+      .regex(
+        HOSTNAME,
+        "hostname must be DNS labels of letters, digits and '-' (1-63 each), joined by dots, at most 64 characters in all",
+      ),
     operatingSystem: z.enum(OPERATING_SYSTEMS, {
       error: `operatingSystem must be one of ${OPERATING_SYSTEMS.join(", ")}`,
     }),

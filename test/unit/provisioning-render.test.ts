@@ -601,8 +601,9 @@ describe("refusals", () => {
   test("host names, interfaces and addresses", () => {
     expect(boot({ hostname: "db-1;reboot" })).toBe(
       'hostname "db-1;reboot" is not a valid host name: use letters, digits and hyphens, in dot-separated labels ' +
-        "of 1 to 63 characters that neither start nor end with a hyphen",
+        "of 1 to 63 characters that neither start nor end with a hyphen, at most 64 in all",
     );
+    expect(boot({ hostname: `${"a".repeat(60)}.abcd` })).toMatch(/at most 64 in all$/);
     expect(boot({ hostname: "-x" }, "custom_ipxe")).toMatch(/not a valid host name/);
     expect(boot({ hostname: "a".repeat(64) })).toMatch(/not a valid host name/);
     const nic = spec("flatcar_stable").interfaces[0]!;

@@ -71,6 +71,10 @@ test("unknown and ill-typed fields are named", async () => {
     await reasons({ networkType: "layer2", vlans: [1001, 1002], nativeVlan: 1.5, ipAddresses: [] }),
   ).toEqual(["nativeVlan: nativeVlan must be a whole number (a VLAN id)"]);
   expect((await reasons({ hostname: "-bad" }))[0]).toMatch(/^hostname: hostname must be DNS labels/);
+  // Linux takes 64 characters at most (systemd refuses a longer /etc/hostname).
+  const label = "a".repeat(60);
+  expect(await reasons({ hostname: `${label}.abc` })).toEqual([]);
+  expect((await reasons({ hostname: `${label}.abcd` }))[0]).toMatch(/at most 64 characters in all$/);
   expect((await reasons({ operatingSystem: "windows" }))[0]).toMatch(
     /^operatingSystem: operatingSystem must be one of /,
   );

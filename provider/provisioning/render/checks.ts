@@ -59,10 +59,10 @@ const HOSTNAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
 
 /** RFC 1123 host name: letters, digits and hyphens in dot-separated labels. */
 export function checkHostname(hostname: string): string {
-  if (typeof hostname !== "string" || hostname.length > 253 || !HOSTNAME.test(hostname)) {
+  if (typeof hostname !== "string" || hostname.length > 64 || !HOSTNAME.test(hostname)) {
     throw new RenderError(
       `hostname ${JSON.stringify(hostname)} is not a valid host name: use letters, digits and hyphens, ` +
-        `in dot-separated labels of 1 to 63 characters that neither start nor end with a hyphen`,
+        `in dot-separated labels of 1 to 63 characters that neither start nor end with a hyphen, at most 64 in all`,
     );
   }
   return hostname;
