@@ -55,6 +55,9 @@ const IN_PLACE = [
   "wipeOnDelete",
   "provisionTimeoutSeconds",
   "reinstall",
+  // Recorded now, on the disk at the next install (inputs.ts, REINSTALL_ON).
+  "sshKeys",
+  "customData",
 ] as const;
 
 /** The inputs that decide the switch ports changed. */

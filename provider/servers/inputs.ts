@@ -163,15 +163,13 @@ export const ServerInputs = z
 
 export type ServerInputs = z.output<typeof ServerInputs>;
 
-/** Inputs whose change replaces the server (a new machine), reinstalls it, or re-wires its ports. */
+/**
+ * Inputs whose change replaces the server (a new machine), reinstalls it, or re-wires its ports.
+ * sshKeys and customData are not among them: they go onto the disk at an install, and a key
+ * added should not erase a server; a change is recorded and applies at the next install.
+ */
 export const REPLACE_ON = ["project", "facility", "ipAddresses"] as const;
-export const REINSTALL_ON = [
-  "operatingSystem",
-  "userData",
-  "customData",
-  "ipxeScriptUrl",
-  "sshKeys",
-] as const;
+export const REINSTALL_ON = ["operatingSystem", "userData", "ipxeScriptUrl"] as const;
 export const NETWORK = ["networkType", "vlans", "nativeVlan"] as const;
 
 export const differs = (a: unknown, b: unknown) => JSON.stringify(a ?? null) !== JSON.stringify(b ?? null);

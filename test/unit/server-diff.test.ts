@@ -39,6 +39,9 @@ test.each([
   ["description", { description: "frontend" }],
   ["alwaysPxe", { alwaysPxe: true }],
   ["wipeOnDelete", { wipeOnDelete: false }],
+  // Recorded, for the next install: a key added does not erase the server.
+  ["sshKeys", { sshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG me@x"] }],
+  ["customData", { customData: { role: "db" } }],
 ])("%s changes in place", async (_name, news) => {
   expect(await change(news)).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
 });
@@ -46,7 +49,6 @@ test.each([
 test.each([
   ["userData", { userData: "#cloud-config\n" }],
   ["operatingSystem", { operatingSystem: "ubuntu_24_04" }],
-  ["sshKeys", { sshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG me@x"] }],
 ])("%s reinstalls in place, or replaces when reinstall is replace", async (name, news) => {
   expect(await change(news)).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
   const replaced = await change({ ...news, reinstall: "replace" }, { reinstall: "replace" });
