@@ -134,6 +134,19 @@ export const ServerInputs = z
     if ((v.plan === undefined) === (v.machine === undefined)) {
       ctx.addIssue({ code: "custom", path: ["plan"], message: "give exactly one of plan or machine" });
     }
+    if (v.operatingSystem === "custom_ipxe") {
+      // Nothing of ours runs in the OS a custom script boots, and there is no metadata service:
+      // these would be accepted and silently go nowhere.
+      for (const field of ["userData", "customData", "sshKeys"] as const) {
+        const value = v[field];
+        if (value !== undefined && !(Array.isArray(value) && value.length === 0)) {
+          issue(
+            field,
+            `${field} goes to our installers (flatcar, fcos, ubuntu); operatingSystem custom_ipxe boots your own script, which gets nothing from us: put it in that script's own config`,
+          );
+        }
+      }
+    }
     if (v.operatingSystem === "custom_ipxe" && !v.ipxeScriptUrl) {
       ctx.addIssue({
         code: "custom",

@@ -303,7 +303,7 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
     machine = (await ctx.store.transact(() => readMachine(m.id), "read"))!;
     shown.done();
     progress(`${inputs.hostname}: active on machine ${m.id}`);
-    return { server, machine, network, rootPassword, ports };
+    return { server, machine, network, rootPassword: ownPassword(inputs, rootPassword), ports };
   } catch (e) {
     shown.done();
     const failure = new StepFailed(step, machine?.id, e);
@@ -446,7 +446,7 @@ export async function reinstallServer(
     const updated = await ctx.store.transact((at) =>
       setServerState(server.id, { state: "active", hostname: inputs.hostname }, actor, at),
     );
-    return { server: updated, machine, network, rootPassword, ports };
+    return { server: updated, machine, network, rootPassword: ownPassword(inputs, rootPassword), ports };
   } catch (e) {
     shown.done();
     const failure = new StepFailed(step, machine.id, e);
@@ -470,3 +470,10 @@ export async function reinstallServer(
     throw failure;
   }
 }
+
+/**
+ * The root password, for what our installers put on the disk; a custom iPXE script boots an OS
+ * we hand nothing to, so it has none, and no output pretends otherwise.
+ */
+const ownPassword = (inputs: ServerInputs, password: string): string | undefined =>
+  inputs.operatingSystem === "custom_ipxe" ? undefined : password;

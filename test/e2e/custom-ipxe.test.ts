@@ -63,6 +63,13 @@ test("up: active once the machine fetched its script, which chains to the user's
   const timeline = await site.store.transact(() => serverTimeline(server.id), "read");
   expect(timeline.map((e) => e.action)).toEqual(expect.arrayContaining(["install.staged", "boot.fetched"]));
   expect(timeline.map((e) => e.action)).not.toContain("phone-home");
+  // No root password: nothing of ours set one on what the script boots.
+  const deployment = (await ex.stack.exportStack()).deployment as {
+    resources: { type: string; outputs?: Record<string, unknown> }[];
+  };
+  const res = deployment.resources.find((r) => r.type.endsWith("baremetal:Server"))!;
+  expect(res.outputs).toBeDefined();
+  expect(res.outputs!.rootPassword).toBeUndefined();
   // The machine went on to the user's script: our boot server handed over to it.
   await until("the user's script fetched", () => fetched >= 1);
   expect(machine.sim.history().join("\n")).toMatch(/GET http:\/\/127\.0\.0\.1:\d+\/netboot\.ipxe -> 200/);

@@ -30,6 +30,16 @@ test("custom_ipxe needs its script; the script belongs to custom_ipxe only", asy
   expect(
     await reasons({ operatingSystem: "custom_ipxe", ipxeScriptUrl: "#!ipxe\nexit\n", alwaysPxe: true }),
   ).toEqual([]);
+  // What only our installers deliver is refused, not silently dropped.
+  const custom = { operatingSystem: "custom_ipxe", ipxeScriptUrl: "#!ipxe\nexit\n" };
+  const dropped = await reasons({
+    ...custom,
+    userData: "#cloud-config\n",
+    customData: { a: 1 },
+    sshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG me@x"],
+  });
+  expect(dropped.map((r) => r.split(":")[0])).toEqual(["userData", "customData", "sshKeys"]);
+  expect(dropped[0]).toMatch(/custom_ipxe boots your own script, which gets nothing from us/);
 });
 
 test("plan or machine, exactly one", async () => {
