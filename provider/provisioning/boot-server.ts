@@ -14,6 +14,7 @@ const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
 const EVENT_TYPE = /^[a-z][a-z0-9.-]{0,47}$/;
 // No session for this machine: boot from the next device (its disk), as if PXE had failed.
 const LOCAL_BOOT = "#!ipxe\necho no provisioning session for this machine: booting from disk\nexit\n";
+const INSTALLED_BOOT = "#!ipxe\necho installed: booting the new system from disk\nexit\n";
 
 class BadRequest extends Error {}
 
@@ -132,6 +133,9 @@ export async function startBootServer(
         const always = await store.transact(() => alwaysPxeScript(mac), "read");
         return send(res, 200, always ?? LOCAL_BOOT);
       }
+      // The OS is on the disk and the installer rebooted into it: a machine whose boot order
+      // puts the network first (alwaysPxe, or its own firmware) must not install again.
+      if (session.kind === "install" && session.writtenAt) return send(res, 200, INSTALLED_BOOT);
       await report(session.token, "boot.fetched", `by ${mac}`);
       return send(res, 200, session.staged.ipxe);
     }

@@ -6,6 +6,7 @@ import { ACCESS_SQL, allocateFunctions } from "./postgres-access";
 import {
   AUDIT_STAGE_SQL,
   SESSION_REPORTS_SQL,
+  sessionWrittenSql,
   VLAN_IDS_SQL,
   accessSql,
   inventorySql,
@@ -567,6 +568,14 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       CREATE FUNCTION bm_inventory_hold() RETURNS integer LANGUAGE sql VOLATILE AS $$
         SELECT 1 FROM (SELECT pg_advisory_xact_lock_shared(${INVENTORY_LOCK})) AS held
       $$;
+    `,
+  },
+  {
+    version: 16,
+    name: "session-disk-written",
+    sql: `
+      ${sessionWrittenSql(POSTGRES_TYPES)}
+      GRANT UPDATE (written_at) ON provisioning TO baremetal_member;
     `,
   },
 ];

@@ -41,6 +41,8 @@ export interface ProvisioningSession {
   staged: StagedConfig;
   /** How many reports (fetches, progress, the final one) the session has taken. */
   reports: number;
+  /** When the installer said the OS is on the disk (install.written); later boots go there. */
+  writtenAt: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -91,6 +93,7 @@ function toSession(r: Record<string, unknown>): ProvisioningSession {
     message: (r.message as string | null) ?? null,
     staged: json(r.staged) as StagedConfig,
     reports: Number(r.reports ?? 0),
+    writtenAt: r.written_at === null || r.written_at === undefined ? null : iso(r.written_at),
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
   };
@@ -441,6 +444,8 @@ export function* reportSession(
   } else {
     yield q("UPDATE provisioning SET reports = reports + 1 WHERE token = ?", token);
   }
+  if (type === "install.written")
+    yield q("UPDATE provisioning SET written_at = ? WHERE token = ?", at, token);
   yield* event(`machine:${s.machineId}`, type, s.serverId, message === null ? null : { message }, at);
   return undefined;
 }

@@ -106,6 +106,11 @@ export const SESSION_REPORTS_SQL = `
       ALTER TABLE provisioning ADD COLUMN reports INTEGER NOT NULL DEFAULT 0;
     `;
 
+// When an install's session heard that the OS is on the disk (see boot-server.ts).
+export const sessionWrittenSql = (t: ColumnTypes) => `
+      ALTER TABLE provisioning ADD COLUMN written_at ${t.time};
+    `;
+
 export const vlansSql = (t: ColumnTypes) => `
       -- A project's VLAN in a facility. The database refuses a second VLAN with the same id in
       -- one facility. owner is the Pulumi resource's key: a rerun adopts the row its interrupted

@@ -5,6 +5,7 @@ import type { Migration } from "./migrations";
 import {
   AUDIT_STAGE_SQL,
   SESSION_REPORTS_SQL,
+  sessionWrittenSql,
   VLAN_IDS_SQL,
   accessSql,
   inventorySql,
@@ -160,5 +161,10 @@ export const SQLITE_MIGRATIONS: Migration[] = [
     version: 8,
     name: "session-reports",
     sql: SESSION_REPORTS_SQL,
+  },
+  {
+    version: 9,
+    name: "session-disk-written",
+    sql: sessionWrittenSql(SQLITE_TYPES),
   },
 ];

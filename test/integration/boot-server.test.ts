@@ -98,6 +98,39 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
     expect((await fetch(`${boot.url}/healthz`, { method: "HEAD" })).status).toBe(200);
   });
 
+  test("once the OS is on the disk, a netboot by MAC boots the disk: no second install", async () => {
+    const { server, machine } = await claim(store, "org/p/dev/pxe-first");
+    const mac = machine.nics[0]!.mac;
+    const urls = bootServerUrls(boot.url);
+    const token = randomBytes(24).toString("base64url");
+    await store.transact((at) =>
+      stageSession(
+        {
+          token,
+          serverId: server.id,
+          machineId: machine.id,
+          kind: "install",
+          staged: { ipxe: "#!ipxe\ninstall\n" },
+        },
+        "tester",
+        at,
+      ),
+    );
+    const script = async () => (await fetch(urls.ipxe(mac))).text();
+    const event = (type: string) =>
+      fetch(urls.events(token), { method: "POST", body: JSON.stringify({ type }) }).then((r) => r.status);
+    expect(await script()).toBe("#!ipxe\ninstall\n");
+    expect(await event("install.started")).toBe(200);
+    // A reboot mid-install (before the disk is written) gets the installer again.
+    expect(await script()).toBe("#!ipxe\ninstall\n");
+    expect(await event("install.written")).toBe(200);
+    // The installer reboots; the network still boots first (alwaysPxe): the disk, not the installer.
+    expect(await script()).toBe("#!ipxe\necho installed: booting the new system from disk\nexit\n");
+    expect((await store.transact(() => sessionByToken(token), "read"))?.state).toBe("installing");
+    expect((await fetch(urls.phoneHome(token), { method: "POST" })).status).toBe(200);
+    expect((await store.transact(() => sessionByToken(token), "read"))?.state).toBe("done");
+  });
+
   test("an open session takes a bounded number of reports; the one that finishes it is always taken", async () => {
     const { server, machine } = await claim(store, "org/p/dev/chatty");
     const mac = machine.nics[0]!.mac;
