@@ -3,6 +3,7 @@ import { z } from "zod";
 import { descriptionField, nameField, tagsField } from "../resources/fields";
 import { OPERATING_SYSTEMS } from "../provisioning/spec";
 import { SSH_KEY, checkUrl } from "../provisioning/render/checks";
+import { checkUserData } from "../provisioning/render";
 
 // At most 64 characters in all: Linux's HOST_NAME_MAX, past which systemd refuses
 // /etc/hostname (Flatcar and FCOS write the whole name there) and the host gets a default one.
@@ -146,6 +147,11 @@ export const ServerInputs = z
           );
         }
       }
+    }
+    try {
+      checkUserData(v.operatingSystem, v.userData);
+    } catch (e) {
+      issue("userData", (e as Error).message);
     }
     if (v.operatingSystem === "custom_ipxe" && !v.ipxeScriptUrl) {
       ctx.addIssue({

@@ -89,10 +89,9 @@ async function install(
   const facility = await ctx.store.transact(() => readFacility(server.facility), "read");
   if (!facility) throw new Error(`facility ${server.facility} has no provisioning VLAN in the inventory`);
 
-  onStep("switch");
-  const ports = await portsTo(ctx, machine, facility.provisioningVlan);
-
-  onStep("stage");
+  // The configs first: one that cannot be made must not cost a running server its ports (a
+  // reinstall moves them to the provisioning VLAN).
+  onStep("render");
   const token = randomBytes(24).toString("base64url");
   const spec: ProvisionSpec = {
     hostname: inputs.hostname,
@@ -115,6 +114,11 @@ async function install(
     images: ctx.config.images,
   };
   const staged = renderBoot(spec);
+
+  onStep("switch");
+  const ports = await portsTo(ctx, machine, facility.provisioningVlan);
+
+  onStep("stage");
   await ctx.store.transact((at) =>
     stageSession(
       { token, serverId: server.id, machineId: machine.id, kind: "install", staged },

@@ -42,6 +42,22 @@ test("custom_ipxe needs its script; the script belongs to custom_ipxe only", asy
   expect(dropped[0]).toMatch(/custom_ipxe boots your own script, which gets nothing from us/);
 });
 
+test("a userData the OS's installer could not take is refused at check, naming the field", async () => {
+  expect(await reasons({ operatingSystem: "ubuntu_24_04", userData: "packages: [nginx]" })).toEqual([
+    'userData: userData for Ubuntu must start with "#cloud-config" or be a script starting with "#!" (got "packages: [nginx]")',
+  ]);
+  expect(
+    await reasons({ operatingSystem: "ubuntu_24_04", userData: "#cloud-config\npackages: [nginx]" }),
+  ).toEqual([]);
+  expect(await reasons({ userData: "#cloud-config\n" })).toEqual([
+    "userData: userData for Flatcar and Fedora CoreOS must be an Ignition config (JSON)",
+  ]);
+  expect((await reasons({ userData: JSON.stringify({ ignition: { version: "3.5.0" } }) }))[0]).toMatch(
+    /^userData: userData is an Ignition config of version "3.5.0"; it must be 3.0.0 to 3.4.0/,
+  );
+  expect(await reasons({ userData: JSON.stringify({ ignition: { version: "3.4.0" } }) })).toEqual([]);
+});
+
 test("plan or machine, exactly one", async () => {
   expect(await reasons({ machine: "m01" })).toEqual(["plan: give exactly one of plan or machine"]);
   expect(await reasons({ plan: undefined })).toEqual(["plan: give exactly one of plan or machine"]);

@@ -215,7 +215,7 @@ function coreosInstallReportUnits(events: string, disk: string): IgnitionUnit[] 
 }
 
 /** The user's own Ignition config, merged into ours by Ignition itself. */
-function userConfig(userData: string | undefined): { source: string } | undefined {
+export function userConfig(userData: string | undefined): { source: string } | undefined {
   if (userData === undefined || userData.trim() === "") return undefined;
   let parsed: unknown;
   try {

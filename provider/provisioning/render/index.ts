@@ -4,8 +4,18 @@ import type { ProvisionSpec, StagedBoot } from "../spec";
 import { RenderError, checkHostname } from "./checks";
 import { renderCloudInit } from "./cloud-init";
 import { isUbuntu } from "./images";
-import { renderIgnition } from "./ignition";
+import { renderIgnition, userConfig } from "./ignition";
+import { withUserData } from "./user-data";
 import { renderIpxe } from "./ipxe";
+
+/**
+ * Refuses (RenderError) a userData the OS's installer could not take, as rendering would: for
+ * `check`, so a bad one is named at preview, before anything is claimed or moved.
+ */
+export function checkUserData(os: ProvisionSpec["operatingSystem"], userData: string | undefined): void {
+  if (isUbuntu(os)) withUserData({}, userData);
+  else if (os === "flatcar_stable" || os === "fedora_coreos_stable") userConfig(userData);
+}
 
 export function renderBoot(spec: ProvisionSpec): StagedBoot {
   const os = spec.operatingSystem;
