@@ -204,6 +204,25 @@ describe("Ignition", () => {
     }
   });
 
+  test("a server with no addresses at all (layer2, ipAddresses []) takes IPv4 DHCP, to phone home", () => {
+    const bare = (os: OperatingSystem) =>
+      spec(os, { interfaces: spec(os).interfaces.map((i) => ({ ...i, addresses: [] })) });
+    const flatcar = ignitionOf(bare("flatcar_stable")).files;
+    expect(flatcar.get("/etc/systemd/network/10-baremetal-eth0.network")?.text).toContain("DHCP=ipv4\n");
+    const fcos = ignitionOf(bare("fedora_coreos_stable")).files;
+    expect(fcos.get("/etc/NetworkManager/system-connections/baremetal-eth1.nmconnection")?.text).toContain(
+      "[ipv4]\nmethod=auto\n",
+    );
+    const ubuntu = parseYaml(renderCloudInit(bare("ubuntu_24_04")).networkConfig) as {
+      network: { ethernets: Record<string, { dhcp4: boolean }> };
+    };
+    expect(Object.values(ubuntu.network.ethernets).map((e) => e.dhcp4)).toEqual([true, true]);
+    // With an address anywhere, none: static only, as before.
+    expect(
+      ignitionOf(spec("flatcar_stable")).files.get("/etc/systemd/network/10-baremetal-eth0.network")?.text,
+    ).toContain("DHCP=no\n");
+  });
+
   test("Flatcar: networkd .link names and .network addresses per MAC, one default route per family", () => {
     const { files } = ignitionOf(spec("flatcar_stable"));
     expect(files.get("/etc/systemd/network/10-baremetal-eth0.link")?.text).toBe(

@@ -25,7 +25,7 @@ export function netplanConfig(plan: NetworkPlan): NetplanConfig {
     const e: NetplanEthernet = {
       match: { macaddress: nic.mac },
       "set-name": nic.name,
-      dhcp4: false,
+      dhcp4: plan.dhcp,
       dhcp6: false,
       "accept-ra": false,
     };

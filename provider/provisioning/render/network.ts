@@ -25,6 +25,12 @@ export interface NetworkPlan {
   interfaces: PlannedInterface[];
   dns4: string[];
   dns6: string[];
+  /**
+   * No interface has an address (a layer2 server with `ipAddresses: []`): IPv4 DHCP on every
+   * interface, or the installed system could not phone home from the provisioning network, the
+   * one its ports are on until then; on the project's VLANs after, it is the project's DHCP.
+   */
+  dhcp: boolean;
 }
 
 /**
@@ -74,6 +80,7 @@ export function planNetwork(spec: ProvisionSpec): NetworkPlan {
   const dns = (spec.dns ?? []).map((d, i) => checkIp(`dns[${i}]`, d));
   return {
     interfaces,
+    dhcp: interfaces.every((i) => i.addresses.length === 0),
     dns4: dns.filter((d) => parseIp(d)?.kind() === "ipv4"),
     dns6: dns.filter((d) => parseIp(d)?.kind() === "ipv6"),
   };

@@ -19,7 +19,14 @@ export function networkdFiles(plan: NetworkPlan): TextFile[] {
 }
 
 function networkFile(plan: NetworkPlan, nic: PlannedInterface): TextFile {
-  const lines = ["[Match]", `PermanentMACAddress=${nic.mac}`, "", "[Network]", "DHCP=no", "IPv6AcceptRA=no"];
+  const lines = [
+    "[Match]",
+    `PermanentMACAddress=${nic.mac}`,
+    "",
+    "[Network]",
+    `DHCP=${plan.dhcp ? "ipv4" : "no"}`,
+    "IPv6AcceptRA=no",
+  ];
   for (const a of nic.addresses) lines.push(`Address=${a.cidr}`);
   if (nic.gateway4) lines.push(`Gateway=${nic.gateway4}`);
   if (nic.gateway6) lines.push(`Gateway=${nic.gateway6}`);

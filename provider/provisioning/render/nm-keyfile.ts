@@ -19,7 +19,7 @@ function keyfile(plan: NetworkPlan, nic: PlannedInterface): TextFile {
     "[ethernet]",
     `mac-address=${nic.mac.toUpperCase()}`,
     "",
-    ...ipSection(4, nic, plan.dns4),
+    ...(plan.dhcp ? ["[ipv4]", "method=auto"] : ipSection(4, nic, plan.dns4)),
     "",
     ...ipSection(6, nic, plan.dns6),
   ];
