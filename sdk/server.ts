@@ -61,6 +61,12 @@ export interface ServerArgs {
   reinstall?: pulumi.Input<"in-place" | "replace">;
 }
 
+/**
+ * Outputs the engine keeps encrypted in the state: the root password, and userData and
+ * customData, which may hold credentials (the OS gets customData as a root-only file).
+ */
+const secretOutputs = ["rootPassword", "userData", "customData"];
+
 /** A physical server: claimed, addressed, wired, netbooted, installed, and up. */
 export class Server extends BaremetalResource {
   declare readonly project: pulumi.Output<string>;
@@ -87,6 +93,9 @@ export class Server extends BaremetalResource {
   >;
   /** Secret. */
   declare readonly rootPassword: pulumi.Output<string>;
+  /** As given; secrets in the state. */
+  declare readonly userData: pulumi.Output<string | undefined>;
+  declare readonly customData: pulumi.Output<Record<string, unknown> | undefined>;
   declare readonly power: pulumi.Output<"on" | "off" | "unknown">;
   /** The machine's switch ports as the switches report them (refresh shows drift). */
   declare readonly ports: pulumi.Output<
@@ -130,7 +139,7 @@ export class Server extends BaremetalResource {
         ports: undefined,
         timeline: undefined,
       },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "rootPassword"] },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...secretOutputs] },
     );
   }
 }

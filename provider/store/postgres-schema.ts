@@ -576,6 +576,8 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
     sql: `
       ${sessionWrittenSql(POSTGRES_TYPES)}
       GRANT UPDATE (written_at) ON provisioning TO baremetal_member;
+      -- A finished session's configs are dropped (servers-sql.ts, finishedStaged).
+      GRANT UPDATE (staged) ON provisioning TO baremetal_member;
     `,
   },
 ];

@@ -286,12 +286,28 @@ export function* finishServer(
 
 /** Ends the machine's open session, if any: the boot server stops serving it an installer. */
 export function* closeSessions(machineId: string, message: string, at: string): Op<void> {
-  yield q(
-    "UPDATE provisioning SET state = 'failed', message = ?, updated_at = ? WHERE machine_id = ? AND state NOT IN ('done', 'failed')",
-    message,
-    at,
+  const { rows } = yield q(
+    "SELECT token, staged FROM provisioning WHERE machine_id = ? AND state NOT IN ('done', 'failed')",
     machineId,
   );
+  for (const r of rows) {
+    yield q(
+      "UPDATE provisioning SET state = 'failed', message = ?, updated_at = ?, staged = ? WHERE token = ?",
+      message,
+      at,
+      finishedStaged(json(r.staged) as StagedConfig),
+      r.token,
+    );
+  }
+}
+
+/**
+ * What a finished session keeps of its configs: the iPXE script (an alwaysPxe custom script is
+ * served from it on every boot), not the OS configs with their root password hash, userData
+ * and customData, which nothing serves again and which would otherwise stay for ever.
+ */
+function finishedStaged(staged: StagedConfig): string {
+  return JSON.stringify({ ipxe: staged.ipxe, ...(staged.handoff ? { handoff: true } : {}) });
 }
 
 /** A new boot for the machine; any session it still had open is closed. */
@@ -434,13 +450,22 @@ export function* reportSession(
     };
   }
   if (next && RANK[next] > RANK[s.state]) {
-    yield q(
-      "UPDATE provisioning SET state = ?, message = ?, updated_at = ?, reports = reports + 1 WHERE token = ?",
-      next,
-      message,
-      at,
-      token,
-    );
+    yield finishes
+      ? q(
+          "UPDATE provisioning SET state = ?, message = ?, updated_at = ?, reports = reports + 1, staged = ? WHERE token = ?",
+          next,
+          message,
+          at,
+          finishedStaged(s.staged),
+          token,
+        )
+      : q(
+          "UPDATE provisioning SET state = ?, message = ?, updated_at = ?, reports = reports + 1 WHERE token = ?",
+          next,
+          message,
+          at,
+          token,
+        );
   } else {
     yield q("UPDATE provisioning SET reports = reports + 1 WHERE token = ?", token);
   }

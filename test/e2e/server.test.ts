@@ -159,6 +159,18 @@ test("a userData change reinstalls in place: same machines, same addresses, a se
     const timeline = await site.store.transact(() => serverTimeline(s.id), "read");
     expect(timeline.filter((t) => t.action === "phone-home")).toHaveLength(2);
   }
+  // userData may hold credentials: a secret in the state, as the root password is (the
+  // Automation API's export shows secrets' values, inside their envelope).
+  const deployment = (await ex.stack.exportStack()).deployment as {
+    resources: { type: string; outputs?: Record<string, unknown> }[];
+  };
+  const stored = deployment.resources.filter((r) => r.type.endsWith("baremetal:Server"));
+  expect(stored).toHaveLength(3);
+  for (const r of stored)
+    expect(r.outputs!.userData).toHaveProperty(
+      ["4dabf18193072939515e22adb298388d"],
+      "1b47061264138c4ac30d75fd1eb44270",
+    );
 });
 
 test("destroy: machines wiped and back in the pool, addresses released", async () => {

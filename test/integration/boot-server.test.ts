@@ -110,7 +110,7 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
           serverId: server.id,
           machineId: machine.id,
           kind: "install",
-          staged: { ipxe: "#!ipxe\ninstall\n" },
+          staged: { ipxe: "#!ipxe\ninstall\n", ignition: '{"passwd": "hash"}' },
         },
         "tester",
         at,
@@ -128,7 +128,30 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
     expect(await script()).toBe("#!ipxe\necho installed: booting the new system from disk\nexit\n");
     expect((await store.transact(() => sessionByToken(token), "read"))?.state).toBe("installing");
     expect((await fetch(urls.phoneHome(token), { method: "POST" })).status).toBe(200);
-    expect((await store.transact(() => sessionByToken(token), "read"))?.state).toBe("done");
+    const done = await store.transact(() => sessionByToken(token), "read");
+    expect(done?.state).toBe("done");
+    // A finished session keeps its iPXE script, not the configs with the root password's hash.
+    expect(done?.staged).toEqual({ ipxe: "#!ipxe\ninstall\n" });
+    // So does one closed because a new boot superseded it.
+    const next = randomBytes(24).toString("base64url");
+    const stage = (t: string) =>
+      store.transact((at) =>
+        stageSession(
+          {
+            token: t,
+            serverId: server.id,
+            machineId: machine.id,
+            kind: "wipe",
+            staged: { ipxe: "#!ipxe\nwipe\n", ignition: "{}" },
+          },
+          "tester",
+          at,
+        ),
+      );
+    await stage(next);
+    await stage(randomBytes(24).toString("base64url"));
+    const closed = await store.transact(() => sessionByToken(next), "read");
+    expect([closed?.state, closed?.staged]).toEqual(["failed", { ipxe: "#!ipxe\nwipe\n" }]);
   });
 
   test("an open session takes a bounded number of reports; the one that finishes it is always taken", async () => {

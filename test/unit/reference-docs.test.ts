@@ -21,7 +21,7 @@ test("the outputs schema.json calls secret are the ones the sdk marks secret", (
     const kind = token.split(":").at(-1)!;
     const file = `${kind.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase()}.ts`;
     const sdk = fs.readFileSync(path.join(root, "sdk", file), "utf8");
-    const line = /additionalSecretOutputs:.*$/m.exec(sdk)?.[0] ?? "";
+    const line = (/secretOutputs = \[.*$/m.exec(sdk) ?? /additionalSecretOutputs:.*$/m.exec(sdk))?.[0] ?? "";
     const marked = [...line.matchAll(/"(\w+)"/g)].map((m) => m[1]!);
     const secret = Object.entries(r.properties)
       .filter(([, p]) => p.secret)
