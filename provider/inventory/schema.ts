@@ -145,6 +145,8 @@ const switchSpec = z
     username: z.string().min(1),
     privateKeyRef: credentialRef.optional(),
     passwordRef: credentialRef.optional(),
+    /** Ports toward the network (uplinks, peer links), which carry every VLAN. */
+    uplinks: z.array(z.string()).max(64).optional(),
   })
   .refine((s) => s.privateKeyRef || s.passwordRef, "a switch needs privateKeyRef or passwordRef");
 
@@ -279,6 +281,14 @@ function crossCheck(inv: ParsedInventory): string[] {
   inv.switches.forEach((s, i) => {
     if (!facilities.has(s.facility))
       problems.push(`switches.${i}.facility: no facility "${s.facility}" in this inventory`);
+    const d = DIALECTS[s.dialect]!();
+    (s.uplinks ?? []).forEach((u, k) => {
+      try {
+        checkPort(u, d.port.pattern, d.name, d.port.example);
+      } catch (e) {
+        problems.push(`switches.${i}.uplinks.${k}: ${(e as Error).message.replace(/^port: /, "")}`);
+      }
+    });
   });
   inv.machines.forEach((m, i) => {
     if (!facilities.has(m.facility))
@@ -299,6 +309,10 @@ function crossCheck(inv: ParsedInventory): string[] {
       } catch (e) {
         problems.push(`${at}.${(e as Error).message}`);
       }
+      if ((sw.uplinks ?? []).includes(n.port))
+        problems.push(
+          `${at}.port: ${n.port} is an uplink of switch ${sw.name}; a machine's port carries only its own VLANs`,
+        );
     });
   });
   return problems;

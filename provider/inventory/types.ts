@@ -81,6 +81,11 @@ export interface SwitchSpec {
   username: string;
   privateKeyRef?: CredentialRef;
   passwordRef?: CredentialRef;
+  /**
+   * Ports toward the network (uplinks, peer links): they carry every VLAN by design, so they
+   * never count as a VLAN's members when it is removed, and no machine is cabled to them.
+   */
+  uplinks?: string[];
 }
 
 export interface MachineRecord extends MachineSpec {

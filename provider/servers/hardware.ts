@@ -70,6 +70,7 @@ export function switchFor(spec: SwitchSpec, secrets: Secrets): Switch {
       password: spec.passwordRef && resolveCredential(spec.passwordRef, where, { secrets }),
     },
     spec.dialect,
+    { uplinks: spec.uplinks },
   );
   switches.set(spec.name, { spec: key, sw });
   return sw;

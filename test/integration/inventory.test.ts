@@ -129,6 +129,19 @@ describe.each(backends)("inventory on $name", (backend) => {
     expect((await apply(store, described)).changed).toBe(false);
   });
 
+  test("a switch's uplinks are kept with it, and a change of them shows", async () => {
+    await apply(store, FILE);
+    const uplinked = FILE.replace(
+      "privateKeyRef: { env: TOR1_SSH_KEY }",
+      "privateKeyRef: { env: TOR1_SSH_KEY }\n    uplinks: [swp49, swp50]",
+    );
+    const r = await apply(store, uplinked);
+    expect(r.changed).toBe(true);
+    expect(r.lines.join("\n")).toMatch(/~ switch tor1: .*uplinks/);
+    expect((await store.inventory()).switches[0]!.uplinks).toEqual(["swp49", "swp50"]);
+    expect((await apply(store, uplinked)).changed).toBe(false);
+  });
+
   test("a changed field shows as an update naming the field", async () => {
     await apply(store, FILE);
     const r = await apply(store, FILE.replace("memoryGb: 32", "memoryGb: 64"));
@@ -325,5 +338,14 @@ describe("inventory file checks", () => {
         '      - { name: eth0, mac: "0c:c4:7a:00:00:12", switch: tor1, port: swp12 }',
     );
     expect(problems(twice)).toEqual(["machines.1.nics.1: NIC name eth0 is also at machines.1.nics.0"]);
+    // A switch's uplinks: its dialect's port names, and no machine cabled to one.
+    const uplinked = FILE.replace(
+      "privateKeyRef: { env: TOR1_SSH_KEY }",
+      "privateKeyRef: { env: TOR1_SSH_KEY }\n    uplinks: [swp3, Ethernet49]",
+    );
+    expect(problems(uplinked)).toEqual([
+      'switches.0.uplinks.1: "Ethernet49" is not a cumulus port name (expected names like swp1, swp49s0, bond1)',
+      "machines.2.nics.0.port: swp3 is an uplink of switch tor1; a machine's port carries only its own VLANs",
+    ]);
   });
 });

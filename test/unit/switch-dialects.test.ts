@@ -196,6 +196,27 @@ describe("cumulus (NVUE)", () => {
     expect(t.sent.at(-1)).toBe("nv config detach");
   });
 
+  test("the uplinks the inventory names carry every VLAN and are no members; other ports are", async () => {
+    const state = JSON.stringify([
+      { ifname: "br_default", vlans: [{ vlan: 1 }, { vlan: 100 }] },
+      { ifname: "swp49", vlans: [{ vlan: 1, flags: ["PVID", "Egress Untagged"] }, { vlan: 100 }] },
+    ]);
+    const refused = await failure(driver("cumulus", [state]).s.removeVlan(100));
+    expect([refused.code, refused.message]).toEqual([
+      "VlanInUse",
+      "switch tor1:22: VLAN 100 still has ports swp49; move or reset them first",
+    ]);
+    const t = new Recorder([state, vlans("br_default", [1])]);
+    const s = new Switch(t, DIALECTS.cumulus!(), {
+      retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
+      uplinks: ["swp49"],
+    });
+    await s.removeVlan(100);
+    expect(t.sent[1]).toBe(
+      "nv unset bridge domain br_default vlan 100 && nv config apply --assume-yes && bridge -j vlan show",
+    );
+  });
+
   test("an unknown interface is PortNotFound", async () => {
     const { s } = driver("cumulus", [failed("Error: The requested item does not exist.\n"), ""]);
     expect((await failure(s.setAccess("swp99", 100))).code).toBe("PortNotFound");
@@ -296,6 +317,19 @@ describe("eos", () => {
       `${setup}\nconfigure session baremetal-S\ninterface Ethernet1\nswitchport mode trunk\nswitchport trunk native vlan 10\nswitchport trunk allowed vlan 10,20,21\nexit\ncommit\nwrite memory\nshow interfaces Ethernet1 switchport | json`,
       `${setup}\nconfigure session baremetal-S\ninterface Ethernet1\nno switchport access vlan\nno switchport trunk native vlan\nno switchport trunk allowed vlan\nno switchport mode\nexit\ncommit\nwrite memory\nshow interfaces Ethernet1 switchport | json`,
     ]);
+  });
+
+  test("a trunk left at ALL (an uplink) is no member: the VLAN is removed, from it too", async () => {
+    const state = (...ids: number[]) =>
+      `${vlanDoc(...ids)}\n${JSON.stringify({
+        switchports: {
+          Ethernet49: { switchportInfo: { mode: "trunk", trunkAllowedVlans: "ALL" } },
+          Ethernet1: { switchportInfo: { mode: "access", accessVlanId: 1 } },
+        },
+      })}`;
+    const { s, t } = driver("eos", [state(100), state()]);
+    await s.removeVlan(100);
+    expect(sessionless(t.sent)[1]).toMatch(/configure session baremetal-S\nno vlan 100\ncommit/);
   });
 
   test.each([

@@ -15,6 +15,8 @@ export interface SwitchOptions {
   /** Deadline of one SSH round trip, connecting included. */
   commandTimeoutMs?: number;
   retry?: RetryPolicy;
+  /** Ports toward the network, which carry every VLAN: never a VLAN's members (inventory `uplinks`). */
+  uplinks?: string[];
 }
 
 type ChangeName = keyof Dialect["changes"];
@@ -25,6 +27,7 @@ export class Switch implements SwitchDriver {
   private readonly session: SwitchTransport;
   private readonly lock = new Lock();
   private readonly retry: RetryPolicy;
+  private readonly uplinks: Set<string>;
 
   constructor(
     endpoint: SshEndpoint | SwitchTransport,
@@ -36,6 +39,7 @@ export class Switch implements SwitchDriver {
     this.address = this.session.address;
     this.dialect = d.name;
     this.retry = options.retry ?? DEFAULT_RETRY;
+    this.uplinks = new Set(options.uplinks ?? []);
   }
 
   async ensureVlan(vlan: number): Promise<void> {
@@ -52,7 +56,10 @@ export class Switch implements SwitchDriver {
     await this.locked(async () => {
       const state = await this.state();
       if (!state.vlans.includes(vlan)) return;
-      const members = state.ports.filter((p) => inVlan(p, vlan)).map((p) => p.port);
+      // Uplinks carry every VLAN by design: removing one takes it off them too.
+      const members = state.ports
+        .filter((p) => inVlan(p, vlan) && !p.carriesAll && !this.uplinks.has(p.port))
+        .map((p) => p.port);
       if (members.length > 0) {
         throw new HardwareError(
           "VlanInUse",

@@ -11,6 +11,8 @@ export interface PortConfig {
   nativeVlan?: number;
   /** trunk: the tagged VLANs allowed, ascending. */
   allowedVlans?: number[];
+  /** trunk: the switch says it allows every VLAN (EOS's default "ALL"): an uplink, not a member. */
+  carriesAll?: boolean;
 }
 
 export interface SwitchDriver {

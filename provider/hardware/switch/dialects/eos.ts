@@ -33,6 +33,9 @@ function portConfig(port: string, info: SwitchportInfo | undefined): PortConfig 
       mode: "trunk",
       nativeVlan: native,
       allowedVlans: vlanRanges(info.trunkAllowedVlans).filter((v) => v !== native),
+      // A trunk left at EOS's default carries every VLAN: an uplink or peer link, whose
+      // "membership" would otherwise keep any VLAN from ever being removed.
+      ...(info.trunkAllowedVlans === "ALL" ? { carriesAll: true } : {}),
     };
   }
   // An access port in the default VLAN is the port's default configuration.
