@@ -1,6 +1,7 @@
 // Provider configuration: `baremetal:*` stack config first, then environment variables, then
 // defaults. The store location is the only thing a fresh project must not have to set.
 import os from "node:os";
+import ipaddr from "ipaddr.js";
 import { z } from "zod";
 import type { ImageSources } from "./provisioning/spec";
 import { formatCidr } from "./ipam/cidr";
@@ -20,6 +21,8 @@ export interface ProviderConfig {
   bootServerUrl?: string;
   /** Where OS kernels, initrds and the wipe image come from: a local mirror, or the vendors'. */
   images: ImageSources;
+  /** The resolvers installed servers use (`baremetal:dns`, comma-separated addresses). */
+  dns: string[];
   /** `baremetal:<key>` values, for credentials the inventory refers to as {secret: key}. */
   secret(key: string): string | undefined;
 }
@@ -44,6 +47,9 @@ const PoolsConfig = z.array(
     })
     .strict(),
 );
+
+/** Public resolvers, for a site that names none of its own. */
+export const DEFAULT_DNS = ["1.1.1.1", "2606:4700:4700::1111"];
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -99,7 +105,28 @@ export function resolveConfig(
         wipe: `${mirror}/wipe`,
       }
     : DEFAULT_IMAGES;
-  return { store, actor, pools, bootServerUrl, images, secret: (key) => get(`baremetal:${key}`) };
+  // A rack without the internet (osMirror) has resolvers of its own: the public ones would
+  // leave its servers with no DNS at all.
+  const dnsText = get("baremetal:dns") || env.BAREMETAL_DNS || "";
+  const dns = dnsText ? dnsText.split(",").map((d) => d.trim()) : DEFAULT_DNS;
+  for (const d of dns) {
+    if (
+      !ipaddr.isValid(d) ||
+      (d.includes(":") ? !ipaddr.IPv6.isValid(d) : !ipaddr.IPv4.isValidFourPartDecimal(d))
+    )
+      throw new ConfigError(
+        `baremetal:dns: ${JSON.stringify(d)} is not an IP address; give resolvers' addresses separated by commas, e.g. 10.0.0.53,2001:db8::53`,
+      );
+  }
+  return {
+    store,
+    actor,
+    pools,
+    bootServerUrl,
+    images,
+    dns,
+    secret: (key) => get(`baremetal:${key}`),
+  };
 }
 
 /** Who acts when neither baremetal:actor nor BAREMETAL_ACTOR says: the OS user. */

@@ -107,7 +107,7 @@ async function install(
     customData: inputs.customData,
     ipxeScriptUrl: inputs.ipxeScriptUrl,
     interfaces: interfaces(machine, network),
-    dns: ["1.1.1.1", "2606:4700:4700::1111"],
+    dns: ctx.config.dns,
     rootPasswordHash,
     token,
     urls: bootServerUrls(bootServer),

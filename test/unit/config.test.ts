@@ -55,3 +55,15 @@ test("a store location with a scheme that is not a store's is refused, not taken
     );
   }
 });
+
+test("the servers' resolvers: the site's own (baremetal:dns or BAREMETAL_DNS), else public ones", () => {
+  const dns = (value: string | undefined, env: NodeJS.ProcessEnv = {}) =>
+    resolveConfig((k) => (k === "baremetal:dns" ? value : undefined), env).dns;
+  expect(dns(undefined)).toEqual(["1.1.1.1", "2606:4700:4700::1111"]);
+  expect(dns("10.0.0.53, 2001:db8::53")).toEqual(["10.0.0.53", "2001:db8::53"]);
+  expect(dns(undefined, { BAREMETAL_DNS: "10.1.1.1" })).toEqual(["10.1.1.1"]);
+  expect(() => dns("10.0.0.53,resolver.local")).toThrow(
+    'baremetal:dns: "resolver.local" is not an IP address; give resolvers\' addresses separated by commas, e.g. 10.0.0.53,2001:db8::53',
+  );
+  expect(() => dns("010.0.0.1")).toThrow(/is not an IP address/);
+});
