@@ -86,6 +86,14 @@ const plan = z.strictObject({
     }),
   ),
   nics: z.array(z.strictObject({ count: z.number().int().positive(), speedGbps: z.number().positive() })),
+  /** Where installs write the OS; by default /dev/nvme0n1 for NVMe-first plans, else /dev/sda. */
+  installDisk: z
+    .string()
+    .regex(
+      /^\/dev\/(?!.*\.\.)[A-Za-z0-9._:+/-]+$/,
+      "a /dev path, e.g. /dev/nvme0n1 or /dev/disk/by-path/pci-0000:00:17.0-ata-1",
+    )
+    .optional(),
 });
 
 const https = z

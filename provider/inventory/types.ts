@@ -34,6 +34,19 @@ export interface PlanSpec {
   memoryGb: number;
   disks: { count: number; sizeGb: number; type: "nvme" | "ssd" | "hdd" }[];
   nics: { count: number; speedGbps: number }[];
+  /** The device the OS goes onto; by default the first disk of the first group's type. */
+  installDisk?: string;
+}
+
+/**
+ * Where an install writes the OS on a machine of this plan: the plan's own `installDisk`; else,
+ * for Flatcar and Fedora CoreOS, the first NVMe namespace when the plan's first disks are NVMe
+ * (such a machine has no /dev/sda), or /dev/sda; Ubuntu's autoinstall picks the largest disk.
+ */
+export function installDiskOf(plan: PlanSpec | undefined, os: string): string | undefined {
+  if (plan?.installDisk) return plan.installDisk;
+  if (os.startsWith("ubuntu")) return undefined;
+  return plan?.disks[0]?.type === "nvme" ? "/dev/nvme0n1" : "/dev/sda";
 }
 
 export interface RedfishSpec {

@@ -6,11 +6,11 @@
 // hold a half-written or old OS and must not go back to the pool.
 import { randomBytes, randomUUID } from "node:crypto";
 import type { ProviderConfig } from "../config";
-import type { MachineRecord } from "../inventory/types";
+import { installDiskOf, type MachineRecord } from "../inventory/types";
 import { renderBoot, renderWipeIpxe } from "../provisioning/render";
 import type { InterfaceConfig, ProvisionSpec } from "../provisioning/spec";
 import { bootServerUrls } from "../provisioning/urls";
-import { readFacility, readMachine } from "../store/inventory-sql";
+import { readFacility, readMachine, readPlan } from "../store/inventory-sql";
 import { memberKeys } from "../store/projects-sql";
 import { vlanPorts } from "../store/vlans-sql";
 import {
@@ -107,6 +107,10 @@ async function install(
     customData: inputs.customData,
     ipxeScriptUrl: inputs.ipxeScriptUrl,
     interfaces: interfaces(machine, network),
+    installDisk: installDiskOf(
+      await ctx.store.transact(() => readPlan(machine.plan), "read"),
+      inputs.operatingSystem,
+    ),
     dns: ctx.config.dns,
     rootPasswordHash,
     token,

@@ -375,6 +375,11 @@ export function* facilitySwitches(facility: string): Op<SwitchSpec[]> {
   return rows.map((r) => json(r.spec) as SwitchSpec);
 }
 
+export function* readPlan(name: string): Op<PlanSpec | undefined> {
+  const { rows } = yield q("SELECT spec FROM plans WHERE name = ?", name);
+  return rows[0] && (json(rows[0].spec) as PlanSpec);
+}
+
 export function* readSwitch(name: string): Op<SwitchSpec | undefined> {
   const { rows } = yield q("SELECT spec FROM switches WHERE name = ?", name);
   return rows[0] && (json(rows[0].spec) as SwitchSpec);
