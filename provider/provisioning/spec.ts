@@ -17,6 +17,11 @@ export interface AddressConfig {
   /** Absent on blocks without a router (a private block used only inside a VLAN). */
   gateway?: string;
   public: boolean;
+  /**
+   * Networks reached through this block's gateway when it does not carry the default route:
+   * a private block's pool, as Equinix Metal routes 10.0.0.0/8 through the private gateway.
+   */
+  routes?: string[];
 }
 
 export interface InterfaceConfig {

@@ -15,6 +15,8 @@ export interface NetworkAddress {
   public: boolean;
   type: string;
   reservationId: string;
+  /** A private block's pool: reached through its gateway, the default route being public. */
+  routes?: string[];
 }
 
 const MAX_ADDRESSES = 8;
@@ -46,6 +48,11 @@ export async function allocateAddresses(
   );
   const allocated = own.length ? await store.allocateHosts(own, serverId, actor) : [];
   const out: NetworkAddress[] = [];
+  const poolCidrs = new Map<string, string | undefined>();
+  const poolCidr = async (name: string) => {
+    if (!poolCidrs.has(name)) poolCidrs.set(name, (await store.getPool(name))?.cidr);
+    return poolCidrs.get(name);
+  };
   for (const [i, want] of inputs.ipAddresses.entries()) {
     const host: HostAddress | undefined =
       want.reservationId !== undefined
@@ -53,6 +60,7 @@ export async function allocateAddresses(
         : allocated.shift();
     const { reservation, assignment } = host!;
     const block = describeBlock(parseCidr(reservation.cidr));
+    const pool = reservation.type === "private_ipv4" ? await poolCidr(reservation.poolName) : undefined;
     out.push({
       address: assignment.address,
       cidr: `${assignment.address}/${reservation.prefixLength}`,
@@ -61,6 +69,7 @@ export async function allocateAddresses(
       public: reservation.type !== "private_ipv4",
       type: reservation.type,
       reservationId: reservation.id,
+      ...(pool ? { routes: [pool] } : {}),
     });
   }
   return out;

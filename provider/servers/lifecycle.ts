@@ -68,7 +68,13 @@ function interfaces(machine: MachineRecord, network: NetworkAddress[]): Interfac
     mac: n.mac,
     addresses:
       i === 0
-        ? network.map((a) => ({ cidr: a.cidr, family: a.family, gateway: a.gateway, public: a.public }))
+        ? network.map((a) => ({
+            cidr: a.cidr,
+            family: a.family,
+            gateway: a.gateway,
+            public: a.public,
+            ...(a.routes ? { routes: a.routes } : {}),
+          }))
         : [],
   }));
 }

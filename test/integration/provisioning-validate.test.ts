@@ -42,7 +42,10 @@ function spec(os: OperatingSystem, over: Partial<ProvisionSpec> = {}): Provision
       {
         name: "eth1",
         mac: "52:54:00:aa:00:02",
-        addresses: [{ cidr: "10.20.0.5/24", family: 4, public: false }],
+        // A private block with its router: its pool is routed through it (the default stays public).
+        addresses: [
+          { cidr: "10.20.0.5/24", family: 4, gateway: "10.20.0.1", public: false, routes: ["10.20.0.0/16"] },
+        ],
       },
       { name: "eth2", mac: "52:54:00:aa:00:03", addresses: [] },
     ],

@@ -204,6 +204,66 @@ describe("Ignition", () => {
     }
   });
 
+  test("a private block's pool is routed through its own gateway; the default route stays public", () => {
+    const both = (os: OperatingSystem) =>
+      spec(os, {
+        interfaces: [
+          {
+            name: "eth0",
+            mac: "52:54:00:aa:00:01",
+            addresses: [
+              { cidr: "198.51.100.10/31", family: 4, gateway: "198.51.100.11", public: true },
+              {
+                cidr: "10.20.0.6/31",
+                family: 4,
+                gateway: "10.20.0.7",
+                public: false,
+                routes: ["10.20.0.0/16"],
+              },
+            ],
+          },
+        ],
+      });
+    const networkd = ignitionOf(both("flatcar_stable")).files.get(
+      "/etc/systemd/network/10-baremetal-eth0.network",
+    )!.text;
+    expect(networkd).toContain("Gateway=198.51.100.11\n");
+    expect(networkd).toContain("[Route]\nDestination=10.20.0.0/16\nGateway=10.20.0.7\n");
+    const nm = ignitionOf(both("fedora_coreos_stable")).files.get(
+      "/etc/NetworkManager/system-connections/baremetal-eth0.nmconnection",
+    )!.text;
+    expect(nm).toContain("gateway=198.51.100.11\nroute1=10.20.0.0/16,10.20.0.7\n");
+    const netplan = parseYaml(renderCloudInit(both("ubuntu_24_04")).networkConfig) as {
+      network: { ethernets: Record<string, { routes: unknown }> };
+    };
+    expect(netplan.network.ethernets.eth0!.routes).toEqual([
+      { to: "0.0.0.0/0", via: "198.51.100.11" },
+      { to: "10.20.0.0/16", via: "10.20.0.7" },
+    ]);
+    expect(
+      refusal(() =>
+        renderBoot(
+          spec("flatcar_stable", {
+            interfaces: [
+              {
+                ...both("flatcar_stable").interfaces[0]!,
+                addresses: [
+                  {
+                    cidr: "10.20.0.6/31",
+                    family: 4,
+                    gateway: "10.20.0.7",
+                    public: false,
+                    routes: ["2001:db8::/32"],
+                  },
+                ],
+              },
+            ],
+          }),
+        ),
+      ),
+    ).toMatch(/route "2001:db8::\/32" is not an IPv4 network/);
+  });
+
   test("a server with no addresses at all (layer2, ipAddresses []) takes IPv4 DHCP, to phone home", () => {
     const bare = (os: OperatingSystem) =>
       spec(os, { interfaces: spec(os).interfaces.map((i) => ({ ...i, addresses: [] })) });

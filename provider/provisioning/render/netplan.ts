@@ -35,6 +35,7 @@ export function netplanConfig(plan: NetworkPlan): NetplanConfig {
     const routes = [
       ...(nic.gateway4 ? [{ to: "0.0.0.0/0", via: nic.gateway4 }] : []),
       ...(nic.gateway6 ? [{ to: "::/0", via: nic.gateway6 }] : []),
+      ...nic.routes,
     ];
     if (routes.length > 0) e.routes = routes;
     const dns = [...plan.dns4, ...plan.dns6];

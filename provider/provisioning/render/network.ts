@@ -19,6 +19,8 @@ export interface PlannedInterface {
   /** Default gateways this interface carries. */
   gateway4?: string;
   gateway6?: string;
+  /** Other networks and the gateway each is reached through. */
+  routes: { to: string; via: string }[];
 }
 
 export interface NetworkPlan {
@@ -46,7 +48,8 @@ export function planNetwork(spec: ProvisionSpec): NetworkPlan {
   const macs = new Set<string>();
   const seen = new Set<string>();
   const interfaces: PlannedInterface[] = [];
-  const routed: { iface: PlannedInterface; family: 4 | 6; gateway: string; public: boolean }[] = [];
+  const routed: { iface: PlannedInterface; family: 4 | 6; gateway: string; public: boolean; to: string[] }[] =
+    [];
 
   for (const nic of spec.interfaces) {
     const name = checkInterfaceName(nic.name);
@@ -55,7 +58,7 @@ export function planNetwork(spec: ProvisionSpec): NetworkPlan {
     if (macs.has(mac)) throw new RenderError(`MAC ${mac} is given for two interfaces`);
     names.add(name);
     macs.add(mac);
-    const iface: PlannedInterface = { name, mac, addresses: [] };
+    const iface: PlannedInterface = { name, mac, addresses: [], routes: [] };
     for (const a of nic.addresses ?? []) {
       const { cidr, address, prefix } = parseAddress(name, a.cidr, a.family);
       if (seen.has(address.toString())) throw new RenderError(`address ${address} is assigned twice`);
@@ -63,7 +66,8 @@ export function planNetwork(spec: ProvisionSpec): NetworkPlan {
       iface.addresses.push({ cidr, family: a.family });
       if (a.gateway !== undefined) {
         const gateway = checkGateway(name, cidr, address, prefix, a.gateway, a.family);
-        routed.push({ iface, family: a.family, gateway, public: a.public });
+        const to = (a.routes ?? []).map((r) => checkRoute(name, r, a.family));
+        routed.push({ iface, family: a.family, gateway, public: a.public, to });
       }
     }
     interfaces.push(iface);
@@ -75,6 +79,12 @@ export function planNetwork(spec: ProvisionSpec): NetworkPlan {
     if (pick === undefined) continue;
     if (family === 4) pick.iface.gateway4 = pick.gateway;
     else pick.iface.gateway6 = pick.gateway;
+    // The others' gateways reach their own networks only (a private block's pool): without
+    // the route, traffic to other servers' private addresses left through the public gateway.
+    for (const r of candidates) {
+      if (r === pick) continue;
+      for (const to of r.to) r.iface.routes.push({ to, via: r.gateway });
+    }
   }
 
   const dns = (spec.dns ?? []).map((d, i) => checkIp(`dns[${i}]`, d));
@@ -135,4 +145,24 @@ function checkGateway(
     );
   }
   return gateway;
+}
+
+/** A network to route, in canonical CIDR form, of the address's family. */
+function checkRoute(nic: string, text: string, family: 4 | 6): string {
+  const [addr, prefixText, extra] = typeof text === "string" ? text.split("/") : [];
+  const address = addr === undefined ? undefined : parseIp(addr);
+  const prefix = Number(prefixText);
+  const max = family === 4 ? 32 : 128;
+  if (
+    extra !== undefined ||
+    address === undefined ||
+    (address.kind() === "ipv4" ? 4 : 6) !== family ||
+    !/^\d{1,3}$/.test(prefixText ?? "") ||
+    prefix > max
+  ) {
+    throw new RenderError(
+      `interface ${nic}: route ${JSON.stringify(text)} is not an IPv${family} network in CIDR form`,
+    );
+  }
+  return `${address.toString()}/${prefix}`;
 }

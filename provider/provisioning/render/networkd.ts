@@ -32,6 +32,7 @@ function networkFile(plan: NetworkPlan, nic: PlannedInterface): TextFile {
   if (nic.gateway6) lines.push(`Gateway=${nic.gateway6}`);
   // Resolvers only where the machine has addresses; systemd-resolved uses every link's.
   if (nic.addresses.length > 0) for (const d of [...plan.dns4, ...plan.dns6]) lines.push(`DNS=${d}`);
+  for (const r of nic.routes) lines.push("", "[Route]", `Destination=${r.to}`, `Gateway=${r.via}`);
   return {
     path: `/etc/systemd/network/10-baremetal-${nic.name}.network`,
     contents: lines.join("\n") + "\n",

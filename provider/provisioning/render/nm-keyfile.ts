@@ -37,11 +37,13 @@ function ipSection(family: 4 | 6, nic: PlannedInterface, dns: string[]): string[
   // rather than whatever a DHCP server or router advertisement on that port offers.
   if (addresses.length === 0) return [`[ipv${family}]`, "method=disabled"];
   const gateway = family === 4 ? nic.gateway4 : nic.gateway6;
+  const routes = nic.routes.filter((r) => r.to.includes(":") === (family === 6));
   return [
     `[ipv${family}]`,
     "method=manual",
     ...addresses.map((a, i) => `address${i + 1}=${a.cidr}`),
     ...(gateway ? [`gateway=${gateway}`] : []),
+    ...routes.map((r, i) => `route${i + 1}=${r.to},${r.via}`),
     ...(dns.length > 0 ? [`dns=${dns.join(";")};`] : []),
   ];
 }
