@@ -69,6 +69,8 @@ export class MachineSim extends EventEmitter<{ phase: [phase: MachinePhase] }> {
   installed = false;
   /** Why the machine is failed or has nothing to boot. */
   reason?: string;
+  /** The config its last install fetched (Ignition or cloud-init user-data): what is on its disk. */
+  installedWith?: string;
   private run?: AbortController;
   private stopped = false;
   private readonly log: string[] = [];
@@ -219,6 +221,7 @@ export class MachineSim extends EventEmitter<{ phase: [phase: MachinePhase] }> {
         return this.enter(signal, "failed", message);
       }
       texts.unshift(config);
+      this.installedWith = config;
     }
     const phoneHome = texts.map((t) => PHONE_HOME.exec(t)?.[0]).find((u) => u !== undefined);
     // Without `baremetal.events=`, the events URL is the phone-home URL's sibling (urls.ts).

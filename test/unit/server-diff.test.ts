@@ -47,7 +47,7 @@ test.each([
 });
 
 test.each([
-  ["userData", { userData: "#cloud-config\n" }],
+  ["userData", { userData: '{"ignition":{"version":"3.4.0"}}' }],
   ["operatingSystem", { operatingSystem: "ubuntu_24_04" }],
 ])("%s reinstalls in place, or replaces when reinstall is replace", async (name, news) => {
   expect(await change(news)).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
