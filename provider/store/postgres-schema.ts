@@ -580,4 +580,35 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       GRANT UPDATE (staged) ON provisioning TO baremetal_member;
     `,
   },
+  {
+    version: 17,
+    name: "rows-in-own-name",
+    // A member could write rows in another user's name: bm_allocate and bm_release took the
+    // actor as given (a reservation created_by anyone), and servers, VLANs and members could
+    // be inserted with any created_by. The audit log and events already insisted on the
+    // login; now every row a member writes says who wrote it. Operators write as they say.
+    sql: `
+${allocateFunctions({
+  replace: true,
+  definer: true,
+  allocateGuard:
+    "IF NOT bm_can(p_project, 'collaborator') THEN PERFORM bm_refuse_access(p_project, 'collaborator'); END IF;\n" +
+    "        IF NOT bm_is_operator() THEN p_actor := session_user; END IF;",
+  releaseGuard: `SELECT project INTO v_project FROM reservations WHERE id = p_id;
+        IF NOT FOUND THEN RETURN NULL; END IF;
+        IF NOT bm_can(v_project, 'collaborator') THEN PERFORM bm_refuse_access(v_project, 'collaborator'); END IF;
+        IF NOT bm_is_operator() THEN p_actor := session_user; END IF;`,
+})}
+      DROP POLICY add ON servers;
+      CREATE POLICY add ON servers FOR INSERT WITH CHECK (bm_can(project, 'collaborator')
+        AND created_by = session_user
+        AND EXISTS (SELECT 1 FROM machines m WHERE m.id = machine_id AND m.state = 'available'));
+      DROP POLICY add ON vlans;
+      CREATE POLICY add ON vlans FOR INSERT WITH CHECK (bm_can(project, 'collaborator') AND created_by = session_user);
+      DROP POLICY add ON project_members;
+      CREATE POLICY add ON project_members FOR INSERT
+        WITH CHECK (bm_can(project, CASE WHEN role = 'owner' THEN 'owner' ELSE 'admin' END)
+          AND created_by = session_user);
+    `,
+  },
 ];

@@ -2,7 +2,7 @@
 // around the provider entirely: raw SQL as a collaborator of project A against project B's
 // rows, as a reader, and as an owner against the audit log. Then the same logins through the
 // provider, which acts as whoever the login is.
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { Client } from "pg";
@@ -377,6 +377,26 @@ test("a login's password reaches the server only as its SCRAM verifier, and sign
   await ro.connect();
   await ro.query(`DROP ROLE IF EXISTS "${user}"`).catch(() => undefined);
   await ro.end();
+});
+
+test("a member's rows say who wrote them, whatever actor it passes", async () => {
+  const c = await as(USERS.carol);
+  const { rows } = await c.query<{ id: string; created_by: string }>(
+    "SELECT id, created_by FROM bm_allocate($1, 'a', 'private_ipv4', 'lab1', 30, NULL, '[]'::jsonb, NULL, NULL, $2)",
+    [randomUUID(), USERS.alice],
+  );
+  expect(rows[0]!.created_by).toBe(USERS.carol);
+  await c.query("SELECT bm_release($1, $2)", [rows[0]!.id, USERS.alice]);
+  const vlanRow = (by: string) =>
+    outcome(
+      c,
+      `INSERT INTO vlans (id, owner, project, facility, vid, description, tags, created_by, created_at, updated_at)
+       VALUES ('v-signed', NULL, 'a', 'lab1', 1500, NULL, '[]', $1, now(), now())`,
+      [by],
+    );
+  expect(await vlanRow(USERS.alice)).toMatch(/^refused 42501: new row violates row-level security policy/);
+  expect(await vlanRow(USERS.carol)).toBe("1 rows");
+  expect(await outcome(c, "DELETE FROM vlans WHERE id = 'v-signed'")).toBe("1 rows");
 });
 
 test("VLAN ids: a member's VLAN takes the lowest id free across every project, even those it cannot see", async () => {
