@@ -17,6 +17,7 @@ import {
   sessionByToken,
   setServerState,
   stageSession,
+  type StagedConfig,
 } from "../../provider/store/servers-sql";
 import type { Store } from "../../provider/store/store";
 import { backends, freshStore, sqliteBackend } from "../helpers/backends";
@@ -24,6 +25,24 @@ import { claim } from "../helpers/claim";
 import { failure } from "../helpers/failure";
 
 const FILE = fs.readFileSync(path.join(__dirname, "../fixtures/inventory.yaml"), "utf8");
+
+/** Stages a boot for the claimed machine, as the provider does; returns the session's token. */
+async function stageBoot(
+  store: Store,
+  claimed: { server: { id: string }; machine: { id: string } },
+  kind: "install" | "wipe",
+  staged: StagedConfig,
+  token = randomBytes(24).toString("base64url"),
+): Promise<string> {
+  await store.transact((at) =>
+    stageSession(
+      { token, serverId: claimed.server.id, machineId: claimed.machine.id, kind, staged },
+      "tester",
+      at,
+    ),
+  );
+  return token;
+}
 describe.each(backends)("claims and boot server on $name", (backend) => {
   let store: Store;
   let cleanup: () => Promise<void>;
@@ -48,17 +67,8 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
     const { server, machine } = await claim(store, "org/p/dev/w");
     const mac = machine.nics[0]!.mac;
     const urls = bootServerUrls(boot.url);
-    const stage = async (kind: "install" | "wipe") => {
-      const token = randomBytes(24).toString("base64url");
-      await store.transact((at) =>
-        stageSession(
-          { token, serverId: server.id, machineId: machine.id, kind, staged: { ipxe: "#!ipxe\nboot\n" } },
-          "tester",
-          at,
-        ),
-      );
-      return token;
-    };
+    const stage = (kind: "install" | "wipe") =>
+      stageBoot(store, { server, machine }, kind, { ipxe: "#!ipxe\nboot\n" });
     const post = async (u: string, body = "") => {
       const r = await fetch(u, { method: "POST", body });
       return [r.status, await r.text()] as const;
@@ -102,20 +112,10 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
     const { server, machine } = await claim(store, "org/p/dev/pxe-first");
     const mac = machine.nics[0]!.mac;
     const urls = bootServerUrls(boot.url);
-    const token = randomBytes(24).toString("base64url");
-    await store.transact((at) =>
-      stageSession(
-        {
-          token,
-          serverId: server.id,
-          machineId: machine.id,
-          kind: "install",
-          staged: { ipxe: "#!ipxe\ninstall\n", ignition: '{"passwd": "hash"}' },
-        },
-        "tester",
-        at,
-      ),
-    );
+    const token = await stageBoot(store, { server, machine }, "install", {
+      ipxe: "#!ipxe\ninstall\n",
+      ignition: '{"passwd": "hash"}',
+    });
     const script = async () => (await fetch(urls.ipxe(mac))).text();
     const event = (type: string) =>
       fetch(urls.events(token), { method: "POST", body: JSON.stringify({ type }) }).then((r) => r.status);
@@ -133,23 +133,10 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
     // A finished session keeps its iPXE script, not the configs with the root password's hash.
     expect(done?.staged).toEqual({ ipxe: "#!ipxe\ninstall\n" });
     // So does one closed because a new boot superseded it.
-    const next = randomBytes(24).toString("base64url");
-    const stage = (t: string) =>
-      store.transact((at) =>
-        stageSession(
-          {
-            token: t,
-            serverId: server.id,
-            machineId: machine.id,
-            kind: "wipe",
-            staged: { ipxe: "#!ipxe\nwipe\n", ignition: "{}" },
-          },
-          "tester",
-          at,
-        ),
-      );
-    await stage(next);
-    await stage(randomBytes(24).toString("base64url"));
+    const stage = () =>
+      stageBoot(store, { server, machine }, "wipe", { ipxe: "#!ipxe\nwipe\n", ignition: "{}" });
+    const next = await stage();
+    await stage();
     const closed = await store.transact(() => sessionByToken(next), "read");
     expect([closed?.state, closed?.staged]).toEqual(["failed", { ipxe: "#!ipxe\nwipe\n" }]);
   });
@@ -158,20 +145,7 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
     const { server, machine } = await claim(store, "org/p/dev/chatty");
     const mac = machine.nics[0]!.mac;
     const urls = bootServerUrls(boot.url);
-    const token = randomBytes(24).toString("base64url");
-    await store.transact((at) =>
-      stageSession(
-        {
-          token,
-          serverId: server.id,
-          machineId: machine.id,
-          kind: "install",
-          staged: { ipxe: "#!ipxe\nboot\n" },
-        },
-        "tester",
-        at,
-      ),
-    );
+    const token = await stageBoot(store, { server, machine }, "install", { ipxe: "#!ipxe\nboot\n" });
     expect((await fetch(urls.ipxe(mac))).status).toBe(200);
     for (let i = 1; i < MAX_REPORTS; i++)
       expect(
