@@ -1,5 +1,3 @@
-import fs from "node:fs";
-import path from "node:path";
 import { DEFAULT_STORE, safeUser } from "../provider/config";
 import { openStore } from "../provider/store/open";
 import type { Store } from "../provider/store/store";
@@ -19,16 +17,7 @@ export async function withStore<T>(
   fn: (store: Store, who: string) => Promise<T>,
   opts: { migrate?: boolean; create?: boolean } = {},
 ): Promise<T> {
-  const location = storeLocation(flag);
-  if (!opts.create && !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(location)) {
-    const file = location.startsWith("sqlite:") ? location.slice("sqlite:".length) : location;
-    if (file !== ":memory:" && file !== "" && !fs.existsSync(path.resolve(file))) {
-      throw new Error(
-        `there is no store at sqlite:${path.resolve(file)}; create it with \`baremetal store init\` (or \`baremetal inventory apply\`), or name another with --store`,
-      );
-    }
-  }
-  const store = await openStore(location, { migrate: opts.migrate });
+  const store = await openStore(storeLocation(flag), { migrate: opts.migrate, create: opts.create ?? false });
   try {
     return await fn(store, (await store.identity()) ?? actor());
   } finally {

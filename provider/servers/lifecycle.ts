@@ -92,7 +92,15 @@ async function install(
   const bootServer = ctx.config.bootServerUrl;
   if (!bootServer)
     throw new Error("baremetal:bootServerUrl is not set: machines need a boot server to netboot from");
-  const facility = await ctx.store.transact(() => readFacility(server.facility), "read");
+  // What the install needs from the store, in one read: the facility's provisioning VLAN, the
+  // plan's install disk, and the project's members' keys as they are at this install.
+  const { facility, hardware, memberKeysNow } = await ctx.store.transact(function* () {
+    return {
+      facility: yield* readFacility(server.facility),
+      hardware: yield* readPlan(machine.plan),
+      memberKeysNow: yield* memberKeys(server.project),
+    };
+  }, "read");
   if (!facility) throw new Error(`facility ${server.facility} has no provisioning VLAN in the inventory`);
 
   // The configs first: one that cannot be made must not cost a running server its ports (a
@@ -102,21 +110,12 @@ async function install(
   const spec: ProvisionSpec = {
     hostname: inputs.hostname,
     operatingSystem: inputs.operatingSystem,
-    // The project's members' keys too, as they are at this install.
-    sshKeys: [
-      ...new Set([
-        ...inputs.sshKeys,
-        ...(await ctx.store.transact(() => memberKeys(server.project), "read")),
-      ]),
-    ],
+    sshKeys: [...new Set([...inputs.sshKeys, ...memberKeysNow])],
     userData: inputs.userData,
     customData: inputs.customData,
     ipxeScriptUrl: inputs.ipxeScriptUrl,
     interfaces: interfaces(machine, network),
-    installDisk: installDiskOf(
-      await ctx.store.transact(() => readPlan(machine.plan), "read"),
-      inputs.operatingSystem,
-    ),
+    installDisk: installDiskOf(hardware, inputs.operatingSystem),
     dns: ctx.config.dns,
     rootPasswordHash,
     token,

@@ -7,11 +7,16 @@ import type { Store } from "./store";
 /**
  * Locations: `postgres://user:password@host:port/database` for PostgreSQL; `sqlite:<file>` or a
  * bare file path for the embedded store (relative paths are taken from `baseDir`).
- * With `migrate: false` nothing is created or changed (for `baremetal store status`).
+ * With `migrate: false` nothing is created or changed (for `baremetal store status`); with
+ * `create: false` a SQLite store that is not there is refused rather than made.
  */
 export async function openStore(
   location: string,
-  { baseDir = process.cwd(), migrate = true }: { baseDir?: string; migrate?: boolean } = {},
+  {
+    baseDir = process.cwd(),
+    migrate = true,
+    create = migrate,
+  }: { baseDir?: string; migrate?: boolean; create?: boolean } = {},
 ): Promise<Store> {
   let store: Store;
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(location)?.[1]?.toLowerCase();
@@ -30,8 +35,10 @@ export async function openStore(
     const file = location.startsWith("sqlite:") ? location.slice("sqlite:".length) : location;
     if (file === "") throw new Error(`store location "${location}" names no file; use sqlite:<file>`);
     const resolved = file === ":memory:" ? file : path.resolve(baseDir, file);
-    if (!migrate && resolved !== ":memory:" && !fs.existsSync(resolved)) {
-      throw new Error(`there is no store at sqlite:${resolved}; create it with \`baremetal store init\``);
+    if (!create && resolved !== ":memory:" && !fs.existsSync(resolved)) {
+      throw new Error(
+        `there is no store at sqlite:${resolved}; create it with \`baremetal store init\` (or \`baremetal inventory apply\`), or name another with --store`,
+      );
     }
     store = new SqliteStore(resolved);
   }

@@ -449,28 +449,18 @@ export function* reportSession(
       reason: `this ${s.kind} session has taken ${MAX_REPORTS} reports; only the one that finishes it is taken now`,
     };
   }
+  // One statement whatever the report changes: the boot server answers every fetch through here.
+  const set: [string, unknown][] = [];
   if (next && RANK[next] > RANK[s.state]) {
-    yield finishes
-      ? q(
-          "UPDATE provisioning SET state = ?, message = ?, updated_at = ?, reports = reports + 1, staged = ? WHERE token = ?",
-          next,
-          message,
-          at,
-          finishedStaged(s.staged),
-          token,
-        )
-      : q(
-          "UPDATE provisioning SET state = ?, message = ?, updated_at = ?, reports = reports + 1 WHERE token = ?",
-          next,
-          message,
-          at,
-          token,
-        );
-  } else {
-    yield q("UPDATE provisioning SET reports = reports + 1 WHERE token = ?", token);
+    set.push(["state", next], ["message", message], ["updated_at", at]);
+    if (finishes) set.push(["staged", finishedStaged(s.staged)]);
   }
-  if (type === "install.written")
-    yield q("UPDATE provisioning SET written_at = ? WHERE token = ?", at, token);
+  if (type === "install.written") set.push(["written_at", at]);
+  yield q(
+    `UPDATE provisioning SET ${["reports = reports + 1", ...set.map(([c]) => `${c} = ?`)].join(", ")} WHERE token = ?`,
+    ...set.map(([, v]) => v),
+    token,
+  );
   yield* event(`machine:${s.machineId}`, type, s.serverId, message === null ? null : { message }, at);
   return undefined;
 }

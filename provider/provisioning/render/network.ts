@@ -66,7 +66,7 @@ export function planNetwork(spec: ProvisionSpec): NetworkPlan {
       iface.addresses.push({ cidr, family: a.family });
       if (a.gateway !== undefined) {
         const gateway = checkGateway(name, cidr, address, prefix, a.gateway, a.family);
-        const to = (a.routes ?? []).map((r) => checkRoute(name, r, a.family));
+        const to = (a.routes ?? []).map((r) => parseAddress(name, r, a.family, "route").cidr);
         routed.push({ iface, family: a.family, gateway, public: a.public, to });
       }
     }
@@ -96,10 +96,12 @@ export function planNetwork(spec: ProvisionSpec): NetworkPlan {
   };
 }
 
+/** An address with its prefix length (or, as `route`, a network to route), of the family. */
 function parseAddress(
   nic: string,
   text: string,
   family: 4 | 6,
+  what: "address" | "route" = "address",
 ): { cidr: string; address: ipaddr.IPv4 | ipaddr.IPv6; prefix: number } {
   const [addr, prefixText, extra] = typeof text === "string" ? text.split("/") : [];
   const address = addr === undefined ? undefined : parseIp(addr);
@@ -113,8 +115,10 @@ function parseAddress(
     (address.kind() === "ipv4" ? 4 : 6) !== family
   ) {
     throw new RenderError(
-      `interface ${nic}: address ${JSON.stringify(text)} is not an IPv${family} address with a prefix ` +
-        `length (0 to ${max}), e.g. ${family === 4 ? "198.51.100.10/29" : "2001:db8::10/64"}`,
+      what === "route"
+        ? `interface ${nic}: route ${JSON.stringify(text)} is not an IPv${family} network in CIDR form`
+        : `interface ${nic}: address ${JSON.stringify(text)} is not an IPv${family} address with a prefix ` +
+            `length (0 to ${max}), e.g. ${family === 4 ? "198.51.100.10/29" : "2001:db8::10/64"}`,
     );
   }
   return { cidr: `${address.toString()}/${prefix}`, address, prefix };
@@ -145,24 +149,4 @@ function checkGateway(
     );
   }
   return gateway;
-}
-
-/** A network to route, in canonical CIDR form, of the address's family. */
-function checkRoute(nic: string, text: string, family: 4 | 6): string {
-  const [addr, prefixText, extra] = typeof text === "string" ? text.split("/") : [];
-  const address = addr === undefined ? undefined : parseIp(addr);
-  const prefix = Number(prefixText);
-  const max = family === 4 ? 32 : 128;
-  if (
-    extra !== undefined ||
-    address === undefined ||
-    (address.kind() === "ipv4" ? 4 : 6) !== family ||
-    !/^\d{1,3}$/.test(prefixText ?? "") ||
-    prefix > max
-  ) {
-    throw new RenderError(
-      `interface ${nic}: route ${JSON.stringify(text)} is not an IPv${family} network in CIDR form`,
-    );
-  }
-  return `${address.toString()}/${prefix}`;
 }
