@@ -7,6 +7,7 @@ import * as server from "./resources/server";
 import * as vlan from "./resources/vlan";
 
 import { configure } from "./runtime";
+import { flushProgress } from "./servers/progress";
 
 export { configure };
 export { resolveConfig, DEFAULT_STORE, type ProviderConfig } from "./config";
@@ -50,12 +51,16 @@ export function shim(kind: ResourceKind) {
   };
 }
 
-/** The same function, writing the compile cache once it is done (see persistCompileCache). */
+/**
+ * The same function, ending with its progress lines delivered (the engine may stop showing
+ * them once it has the result) and the compile cache written (see persistCompileCache).
+ */
 function cached<F extends (...args: never[]) => Promise<unknown>>(fn: F, hardware: boolean): F {
   return (async (...args: Parameters<F>) => {
     try {
       return await fn(...args);
     } finally {
+      await flushProgress();
       persistCompileCache(hardware);
     }
   }) as F;

@@ -13,19 +13,38 @@ interface EngineClient {
 }
 
 let client: EngineClient | null | undefined;
-let toEngine: ((line: string) => void) | undefined;
+/** How long the first line of a batch waits for others; each call costs about 1 ms of CPU. */
+const GATHER_MS = 200;
+let toEngine: Lines | undefined;
+
+export interface Lines {
+  line(text: string): void;
+  /**
+   * Sends what is gathering now; resolves once every line given before the call is delivered.
+   * An operation ends with it: the engine may stop listening once it has the operation's
+   * result, and a line still gathering then was lost.
+   */
+  flush(): Promise<void>;
+}
 
 /**
  * Lines to `send`, one call in flight at a time, so they show in the order they happened.
- * Lines that come while one is in flight go together (joined by newlines) in the next: a wave
- * of servers finishing at once is one engine RPC, not one each.
+ * Lines go together (joined by newlines): those that come while a call is in flight, and those
+ * that come within `gatherMs` of the first of a batch. The servers of a wave reach their steps
+ * and finish a few milliseconds to a few hundred apart, and a call went out for nearly every
+ * line (166 calls for 198 lines in a 100-server `up`) when only the first were gathered.
  */
-export function batchedLines(send: (text: string, done: () => void) => void): (line: string) => void {
+export function batchedLines(send: (text: string, done: () => void) => void, gatherMs = 0): Lines {
   let waiting: string[] = [];
   let sending = false;
+  let gathering: NodeJS.Timeout | undefined;
+  // Lines given and lines delivered (or failed) so far, for flush().
+  let given = 0;
+  let delivered = 0;
+  let flushes: { upTo: number; resolve: () => void }[] = [];
   const next = () => {
-    if (sending || waiting.length === 0) return;
-    const text = waiting.join("\n");
+    if (sending || gathering || waiting.length === 0) return;
+    const batch = waiting;
     waiting = [];
     sending = true;
     let finished = false;
@@ -33,17 +52,42 @@ export function batchedLines(send: (text: string, done: () => void) => void): (l
       if (finished) return;
       finished = true;
       sending = false;
+      delivered += batch.length;
+      const ready = flushes.filter((f) => f.upTo <= delivered);
+      flushes = flushes.filter((f) => f.upTo > delivered);
+      for (const f of ready) f.resolve();
       next();
     };
     try {
-      send(text, done);
+      send(batch.join("\n"), done);
     } catch {
       done(); // best effort: a failed send must not hold back the lines after it
     }
   };
-  return (line) => {
-    waiting.push(line);
+  const sendNow = () => {
+    clearTimeout(gathering);
+    gathering = undefined;
     next();
+  };
+  return {
+    line(text) {
+      waiting.push(text);
+      given++;
+      if (gatherMs > 0 && !sending && !gathering && waiting.length === 1) {
+        gathering = setTimeout(sendNow, gatherMs);
+        // A pending line must not keep the process alive.
+        gathering.unref();
+        return;
+      }
+      next();
+    },
+    flush() {
+      if (delivered >= given) return Promise.resolve();
+      const upTo = given;
+      const delivery = new Promise<void>((resolve) => flushes.push({ upTo, resolve }));
+      sendNow();
+      return delivery;
+    },
   };
 }
 
@@ -91,9 +135,26 @@ export function progress(message: string): void {
       req.setEphemeral(false);
       // Progress is best effort: a lost line must never fail a server.
       c.log(req, () => done());
-    });
+    }, GATHER_MS);
   }
-  toEngine(message);
+  toEngine.line(message);
+}
+
+/** How long an operation's end waits for its lines to reach the engine, at most. */
+const FLUSH_MS = 2000;
+
+/** Delivers the lines given so far (see Lines.flush), waiting no longer than FLUSH_MS. */
+export async function flushProgress(): Promise<void> {
+  if (!toEngine) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    toEngine.flush(),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, FLUSH_MS);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 /** How long a step runs before its line is shown; BAREMETAL_PROGRESS_AFTER_MS overrides. */
