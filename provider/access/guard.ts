@@ -4,6 +4,7 @@
 import type { ProviderConfig } from "../config";
 import { collectCommands, commandsOf } from "../hardware/commands";
 import { appendAudit, type AuditEntry } from "../store/projects-sql";
+import type { Op } from "../store/inventory-sql";
 import type { Store } from "../store/store";
 import { progress } from "../servers/progress";
 import { authorized } from "./authorize";
@@ -36,11 +37,24 @@ export function redact(value: unknown): unknown {
   );
 }
 
+/**
+ * The role check and the started entry, as the first step of a transaction: what `guarded`
+ * commits on its own before the change, unless the change opens itself (see `guarded`).
+ */
+export type Opening = () => Op<void>;
+
+/**
+ * Runs `fn` as the actor's change, checked and logged. With `opensItself`, `fn` runs `opening`
+ * first in the transaction of its first change, before it touches anything (a Server's claim):
+ * one durable commit less per change, and the started entry is still in before any hardware
+ * is. It throws the AccessError unwrapped when `opening` refuses.
+ */
 export async function guarded<T>(
   ctx: { store: Store; config: ProviderConfig },
   m: Mutation,
-  fn: () => Promise<T>,
+  fn: (opening: Opening) => Promise<T>,
   describe: (result: T) => { id: string; after: unknown },
+  options: { opensItself?: boolean } = {},
 ): Promise<T> {
   const actor = ctx.config.actor;
   const entry = (
@@ -63,25 +77,33 @@ export async function guarded<T>(
   // The role check and the started entry, in one transaction before anything is touched; the
   // change is refused if the entry cannot be written (as Vault's audit does): a change the
   // process dies in the middle of still has its entry.
-  try {
-    await ctx.store.transact(function* () {
-      yield* authorized(m.project, actor, m.permission);
-      yield* appendAudit(entry("started", m.id, undefined, []));
-    });
-  } catch (e) {
-    // A refusal is in the log too, on its own: the check's transaction rolled back. Best
-    // effort: PostgreSQL takes entries only from the project's members, so not a stranger's.
-    if (e instanceof AccessError) {
-      const refused = entry("finished", m.id, undefined, []);
-      refused.after = { refused: `${e.code}: ${e.message}` };
-      await ctx.store.transact(() => appendAudit(refused)).catch(() => undefined);
+  const opening: Opening = function* () {
+    yield* authorized(m.project, actor, m.permission);
+    yield* appendAudit(entry("started", m.id, undefined, []));
+  };
+  // A refusal is in the log too, on its own: the check's transaction rolled back. Best
+  // effort: PostgreSQL takes entries only from the project's members, so not a stranger's.
+  const refused = async (e: AccessError) => {
+    const refusal = entry("finished", m.id, undefined, []);
+    refusal.after = { refused: `${e.code}: ${e.message}` };
+    await ctx.store.transact(() => appendAudit(refusal)).catch(() => undefined);
+  };
+  if (!options.opensItself) {
+    try {
+      await ctx.store.transact(opening);
+    } catch (e) {
+      if (e instanceof AccessError) await refused(e);
+      throw e;
     }
-    throw e;
   }
   let done: { result: T; commands: string[] };
   try {
-    done = await collectCommands(fn);
+    done = await collectCommands(() => fn(options.opensItself ? opening : function* () {}));
   } catch (e) {
+    if (options.opensItself && e instanceof AccessError) {
+      await refused(e);
+      throw e;
+    }
     const failed = entry("finished", m.id, { error: (e as Error).message }, commandsOf(e));
     await ctx.store.transact(() => appendAudit(failed)).catch(() => undefined);
     throw e;

@@ -19,7 +19,7 @@ import {
 import { applyNetwork } from "../servers/network";
 import { readPorts, type PortState } from "../servers/ports";
 import { authorize } from "../access/authorize";
-import { guarded } from "../access/guard";
+import { guarded, type Opening } from "../access/guard";
 import { checkWith, type CheckResult } from "./check";
 
 export interface ServerOutputs extends ServerInputs {
@@ -76,7 +76,7 @@ function owner(inputs: ServerInputs): string {
 async function outputs(inputs: ServerInputs, p: Provisioned, prior?: ServerOutputs): Promise<ServerOutputs> {
   const store = await storeFor();
   const first = (type: string) => p.network.find((a) => a.type === type)?.address;
-  const timeline = await store.transact(() => serverTimeline(p.server.id), "read");
+  const timeline = p.timeline ?? (await store.transact(() => serverTimeline(p.server.id), "read"));
   const out: ServerOutputs = {
     ...inputs,
     machine: p.machine.id,
@@ -139,10 +139,13 @@ export async function diff(
   };
 }
 
-async function doCreate(inputs: ServerInputs): Promise<{ id: string; outs: ServerOutputs }> {
+async function doCreate(
+  inputs: ServerInputs,
+  opening: Opening,
+): Promise<{ id: string; outs: ServerOutputs }> {
   const config = providerConfig();
   const store = await storeFor(config);
-  const p = await createServer({ store, config }, inputs, owner(inputs));
+  const p = await createServer({ store, config }, inputs, owner(inputs), opening);
   const result = { id: p.server.id, outs: await outputs(inputs, p) };
   // The switch step read the ports back already; an adopted, finished create did not touch them.
   result.outs.ports = p.ports ?? (await readPorts({ store, config }, p.machine));
@@ -282,11 +285,12 @@ export async function create(inputs: ServerInputs): Promise<{ id: string; outs: 
   return guarded(
     await context(),
     { ...mutation(inputs), action: "create" },
-    () => doCreate(inputs),
+    (opening) => doCreate(inputs, opening),
     (r) => ({
       id: r.id,
       after: r.outs,
     }),
+    { opensItself: true },
   );
 }
 

@@ -5,6 +5,8 @@
 // A machine that was powered into an install, or whose wipe failed, goes to quarantine: it may
 // hold a half-written or old OS and must not go back to the pool.
 import { randomBytes, randomUUID } from "node:crypto";
+import { AccessError } from "../access/errors";
+import type { Opening } from "../access/guard";
 import type { ProviderConfig } from "../config";
 import { installDiskOf, type MachineRecord } from "../inventory/types";
 import { renderBoot, renderWipeIpxe } from "../provisioning/render";
@@ -18,9 +20,11 @@ import {
   claimServer,
   closeSessions,
   finishServer,
+  serverTimeline,
   setServerState,
   stageSession,
   type ServerRecord,
+  type TimelineEvent,
 } from "../store/servers-sql";
 import type { Store } from "../store/store";
 import { allocateAddresses, releaseAddresses, type NetworkAddress } from "./addresses";
@@ -59,6 +63,8 @@ export interface Provisioned {
   rootPassword?: string;
   /** The switch ports as the switch confirmed them during this create, when it set them. */
   ports?: PortState[];
+  /** The server's events, when the last step read them with its change. */
+  timeline?: TimelineEvent[];
 }
 
 function interfaces(machine: MachineRecord, network: NetworkAddress[]): InterfaceConfig[] {
@@ -177,16 +183,17 @@ function refuseOtherClaim(prior: ServerRecord, inputs: ServerInputs): void {
   );
 }
 
-export async function createServer(ctx: Context, inputs: ServerInputs, owner: string): Promise<Provisioned> {
+/**
+ * `opening` (the role check and the audit's started entry) runs first in the claim's
+ * transaction: nothing is touched before it, and it costs no durable commit of its own.
+ */
+export async function createServer(
+  ctx: Context,
+  inputs: ServerInputs,
+  owner: string,
+  opening: Opening = function* () {},
+): Promise<Provisioned> {
   const actor = ctx.config.actor;
-  // Known before anything is claimed: without a boot server no machine can be installed.
-  if (!ctx.config.bootServerUrl) {
-    throw new StepFailed(
-      "configure",
-      undefined,
-      new Error("baremetal:bootServerUrl is not set: machines need a boot server to netboot from"),
-    );
-  }
   // `holds`: the undo gives back store records (addresses, VLAN port records); when it fails,
   // those records would belong to no server if the row went. A failed power-off or port reset
   // alone leaves no record: the machine's quarantine (from "power" on) is the operator's cue.
@@ -207,8 +214,18 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
   };
   try {
     onStep("claim");
-    const claimed = await ctx.store.transact((at) =>
-      claimServer(
+    const claimed = await ctx.store.transact(function* (at) {
+      yield* opening();
+      // Known before anything is claimed (and after the role check): without a boot server no
+      // machine can be installed.
+      if (!ctx.config.bootServerUrl) {
+        throw new StepFailed(
+          "configure",
+          undefined,
+          new Error("baremetal:bootServerUrl is not set: machines need a boot server to netboot from"),
+        );
+      }
+      return yield* claimServer(
         {
           id: randomUUID(),
           owner,
@@ -221,8 +238,8 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
         },
         actor,
         at,
-      ),
-    );
+      );
+    });
     ({ server, machine } = claimed);
     const s = server;
     const m = machine;
@@ -305,20 +322,34 @@ export async function createServer(ctx: Context, inputs: ServerInputs, owner: st
 
     onStep("activate");
     // The spec as installed: an adopted claim may have been made with other inputs.
-    server = await ctx.store.transact((at) =>
-      setServerState(
-        s.id,
-        { state: "active", hostname: inputs.hostname, spec: { ...inputs, owner: undefined } },
-        actor,
-        at,
-      ),
-    );
-    machine = (await ctx.store.transact(() => readMachine(m.id), "read"))!;
+    // With what the outputs show, read in the same transaction.
+    const active = await ctx.store.transact(function* (at) {
+      return {
+        server: yield* setServerState(
+          s.id,
+          { state: "active", hostname: inputs.hostname, spec: { ...inputs, owner: undefined } },
+          actor,
+          at,
+        ),
+        machine: (yield* readMachine(m.id))!,
+        timeline: yield* serverTimeline(s.id),
+      };
+    });
+    ({ server, machine } = active);
     shown.done();
     progress(`${inputs.hostname}: active on machine ${m.id}`);
-    return { server, machine, network, rootPassword: ownPassword(inputs, rootPassword), ports };
+    return {
+      server,
+      machine,
+      network,
+      rootPassword: ownPassword(inputs, rootPassword),
+      ports,
+      timeline: active.timeline,
+    };
   } catch (e) {
     shown.done();
+    // Refused before anything was claimed: the refusal (or the configure step's error) as it is.
+    if ((e instanceof AccessError || e instanceof StepFailed) && !server) throw e;
     const failure = new StepFailed(step, machine?.id, e);
     for (const u of undo.reverse()) {
       try {

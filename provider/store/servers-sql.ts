@@ -465,7 +465,13 @@ export function* reportSession(
   return undefined;
 }
 
-export function* serverTimeline(serverId: string): Op<{ at: string; action: string; detail: unknown }[]> {
+export interface TimelineEvent {
+  at: string;
+  action: string;
+  detail: unknown;
+}
+
+export function* serverTimeline(serverId: string): Op<TimelineEvent[]> {
   const { rows } = yield q(
     "SELECT at, action, detail FROM events WHERE subject = ? ORDER BY id",
     `server:${serverId}`,

@@ -9,6 +9,7 @@ import * as projectMember from "../../provider/resources/project-member";
 import * as server from "../../provider/resources/server";
 import * as vlan from "../../provider/resources/vlan";
 import { closeStores, configure } from "../../provider/runtime";
+import { listServers } from "../../provider/store/servers-sql";
 import {
   addMember,
   appendAudit,
@@ -135,6 +136,44 @@ describe.each(backends)("access on $name", (backend) => {
       got[action] = await attempt(PEOPLE[who], action);
       expect(`${who} ${action}: ${got[action]}`).toBe(`${who} ${action}: ${want}`);
     }
+  });
+
+  test("a Server create is refused before anything is claimed, and the refusal is logged", async () => {
+    for (const who of ["read_only", "stranger"] as const) {
+      configure(
+        (k) =>
+          ({
+            "baremetal:store": location,
+            "baremetal:actor": PEOPLE[who],
+            "baremetal:bootServerUrl": "http://127.0.0.1:9",
+          })[k],
+      );
+      const e = (await server
+        .create({
+          project: "p1",
+          facility: "f1",
+          plan: "none",
+          hostname: `h-${who}`,
+          operatingSystem: "flatcar_stable",
+          owner: `o/p/s/srv-${who}`,
+        } as Parameters<typeof server.create>[0])
+        .catch((x: Error) => x)) as AccessError;
+      // The refusal itself, not a step's failure: the role check runs in the claim's transaction.
+      expect(e).toBeInstanceOf(AccessError);
+      expect(e.code).toBe("AccessDenied");
+    }
+    as(PEOPLE.owner);
+    expect(await store.transact(() => listServers("p1"), "read")).toEqual([]);
+    const log = (await store.transact(() => readAudit({ project: "p1" }), "read")).filter((x) =>
+      x.owner?.startsWith("o/p/s/srv-"),
+    );
+    // Nothing started; the member's refusal is logged (PostgreSQL takes no stranger's entry).
+    expect(log.filter((x) => x.stage === "started")).toEqual([]);
+    const refusals = (owner: string) =>
+      log.filter((x) => x.owner === owner).map((x) => (x.after as { refused?: string }).refused);
+    expect(refusals("o/p/s/srv-read_only")).toEqual([expect.stringMatching(/^AccessDenied: /)]);
+    if (backend.name === "sqlite")
+      expect(refusals("o/p/s/srv-stranger")).toEqual([expect.stringMatching(/^AccessDenied: /)]);
   });
 
   test("a new server gets the keys of members who may change servers, not a reader's", async () => {
