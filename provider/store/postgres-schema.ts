@@ -611,4 +611,32 @@ ${allocateFunctions({
           AND created_by = session_user);
     `,
   },
+  {
+    version: 18,
+    name: "events-in-own-projects",
+    // A member could add events about any server, VLAN or project: another project's members
+    // then saw them in that server's timeline. Events about servers and VLANs now need the
+    // collaborator role in their project (the server or VLAN found past row security, so
+    // another project's is not taken for a missing one); a missing one only for its own
+    // deletion, whose event follows the delete. Events about a project need membership, or are
+    // a member's record of leaving it. Other subjects (a reservation, an assignment) are shown
+    // to operators only, and keep needing only the writer's own name.
+    sql: `
+      CREATE FUNCTION bm_event_project(p_subject text) RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
+      SET search_path = public, pg_catalog AS $$
+        SELECT CASE
+          WHEN p_subject LIKE 'server:%' THEN (SELECT project FROM servers WHERE id = substr(p_subject, 8))
+          WHEN p_subject LIKE 'vlan:%' THEN (SELECT project FROM vlans WHERE id = substr(p_subject, 6))
+        END
+      $$;
+      DROP POLICY add ON events;
+      CREATE POLICY add ON events FOR INSERT WITH CHECK (actor = session_user AND CASE
+        WHEN subject LIKE 'server:%' OR subject LIKE 'vlan:%' THEN CASE
+          WHEN bm_event_project(subject) IS NULL THEN action IN ('server.finish', 'vlan.delete')
+          ELSE bm_can(bm_event_project(subject), 'collaborator') END
+        WHEN subject LIKE 'project:%' THEN bm_can(substr(subject, 9), 'read_only')
+          OR (action = 'member.remove' AND detail->>'user' = session_user)
+        ELSE true END);
+    `,
+  },
 ];

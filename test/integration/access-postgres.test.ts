@@ -230,6 +230,32 @@ test("a collaborator of A can neither see nor change B's rows with raw SQL", asy
   expect(b?.description).toBeNull();
 });
 
+test("events: a member adds none to another project's server, VLAN or project", async () => {
+  const carol = await as(USERS.carol);
+  const add = (subject: string, action: string, detail: unknown = {}) =>
+    outcome(carol, "INSERT INTO events (actor, action, subject, detail) VALUES ($1, $2, $3, $4)", [
+      USERS.carol,
+      action,
+      subject,
+      JSON.stringify(detail),
+    ]);
+  const refused = /^refused 42501: new row violates row-level security policy/;
+  // B's timeline and log are B's: not even a finish of a server that is still there.
+  expect(await add("server:srv-b", "install.failed")).toMatch(refused);
+  expect(await add("server:srv-b", "server.finish")).toMatch(refused);
+  expect(await add("vlan:vlan-b", "vlan.update")).toMatch(refused);
+  expect(await add("project:b", "member.add", { user: USERS.carol, role: "owner" })).toMatch(refused);
+  // A's own, and the finish of a server that is gone (its event follows the delete), are taken.
+  expect(await add("project:a", "member.update", { user: USERS.carol })).toBe("1 rows");
+  expect(await add("server:gone-1", "server.finish")).toBe("1 rows");
+  expect(await add("server:gone-1", "install.failed")).toMatch(refused);
+  // Nobody sees B's server with carol's events in it.
+  const { rows } = await (
+    await as(USERS.bob)
+  ).query("SELECT action FROM events WHERE subject = 'server:srv-b' AND actor = $1", [USERS.carol]);
+  expect(rows).toEqual([]);
+});
+
 test("machines: a member changes only a machine its project's server names, and never to maintenance", async () => {
   for (const login of [USERS.rita, USERS.carol]) {
     const c = await as(login);
