@@ -16,6 +16,15 @@ import { assignmentNoSpace } from "./messages";
 
 export type AssignRequest = { prefixLength: number } | { block: Block };
 
+/**
+ * The first address a server may get: on a point-to-point /31 or /127 both addresses are
+ * usable, but the first is the router's (the gateway), so a server gets the other one.
+ */
+function firstHost(reservation: Block): bigint {
+  const hosts = hostRange(reservation);
+  return hosts.from === hosts.gateway ? hosts.from + 1n : hosts.from;
+}
+
 /** `taken` must be sorted by network. */
 export function pickAssignment(reservation: Block, taken: Block[], want: AssignRequest): Block {
   const bits = familyBits(reservation.family);
@@ -25,17 +34,29 @@ export function pickAssignment(reservation: Block, taken: Block[], want: AssignR
     if (!contains(reservation, b)) {
       throw new IpamError("InvalidRequest", `${formatCidr(b)} is not inside reservation ${where}`);
     }
+    const hosts = hostRange(reservation);
+    const first = firstHost(reservation);
+    const hostsAre = `hosts are ${formatAddress(b.family, first)} to ${formatAddress(b.family, hosts.to)}`;
     if (b.prefix === bits) {
-      const hosts = hostRange(reservation);
-      const first = hosts.from === hosts.gateway ? hosts.from + 1n : hosts.from;
       if (b.network < first || b.network > hosts.to) {
         const why = b.network === hosts.gateway ? "is the gateway of" : "is not a host address of";
         throw new IpamError(
           "InvalidRequest",
-          `${formatAddress(b.family, b.network)} ${why} ${where} ` +
-            `(hosts are ${formatAddress(b.family, first)} to ${formatAddress(b.family, hosts.to)})`,
+          `${formatAddress(b.family, b.network)} ${why} ${where} (${hostsAre})`,
         );
       }
+    } else if (b.prefix > reservation.prefix && (b.network < first || lastAddress(b) > hosts.to)) {
+      const held = [
+        b.network <= reservation.network && "the network address",
+        hosts.gateway !== undefined &&
+          contains(b, { ...b, network: hosts.gateway, prefix: bits }) &&
+          "the gateway",
+        hosts.broadcast !== undefined && lastAddress(b) >= hosts.broadcast && "the broadcast address",
+      ].filter((x): x is string => typeof x === "string");
+      throw new IpamError(
+        "InvalidRequest",
+        `${formatCidr(b)} takes ${held.join(" and ")} of ${where}: a subnet of it lies within its hosts (${hostsAre}), or is the whole block`,
+      );
     }
     const clash = taken.find((t) => overlaps(t, b));
     if (clash) {
@@ -57,13 +78,14 @@ export function pickAssignment(reservation: Block, taken: Block[], want: AssignR
   const size = blockSize({ family: reservation.family, prefix });
   let candidate: bigint;
   let end: bigint;
-  if (prefix === bits) {
-    const hosts = hostRange(reservation);
-    // On a point-to-point /31 or /127 both addresses are usable, but the first is the
-    // router's (the gateway): a server gets the other one.
-    [candidate, end] = [hosts.from === hosts.gateway ? hosts.from + 1n : hosts.from, hosts.to];
-  } else {
+  if (prefix === reservation.prefix && prefix < bits) {
+    // The whole block, routed to the server: all of it is the server's.
     [candidate, end] = [reservation.network, lastAddress(reservation)];
+  } else {
+    // A host address, or a subnet routed to the server, comes from the block's hosts: its
+    // network, gateway and broadcast addresses stay the block's and its router's.
+    [candidate, end] = [firstHost(reservation), hostRange(reservation).to];
+    if (candidate % size !== 0n) candidate += size - (candidate % size);
   }
   // First fit: jump past each assignment in the way; at most one step per assignment.
   let i = 0;

@@ -290,6 +290,14 @@ describe.each(backends)("store on $name", (backend) => {
     expect(gw.message).toBe("10.0.0.1 is the gateway of 10.0.0.0/28 (hosts are 10.0.0.2 to 10.0.0.14)");
     const clash = await errorOf(store.assign(r.id, { cidr: "10.0.0.4/32" }, "server-d", "t"));
     expect(clash.code).toBe("AlreadyAllocated");
+    // A routed subnet never takes the block's own network, gateway or broadcast address.
+    const edge = await errorOf(store.assign(r.id, { cidr: "10.0.0.12/30" }, "server-d", "t"));
+    expect(edge.message).toMatch(/^10\.0\.0\.12\/30 takes the broadcast address of 10\.0\.0\.0\/28/);
+    const next = await store.assign(r.id, { prefixLength: 30 }, "server-d", "t");
+    expect(next.cidr).toBe("10.0.0.8/30");
+    const none = await errorOf(store.assign(r.id, { prefixLength: 30 }, "server-d", "t"));
+    expect(none.code).toBe("NoSpaceLeft");
+    await store.unassign(next.id, "t");
     // Point-to-point (RFC 3021): the first address is the router's, the server gets the other.
     const p2p = await store.allocate(req({ block: { prefixLength: 31 } }));
     const host = await store.assign(p2p.id, { prefixLength: 32 }, "server-e", "t");
