@@ -52,15 +52,17 @@ export function shim(kind: ResourceKind) {
 }
 
 /**
- * The same function, ending with its progress lines delivered (the engine may stop showing
- * them once it has the result) and the compile cache written (see persistCompileCache).
+ * The same function, ending with the compile cache written (see persistCompileCache) and, for
+ * the operations that show progress (those that touch hardware), its lines delivered: the
+ * engine may stop showing them once it has the result. check and diff show none, and waiting
+ * there would only send other servers' gathering lines early.
  */
 function cached<F extends (...args: never[]) => Promise<unknown>>(fn: F, hardware: boolean): F {
   return (async (...args: Parameters<F>) => {
     try {
       return await fn(...args);
     } finally {
-      await flushProgress();
+      if (hardware) await flushProgress();
       persistCompileCache(hardware);
     }
   }) as F;

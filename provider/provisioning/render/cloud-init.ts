@@ -102,5 +102,5 @@ export function renderCloudInit(spec: ProvisionSpec): CloudInitSeed {
  * 52:54:00:12:34:56 went out unquoted, and 1.1 reads that as a base-60 number, as it reads
  * no, on and 0644 as a boolean and an octal number.
  */
-export const yaml = (value: unknown): string =>
+const yaml = (value: unknown): string =>
   stringify(value, { lineWidth: 0, aliasDuplicateObjects: false, version: "1.1" });
