@@ -24,7 +24,7 @@ export interface ServerArgs {
   machine?: pulumi.Input<string>;
   hostname: pulumi.Input<string>;
   operatingSystem: pulumi.Input<OperatingSystem>;
-  /** cloud-init user-data (Ubuntu) or an Ignition config to merge (Flatcar, CoreOS). */
+  /** cloud-init user-data (Ubuntu) or an Ignition config (Flatcar, CoreOS), for the installed system only: merged into its config, never run by the installer. */
   userData?: pulumi.Input<string>;
   customData?: pulumi.Input<Record<string, unknown>>;
   /** custom_ipxe: a URL to chain, or a script starting with #!ipxe. */

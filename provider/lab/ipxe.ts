@@ -7,7 +7,8 @@
 // ${netX/mac} and ${netX/mac:hexhyp} are expanded to the booting NIC's MAC.
 //
 // Kernel arguments: `ignition.config.url=` (Flatcar, Fedora CoreOS; `flatcar.config.url=` and
-// `coreos.config.url=` too), `ds=nocloud-net;s=<base>` or `ds=nocloud;s=<base>` (cloud-init,
+// `coreos.config.url=` too), `coreos.inst.ignition_url=` (the config Fedora CoreOS installs
+// with), `ds=nocloud-net;s=<base>` or `ds=nocloud;s=<base>` (cloud-init,
 // which reads `<base>user-data`), `baremetal.mode=wipe` and `baremetal.events=<url>`.
 
 export type IpxeStep =
@@ -38,7 +39,10 @@ export function nextStep(script: string, mac: string, base: string): IpxeStep {
 }
 
 export interface KernelArgs {
+  /** The config the booted (live or installer) system applies. */
   ignitionUrl?: string;
+  /** The config the live system installs the OS with (Fedora CoreOS). */
+  installIgnitionUrl?: string;
   /** NoCloud seed base URL (ending in "/", as cloud-init appends "user-data"). */
   cloudInitBase?: string;
   wipe: boolean;
@@ -54,6 +58,8 @@ export function parseKernelArgs(args: string[]): KernelArgs {
     const value = arg.slice(eq + 1);
     if (key === "ignition.config.url" || key === "flatcar.config.url" || key === "coreos.config.url") {
       out.ignitionUrl = value;
+    } else if (key === "coreos.inst.ignition_url") {
+      out.installIgnitionUrl = value;
     } else if (key === "ds") {
       // ds=nocloud-net;s=http://host/path/  (also seedfrom=)
       const seed = /^nocloud(?:-net)?;(?:s|seedfrom)=(.+)$/.exec(value)?.[1];
@@ -119,4 +125,24 @@ function resolve(url: string, base: string): string {
   } catch {
     return url;
   }
+}
+
+/**
+ * The installed system's Ignition config that an installer's config fetches (Flatcar's install
+ * script runs `flatcar-install -i` on it): the first ignition.json URL in the config's files.
+ */
+export function installedIgnitionUrl(installerConfig: string): string | undefined {
+  let files: { contents?: { source?: unknown } }[];
+  try {
+    files = (JSON.parse(installerConfig) as { storage?: { files?: typeof files } }).storage?.files ?? [];
+  } catch {
+    return undefined;
+  }
+  for (const f of files) {
+    const source = f.contents?.source;
+    if (typeof source !== "string" || !source.startsWith("data:,")) continue;
+    const url = /https?:\/\/[^\s'"\\]+\/ignition\.json/.exec(decodeURIComponent(source.slice(6)))?.[0];
+    if (url) return url;
+  }
+  return undefined;
 }

@@ -14,7 +14,7 @@
 import { EventEmitter } from "node:events";
 import { bootServerUrls, PHONE_HOME } from "../provisioning/urls";
 import { httpRequest } from "./http-client";
-import { nextStep, parseKernelArgs } from "./ipxe";
+import { installedIgnitionUrl, nextStep, parseKernelArgs } from "./ipxe";
 import type { SimSystem } from "./redfish-system";
 
 export interface MachineFaults {
@@ -214,9 +214,17 @@ export class MachineSim extends EventEmitter<{ phase: [phase: MachinePhase] }> {
     let events = k.eventsUrl;
     const configUrl = k.ignitionUrl ?? (k.cloudInitBase ? `${k.cloudInitBase}user-data` : undefined);
     if (configUrl) {
-      const config = await this.get(configUrl, signal);
+      let config = await this.get(configUrl, signal);
+      // An Ignition installer then fetches the installed system's config (coreos-installer
+      // from its kernel argument, Flatcar's install script from the URL in it); a config that
+      // names none is the installed system's too.
+      const installedUrl = k.ignitionUrl && (k.installIgnitionUrl ?? installedIgnitionUrl(config ?? ""));
+      if (config !== undefined && installedUrl) {
+        texts.unshift(config);
+        config = await this.get(installedUrl, signal);
+      }
       if (config === undefined) {
-        const message = `could not fetch the config ${configUrl}`;
+        const message = `could not fetch the config ${installedUrl || configUrl}`;
         if (events) await this.post(events, { type: "install.failed", message }, signal);
         return this.enter(signal, "failed", message);
       }

@@ -143,7 +143,7 @@ export async function startBootServer(
     if (
       req.method === "GET" &&
       (m =
-        /^\/config\/([^/]+)\/(ignition\.json|cloud-init\/(user-data|meta-data|network-config|vendor-data))$/.exec(
+        /^\/config\/([^/]+)\/((?:installer-)?ignition\.json|cloud-init\/(user-data|meta-data|network-config|vendor-data))$/.exec(
           path,
         ))
     ) {
@@ -155,18 +155,14 @@ export async function startBootServer(
       const staged = session.staged;
       let body: string | undefined;
       if (m[2] === "ignition.json") body = staged.ignition;
+      else if (m[2] === "installer-ignition.json") body = staged.installerIgnition;
       else if (m[3] === "user-data") body = staged.cloudInit?.userData;
       else if (m[3] === "meta-data") body = staged.cloudInit?.metaData;
       else if (m[3] === "network-config") body = staged.cloudInit?.networkConfig;
       else if (m[3] === "vendor-data") body = staged.cloudInit ? "" : undefined;
       if (body === undefined) return send(res, 404, "no such config for this session\n");
       await report(token, "config.fetched", m[2]!);
-      return send(
-        res,
-        200,
-        body,
-        m[2] === "ignition.json" ? "application/json" : "text/plain; charset=utf-8",
-      );
+      return send(res, 200, body, m[2]!.endsWith(".json") ? "application/json" : "text/plain; charset=utf-8");
     }
 
     if (req.method === "POST" && (m = /^\/(phone-home|events)\/([^/]+)$/.exec(path))) {

@@ -71,8 +71,10 @@ export interface ImageSources {
 export interface StagedBoot {
   /** The iPXE script the machine gets by MAC. */
   ipxe: string;
-  /** Ignition config (JSON text) for Flatcar and Fedora CoreOS. */
+  /** Flatcar and Fedora CoreOS: the installed system's Ignition config (JSON text). */
   ignition?: string;
+  /** Flatcar and Fedora CoreOS: the installer's Ignition config. */
+  installerIgnition?: string;
   /** NoCloud seed for Ubuntu. */
   cloudInit?: { userData: string; metaData: string; networkConfig: string };
   /**

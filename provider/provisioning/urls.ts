@@ -5,7 +5,10 @@
 export interface BootServerUrls {
   /** iPXE chains here by MAC (DHCP hands out `${base}/boot/${mac}.ipxe` or ipxe's `${net0/mac}`). */
   ipxe(mac: string): string;
+  /** The installed system's Ignition config, which the installer writes onto the disk. */
   ignition(token: string): string;
+  /** The Ignition config Flatcar's PXE system or CoreOS's live system installs with. */
+  installerIgnition(token: string): string;
   /** NoCloud seed directory: `${cloudInit(token)}user-data`, `meta-data`, `network-config`. */
   cloudInit(token: string): string;
   /** POSTed by the installed OS once it is up: the Server is active from then on. */
@@ -19,6 +22,7 @@ export function bootServerUrls(base: string): BootServerUrls {
   return {
     ipxe: (mac) => `${b}/boot/${mac.toLowerCase()}.ipxe`,
     ignition: (token) => `${b}/config/${token}/ignition.json`,
+    installerIgnition: (token) => `${b}/config/${token}/installer-ignition.json`,
     cloudInit: (token) => `${b}/config/${token}/cloud-init/`,
     phoneHome: (token) => `${b}/phone-home/${token}`,
     events: (token) => `${b}/events/${token}`,

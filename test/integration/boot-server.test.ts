@@ -206,7 +206,7 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
     const { server, machine } = await claim(store, "org/p/dev/a");
     const token = randomBytes(24).toString("base64url");
     const urls = bootServerUrls(boot.url);
-    const ipxe = `#!ipxe\nkernel http://mirror/vmlinuz ignition.config.url=${urls.ignition(token)} baremetal.events=${urls.events(token)}\nboot\n`;
+    const ipxe = `#!ipxe\nkernel http://mirror/vmlinuz ignition.config.url=${urls.installerIgnition(token)} baremetal.events=${urls.events(token)}\nboot\n`;
     await store.transact((at) =>
       stageSession(
         {
@@ -214,7 +214,11 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
           serverId: server.id,
           machineId: machine.id,
           kind: "install",
-          staged: { ipxe, ignition: '{"ignition":{"version":"3.4.0"}}' },
+          staged: {
+            ipxe,
+            ignition: '{"ignition":{"version":"3.4.0"}}',
+            installerIgnition: '{"ignition":{"version":"3.3.0"}}',
+          },
         },
         "tester",
         at,
@@ -230,6 +234,7 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
     const other = await get(urls.ipxe("0c:c4:7a:00:00:02"));
     expect(other[1]).toMatch(/^#!ipxe\n.*\nexit\n$/s);
     expect(await get(urls.ignition(token))).toEqual([200, '{"ignition":{"version":"3.4.0"}}']);
+    expect(await get(urls.installerIgnition(token))).toEqual([200, '{"ignition":{"version":"3.3.0"}}']);
     expect((await get(`${urls.cloudInit(token)}user-data`))[0]).toBe(404);
     expect(await post(urls.events(token), JSON.stringify({ type: "install.started" }))).toBe(200);
     expect((await store.transact(() => sessionByToken(token), "read"))?.state).toBe("installing");
@@ -240,6 +245,7 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
     expect((await store.transact(() => sessionByToken(token), "read"))?.state).toBe("done");
     // Done: the config is no longer served and the machine boots from disk.
     expect((await get(urls.ignition(token)))[0]).toBe(404);
+    expect((await get(urls.installerIgnition(token)))[0]).toBe(404);
     expect((await get(urls.ipxe("0c:c4:7a:00:00:01")))[1]).toMatch(/exit/);
 
     const timeline = await store.transact(() => serverTimeline(server.id), "read");
@@ -247,6 +253,7 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
       "server.claim",
       "install.staged",
       "boot.fetched",
+      "config.fetched",
       "config.fetched",
       "install.started",
       "phone-home",

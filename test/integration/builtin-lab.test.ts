@@ -81,8 +81,18 @@ class BootServer {
           : mode === "cloud-init"
             ? // No baremetal.events=: the machine reports next to the phone-home URL.
               `autoinstall "ds=nocloud-net;s=${urls.cloudInit(token)}"`
-            : `ignition.config.url=${urls.ignition(token)} baremetal.events=${urls.events(token)}`;
+            : `ignition.config.url=${urls.installerIgnition(token)} baremetal.events=${urls.events(token)}`;
       return `#!ipxe\nkernel http://x/vmlinuz initrd=initrd console=ttyS0 ${args}\ninitrd http://x/initrd\nboot\n`;
+    }
+    if (method === "GET" && (m = /^\/config\/([^/]+)\/installer-ignition\.json$/.exec(path))) {
+      // As Flatcar's: a script that fetches the installed system's config and installs with it.
+      const script = `curl -o /tmp/ignition.json '${urls.ignition(m[1]!)}'\nflatcar-install -i /tmp/ignition.json\n`;
+      return JSON.stringify({
+        ignition: { version: "3.4.0" },
+        storage: {
+          files: [{ path: "/opt/install", contents: { source: `data:,${encodeURIComponent(script)}` } }],
+        },
+      });
     }
     if (method === "GET" && (m = /^\/config\/([^/]+)\/ignition\.json$/.exec(path))) {
       const unit = `[Service]\nExecStart=/usr/bin/curl -fsS -X POST ${urls.phoneHome(m[1]!)}\n`;
@@ -724,6 +734,7 @@ describe("the built-in lab", () => {
       expect(boot.seen(m.mac)).toEqual([
         `GET ${path(urls.ipxe(m.mac))}`,
         `GET /boot/stage2/${m.mac}.ipxe`,
+        `GET ${path(urls.installerIgnition(token))}`,
         `GET ${path(urls.ignition(token))}`,
         `POST ${path(urls.events(token))} {"type":"install.started"}`,
         `POST ${path(urls.phoneHome(token))}`,

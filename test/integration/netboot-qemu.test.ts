@@ -181,16 +181,16 @@ describe("netboot with a real iPXE in QEMU", () => {
       // iPXE fetched the kernel and initrd the script names from the mirror, and booted them
       // with its command line: the image found the Ignition URL, the events URL and the disk.
       expect(screen).toContain(
-        `baremetal-image: kernel up; ignition=${GUEST_HTTP}/config/${token}/ignition.json ` +
+        `baremetal-image: kernel up; ignition=${GUEST_HTTP}/config/${token}/installer-ignition.json ` +
           `events=${GUEST_HTTP}/events/${token} disk=/dev/sda`,
       );
       expect(screen).toContain(
-        `baremetal-image: ignition fetched (${Buffer.byteLength(staged.ignition!)} bytes)`,
+        `baremetal-image: ignition fetched (${Buffer.byteLength(staged.installerIgnition!)} bytes)`,
       );
       expect(events.slice(-4).map((e) => ({ action: e.action, detail: e.detail }))).toEqual([
         { action: "install.staged", detail: { machine: "r1-01" } },
         { action: "boot.fetched", detail: { message: `by ${MAC}` } },
-        { action: "config.fetched", detail: { message: "ignition.json" } },
+        { action: "config.fetched", detail: { message: "installer-ignition.json" } },
         { action: "install.started", detail: { message: "onto /dev/sda" } },
       ]);
       // The installer's report moved the session on, as the OS's own would.

@@ -126,8 +126,9 @@ describe("Ignition configs pass ignition-validate", () => {
 
   for (const os of ["flatcar_stable", "fedora_coreos_stable"] as const) {
     test(`${os}: ours, and ours with the user's config merged in and custom data: no errors, no warnings`, () => {
-      const plain = renderBoot(spec(os)).ignition!;
-      expect(validateIgnition(plain)).toEqual({ code: 0, out: "" });
+      const plain = renderBoot(spec(os));
+      expect(validateIgnition(plain.ignition!)).toEqual({ code: 0, out: "" });
+      expect(validateIgnition(plain.installerIgnition!)).toEqual({ code: 0, out: "" });
 
       const merged = renderBoot(
         spec(os, { userData: userConfig, customData: { rack: "r1" }, installDisk: "/dev/disk/by-id/nvme-x" }),

@@ -10,6 +10,7 @@ import {
   renderBoot,
   renderCloudInit,
   renderIgnition,
+  renderInstallerIgnition,
   renderIpxe,
   renderWipeIpxe,
 } from "../../provider/provisioning/render";
@@ -60,6 +61,7 @@ function spec(os: OperatingSystem, over: Partial<ProvisionSpec> = {}): Provision
 const urls = bootServerUrls(BOOT);
 const EVENTS = urls.events(TOKEN);
 const IGN = urls.ignition(TOKEN);
+const INSTALLER_IGN = urls.installerIgnition(TOKEN);
 const PHONE = urls.phoneHome(TOKEN);
 
 const refusal = (fn: () => unknown): string => {
@@ -80,11 +82,14 @@ interface IgnitionDoc {
   };
 }
 
-function ignitionOf(s: ProvisionSpec): {
+function ignitionOf(
+  s: ProvisionSpec,
+  render: (s: ProvisionSpec) => string = renderIgnition,
+): {
   doc: IgnitionDoc;
   files: Map<string, { mode: number; text: string }>;
 } {
-  const doc = JSON.parse(renderIgnition(s)) as IgnitionDoc;
+  const doc = JSON.parse(render(s)) as IgnitionDoc;
   const files = new Map(
     doc.storage.files.map((f) => {
       expect(f.contents.source.startsWith("data:,")).toBe(true);
@@ -93,6 +98,8 @@ function ignitionOf(s: ProvisionSpec): {
   );
   return { doc, files };
 }
+
+const installerOf = (s: ProvisionSpec) => ignitionOf(s, renderInstallerIgnition);
 
 const unit = (doc: IgnitionDoc, name: string) => {
   const u = doc.systemd.units.find((x) => x.name === name);
@@ -106,7 +113,7 @@ describe("iPXE scripts", () => {
       [
         "#!ipxe",
         `kernel ${IMAGES.flatcar}/flatcar_production_pxe.vmlinuz initrd=flatcar_production_pxe_image.cpio.gz ` +
-          `flatcar.first_boot=1 ignition.config.url=${IGN} baremetal.install_dev=/dev/sda baremetal.events=${EVENTS}`,
+          `flatcar.first_boot=1 ignition.config.url=${INSTALLER_IGN} baremetal.install_dev=/dev/sda baremetal.events=${EVENTS}`,
         `initrd ${IMAGES.flatcar}/flatcar_production_pxe_image.cpio.gz`,
         "boot",
         "",
@@ -114,7 +121,7 @@ describe("iPXE scripts", () => {
     );
   });
 
-  test("Fedora CoreOS: live kernel that installs itself with the same Ignition config", () => {
+  test("Fedora CoreOS: live kernel on the installer's Ignition config, installing the installed system's", () => {
     const fc = IMAGES.fedoraCoreos;
     expect(renderBoot(spec("fedora_coreos_stable", { installDisk: "/dev/nvme0n1" })).ipxe).toBe(
       [
@@ -122,7 +129,7 @@ describe("iPXE scripts", () => {
         `kernel ${fc}/fedora-coreos-live-kernel.x86_64 initrd=fedora-coreos-live-initramfs.x86_64.img ` +
           `coreos.live.rootfs_url=${fc}/fedora-coreos-live-rootfs.x86_64.img coreos.inst.install_dev=/dev/nvme0n1 ` +
           `coreos.inst.image_url=${fc}/fedora-coreos-metal.x86_64.raw.xz coreos.inst.ignition_url=${IGN} ` +
-          `ignition.firstboot ignition.platform.id=metal ignition.config.url=${IGN} baremetal.events=${EVENTS}`,
+          `ignition.firstboot ignition.platform.id=metal ignition.config.url=${INSTALLER_IGN} baremetal.events=${EVENTS}`,
         `initrd ${fc}/fedora-coreos-live-initramfs.x86_64.img`,
         "boot",
         "",
@@ -383,7 +390,7 @@ describe("Ignition", () => {
   });
 
   test("Flatcar installs itself onto the disk from the PXE boot and reports to the events URL", () => {
-    const { doc, files } = ignitionOf(
+    const { doc, files } = installerOf(
       spec("flatcar_stable", { installDisk: "/dev/disk/by-id/wwn-0x5000c500a1b2" }),
     );
     const installer = files.get("/opt/baremetal/install-flatcar")!;
@@ -402,7 +409,7 @@ describe("Ignition", () => {
   });
 
   test("Fedora CoreOS reports the install outcome around coreos-installer", () => {
-    const { doc } = ignitionOf(spec("fedora_coreos_stable"));
+    const { doc } = installerOf(spec("fedora_coreos_stable"));
     const ok = unit(doc, "baremetal-installed.service").contents!;
     expect(ok).toContain("Before=coreos-installer-reboot.service");
     expect(ok).toContain("WantedBy=coreos-installer.target");
@@ -433,6 +440,40 @@ describe("Ignition", () => {
     expect(source.startsWith("data:;base64,")).toBe(true);
     expect(Buffer.from(source.slice("data:;base64,".length), "base64").toString()).toBe(theirs);
     expect(files.get(CUSTOM_DATA_PATH)).toEqual({ mode: 0o600, text: '{\n  "rack": "r1"\n}\n' });
+  });
+
+  test("the user's config, custom data and the phone-home reach the installed system only", () => {
+    for (const os of ["flatcar_stable", "fedora_coreos_stable"] as const) {
+      const s = spec(os, {
+        userData: JSON.stringify({
+          ignition: { version: "3.4.0" },
+          storage: { disks: [{ device: "/dev/sdb" }] },
+        }),
+        customData: { rack: "r1" },
+      });
+      const installed = ignitionOf(s);
+      const installer = installerOf(s);
+      // The installer: no merge, no custom data, no phone-home, no root password; the installing units.
+      expect(installer.doc.ignition).toEqual({ version: IGNITION_SPEC_VERSION });
+      expect(installer.files.has(CUSTOM_DATA_PATH)).toBe(false);
+      expect(installer.doc.systemd.units.map((u) => u.name)).toEqual(
+        os === "flatcar_stable"
+          ? ["baremetal-install.service"]
+          : ["baremetal-installed.service", "baremetal-install-failed.service", "coreos-installer.service"],
+      );
+      expect(PHONE_HOME.exec(renderInstallerIgnition(s))).toBeNull();
+      expect(installer.doc.passwd.users).toEqual([{ name: "core", sshAuthorizedKeys: [KEY_A, KEY_B] }]);
+      // The installed system: the merge, custom data and phone-home; nothing that installs.
+      expect(installed.doc.ignition.config?.merge).toHaveLength(1);
+      expect(installed.files.has(CUSTOM_DATA_PATH)).toBe(true);
+      expect(installed.files.has("/opt/baremetal/install-flatcar")).toBe(false);
+      expect(installed.doc.systemd.units.map((u) => u.name)).toEqual(["baremetal-phone-home.service"]);
+      // Both: the same host name and network, so the installer reaches the boot server as the
+      // installed system will.
+      for (const [path, f] of installed.files) {
+        if (path !== CUSTOM_DATA_PATH) expect(installer.files.get(path)).toEqual(f);
+      }
+    }
   });
 
   test("userData that is not a mergeable Ignition config is refused", () => {
@@ -599,13 +640,13 @@ describe("cloud-init (Ubuntu autoinstall)", () => {
 
 describe("what the configs give away", () => {
   test("no secret but the password hash; the token only inside the machine's own URLs", () => {
-    const own = [IGN, PHONE, EVENTS, urls.cloudInit(TOKEN)];
+    const own = [IGN, INSTALLER_IGN, PHONE, EVENTS, urls.cloudInit(TOKEN)];
     for (const os of ["flatcar_stable", "fedora_coreos_stable", "ubuntu_22_04", "ubuntu_24_04"] as const) {
       const b = renderBoot(spec(os));
       // Ignition files are data: URLs; look at what they say.
-      const ignition = (b.ignition ?? "").replace(/"data:,([^"]*)"/g, (_, d: string) =>
-        JSON.stringify(decodeURIComponent(d)),
-      );
+      const ignition = [b.ignition ?? "", b.installerIgnition ?? ""]
+        .join("\n")
+        .replace(/"data:,([^"]*)"/g, (_, d: string) => JSON.stringify(decodeURIComponent(d)));
       const all = [b.ipxe, ignition, b.cloudInit?.userData ?? "", b.cloudInit?.networkConfig ?? ""].join(
         "\n",
       );
@@ -650,7 +691,7 @@ describe("refusals", () => {
 
   test("URLs with spaces, quotes or iPXE/shell syntax", () => {
     expect(boot({ urls: bootServerUrls("http://boot server") })).toBe(
-      `phone-home URL "http://boot server/phone-home/${TOKEN}" contains a space: URLs in boot configs may not ` +
+      `events URL "http://boot server/events/${TOKEN}" contains a space: URLs in boot configs may not ` +
         "contain whitespace, quotes, backslashes or any of $ ; # ` < > { } | ^ (iPXE, the kernel command line " +
         "or a shell would split or expand them)",
     );

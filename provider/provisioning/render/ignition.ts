@@ -1,8 +1,9 @@
-// The Ignition config for Flatcar and Fedora CoreOS. The same config serves two boots: the
-// installer environment (Flatcar's in-RAM PXE system, CoreOS's live system), which applies it
-// and installs the OS with it, and the installed system's first boot, which applies it for
-// good. Units that must run in only one of them are told apart by the installer's kernel
-// argument, which the installed system's command line never has.
+// Ignition configs for Flatcar and Fedora CoreOS, two per install. The installer's (applied by
+// Flatcar's in-RAM PXE system or CoreOS's live system) installs the OS and reports how that
+// went; the installed system's (written onto the disk by the installer, applied at its first
+// boot) is the machine's own: the user's merged config and custom data, and the phone-home.
+// The user's config never runs in the installer, where its units and disks would act on a
+// system about to be replaced, and the installer's units never reach the installed system.
 import type { ProvisionSpec } from "../spec";
 import {
   RenderError,
@@ -45,7 +46,8 @@ interface IgnitionUnit {
   dropins?: { name: string; contents: string }[];
 }
 
-export function renderIgnition(spec: ProvisionSpec): string {
+/** What both configs are built from, checked once. */
+function prepare(spec: ProvisionSpec) {
   const os = spec.operatingSystem;
   if (os !== "flatcar_stable" && os !== "fedora_coreos_stable") {
     throw new RenderError(`${os} is not configured with Ignition`);
@@ -55,33 +57,56 @@ export function renderIgnition(spec: ProvisionSpec): string {
   const keys = (spec.sshKeys ?? []).map(checkSshKey);
   const passwordHash = checkPasswordHash(spec.rootPasswordHash);
   const plan = planNetwork(spec);
-  const phoneHome = checkUrl("phone-home URL", spec.urls.phoneHome(token));
-  const events = checkUrl("events URL", spec.urls.events(token));
-  const disk = checkDisk(spec.installDisk ?? DEFAULT_INSTALL_DISK);
-
   const files: TextFile[] = [{ path: "/etc/hostname", contents: `${hostname}\n`, mode: 0o644 }];
   files.push(...(os === "flatcar_stable" ? networkdFiles(plan) : networkManagerFiles(plan)));
-  const custom = customDataFile(spec.customData);
-  if (custom) files.push(custom);
-  const units: IgnitionUnit[] = [phoneHomeUnit(phoneHomeCommand(phoneHome, token, hostname))];
-  if (os === "flatcar_stable") {
-    const ignitionUrl = checkUrl("Ignition URL", spec.urls.ignition(token));
-    files.push(flatcarInstallScript(spec, disk, ignitionUrl, events));
-    units.push(flatcarInstallUnit(disk));
-  } else {
-    units.push(...coreosInstallReportUnits(events, disk));
-  }
+  return {
+    os,
+    token,
+    hostname,
+    files,
+    events: checkUrl("events URL", spec.urls.events(token)),
+    // The image's own admin user on both OSes; Ignition adds keys to it.
+    core: { name: "core", ...(keys.length > 0 ? { sshAuthorizedKeys: keys } : {}) },
+    passwordHash,
+  };
+}
 
+/** The installed system's config: its host name, network, users, custom data, the user's config. */
+export function renderIgnition(spec: ProvisionSpec): string {
+  const { token, hostname, files, core, passwordHash } = prepare(spec);
+  const phoneHome = checkUrl("phone-home URL", spec.urls.phoneHome(token));
+  const custom = customDataFile(spec.customData);
   const merge = userConfig(spec.userData);
   const config = {
     ignition: { version: IGNITION_SPEC_VERSION, ...(merge ? { config: { merge: [merge] } } : {}) },
-    passwd: {
-      users: [
-        // The image's own admin user on both OSes; Ignition adds keys to it.
-        { name: "core", ...(keys.length > 0 ? { sshAuthorizedKeys: keys } : {}) },
-        { name: "root", passwordHash },
-      ],
-    },
+    passwd: { users: [core, { name: "root", passwordHash }] },
+    storage: { files: [...files, ...(custom ? [custom] : [])].map(ignitionFile) },
+    systemd: { units: [phoneHomeUnit(phoneHomeCommand(phoneHome, token, hostname))] },
+  };
+  return JSON.stringify(config, null, 2) + "\n";
+}
+
+/**
+ * The installer's config: the same host name, network and SSH keys (an install that hangs can
+ * be looked into), and what installs the OS and reports. The root password is the installed
+ * system's only, so its hash is in one config, not two. Flatcar's PXE
+ * system runs flatcar-install with the installed system's config; CoreOS's live system runs
+ * coreos-installer with it, from `coreos.inst.ignition_url`.
+ */
+export function renderInstallerIgnition(spec: ProvisionSpec): string {
+  const { os, token, files, core, events } = prepare(spec);
+  const disk = checkDisk(spec.installDisk ?? DEFAULT_INSTALL_DISK);
+  let units: IgnitionUnit[];
+  if (os === "flatcar_stable") {
+    const installed = checkUrl("Ignition URL", spec.urls.ignition(token));
+    files.push(flatcarInstallScript(spec, disk, installed, events));
+    units = [flatcarInstallUnit(disk)];
+  } else {
+    units = coreosInstallReportUnits(events, disk);
+  }
+  const config = {
+    ignition: { version: IGNITION_SPEC_VERSION },
+    passwd: { users: [core] },
     storage: { files: files.map(ignitionFile) },
     systemd: { units },
   };
@@ -102,7 +127,7 @@ function phoneHomeUnit(command: string): IgnitionUnit {
     "Description=Tell the boot server this machine is up",
     "Wants=network-online.target",
     "After=network-online.target",
-    "# Only the installed system reports, not the installer environment, and only once.",
+    "# Only the installed system reports, and only once (also if a live system applied it).",
     "ConditionKernelCommandLine=!baremetal.install_dev",
     "ConditionKernelCommandLine=!coreos.inst.install_dev",
     `ConditionPathExists=!${PHONED_HOME}`,

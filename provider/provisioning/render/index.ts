@@ -4,7 +4,7 @@ import type { ProvisionSpec, StagedBoot } from "../spec";
 import { RenderError, checkHostname } from "./checks";
 import { renderCloudInit } from "./cloud-init";
 import { isUbuntu } from "./images";
-import { renderIgnition, userConfig } from "./ignition";
+import { renderIgnition, renderInstallerIgnition, userConfig } from "./ignition";
 import { withUserData } from "./user-data";
 import { renderIpxe } from "./ipxe";
 
@@ -24,8 +24,8 @@ export function renderBoot(spec: ProvisionSpec): StagedBoot {
     return { ipxe: renderIpxe(spec, {}), handoff: true };
   }
   if (os === "flatcar_stable" || os === "fedora_coreos_stable") {
-    const ignition = renderIgnition(spec);
-    return { ipxe: renderIpxe(spec, { ignition }), ignition };
+    const staged = { ignition: renderIgnition(spec), installerIgnition: renderInstallerIgnition(spec) };
+    return { ipxe: renderIpxe(spec, staged), ...staged };
   }
   if (isUbuntu(os)) {
     const cloudInit = renderCloudInit(spec);
@@ -37,6 +37,6 @@ export function renderBoot(spec: ProvisionSpec): StagedBoot {
 export { RenderError } from "./checks";
 export { renderCloudInit, UBUNTU_USER, type CloudInitSeed } from "./cloud-init";
 export { CUSTOM_DATA_PATH } from "./custom-data";
-export { renderIgnition, IGNITION_SPEC_VERSION } from "./ignition";
+export { renderIgnition, renderInstallerIgnition, IGNITION_SPEC_VERSION } from "./ignition";
 export { renderIpxe, renderWipeIpxe, DEFAULT_INSTALL_DISK } from "./ipxe";
 export { USER_SCRIPT_PATH } from "./user-data";

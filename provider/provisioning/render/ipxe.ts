@@ -19,18 +19,20 @@ export function renderIpxe(spec: ProvisionSpec, staged: Omit<StagedBoot, "ipxe">
   const disk = checkDisk(spec.installDisk ?? DEFAULT_INSTALL_DISK);
 
   if (os === "flatcar_stable" || os === "fedora_coreos_stable") {
-    if (staged.ignition === undefined) throw new RenderError(`${os} boots with Ignition, but none is staged`);
+    if (staged.ignition === undefined || staged.installerIgnition === undefined)
+      throw new RenderError(`${os} boots with Ignition, but none is staged`);
     const ignition = checkUrl("Ignition URL", spec.urls.ignition(token));
+    const installer = checkUrl("installer's Ignition URL", spec.urls.installerIgnition(token));
     if (os === "flatcar_stable") {
       const f = flatcarFiles(spec.images);
-      // Flatcar's PXE image runs from RAM; the Ignition config installs it onto the disk
-      // (baremetal.install_dev marks this boot as the installer; the installed one lacks it).
+      // Flatcar's PXE image runs from RAM; the installer's Ignition config installs it onto the
+      // disk (baremetal.install_dev marks this boot as the installer; the installed one lacks it).
       return script(
         f.kernel,
         [
           `initrd=${basename(f.initrd)}`,
           "flatcar.first_boot=1",
-          `ignition.config.url=${ignition}`,
+          `ignition.config.url=${installer}`,
           `baremetal.install_dev=${disk}`,
           `baremetal.events=${events}`,
         ],
@@ -38,9 +40,9 @@ export function renderIpxe(spec: ProvisionSpec, staged: Omit<StagedBoot, "ipxe">
       );
     }
     const f = fedoraCoreosFiles(spec.images);
-    // The live system installs itself (coreos.inst.*) with the same config for the installed
-    // system; ignition.firstboot and the platform are what a live PXE boot needs to run Ignition
-    // on ignition.config.url itself.
+    // The live system runs Ignition on the installer's config (ignition.firstboot and the
+    // platform are what a live PXE boot needs for that) and installs itself (coreos.inst.*) with
+    // the installed system's config.
     return script(
       f.kernel,
       [
@@ -51,7 +53,7 @@ export function renderIpxe(spec: ProvisionSpec, staged: Omit<StagedBoot, "ipxe">
         `coreos.inst.ignition_url=${ignition}`,
         "ignition.firstboot",
         "ignition.platform.id=metal",
-        `ignition.config.url=${ignition}`,
+        `ignition.config.url=${installer}`,
         `baremetal.events=${events}`,
       ],
       [f.initrd],
