@@ -134,6 +134,16 @@ const RESERVATION_SELECT = `
 
 const now = () => new Date().toISOString();
 
+// SQLite's busy handler sleeps in the calling thread, and with better-sqlite3 that thread is the
+// event loop: while another process held the write lock, the boot server answered no machine
+// and the provider no engine call. So SQLite waits only briefly itself, and longer waits
+// happen between attempts here, with the event loop free. A lock held past BUSY_WAIT_MS
+// (another process stuck in a transaction) fails the call, naming the store.
+const BUSY_SPIN_MS = 20;
+const BUSY_WAIT_MS = 30_000;
+const isBusy = (e: unknown) => /^SQLITE_BUSY/.test(String((e as { code?: unknown } | null)?.code ?? ""));
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
@@ -141,18 +151,25 @@ export class SqliteStore implements Store {
   // properties for each db.transaction(), and the provider runs thousands of small ones.
   private readonly tx: Database.Transaction<(fn: () => unknown) => unknown>;
 
-  constructor(readonly file: string) {
+  constructor(
+    readonly file: string,
+    private readonly busyWaitMs = BUSY_WAIT_MS,
+  ) {
     if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file);
+    // Opening waits as long as it must (a new file's WAL mode takes it over for a moment):
+    // nothing else runs in this process before the store is open.
+    this.db.pragma(`busy_timeout = ${busyWaitMs}`);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");
     this.db.pragma("foreign_keys = ON");
     // 32 MB of page cache (the default is 2 MB): a pool with 100,000 reservations keeps the
     // pages an allocation walks in memory instead of reading them back from the OS each time.
     this.db.pragma("cache_size = -32768");
-    // Other processes (parallel `pulumi up`s, the CLI) write too: wait for them, do not fail.
-    this.db.pragma("busy_timeout = 30000");
     this.tx = this.db.transaction((fn: () => unknown) => fn());
+    // Other processes (parallel `pulumi up`s, the CLI, the boot server) write too: wait for
+    // them, do not fail; see BUSY_SPIN_MS.
+    this.db.pragma(`busy_timeout = ${Math.min(BUSY_SPIN_MS, busyWaitMs)}`);
     // What PostgreSQL's bm_inventory_hold() waits for, SQLite's one writer at a time has done.
     this.db.function("bm_inventory_hold", () => 1);
   }
@@ -184,18 +201,44 @@ export class SqliteStore implements Store {
     return s;
   }
 
-  private write<T>(fn: () => T): T {
-    return this.tx.immediate(fn) as T;
+  /** A write transaction (BEGIN IMMEDIATE): the write lock from its start, so it never deadlocks. */
+  private write<T>(fn: () => T): Promise<T> {
+    return this.unbusy(() => this.tx.immediate(fn) as T);
   }
 
   /** A read transaction (BEGIN DEFERRED): its statements see one snapshot. */
-  private read<T>(fn: () => T): T {
-    return this.tx.deferred(fn) as T;
+  private read<T>(fn: () => T): Promise<T> {
+    return this.unbusy(() => this.tx.deferred(fn) as T);
+  }
+
+  /**
+   * Runs a whole transaction again while another process holds the lock it needs. A busy
+   * transaction was rolled back before anything was written, and `fn` starts from scratch.
+   */
+  private async unbusy<T>(attempt: () => T): Promise<T> {
+    const started = Date.now();
+    for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
+      try {
+        return attempt();
+      } catch (e) {
+        if (!isBusy(e)) throw e;
+        const waited = Date.now() - started;
+        if (waited >= this.busyWaitMs) {
+          throw new Error(
+            `the store ${this.location} is busy: another process has held its write lock for ${(waited / 1000).toFixed(1)} s`,
+            { cause: e },
+          );
+        }
+        await pause(Math.min(delay, this.busyWaitMs - waited));
+      }
+    }
   }
 
   async migrationState(): Promise<MigrationState> {
-    this.db.exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    await this.unbusy(() =>
+      this.db.exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+      ),
     );
     const applied = this.db
       .prepare("SELECT version, name, applied_at AS appliedAt FROM schema_migrations ORDER BY version")
@@ -208,7 +251,7 @@ export class SqliteStore implements Store {
     refuseNewer(state, this.location);
     for (const m of SQLITE_MIGRATIONS) {
       if (m.version <= state.current) continue;
-      this.write(() => {
+      await this.write(() => {
         // Another process may have applied it since we looked.
         if (this.db.prepare("SELECT 1 FROM schema_migrations WHERE version = ?").get(m.version)) return;
         this.db.exec(m.sql);
@@ -293,7 +336,7 @@ export class SqliteStore implements Store {
   }
 
   async removePool(name: string, actor: string): Promise<void> {
-    this.write(() => {
+    await this.write(() => {
       const pool = this.sql("SELECT * FROM pools WHERE name = ?").get(name) as PoolRow | undefined;
       if (!pool) throw msg.poolMissing(name);
       const used = this.sql("SELECT count(*) AS n FROM reservations WHERE pool_id = ?").get(pool.id) as {
@@ -726,7 +769,7 @@ export class SqliteStore implements Store {
   }
 
   async applyInventory(changes: InventoryChange[], actor: string): Promise<void> {
-    this.write(() => this.runOp(applyInventory(changes, actor, now())));
+    await this.write(() => this.runOp(applyInventory(changes, actor, now())));
   }
 
   async getMachine(id: string): Promise<MachineRecord | undefined> {
