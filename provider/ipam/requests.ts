@@ -2,6 +2,7 @@
 import { Block, familyBits, formatCidr, overlaps, parseCidr } from "./cidr";
 import { IpamError } from "./errors";
 import { poolExists, poolOverlap } from "./messages";
+import { checkPoolSpace } from "./special-ranges";
 import type { BlockRequest, NewPool, Pool, PoolType } from "../store/store";
 import { POOL_TYPES, poolTypeFamily } from "../store/store";
 import { NAME, NAME_RULE } from "../names";
@@ -37,6 +38,7 @@ export function checkNewPool(pool: NewPool, existing: Pool[]): Block {
       `pool ${pool.name}: ${pool.cidr} is IPv${block.family}, but a ${pool.type} pool holds IPv${family}`,
     );
   }
+  checkPoolSpace(pool.name, pool.type, block);
   if (pool.type === "global_ipv4" && pool.facility !== null) {
     throw new IpamError("InvalidRequest", `pool ${pool.name}: a global_ipv4 pool has no facility`);
   }

@@ -106,6 +106,48 @@ describe.each(backends)("store on $name", (backend) => {
     expect((await store.listFacilities()).map((f) => f.code)).toEqual(["lab1"]);
   });
 
+  test("pools: space their type cannot hold is refused by name (private in public, never a host's)", async () => {
+    const refusal = async (type: "public_ipv4" | "private_ipv4" | "public_ipv6", cidr: string) => {
+      const e = await errorOf(
+        store.addPool({ name: "px", type, cidr, facility: "lab1", project: null }, "t"),
+      );
+      return `${e.code}: ${e.message}`;
+    };
+    expect(await refusal("public_ipv4", "192.168.10.0/24")).toBe(
+      "InvalidCidr: pool px: 192.168.10.0/24 is in 192.168.0.0/16, private address space (RFC 1918): " +
+        "a public_ipv4 pool holds only public addresses; use a private_ipv4 pool",
+    );
+    expect(await refusal("public_ipv4", "96.0.0.0/3")).toBe(
+      "InvalidCidr: pool px: 96.0.0.0/3 takes in 100.64.0.0/10, shared address space for carrier-grade NAT " +
+        "(RFC 6598): a public_ipv4 pool holds only public addresses; use a private_ipv4 pool",
+    );
+    expect(await refusal("public_ipv6", "fd00:1::/48")).toBe(
+      "InvalidCidr: pool px: fd00:1::/48 is in fc00::/7, unique local address space (RFC 4193): " +
+        "a public_ipv6 pool holds only public addresses; there is no private IPv6 pool type",
+    );
+    expect(await refusal("private_ipv4", "127.0.0.0/24")).toBe(
+      "InvalidCidr: pool px: 127.0.0.0/24 is in 127.0.0.0/8, loopback (RFC 1122), never a host's address: " +
+        "no pool may hold it",
+    );
+    expect(await refusal("private_ipv4", "169.254.0.0/16")).toMatch(/link-local .* no pool may hold it$/);
+    expect(await refusal("public_ipv6", "ff02::/16")).toMatch(/multicast .* no pool may hold it$/);
+    expect((await store.listPools()).map((p) => p.name)).toEqual(["lab1-private"]);
+    // Public space in a private pool, and documentation and benchmarking space in public ones
+    // (labs and examples stand them in for real public space), are taken.
+    for (const [type, cidr] of [
+      ["private_ipv4", "203.0.113.0/24"],
+      ["public_ipv4", "198.18.0.0/15"],
+      ["public_ipv4", "192.0.2.0/24"],
+      ["public_ipv6", "2001:db8::/48"],
+    ] as const) {
+      await store.addPool(
+        { name: `p-${cidr.replace(/[^0-9a-f]/g, "-")}`, type, cidr, facility: "lab1", project: null },
+        "t",
+      );
+    }
+    expect(await store.listPools()).toHaveLength(5);
+  });
+
   test("a pool in use cannot be removed; an empty one goes with its free blocks", async () => {
     const a = await store.allocate(req());
     const inUse = await errorOf(store.removePool("lab1-private", "t"));
