@@ -33,6 +33,9 @@ const RANGES: Range[] = [
   range("ff00::/8", "multicast (RFC 4291), never a host's address", true),
 ];
 
+// IANA has allocated only this for global unicast; the rest of IPv6 is reserved or special.
+const GLOBAL_UNICAST_V6 = parseCidr("2000::/3");
+
 const PRIVATE_TYPE: Record<PoolType, boolean> = {
   private_ipv4: true,
   public_ipv4: false,
@@ -53,6 +56,13 @@ export function checkPoolSpace(name: string, type: PoolType, block: Block): void
           ? "no pool may hold it"
           : `a ${type} pool holds only public addresses; ` +
             (block.family === 4 ? "use a private_ipv4 pool" : "there is no private IPv6 pool type")),
+    );
+  }
+  if (type === "public_ipv6" && !(block.prefix >= 3 && overlaps(GLOBAL_UNICAST_V6, block))) {
+    throw new IpamError(
+      "InvalidCidr",
+      `pool ${name}: ${formatCidr(block)} is outside 2000::/3, IPv6's global unicast space (RFC 4291): ` +
+        "a public_ipv6 pool holds only public addresses",
     );
   }
 }

@@ -86,10 +86,11 @@ const action: fc.Arbitrary<Action> = fc.oneof(
 
 const POOLS = [
   { type: "private_ipv4" as const, base: (run: number) => `10.${run >> 8}.${run & 255}.0/24` },
-  // High bits set: the arithmetic must be exact over all 128 bits.
+  // Bits far above 64 set (global unicast space ends at 3fff::): the arithmetic must be exact
+  // over all 128 bits.
   {
     type: "public_ipv6" as const,
-    base: (run: number) => `fd00:ffff:ffff:ffff:ffff:ffff:${run.toString(16)}:ff00/120`,
+    base: (run: number) => `3fff:ffff:ffff:ffff:ffff:ffff:${run.toString(16)}:ff00/120`,
   },
 ];
 

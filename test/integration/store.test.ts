@@ -125,6 +125,13 @@ describe.each(backends)("store on $name", (backend) => {
       "InvalidCidr: pool px: fd00:1::/48 is in fc00::/7, unique local address space (RFC 4193): " +
         "a public_ipv6 pool holds only public addresses; there is no private IPv6 pool type",
     );
+    expect(await refusal("public_ipv6", "f000::/8")).toBe(
+      "InvalidCidr: pool px: f000::/8 is outside 2000::/3, IPv6's global unicast space (RFC 4291): " +
+        "a public_ipv6 pool holds only public addresses",
+    );
+    expect(await refusal("public_ipv6", "::/0")).toMatch(
+      /^InvalidCidr: pool px: ::\/0 takes in ::\/8, reserved/,
+    );
     expect(await refusal("private_ipv4", "127.0.0.0/24")).toBe(
       "InvalidCidr: pool px: 127.0.0.0/24 is in 127.0.0.0/8, loopback (RFC 1122), never a host's address: " +
         "no pool may hold it",
