@@ -46,7 +46,7 @@ interface IgnitionUnit {
   dropins?: { name: string; contents: string }[];
 }
 
-/** What both configs are built from, checked once. */
+/** What both configs are built from, checked. */
 function prepare(spec: ProvisionSpec) {
   const os = spec.operatingSystem;
   if (os !== "flatcar_stable" && os !== "fedora_coreos_stable") {
@@ -88,10 +88,10 @@ export function renderIgnition(spec: ProvisionSpec): string {
 
 /**
  * The installer's config: the same host name, network and SSH keys (an install that hangs can
- * be looked into), and what installs the OS and reports. The root password is the installed
- * system's only, so its hash is in one config, not two. Flatcar's PXE
- * system runs flatcar-install with the installed system's config; CoreOS's live system runs
- * coreos-installer with it, from `coreos.inst.ignition_url`.
+ * be looked into), and what installs the OS and reports. Flatcar's PXE system runs
+ * flatcar-install with the installed system's config; CoreOS's live system runs
+ * coreos-installer with it, from `coreos.inst.ignition_url`. The root password is the
+ * installed system's only, so its hash is in one config, not two.
  */
 export function renderInstallerIgnition(spec: ProvisionSpec): string {
   const { os, token, files, core, events } = prepare(spec);
