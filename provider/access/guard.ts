@@ -81,12 +81,17 @@ export async function guarded<T>(
     yield* authorized(m.project, actor, m.permission);
     yield* appendAudit(entry("started", m.id, undefined, []));
   };
-  // A refusal is in the log too, on its own: the check's transaction rolled back. Best
-  // effort: PostgreSQL takes entries only from the project's members, so not a stranger's.
+  // A refusal is in the log too, on its own: the check's transaction rolled back. PostgreSQL
+  // takes a project's entries only from its members: a stranger's goes in without the project
+  // (operators see it; the project's members are not shown what a stranger wrote), naming it in
+  // `after`. Best effort: the refusal is what the caller gets either way.
   const refused = async (e: AccessError) => {
     const refusal = entry("finished", m.id, undefined, []);
-    refusal.after = { refused: `${e.code}: ${e.message}` };
-    await ctx.store.transact(() => appendAudit(refusal)).catch(() => undefined);
+    const why = `${e.code}: ${e.message}`;
+    const write = (a: AuditEntry) => ctx.store.transact(() => appendAudit(a));
+    await write({ ...refusal, after: { refused: why } })
+      .catch(() => write({ ...refusal, project: null, after: { refused: why, project: m.project } }))
+      .catch(() => undefined);
   };
   if (!options.opensItself) {
     try {

@@ -596,5 +596,15 @@ test("through the provider, a login acts as itself: its own project works, anoth
   // To carol, project B does not even show.
   expect(refused.code).toBe("ProjectNotFound");
   expect(refused.message).toContain(`project: b does not exist, or ${USERS.carol} is not a member`);
+  // The refusal is logged in carol's name, without the project (B's members are not shown what
+  // a stranger wrote), for operators to see.
+  const all = await admin.transact(() => readAudit({}), "read");
+  expect(all.filter((e) => e.actor === USERS.carol && e.project === null)).toEqual([
+    expect.objectContaining({
+      action: "create",
+      stage: "finished",
+      after: { refused: `ProjectNotFound: ${refused.message}`, project: "b" },
+    }),
+  ]);
   await ipReservation.remove(r.id, r.outs);
 });
