@@ -20,10 +20,8 @@ export type AssignRequest = { prefixLength: number } | { block: Block };
  * The first address a server may get: on a point-to-point /31 or /127 both addresses are
  * usable, but the first is the router's (the gateway), so a server gets the other one.
  */
-function firstHost(reservation: Block): bigint {
-  const hosts = hostRange(reservation);
-  return hosts.from === hosts.gateway ? hosts.from + 1n : hosts.from;
-}
+const firstHost = (hosts: ReturnType<typeof hostRange>): bigint =>
+  hosts.from === hosts.gateway ? hosts.from + 1n : hosts.from;
 
 /** `taken` must be sorted by network. */
 export function pickAssignment(reservation: Block, taken: Block[], want: AssignRequest): Block {
@@ -35,7 +33,7 @@ export function pickAssignment(reservation: Block, taken: Block[], want: AssignR
       throw new IpamError("InvalidRequest", `${formatCidr(b)} is not inside reservation ${where}`);
     }
     const hosts = hostRange(reservation);
-    const first = firstHost(reservation);
+    const first = firstHost(hosts);
     const hostsAre = `hosts are ${formatAddress(b.family, first)} to ${formatAddress(b.family, hosts.to)}`;
     if (b.prefix === bits) {
       if (b.network < first || b.network > hosts.to) {
@@ -84,7 +82,8 @@ export function pickAssignment(reservation: Block, taken: Block[], want: AssignR
   } else {
     // A host address, or a subnet routed to the server, comes from the block's hosts: its
     // network, gateway and broadcast addresses stay the block's and its router's.
-    [candidate, end] = [firstHost(reservation), hostRange(reservation).to];
+    const hosts = hostRange(reservation);
+    [candidate, end] = [firstHost(hosts), hosts.to];
     if (candidate % size !== 0n) candidate += size - (candidate % size);
   }
   // First fit: jump past each assignment in the way; at most one step per assignment.

@@ -36,18 +36,11 @@ const RANGES: Range[] = [
 // IANA has allocated only this for global unicast; the rest of IPv6 is reserved or special.
 const GLOBAL_UNICAST_V6 = parseCidr("2000::/3");
 
-const PRIVATE_TYPE: Record<PoolType, boolean> = {
-  private_ipv4: true,
-  public_ipv4: false,
-  public_ipv6: false,
-  global_ipv4: false,
-};
-
 /** Refuses (InvalidCidr) a pool block that overlaps space its type cannot hold, naming both. */
 export function checkPoolSpace(name: string, type: PoolType, block: Block): void {
   for (const r of RANGES) {
     if (r.block.family !== block.family || !overlaps(r.block, block)) continue;
-    if (!r.never && PRIVATE_TYPE[type]) continue;
+    if (!r.never && type === "private_ipv4") continue;
     const whole = block.prefix >= r.block.prefix;
     throw new IpamError(
       "InvalidCidr",

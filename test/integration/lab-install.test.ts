@@ -2,42 +2,14 @@
 // real boot server: what the machine ran as its installer, what it installed, and the timeline.
 // For Flatcar and Fedora CoreOS the installer applies one Ignition config and writes another,
 // the installed system's, which alone holds the user's config and the phone-home.
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { startLabSite, type LabSite } from "../../cli/lab-site";
-import { resolveConfig } from "../../provider/config";
 import { ServerInputs } from "../../provider/servers/inputs";
 import { createServer, deleteServer } from "../../provider/servers/lifecycle";
 import { serverTimeline } from "../../provider/store/servers-sql";
+import { labSiteForFile } from "../helpers/lab-site";
 
 jest.setTimeout(120_000);
 
-const OPS = "ops@example.com";
-let dir: string;
-let site: LabSite;
-let location: string;
-
-beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "baremetal-lab-install-"));
-  const file = path.join(dir, "state.db");
-  location = `sqlite:${file}`;
-  site = await startLabSite({ storeFile: file, machines: 1, installTimeMs: 100, owners: [OPS] });
-  for (const [k, v] of Object.entries(site.env)) process.env[k] = v;
-});
-
-afterAll(async () => {
-  await site?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-const ctx = () => ({
-  store: site.store,
-  config: resolveConfig(
-    (k) =>
-      ({ "baremetal:store": location, "baremetal:bootServerUrl": site.boot.url, "baremetal:actor": OPS })[k],
-  ),
-});
+const lab = labSiteForFile("lab-install", { machines: 1, installTimeMs: 100 });
 
 const USER_IGNITION = JSON.stringify({
   ignition: { version: "3.4.0" },
@@ -61,12 +33,12 @@ test.each([
       provisionTimeoutSeconds: 30,
     });
     const owner = `org/p/s/${os}`;
-    const p = await createServer(ctx(), inputs, owner);
+    const p = await createServer(lab.ctx(), inputs, owner);
     try {
       expect(p.server.state).toBe("active");
-      const timeline = await site.store.transact(() => serverTimeline(p.server.id), "read");
+      const timeline = await lab.site.store.transact(() => serverTimeline(p.server.id), "read");
       const fetched = timeline.filter((t) => t.action === "config.fetched").map((t) => t.detail);
-      const installed = site.lab.machine(p.machine.id).sim.installedWith!;
+      const installed = lab.site.lab.machine(p.machine.id).sim.installedWith!;
       if (os === "ubuntu_24_04") {
         expect(fetched).toEqual([{ message: "cloud-init/user-data" }]);
         // autoinstall drives the installer; the user's cloud-config rides inside, for the installed system.
@@ -82,7 +54,7 @@ test.each([
       }
       expect(timeline.filter((t) => t.action === "phone-home")).toHaveLength(1);
     } finally {
-      await deleteServer(ctx(), p.server, inputs, owner);
+      await deleteServer(lab.ctx(), p.server, inputs, owner);
     }
   },
 );

@@ -3,23 +3,17 @@
 // from the command line exactly as the resource's delete would: wiped, ports reset, addresses
 // released, the machine back in the pool, checked against the operator's role and audited.
 import { execFile } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { REPO } from "../../cli/example-stack";
-import { startLabSite, type LabSite } from "../../cli/lab-site";
-import { resolveConfig } from "../../provider/config";
 import { ServerInputs } from "../../provider/servers/inputs";
 import { createServer } from "../../provider/servers/lifecycle";
 import { readAudit } from "../../provider/store/projects-sql";
 import { listServers, serverTimeline } from "../../provider/store/servers-sql";
+import { OPS, labSiteForFile } from "../helpers/lab-site";
 
 jest.setTimeout(120_000);
 
-const OPS = "ops@example.com";
-let dir: string;
-let site: LabSite;
-let location: string;
+const lab = labSiteForFile("server-cli", { machines: 2, installTimeMs: 200 });
 
 /** The CLI in a child process; asynchronously, as the lab it talks to runs in this one. */
 function cli(
@@ -29,14 +23,14 @@ function cli(
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [path.join(REPO, "bin/cli/main.js"), "server", ...args, "--store", location],
+      [path.join(REPO, "bin/cli/main.js"), "server", ...args, "--store", lab.location],
       {
         encoding: "utf8",
         env: {
           ...process.env,
-          ...site.env,
+          ...lab.site.env,
           BAREMETAL_ACTOR: actor,
-          BAREMETAL_BOOT_SERVER_URL: site.boot.url,
+          BAREMETAL_BOOT_SERVER_URL: lab.site.boot.url,
         },
         timeout: 60_000,
       },
@@ -46,20 +40,8 @@ function cli(
   });
 }
 
-beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "baremetal-server-cli-"));
-  const file = path.join(dir, "state.db");
-  location = `sqlite:${file}`;
-  site = await startLabSite({ storeFile: file, machines: 2, installTimeMs: 200, owners: [OPS] });
-  for (const [k, v] of Object.entries(site.env)) process.env[k] = v;
-});
-
 /** A server on the lab, made as the provider makes one, under `owner`. */
 function makeServer(hostname: string, owner: string, extra: Record<string, unknown> = {}) {
-  const config = resolveConfig(
-    (k) =>
-      ({ "baremetal:store": location, "baremetal:bootServerUrl": site.boot.url, "baremetal:actor": OPS })[k],
-  );
   const inputs = ServerInputs.parse({
     project: "demo",
     facility: "lab",
@@ -69,20 +51,15 @@ function makeServer(hostname: string, owner: string, extra: Record<string, unkno
     provisionTimeoutSeconds: 30,
     ...extra,
   });
-  return createServer({ store: site.store, config }, inputs, owner);
+  return createServer(lab.ctx(), inputs, owner);
 }
-
-afterAll(async () => {
-  await site?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
 
 test("an orphaned server is listed by its owner key and deleted from the command line", async () => {
   // A server its stack will never come back for: made here the way a run makes one.
   const p = await makeServer("orphan", "org/quickstart/crashed/orphan", {
     customData: { dbPassword: "s3cret-custom" },
   });
-  expect(site.lab.vlanOf(p.machine.id)).toBe(10);
+  expect(lab.site.lab.vlanOf(p.machine.id)).toBe(10);
 
   const listed = await cli(["list", "--json"]);
   expect(listed.stderr).toBe("");
@@ -107,13 +84,13 @@ test("an orphaned server is listed by its owner key and deleted from the command
   );
 
   // Nothing of it is left, and it went the way a destroy goes: wiped first.
-  expect(await site.store.transact(() => listServers(), "read")).toEqual([]);
-  expect(await site.store.listAssignments({ server: p.server.id })).toEqual([]);
-  const machine = (await site.store.inventory()).machines.find((m) => m.id === p.machine.id)!;
+  expect(await lab.site.store.transact(() => listServers(), "read")).toEqual([]);
+  expect(await lab.site.store.listAssignments({ server: p.server.id })).toEqual([]);
+  const machine = (await lab.site.store.inventory()).machines.find((m) => m.id === p.machine.id)!;
   expect(machine).toMatchObject({ state: "available", owner: null });
-  expect(site.lab.vlanOf(p.machine.id)).toBeUndefined();
-  expect(site.lab.machine(p.machine.id).sim.history().join("\n")).toMatch(/wipe\.done/);
-  const audit = await site.store.transact(() => readAudit({ project: "demo" }), "read");
+  expect(lab.site.lab.vlanOf(p.machine.id)).toBeUndefined();
+  expect(lab.site.lab.machine(p.machine.id).sim.history().join("\n")).toMatch(/wipe\.done/);
+  const audit = await lab.site.store.transact(() => readAudit({ project: "demo" }), "read");
   const deletes = audit.filter(
     (e) => e.resource === `Server:${p.server.id}` && e.action === "delete" && e.stage === "finished",
   );
@@ -133,7 +110,7 @@ test("an orphaned server is listed by its owner key and deleted from the command
 test("a server deleted with wipeOnDelete false leaves its machine in quarantine, never back in the pool", async () => {
   const p = await makeServer("scratch", "org/quickstart/dev/scratch", { wipeOnDelete: false });
   const wipes = () =>
-    site.lab
+    lab.site.lab
       .machine(p.machine.id)
       .sim.history()
       .filter((h) => h.includes("wipe.done")).length;
@@ -145,10 +122,10 @@ test("a server deleted with wipeOnDelete false leaves its machine in quarantine,
   );
   const wipesAfter = wipes();
   expect(wipesAfter).toBe(wipesBefore); // not wiped: delete did not wait for one
-  const machine = (await site.store.inventory()).machines.find((m) => m.id === p.machine.id)!;
+  const machine = (await lab.site.store.inventory()).machines.find((m) => m.id === p.machine.id)!;
   expect(machine).toMatchObject({ state: "quarantine", owner: null });
-  expect(site.lab.machine(p.machine.id).system.powerState).toBe("Off");
-  await site.store.setMachineState(machine.id, ["quarantine"], "available", "wiped by hand", "ops");
+  expect(lab.site.lab.machine(p.machine.id).system.powerState).toBe("Off");
+  await lab.site.store.setMachineState(machine.id, ["quarantine"], "available", "wiped by hand", "ops");
 });
 
 test("a create run again after its install finished (the engine never heard) takes it over as it is", async () => {
@@ -175,7 +152,7 @@ test("a create run again after its install finished (the engine never heard) tak
     "active",
   ]);
   expect(again.network.map((a) => a.address).sort()).toEqual(first.network.map((a) => a.address).sort());
-  const timeline = await site.store.transact(() => serverTimeline(first.server.id), "read");
+  const timeline = await lab.site.store.transact(() => serverTimeline(first.server.id), "read");
   expect(timeline.filter((e) => e.action === "install.staged")).toHaveLength(1);
   // The first run's password was never stored anywhere: none is made up, and it says so.
   expect(again.rootPassword).toBeUndefined();

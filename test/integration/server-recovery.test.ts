@@ -1,35 +1,16 @@
 // A create that fails after an earlier, interrupted run, and a create whose own undo fails, on the
 // built-in lab: a machine that may hold an installed OS never goes back to the pool, and nothing
 // a failed create held is left without an owner.
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { startLabSite, type LabSite } from "../../cli/lab-site";
 import { resolveConfig } from "../../provider/config";
 import { ServerInputs } from "../../provider/servers/inputs";
 import { createServer, deleteServer } from "../../provider/servers/lifecycle";
 import { listServers, serverTimeline } from "../../provider/store/servers-sql";
 import type { Store } from "../../provider/store/store";
+import { OPS, labSiteForFile } from "../helpers/lab-site";
 
 jest.setTimeout(120_000);
 
-const OPS = "ops@example.com";
-let dir: string;
-let site: LabSite;
-let location: string;
-
-beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "baremetal-server-recovery-"));
-  const file = path.join(dir, "state.db");
-  location = `sqlite:${file}`;
-  site = await startLabSite({ storeFile: file, machines: 1, installTimeMs: 200, owners: [OPS] });
-  for (const [k, v] of Object.entries(site.env)) process.env[k] = v;
-});
-
-afterAll(async () => {
-  await site?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const lab = labSiteForFile("server-recovery", { machines: 1, installTimeMs: 200 });
 
 const inputs = (extra: Record<string, unknown> = {}) =>
   ServerInputs.parse({
@@ -42,17 +23,11 @@ const inputs = (extra: Record<string, unknown> = {}) =>
     ...extra,
   });
 
-function ctx(store: Store = site.store) {
-  const config = resolveConfig(
-    (k) =>
-      ({ "baremetal:store": location, "baremetal:bootServerUrl": site.boot.url, "baremetal:actor": OPS })[k],
-  );
-  return { store, config };
-}
+const ctx = (store?: Store) => lab.ctx(store);
 
 /** The lab's store with some of its methods replaced. */
 function storeWith(overrides: Partial<Record<keyof Store, unknown>>): Store {
-  return new Proxy(site.store, {
+  return new Proxy(lab.site.store, {
     get(target, key, receiver) {
       if (key in overrides) return overrides[key as keyof Store];
       const v = Reflect.get(target, key, receiver) as unknown;
@@ -62,24 +37,24 @@ function storeWith(overrides: Partial<Record<keyof Store, unknown>>): Store {
 }
 
 async function machine() {
-  return (await site.store.inventory()).machines.find((m) => m.id === "m01")!;
+  return (await lab.site.store.inventory()).machines.find((m) => m.id === "m01")!;
 }
 
 /** Everything the store still holds for servers: rows, blocks, addresses. */
 async function held() {
-  const servers = await site.store.transact(() => listServers(), "read");
-  const reservations = await site.store.listReservations({});
+  const servers = await lab.site.store.transact(() => listServers(), "read");
+  const reservations = await lab.site.store.listReservations({});
   const assignments = [];
   for (const r of reservations)
-    assignments.push(...(await site.store.listAssignments({ reservationId: r.id })));
+    assignments.push(...(await lab.site.store.listAssignments({ reservationId: r.id })));
   return { servers, reservations, assignments };
 }
 
 test("a rerun that fails after the earlier run's install finished quarantines the machine, powered off, ports reset", async () => {
-  const idleVlan = site.lab.vlanOf("m01");
+  const idleVlan = lab.site.lab.vlanOf("m01");
   const owner = "org/p/s/finished";
   await createServer(ctx(), inputs(), owner);
-  expect(site.lab.vlanOf("m01")).not.toBe(idleVlan);
+  expect(lab.site.lab.vlanOf("m01")).not.toBe(idleVlan);
 
   // The engine never heard of the first run; the second cannot get its addresses.
   const rerun = createServer(
@@ -96,10 +71,10 @@ test("a rerun that fails after the earlier run's install finished quarantines th
   const m = await machine();
   expect([m.state, m.owner]).toEqual(["quarantine", null]);
   expect(m.stateReason).toMatch(/provisioning failed at addresses/);
-  expect(site.lab.machine("m01").system.powerState).toBe("Off");
-  expect(site.lab.vlanOf("m01")).toBe(idleVlan);
+  expect(lab.site.lab.machine("m01").system.powerState).toBe("Off");
+  expect(lab.site.lab.vlanOf("m01")).toBe(idleVlan);
   expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
-  await site.store.setMachineState("m01", ["quarantine"], "available", null, OPS);
+  await lab.site.store.setMachineState("m01", ["quarantine"], "available", null, OPS);
 });
 
 test("an undo that fails keeps the server row, in state failed, owning what it holds; a rerun and a delete finish", async () => {
@@ -112,17 +87,17 @@ test("an undo that fails keeps the server row, in state failed, owning what it h
         failOnce = false;
         throw new Error("database is locked");
       }
-      return site.store.unassign(...args);
+      return lab.site.store.unassign(...args);
     },
   });
-  site.lab.setMachineFaults({ neverCallsHome: true });
+  lab.site.lab.setMachineFaults({ neverCallsHome: true });
   try {
     const failed = createServer(ctx(flaky), inputs({ provisionTimeoutSeconds: 5 }), owner);
     await expect(failed).rejects.toThrow(
       /step "install" failed on machine m01: install: no report .*then could not release addresses: could not release address .*database is locked.*stays, in state failed/,
     );
   } finally {
-    site.lab.setMachineFaults({});
+    lab.site.lab.setMachineFaults({});
   }
   const left = await held();
   expect(left.servers.map((s) => [s.owner, s.state, s.failedStep])).toEqual([[owner, "failed", "install"]]);
@@ -139,7 +114,7 @@ test("an undo that fails keeps the server row, in state failed, owning what it h
 });
 
 test("an address drawn from a reservation of another type is refused, naming the field, and nothing is held", async () => {
-  const r = await site.store.allocate({
+  const r = await lab.site.store.allocate({
     project: "demo",
     type: "private_ipv4",
     facility: "lab",
@@ -159,7 +134,7 @@ test("an address drawn from a reservation of another type is refused, naming the
   );
   expect(await held()).toEqual({ servers: [], reservations: [r], assignments: [] });
   expect((await machine()).state).toBe("available");
-  await site.store.release(r.id, OPS);
+  await lab.site.store.release(r.id, OPS);
 });
 
 test("a rerun whose inputs moved the server elsewhere is refused, naming the earlier claim; one with another OS installs again", async () => {
@@ -174,7 +149,7 @@ test("a rerun whose inputs moved the server elsewhere is refused, naming the ear
   // Untouched: still active, same addresses.
   const [kept] = (await held()).servers;
   expect([kept!.id, kept!.state]).toEqual([first.server.id, "active"]);
-  expect(site.lab.machine("m01").system.powerState).toBe("On");
+  expect(lab.site.lab.machine("m01").system.powerState).toBe("On");
 
   // Another OS: the same machine and addresses, a new install (a new root password), the spec as installed.
   const again = await createServer(ctx(), inputs({ operatingSystem: "ubuntu_24_04" }), owner);
@@ -182,7 +157,7 @@ test("a rerun whose inputs moved the server elsewhere is refused, naming the ear
   expect(again.rootPassword).toBeDefined();
   expect(again.network.map((a) => a.address)).toEqual(first.network.map((a) => a.address));
   expect(again.server.spec.operatingSystem).toBe("ubuntu_24_04");
-  const timeline = await site.store.transact(() => serverTimeline(first.server.id), "read");
+  const timeline = await lab.site.store.transact(() => serverTimeline(first.server.id), "read");
   expect(timeline.filter((t) => t.action === "phone-home")).toHaveLength(2);
 
   await deleteServer(ctx(), again.server, inputs(), owner);
@@ -192,13 +167,13 @@ test("a rerun whose inputs moved the server elsewhere is refused, naming the ear
 test("a delete that fails names its step and the machine, keeps the row, and can be run again", async () => {
   const owner = "org/p/s/delete";
   const p = await createServer(ctx(), inputs(), owner);
-  site.lab.machine("m01").system.faults.unreachable = true;
+  lab.site.lab.machine("m01").system.faults.unreachable = true;
   try {
     await expect(deleteServer(ctx(), p.server, inputs(), owner)).rejects.toThrow(
       /^step "delete: power off" failed on machine m01: /,
     );
   } finally {
-    site.lab.machine("m01").system.faults.unreachable = false;
+    lab.site.lab.machine("m01").system.faults.unreachable = false;
   }
   expect((await held()).servers.map((s) => [s.id, s.state])).toEqual([[p.server.id, "deprovisioning"]]);
   await deleteServer(ctx(), p.server, inputs(), owner);
@@ -207,8 +182,8 @@ test("a delete that fails names its step and the machine, keeps the row, and can
 });
 
 test("without a boot server the create is refused before anything is claimed", async () => {
-  const config = resolveConfig((k) => ({ "baremetal:store": location, "baremetal:actor": OPS })[k], {});
-  await expect(createServer({ store: site.store, config }, inputs(), "org/p/s/no-boot")).rejects.toThrow(
+  const config = resolveConfig((k) => ({ "baremetal:store": lab.location, "baremetal:actor": OPS })[k], {});
+  await expect(createServer({ store: lab.site.store, config }, inputs(), "org/p/s/no-boot")).rejects.toThrow(
     'step "configure" failed: baremetal:bootServerUrl is not set',
   );
   expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });

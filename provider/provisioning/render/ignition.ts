@@ -46,7 +46,9 @@ interface IgnitionUnit {
   dropins?: { name: string; contents: string }[];
 }
 
-/** What both configs are built from, checked. */
+type Prepared = ReturnType<typeof prepare>;
+
+/** What both configs are built from, checked once for both. */
 function prepare(spec: ProvisionSpec) {
   const os = spec.operatingSystem;
   if (os !== "flatcar_stable" && os !== "fedora_coreos_stable") {
@@ -71,9 +73,19 @@ function prepare(spec: ProvisionSpec) {
   };
 }
 
+/** Both configs of one install (see renderIgnition and renderInstallerIgnition). */
+export function renderIgnitionConfigs(spec: ProvisionSpec): { ignition: string; installerIgnition: string } {
+  const base = prepare(spec);
+  return { ignition: installedConfig(spec, base), installerIgnition: installerConfig(spec, base) };
+}
+
 /** The installed system's config: its host name, network, users, custom data, the user's config. */
-export function renderIgnition(spec: ProvisionSpec): string {
-  const { token, hostname, files, core, passwordHash } = prepare(spec);
+export const renderIgnition = (spec: ProvisionSpec): string => installedConfig(spec, prepare(spec));
+
+function installedConfig(
+  spec: ProvisionSpec,
+  { token, hostname, files, core, passwordHash }: Prepared,
+): string {
   const phoneHome = checkUrl("phone-home URL", spec.urls.phoneHome(token));
   const custom = customDataFile(spec.customData);
   const merge = userConfig(spec.userData);
@@ -93,22 +105,19 @@ export function renderIgnition(spec: ProvisionSpec): string {
  * coreos-installer with it, from `coreos.inst.ignition_url`. The root password is the
  * installed system's only, so its hash is in one config, not two.
  */
-export function renderInstallerIgnition(spec: ProvisionSpec): string {
-  const { os, token, files, core, events } = prepare(spec);
+export const renderInstallerIgnition = (spec: ProvisionSpec): string => installerConfig(spec, prepare(spec));
+
+function installerConfig(spec: ProvisionSpec, { os, token, files, core, events }: Prepared): string {
   const disk = checkDisk(spec.installDisk ?? DEFAULT_INSTALL_DISK);
-  let units: IgnitionUnit[];
-  if (os === "flatcar_stable") {
-    const installed = checkUrl("Ignition URL", spec.urls.ignition(token));
-    files.push(flatcarInstallScript(spec, disk, installed, events));
-    units = [flatcarInstallUnit(disk)];
-  } else {
-    units = coreosInstallReportUnits(events, disk);
-  }
+  const flatcar = os === "flatcar_stable";
+  const script = flatcar
+    ? [flatcarInstallScript(spec, disk, checkUrl("Ignition URL", spec.urls.ignition(token)), events)]
+    : [];
   const config = {
     ignition: { version: IGNITION_SPEC_VERSION },
     passwd: { users: [core] },
-    storage: { files: files.map(ignitionFile) },
-    systemd: { units },
+    storage: { files: [...files, ...script].map(ignitionFile) },
+    systemd: { units: flatcar ? [flatcarInstallUnit(disk)] : coreosInstallReportUnits(events, disk) },
   };
   return JSON.stringify(config, null, 2) + "\n";
 }

@@ -4,7 +4,7 @@ import type { ProvisionSpec, StagedBoot } from "../spec";
 import { RenderError, checkHostname } from "./checks";
 import { renderCloudInit } from "./cloud-init";
 import { isUbuntu } from "./images";
-import { renderIgnition, renderInstallerIgnition, userConfig } from "./ignition";
+import { renderIgnitionConfigs, userConfig } from "./ignition";
 import { withUserData } from "./user-data";
 import { renderIpxe } from "./ipxe";
 
@@ -24,7 +24,7 @@ export function renderBoot(spec: ProvisionSpec): StagedBoot {
     return { ipxe: renderIpxe(spec, {}), handoff: true };
   }
   if (os === "flatcar_stable" || os === "fedora_coreos_stable") {
-    const staged = { ignition: renderIgnition(spec), installerIgnition: renderInstallerIgnition(spec) };
+    const staged = renderIgnitionConfigs(spec);
     return { ipxe: renderIpxe(spec, staged), ...staged };
   }
   if (isUbuntu(os)) {
