@@ -16,6 +16,7 @@ export type HardwareErrorCode =
   | "SwitchTimeout"
   | "SwitchCommandFailed"
   | "SwitchLocked"
+  | "SwitchBusy"
   | "SwitchUnsupported"
   | "PortNotFound"
   | "VlanNotFound"

@@ -32,6 +32,12 @@ export interface SwitchFaults {
   refuse?: boolean;
   /** Every batch holding a change is carried out, but its answer is lost (exit 255, no output). */
   loseReply?: boolean;
+  /**
+   * Every batch holding a change answers after this long, as a real switch's commit takes time
+   * (NVUE's apply takes seconds): long enough for two clients' changes to overlap, which
+   * `mostChangesAtOnce` then shows.
+   */
+  slowChangesMs?: number;
 }
 
 /** Bounded, so that a long benchmark keeps a fixed footprint. */
@@ -48,6 +54,9 @@ export class SwitchSim {
   readonly hostKeyFingerprint: string;
   readonly model: Iproute2Model;
   faults: SwitchFaults = {};
+  /** The most batches holding a change that were in progress at one time (see slowChangesMs). */
+  mostChangesAtOnce = 0;
+  private changesInProgress = 0;
   port = 0;
   private readonly authorized: ParsedKey[];
   private readonly server: Server;
@@ -166,6 +175,20 @@ export class SwitchSim {
   }
 
   private exec(channel: ServerChannel, command: string): void {
+    const slow = this.faults.slowChangesMs ?? 0;
+    if (slow > 0 && holdsChange(command)) {
+      this.changesInProgress++;
+      this.mostChangesAtOnce = Math.max(this.mostChangesAtOnce, this.changesInProgress);
+      setTimeout(() => {
+        this.changesInProgress--;
+        this.run(channel, command);
+      }, slow);
+      return;
+    }
+    this.run(channel, command);
+  }
+
+  private run(channel: ServerChannel, command: string): void {
     let r: CommandResult;
     try {
       r = runBatch(this.model, command, { locked: this.faults.refuse });
@@ -181,6 +204,15 @@ export class SwitchSim {
     if (r.stderr) channel.stderr.write(r.stderr);
     channel.exit(r.code);
     channel.end();
+  }
+}
+
+/** Whether a batch changes the switch; one the shell refuses changes nothing. */
+function holdsChange(command: string): boolean {
+  try {
+    return parseBatch(command).some(isChange);
+  } catch {
+    return false;
   }
 }
 

@@ -1,10 +1,14 @@
 // A machine's BMC and its switches, built from inventory records with credentials resolved at
 // the moment of use. Switch sessions are shared by everything this process does: one
-// connection and one change at a time per switch, whichever server asks.
+// connection and one change at a time per switch, whichever server asks; and a change holds
+// the switch in the store, against every other process that uses it.
 import fs from "node:fs";
 import type { ProviderConfig } from "../config";
 import { openBmc, type Bmc } from "../hardware/bmc";
+import { HardwareError } from "../hardware/errors";
 import { openSwitch, type Switch } from "../hardware/switch";
+import { HoldTimeout } from "../store/hold";
+import type { Store } from "../store/store";
 import { resolveCredential } from "../inventory/credentials";
 import type { MachineRecord, SwitchSpec } from "../inventory/types";
 
@@ -52,12 +56,19 @@ export async function withBmc<T>(
   }
 }
 
-const switches = new Map<string, { spec: string; sw: Switch }>();
+const switches = new Map<string, { spec: string; store: Store; sw: Switch }>();
 
-export function switchFor(spec: SwitchSpec, secrets: Secrets): Switch {
+/**
+ * How long a change waits while another process changes the same switch. A change takes tens
+ * of milliseconds, and a process's burst of them (a rack's servers) a few seconds; two minutes
+ * is another process stuck on the switch.
+ */
+export const SWITCH_HOLD_WAIT_MS = 120_000;
+
+export function switchFor(spec: SwitchSpec, secrets: Secrets, store: Store): Switch {
   const key = JSON.stringify(spec);
   const cached = switches.get(spec.name);
-  if (cached && cached.spec === key) return cached.sw;
+  if (cached && cached.spec === key && cached.store === store) return cached.sw;
   void cached?.sw.close();
   const where = `switch ${spec.name}`;
   const sw = openSwitch(
@@ -70,9 +81,20 @@ export function switchFor(spec: SwitchSpec, secrets: Secrets): Switch {
       password: spec.passwordRef && resolveCredential(spec.passwordRef, where, { secrets }),
     },
     spec.dialect,
-    { uplinks: spec.uplinks },
+    {
+      uplinks: spec.uplinks,
+      exclusive: (change) =>
+        store.hold(`switch ${spec.name}`, SWITCH_HOLD_WAIT_MS, change).catch((e: unknown) => {
+          if (!(e instanceof HoldTimeout)) throw e;
+          throw new HardwareError(
+            "SwitchBusy",
+            `switch ${spec.name} (${spec.host}): another process using the store ${store.location} (a pulumi up or baremetal command elsewhere) has been changing it for ${(e.waitedMs / 1000).toFixed(0)} s; nothing was changed`,
+            { transient: false, cause: e },
+          );
+        }),
+    },
   );
-  switches.set(spec.name, { spec: key, sw });
+  switches.set(spec.name, { spec: key, store, sw });
   return sw;
 }
 

@@ -39,7 +39,7 @@ async function machineSwitchPorts(ctx: Context, machine: MachineRecord) {
       const spec = await ctx.store.transact(() => readSwitch(n.switch), "read");
       if (!spec)
         throw new Error(`switch ${n.switch} (cabled to ${machine.id} ${n.name}) is not in the inventory`);
-      return { nic: n, sw: switchFor(spec, secretsOf(ctx.config)) };
+      return { nic: n, sw: switchFor(spec, secretsOf(ctx.config), ctx.store) };
     }),
   );
 }

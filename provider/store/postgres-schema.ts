@@ -29,6 +29,8 @@ export const POOL_HOLD = 7304;
 export const INVENTORY_LOCK = 7302;
 /** Advisory lock (with the owner key's hash) a create of one owner holds while it adopts or allocates. */
 export const OWNER_HOLD = 7305;
+/** Session-level advisory lock (with the name's hash) of Store.hold: a switch change. */
+export const NAMED_HOLD = 7306;
 
 export const POSTGRES_MIGRATIONS: Migration[] = [
   {

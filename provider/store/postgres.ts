@@ -3,14 +3,16 @@
 // (synchronous_commit=on, the server default, is required and checked on open).
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import { newId } from "./ids";
-import { Pool as PgPool, type PoolClient, DatabaseError } from "pg";
+import { Client, Pool as PgPool, type PoolClient, DatabaseError } from "pg";
 import { pickAssignment } from "../ipam/assign";
 import { formatAddress, formatCidr, parseCidr } from "../ipam/cidr";
 import * as msg from "../ipam/messages";
 import { checkFacilityCode, checkLabels, checkNewPool, resolveRequest } from "../ipam/requests";
 import { AccessError } from "../access/errors";
 import { ACCESS_DENIED } from "./postgres-access";
-import { INVENTORY_LOCK, POOL_HOLD, POSTGRES_MIGRATIONS } from "./postgres-schema";
+import { INVENTORY_LOCK, NAMED_HOLD, POOL_HOLD, POSTGRES_MIGRATIONS } from "./postgres-schema";
+import { waitFor } from "./hold";
+import { NamedLocks } from "../lock";
 import { applyInventory, moveMachine, readInventory, readMachine, type Op } from "./inventory-sql";
 import type { InventoryChange, InventoryState, MachineRecord, MachineState } from "../inventory/types";
 import { migrationState, refuseNewer } from "./migrations";
@@ -189,6 +191,9 @@ export class PostgresStore implements Store {
   private fastAllocate = true;
   private readonly poolNames = new Map<number, string>();
   private login?: Promise<string | undefined>;
+  /** Store.hold: one connection of its own for every hold, and this process's holders one at a time. */
+  private holder?: Promise<Client>;
+  private readonly holds = new NamedLocks();
 
   constructor(
     private readonly url: string,
@@ -779,8 +784,56 @@ export class PostgresStore implements Store {
     return rows.map((r) => ({ ...r, at: r.at.toISOString() }));
   }
 
+  /**
+   * A hold is a session-level advisory lock on a connection kept for holds alone, outside the
+   * pool: a hold outlasts transactions (it spans a switch's SSH session), and a pooled
+   * connection kept that long would starve the store's queries. The server drops it when the
+   * connection ends, so a process that dies holding it frees it. A connection lost during a
+   * hold loses the lock with it; the next hold opens a new one.
+   */
+  async hold<T>(name: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
+    return this.holds.run(name, async () => {
+      const c = await this.holdConnection();
+      const take = async () =>
+        (
+          await c.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok", [
+            NAMED_HOLD,
+            name,
+          ])
+        ).rows[0]!.ok;
+      await waitFor(take, name, waitMs, this.location);
+      try {
+        return await fn();
+      } finally {
+        await c
+          .query("SELECT pg_advisory_unlock($1, hashtext($2))", [NAMED_HOLD, name])
+          .catch(() => undefined);
+      }
+    });
+  }
+
+  private holdConnection(): Promise<Client> {
+    if (!this.holder) {
+      const c = new Client({
+        ...connectionWithOptions(this.url, GENERIC_PLANS),
+        connectionTimeoutMillis: 10_000,
+      });
+      const opened = c.connect().then(() => c);
+      const lost = () => {
+        if (this.holder === opened) this.holder = undefined;
+      };
+      c.on("error", lost);
+      c.on("end", lost);
+      opened.catch(lost);
+      this.holder = opened;
+    }
+    return this.holder;
+  }
+
   async close(): Promise<void> {
-    await this.pool.end();
+    const holder = this.holder;
+    this.holder = undefined;
+    await Promise.all([this.pool.end(), holder?.then((c) => c.end()).catch(() => undefined)]);
   }
 }
 

@@ -3,6 +3,7 @@
 // lock up front (BEGIN IMMEDIATE), so concurrent processes queue instead of deadlocking.
 import Database from "better-sqlite3";
 import { newId } from "./ids";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { pickAssignment } from "../ipam/assign";
@@ -47,6 +48,8 @@ import type {
   HostAddress,
 } from "./store";
 import { newReservation } from "./store";
+import { waitFor } from "./hold";
+import { NamedLocks } from "../lock";
 
 interface PoolRow {
   id: number;
@@ -147,6 +150,9 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  /** Store.hold: one lock file per name, and this process's own holders one at a time. */
+  private readonly holdFiles = new Map<string, Database.Database>();
+  private readonly holds = new NamedLocks();
   // One transaction wrapper for every call: better-sqlite3 builds four closures and their
   // properties for each db.transaction(), and the provider runs thousands of small ones.
   private readonly tx: Database.Transaction<(fn: () => unknown) => unknown>;
@@ -793,7 +799,52 @@ export class SqliteStore implements Store {
     return rows.map((r) => ({ ...r, detail: r.detail === null ? null : JSON.parse(r.detail) }));
   }
 
+  /**
+   * A hold is the write lock of a small SQLite file of its own beside the store (one per name):
+   * BEGIN IMMEDIATE takes it, ROLLBACK gives it back, and the OS drops it with a process that
+   * dies holding it. Nothing is written, so it costs no fsync; the store's own write lock stays
+   * free for the holder's transactions. An in-memory store has no other process to hold against.
+   */
+  async hold<T>(name: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
+    if (this.file === ":memory:") return this.holds.run(name, fn);
+    return this.holds.run(name, async () => {
+      const db = this.holdFile(name);
+      const take = () => {
+        try {
+          db.exec("BEGIN IMMEDIATE");
+          return true;
+        } catch (e) {
+          if (isBusy(e)) return false;
+          throw e;
+        }
+      };
+      await waitFor(take, name, waitMs, this.location);
+      try {
+        return await fn();
+      } finally {
+        db.exec("ROLLBACK");
+      }
+    });
+  }
+
+  private holdFile(name: string): Database.Database {
+    let db = this.holdFiles.get(name);
+    if (!db) {
+      const dir = `${this.file}-holds`;
+      fs.mkdirSync(dir, { recursive: true });
+      // Readable, and distinct for names that read the same once made safe for a file name.
+      const safe = name.replace(/[^A-Za-z0-9_.-]+/g, "_").slice(0, 64);
+      const tag = createHash("sha256").update(name).digest("hex").slice(0, 8);
+      // timeout 0: a taken hold is reported at once, and waited for between tries (waitFor).
+      db = new Database(path.join(dir, `${safe}-${tag}.lock`), { timeout: 0 });
+      this.holdFiles.set(name, db);
+    }
+    return db;
+  }
+
   async close(): Promise<void> {
     this.db.close();
+    for (const db of this.holdFiles.values()) db.close();
+    this.holdFiles.clear();
   }
 }

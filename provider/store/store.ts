@@ -226,6 +226,14 @@ export interface Store {
    */
   transact<T>(op: (at: string) => Op<T>, mode?: "read" | "write"): Promise<T>;
 
+  /**
+   * Runs `fn` holding the named hold, which every process using this store respects, on any
+   * host: switch changes take `switch <name>`, so two `pulumi up`s never configure one switch
+   * at once. Released when `fn` settles, or by the database when the process dies. After
+   * waiting `waitMs` for another process it fails with HoldTimeout, having run nothing.
+   */
+  hold<T>(name: string, waitMs: number, fn: () => Promise<T>): Promise<T>;
+
   /** The newest changes first: who did what to which subject. */
   events(limit?: number): Promise<StoreEvent[]>;
 

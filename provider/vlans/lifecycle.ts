@@ -32,7 +32,7 @@ async function facilitySwitchDrivers(
   facility: string,
 ): Promise<{ name: string; sw: Switch }[]> {
   const specs = await ctx.store.transact(() => facilitySwitches(facility), "read");
-  return specs.map((spec) => ({ name: spec.name, sw: switchFor(spec, secretsOf(ctx.config)) }));
+  return specs.map((spec) => ({ name: spec.name, sw: switchFor(spec, secretsOf(ctx.config), ctx.store) }));
 }
 
 export async function createVlanEverywhere(

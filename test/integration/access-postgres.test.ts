@@ -10,6 +10,7 @@ import { AccessError } from "../../provider/access/errors";
 import { applyInventoryFile } from "../../provider/inventory/apply";
 import * as ipReservation from "../../provider/resources/ip-reservation";
 import { closeStores, configure } from "../../provider/runtime";
+import { HoldTimeout } from "../../provider/store/hold";
 import { openStore } from "../../provider/store/open";
 import { PostgresStore } from "../../provider/store/postgres";
 import { addMember, createProject, readAudit, removeMember } from "../../provider/store/projects-sql";
@@ -607,4 +608,23 @@ test("through the provider, a login acts as itself: its own project works, anoth
     }),
   ]);
   await ipReservation.remove(r.id, r.outs);
+});
+
+test("a member's login holds a switch, and keeps an operator's connection out meanwhile", async () => {
+  const carol = await openStore(urlFor(USERS.carol));
+  try {
+    await carol.hold("switch tor1", 1000, async () => {
+      expect(
+        (
+          await failure(
+            admin.hold("switch tor1", 100, async () => "in"),
+            HoldTimeout,
+          )
+        ).code,
+      ).toBe("HoldTimeout");
+    });
+    expect(await admin.hold("switch tor1", 1000, async () => "in")).toBe("in");
+  } finally {
+    await carol.close();
+  }
 });

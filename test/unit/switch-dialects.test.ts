@@ -217,6 +217,26 @@ describe("cumulus (NVUE)", () => {
     );
   });
 
+  test("a change and the reads it decides on run under the cross-process hold; reads alone do not", async () => {
+    const state = vlans("br_default", [1], [100]);
+    const t = new Recorder([state, vlans("swp1", [100, "PVID", "Egress Untagged"]), state]);
+    const held: string[][] = [];
+    const s = new Switch(t, DIALECTS.cumulus!(), {
+      retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
+      exclusive: async (change) => {
+        const before = t.sent.length;
+        const result = await change();
+        held.push(t.sent.slice(before));
+        return result;
+      },
+    });
+    await s.ensureVlan(100); // there already: the read that decided so was held
+    await s.setAccess("swp1", 100);
+    await s.listVlans();
+    expect(held).toEqual([["bridge -j vlan show"], [expect.stringMatching(/access 100 && nv config apply/)]]);
+    expect(t.sent).toHaveLength(3);
+  });
+
   test("an unknown interface is PortNotFound", async () => {
     const { s } = driver("cumulus", [failed("Error: The requested item does not exist.\n"), ""]);
     expect((await failure(s.setAccess("swp99", 100))).code).toBe("PortNotFound");

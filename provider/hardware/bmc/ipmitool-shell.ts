@@ -5,7 +5,7 @@
 // Commands go one at a time; the shell exits after a quiet spell, because BMCs have only a
 // few session slots, and is started again on the next command.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { Lock } from "../lock";
+import { Lock } from "../../lock";
 
 const PROMPT = "ipmitool> ";
 

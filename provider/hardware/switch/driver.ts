@@ -17,6 +17,12 @@ export interface SwitchOptions {
   retry?: RetryPolicy;
   /** Ports toward the network, which carry every VLAN: never a VLAN's members (inventory `uplinks`). */
   uplinks?: string[];
+  /**
+   * Runs a change with the switch held against other processes (Store.hold): this driver's
+   * lock serializes this process only, and two changes at once from two processes can mix,
+   * e.g. in the one pending NVUE revision a login has. Reads need no hold.
+   */
+  exclusive?: <T>(change: () => Promise<T>) => Promise<T>;
 }
 
 type ChangeName = keyof Dialect["changes"];
@@ -28,6 +34,7 @@ export class Switch implements SwitchDriver {
   private readonly lock = new Lock();
   private readonly retry: RetryPolicy;
   private readonly uplinks: Set<string>;
+  private readonly exclusive: <T>(change: () => Promise<T>) => Promise<T>;
 
   constructor(
     endpoint: SshEndpoint | SwitchTransport,
@@ -40,11 +47,12 @@ export class Switch implements SwitchDriver {
     this.dialect = d.name;
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.uplinks = new Set(options.uplinks ?? []);
+    this.exclusive = options.exclusive ?? ((change) => change());
   }
 
   async ensureVlan(vlan: number): Promise<void> {
     checkVlanId(vlan);
-    await this.locked(async () => {
+    await this.changing(async () => {
       if ((await this.state()).vlans.includes(vlan)) return;
       const out = await this.batch("ensureVlan", { vlan }, this.d.reads.state);
       if (!this.d.parseState(out).vlans.includes(vlan)) this.unconfirmed(`VLAN ${vlan} created`, out);
@@ -53,7 +61,7 @@ export class Switch implements SwitchDriver {
 
   async removeVlan(vlan: number): Promise<void> {
     checkVlanId(vlan);
-    await this.locked(async () => {
+    await this.changing(async () => {
       const state = await this.state();
       if (!state.vlans.includes(vlan)) return;
       // Uplinks carry every VLAN by design: removing one takes it off them too.
@@ -132,7 +140,7 @@ export class Switch implements SwitchDriver {
     values: ChangeValues,
     done: (p: PortConfig) => boolean,
   ): Promise<PortConfig> {
-    return this.locked(async () => {
+    return this.changing(async () => {
       const port = values.port!;
       const out = await this.batch(name, values, render(this.d.reads.port, { port }));
       const after = this.d.parsePort(out, port);
@@ -143,6 +151,11 @@ export class Switch implements SwitchDriver {
 
   private locked<T>(fn: () => Promise<T>): Promise<T> {
     return this.lock.run(() => retrying(this.retry, fn));
+  }
+
+  /** A change, and the reads it decides on, with the switch held against other processes too. */
+  private changing<T>(fn: () => Promise<T>): Promise<T> {
+    return this.lock.run(() => this.exclusive(() => retrying(this.retry, fn)));
   }
 
   private async read(port: string): Promise<PortConfig> {

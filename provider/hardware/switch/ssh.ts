@@ -6,7 +6,7 @@ import crypto from "node:crypto";
 import { Client, type ConnectConfig } from "ssh2";
 import { HardwareError } from "../errors";
 import { withDeadline } from "../timing";
-export { Lock } from "../lock";
+export { Lock } from "../../lock";
 
 export interface SshEndpoint {
   host: string;
