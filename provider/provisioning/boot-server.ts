@@ -5,7 +5,14 @@ import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, sep } from "node:path";
-import { alwaysPxeScript, reportSession, sessionByMac, sessionByToken } from "../store/servers-sql";
+import ipaddr from "ipaddr.js";
+import {
+  alwaysPxeScript,
+  fetchBootScript,
+  reportSession,
+  sessionByMac,
+  sessionByToken,
+} from "../store/servers-sql";
 import type { Store } from "../store/store";
 
 const MAX_BODY = 64 * 1024;
@@ -102,11 +109,48 @@ function assetsDir(dir: string): string {
   throw new Error(`assets: ${dir} is not a directory (the image mirror to serve under /assets/)`);
 }
 
-export async function startBootServer(
-  store: Store,
-  opts: { host?: string; port?: number; publicUrl?: string; assets?: string } = {},
-): Promise<BootServer> {
+/** The provisioning network's ranges, checked once at start (`--allow`). */
+export function clientRanges(cidrs: string[], field = "allow"): [ipaddr.IPv4 | ipaddr.IPv6, number][] {
+  return cidrs.map((c) => {
+    try {
+      return ipaddr.parseCIDR(c);
+    } catch {
+      throw new Error(
+        `${field}: expected a CIDR of the provisioning network, e.g. 10.0.0.0/24 or fd00:10::/64, not ${c}`,
+      );
+    }
+  });
+}
+
+/** The client's address as written everywhere else: an IPv4 client of a dual-stack socket as IPv4. */
+function clientOf(req: http.IncomingMessage): string {
+  const raw = req.socket.remoteAddress ?? "";
+  return ipaddr.isValid(raw) ? ipaddr.process(raw).toString() : raw;
+}
+
+export interface BootServerOptions {
+  host?: string;
+  port?: number;
+  publicUrl?: string;
+  assets?: string;
+  /**
+   * The provisioning network (CIDRs): only clients there get boot scripts and configs, which
+   * carry root password hashes, SSH keys and userData. Reports (phone-home, events) are taken
+   * from anywhere, with their session's token, since an installed system sends them from its
+   * own addresses. Unset, any client is served (the lab, on loopback).
+   */
+  allow?: string[];
+}
+
+export async function startBootServer(store: Store, opts: BootServerOptions = {}): Promise<BootServer> {
   const assets = opts.assets === undefined ? undefined : assetsDir(opts.assets);
+  const ranges = clientRanges(opts.allow ?? []);
+  const provisioning = (client: string) => {
+    if (ranges.length === 0) return true;
+    if (!ipaddr.isValid(client)) return false;
+    const a = ipaddr.parse(client);
+    return ranges.some(([net, bits]) => a.kind() === net.kind() && a.match(net, bits));
+  };
   const report = (token: string, type: string, message: string | null) =>
     store.transact((at) => reportSession(token, type, message, at));
   const refusedStatus = { unknown: 404, finished: 410, "wrong-kind": 409, "too-many": 429 } as const;
@@ -121,6 +165,12 @@ export async function startBootServer(
     if (read && path === "/healthz") return send(res, 200, "ok\n");
     if (assets && read && path.startsWith("/assets/"))
       return sendAsset(assets, path.slice("/assets/".length), req, res);
+    const client = clientOf(req);
+    if (
+      (path === "/boot.ipxe" || path.startsWith("/boot/") || path.startsWith("/config/")) &&
+      !provisioning(client)
+    )
+      return send(res, 403, "boot scripts and configs are served on the provisioning network only\n");
     // The one URL DHCP hands every iPXE client: it chains to the machine's own script by MAC.
     if (read && path === "/boot.ipxe")
       return send(res, 200, `#!ipxe\nchain ${publicUrl()}/boot/\${net0/mac}.ipxe\n`);
@@ -136,8 +186,9 @@ export async function startBootServer(
       // The OS is on the disk and the installer rebooted into it: a machine whose boot order
       // puts the network first (alwaysPxe, or its own firmware) must not install again.
       if (session.kind === "install" && session.writtenAt) return send(res, 200, INSTALLED_BOOT);
-      await report(session.token, "boot.fetched", `by ${mac}`);
-      return send(res, 200, session.staged.ipxe);
+      const fetched = await store.transact((at) => fetchBootScript(session.token, mac, client, at));
+      if ("refused" in fetched) return send(res, 403, `${fetched.refused}\n`);
+      return send(res, 200, fetched.script);
     }
 
     if (

@@ -6,6 +6,7 @@ import { ACCESS_SQL, allocateFunctions } from "./postgres-access";
 import {
   AUDIT_STAGE_SQL,
   SESSION_REPORTS_SQL,
+  sessionBootClientSql,
   sessionWrittenSql,
   VLAN_IDS_SQL,
   accessSql,
@@ -640,5 +641,10 @@ ${allocateFunctions({
           OR (action = 'member.remove' AND detail->>'user' = session_user)
         ELSE true END);
     `,
+  },
+  {
+    version: 19,
+    name: "session-boot-client",
+    sql: sessionBootClientSql(POSTGRES_TYPES),
   },
 ];

@@ -43,6 +43,8 @@ export interface ProvisioningSession {
   reports: number;
   /** When the installer said the OS is on the disk (install.written); later boots go there. */
   writtenAt: string | null;
+  /** The address the boot script (with the session's token) was first handed to. */
+  bootClient: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -94,6 +96,7 @@ function toSession(r: Record<string, unknown>): ProvisioningSession {
     staged: json(r.staged) as StagedConfig,
     reports: Number(r.reports ?? 0),
     writtenAt: r.written_at === null || r.written_at === undefined ? null : iso(r.written_at),
+    bootClient: (r.boot_client as string | null | undefined) ?? null,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
   };
@@ -408,7 +411,7 @@ const RANK: Record<SessionState, number> = { staged: 0, booting: 1, installing: 
 
 /** Which reports a session of each kind takes: a wipe is never finished by a phone-home. */
 function fits(kind: ProvisioningSession["kind"], type: string): boolean {
-  if (type === "boot.fetched" || type === "config.fetched") return true;
+  if (type === "boot.fetched" || type === "boot.refused" || type === "config.fetched") return true;
   return kind === "install" ? type === "phone-home" || type.startsWith("install.") : type.startsWith("wipe.");
 }
 
@@ -463,6 +466,34 @@ export function* reportSession(
   );
   yield* event(`machine:${s.machineId}`, type, s.serverId, message === null ? null : { message }, at);
   return undefined;
+}
+
+/**
+ * A machine fetches its boot script, which holds the session's token: the first address to
+ * fetch it is the session's, and a fetch from any other is refused and recorded on the
+ * timeline (the token is all that guards the session's configs and reports, and anyone on the
+ * provisioning network can ask by MAC). Returns the script, or why it was refused.
+ */
+export function* fetchBootScript(
+  token: string,
+  mac: string,
+  client: string,
+  at: string,
+): Op<{ script: string } | { refused: string }> {
+  yield q("UPDATE provisioning SET boot_client = ? WHERE token = ? AND boot_client IS NULL", client, token);
+  const s = yield* sessionByToken(token);
+  if (!s) return { refused: "unknown session" };
+  if (s.bootClient !== client) {
+    yield* reportSession(
+      token,
+      "boot.refused",
+      `by ${mac} from ${client}: handed to ${s.bootClient} already`,
+      at,
+    );
+    return { refused: "this machine's boot script was handed to another address already" };
+  }
+  yield* reportSession(token, "boot.fetched", `by ${mac}`, at);
+  return { script: s.staged.ipxe };
 }
 
 export interface TimelineEvent {

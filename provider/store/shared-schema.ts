@@ -111,6 +111,12 @@ export const sessionWrittenSql = (t: ColumnTypes) => `
       ALTER TABLE provisioning ADD COLUMN written_at ${t.time};
     `;
 
+// The address a session's boot script was first handed to; later fetches from elsewhere are
+// refused (boot-server.ts).
+export const sessionBootClientSql = (t: ColumnTypes) => `
+      ALTER TABLE provisioning ADD COLUMN boot_client ${t.text};
+    `;
+
 export const vlansSql = (t: ColumnTypes) => `
       -- A project's VLAN in a facility. The database refuses a second VLAN with the same id in
       -- one facility. owner is the Pulumi resource's key: a rerun adopts the row its interrupted

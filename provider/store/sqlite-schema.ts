@@ -5,6 +5,7 @@ import type { Migration } from "./migrations";
 import {
   AUDIT_STAGE_SQL,
   SESSION_REPORTS_SQL,
+  sessionBootClientSql,
   sessionWrittenSql,
   VLAN_IDS_SQL,
   accessSql,
@@ -166,5 +167,10 @@ export const SQLITE_MIGRATIONS: Migration[] = [
     version: 9,
     name: "session-disk-written",
     sql: sessionWrittenSql(SQLITE_TYPES),
+  },
+  {
+    version: 10,
+    name: "session-boot-client",
+    sql: sessionBootClientSql(SQLITE_TYPES),
   },
 ];

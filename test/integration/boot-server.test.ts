@@ -202,6 +202,88 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
     expect(results.filter((r) => r.status === "rejected")).toHaveLength(1);
   });
 
+  /** A request from a loopback address of our choosing (127.0.0.0/8 is all this host's). */
+  const from = (address: string, url: string, method = "GET", body?: string) =>
+    new Promise<[number, string]>((resolve, reject) => {
+      const req = http.request(url, { method, localAddress: address }, (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => (text += c.toString()));
+        res.on("end", () => resolve([res.statusCode!, text]));
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
+
+  test("a session's boot script goes to the first address that asks; another is refused and recorded", async () => {
+    const { server, machine } = await claim(store, "org/p/dev/first");
+    const mac = machine.nics[0]!.mac;
+    const urls = bootServerUrls(boot.url);
+    const token = await stageBoot(store, { server, machine }, "install", {
+      ipxe: `#!ipxe\nchain ${urls.installerIgnition("T")}\n`,
+      ignition: "{}",
+      installerIgnition: "{}",
+    });
+    const script = (await store.transact(() => sessionByToken(token), "read"))!.staged.ipxe;
+    expect(await from("127.0.0.2", urls.ipxe(mac))).toEqual([200, script]);
+    // A reboot of the same machine (iPXE again, the same lease) still gets it.
+    expect(await from("127.0.0.2", urls.ipxe(mac))).toEqual([200, script]);
+    const refused = await from("127.0.0.3", urls.ipxe(mac));
+    expect(refused).toEqual([403, "this machine's boot script was handed to another address already\n"]);
+    expect(refused[1]).not.toContain(token);
+    const session = await store.transact(() => sessionByToken(token), "read");
+    expect(session).toMatchObject({ bootClient: "127.0.0.2", state: "booting" });
+    const timeline = await store.transact(() => serverTimeline(server.id), "read");
+    expect(timeline.slice(-3)).toEqual([
+      expect.objectContaining({ action: "boot.fetched", detail: { message: `by ${mac}` } }),
+      expect.objectContaining({ action: "boot.fetched" }),
+      expect.objectContaining({
+        action: "boot.refused",
+        detail: { message: `by ${mac} from 127.0.0.3: handed to 127.0.0.2 already` },
+      }),
+    ]);
+    // The next session (a reinstall) is handed to whoever asks first again.
+    const next = await stageBoot(store, { server, machine }, "install", { ipxe: "#!ipxe\nboot\n" });
+    expect(await from("127.0.0.3", urls.ipxe(mac))).toEqual([200, "#!ipxe\nboot\n"]);
+    expect((await store.transact(() => sessionByToken(next), "read"))?.bootClient).toBe("127.0.0.3");
+  });
+
+  test("with --allow, boot scripts and configs go to the provisioning network only; reports come from anywhere", async () => {
+    const guarded = await startBootServer(store, { allow: ["127.0.0.2/32", "fd00:10::/64"] });
+    try {
+      const { server, machine } = await claim(store, "org/p/dev/allow");
+      const mac = machine.nics[0]!.mac;
+      const urls = bootServerUrls(guarded.url);
+      const token = await stageBoot(store, { server, machine }, "install", {
+        ipxe: "#!ipxe\nboot\n",
+        ignition: '{"ignition":{"version":"3.4.0"}}',
+        installerIgnition: "{}",
+      });
+      const outside = [403, "boot scripts and configs are served on the provisioning network only\n"];
+      expect(await from("127.0.0.1", `${guarded.url}/boot.ipxe`)).toEqual(outside);
+      expect(await from("127.0.0.1", urls.ipxe(mac))).toEqual(outside);
+      expect(await from("127.0.0.1", urls.ignition(token))).toEqual(outside);
+      // Refused before the store is asked: no fetch recorded, the session still unbound.
+      expect(await store.transact(() => sessionByToken(token), "read")).toMatchObject({
+        state: "staged",
+        bootClient: null,
+        reports: 0,
+      });
+      expect(await from("127.0.0.2", urls.ipxe(mac))).toEqual([200, "#!ipxe\nboot\n"]);
+      expect(await from("127.0.0.2", urls.ignition(token))).toEqual([
+        200,
+        '{"ignition":{"version":"3.4.0"}}',
+      ]);
+      // The installed system reports from its own address.
+      expect(await from("127.0.0.1", urls.phoneHome(token), "POST")).toEqual([200, "ok\n"]);
+      expect((await store.transact(() => sessionByToken(token), "read"))?.state).toBe("done");
+    } finally {
+      await guarded.close();
+    }
+    await expect(startBootServer(store, { allow: ["10.0.0.0/33"] })).rejects.toThrow(
+      "allow: expected a CIDR of the provisioning network, e.g. 10.0.0.0/24 or fd00:10::/64, not 10.0.0.0/33",
+    );
+  });
+
   test("netboot by MAC, config by token, reports move the session; finished sessions serve nothing", async () => {
     const { server, machine } = await claim(store, "org/p/dev/a");
     const token = randomBytes(24).toString("base64url");

@@ -100,6 +100,11 @@ describe.each(backends)("baremetal on $name", (backend) => {
     expect(fails("boot-server").stderr).toMatch(
       /^baremetal: --public-url: needed when listening on every address/,
     );
+    expect(
+      fails("boot-server", "--listen", "127.0.0.1:0", "--allow", "10.0.0.0/24", "10.1.0.0/33").stderr,
+    ).toMatch(
+      /^baremetal: --allow: expected a CIDR of the provisioning network, e\.g\. 10\.0\.0\.0\/24 or fd00:10::\/64, not 10\.1\.0\.0\/33/,
+    );
     for (const url of ["notaurl", "ftp://x"]) {
       expect(fails("boot-server", "--listen", "127.0.0.1:0", "--public-url", url).stderr).toMatch(
         /^baremetal: --public-url: expected an http\(s\) URL machines reach/,

@@ -32,6 +32,8 @@ const FACILITY = "rack1";
 const PLAN = "c3.small";
 const PROVISIONING_VLAN = 10;
 const BOOT_PORT = 8080;
+// Where every namespace's eth0 is (test/lab/switch.ts): the provisioning network.
+const PROVISIONING_NETWORK = "10.99.0.0/24";
 
 export const REAL_SITE_ENV = {
   bmcPassword: "BAREMETAL_RACK1_IPMI_PASSWORD",
@@ -62,8 +64,16 @@ function macOf(namespace: string): string {
     .address;
 }
 
-/** Runs `baremetal boot-server` in `namespace`; resolves once it listens. */
-async function startBootServer(namespace: string, address: string, storeFile: string): Promise<ChildProcess> {
+/**
+ * Runs `baremetal boot-server` in `namespace`, serving boot scripts and configs to the
+ * provisioning network only (`--allow`); resolves once it listens.
+ */
+async function startBootServer(
+  namespace: string,
+  address: string,
+  network: string,
+  storeFile: string,
+): Promise<ChildProcess> {
   const url = `http://${address}:${BOOT_PORT}`;
   const child = spawn(
     "ip",
@@ -76,7 +86,7 @@ async function startBootServer(namespace: string, address: string, storeFile: st
       "boot-server",
       "--store",
       `sqlite:${storeFile}`,
-    ].concat(["--listen", `${address}:${BOOT_PORT}`, "--public-url", url]),
+    ].concat(["--listen", `${address}:${BOOT_PORT}`, "--public-url", url, "--allow", network]),
     { detached: true, stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";
@@ -167,7 +177,7 @@ export async function startRealSite(opts: {
     // The examples' project, owned by the actor a provider started from here runs as.
     const owner = process.env.BAREMETAL_ACTOR || safeUser();
     await store.transact((at) => createProject({ name: "demo", description: null, owner }, "real-site", at));
-    const boot = await startBootServer(uplink.namespace, bootAddress, opts.storeFile);
+    const boot = await startBootServer(uplink.namespace, bootAddress, PROVISIONING_NETWORK, opts.storeFile);
     stops.push(() => stopGroup(boot.pid!, "boot server"));
 
     return {
