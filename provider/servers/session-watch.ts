@@ -68,7 +68,7 @@ class SessionWatch {
           this.settle(
             w,
             new Error(
-              `${w.what}: no report within ${Math.round((w.end - w.started) / 1000)} s (last: ${s.state})`,
+              `${w.what}: no report within ${Math.round((w.end - w.started) / 1000)} s (last: ${s.state}${s.message ? `: ${s.message}` : ""})`,
             ),
           );
       }

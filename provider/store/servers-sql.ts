@@ -459,6 +459,8 @@ export function* reportSession(
     if (finishes) set.push(["staged", finishedStaged(s.staged)]);
   }
   if (type === "install.written") set.push(["written_at", at]);
+  // Not progress, but what a wait that times out should name: someone else has the script.
+  if (type === "boot.refused") set.push(["message", message]);
   yield q(
     `UPDATE provisioning SET ${["reports = reports + 1", ...set.map(([c]) => `${c} = ?`)].join(", ")} WHERE token = ?`,
     ...set.map(([, v]) => v),
@@ -487,7 +489,7 @@ export function* fetchBootScript(
     yield* reportSession(
       token,
       "boot.refused",
-      `by ${mac} from ${client}: handed to ${s.bootClient} already`,
+      `boot script refused to ${client} (${mac}): handed to ${s.bootClient} first`,
       at,
     );
     return { refused: "this machine's boot script was handed to another address already" };

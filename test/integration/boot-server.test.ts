@@ -231,14 +231,19 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
     expect(refused).toEqual([403, "this machine's boot script was handed to another address already\n"]);
     expect(refused[1]).not.toContain(token);
     const session = await store.transact(() => sessionByToken(token), "read");
-    expect(session).toMatchObject({ bootClient: "127.0.0.2", state: "booting" });
+    // The session's message says so, for the provider's wait to name if it times out.
+    expect(session).toMatchObject({
+      bootClient: "127.0.0.2",
+      state: "booting",
+      message: `boot script refused to 127.0.0.3 (${mac}): handed to 127.0.0.2 first`,
+    });
     const timeline = await store.transact(() => serverTimeline(server.id), "read");
     expect(timeline.slice(-3)).toEqual([
       expect.objectContaining({ action: "boot.fetched", detail: { message: `by ${mac}` } }),
       expect.objectContaining({ action: "boot.fetched" }),
       expect.objectContaining({
         action: "boot.refused",
-        detail: { message: `by ${mac} from 127.0.0.3: handed to 127.0.0.2 already` },
+        detail: { message: `boot script refused to 127.0.0.3 (${mac}): handed to 127.0.0.2 first` },
       }),
     ]);
     // The next session (a reinstall) is handed to whoever asks first again.

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { applyInventoryFile } from "../../provider/inventory/apply";
 import { waitForSession } from "../../provider/servers/session-watch";
-import { reportSession, stageSession } from "../../provider/store/servers-sql";
+import { fetchBootScript, reportSession, stageSession } from "../../provider/store/servers-sql";
 import type { Store } from "../../provider/store/store";
 import { backends, freshStore } from "../helpers/backends";
 import { claim } from "../helpers/claim";
@@ -69,6 +69,13 @@ describe.each(backends)("session waits on $name", (backend) => {
     const c = await stage("c");
     await expect(waitForSession(store, c, 300, "install")).rejects.toThrow(
       "install: no report within 0 s (last: staged)",
+    );
+    // Someone else fetched the machine's script first: the timeout says so.
+    const d = await stage("d");
+    await store.transact((at) => fetchBootScript(d, "0c:c4:7a:00:00:01", "10.0.0.66", at));
+    await store.transact((at) => fetchBootScript(d, "0c:c4:7a:00:00:01", "10.0.0.7", at));
+    await expect(waitForSession(store, d, 300, "install")).rejects.toThrow(
+      "install: no report within 0 s (last: booting: boot script refused to 10.0.0.7 (0c:c4:7a:00:00:01): handed to 10.0.0.66 first)",
     );
   });
 
