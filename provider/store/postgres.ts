@@ -11,8 +11,7 @@ import { checkFacilityCode, checkLabels, checkNewPool, resolveRequest } from "..
 import { AccessError } from "../access/errors";
 import { ACCESS_DENIED } from "./postgres-access";
 import { INVENTORY_LOCK, NAMED_HOLD, POOL_HOLD, POSTGRES_MIGRATIONS } from "./postgres-schema";
-import { waitFor } from "./hold";
-import { NamedLocks } from "../lock";
+import { Holds } from "./hold";
 import { applyInventory, moveMachine, readInventory, readMachine, type Op } from "./inventory-sql";
 import type { InventoryChange, InventoryState, MachineRecord, MachineState } from "../inventory/types";
 import { migrationState, refuseNewer } from "./migrations";
@@ -193,7 +192,7 @@ export class PostgresStore implements Store {
   private login?: Promise<string | undefined>;
   /** Store.hold: one connection of its own for every hold, and this process's holders one at a time. */
   private holder?: Promise<Client>;
-  private readonly holds = new NamedLocks();
+  private readonly holds: Holds;
 
   constructor(
     private readonly url: string,
@@ -206,6 +205,7 @@ export class PostgresStore implements Store {
     });
     // An idle connection dropped by the server must not crash the process.
     this.pool.on("error", () => undefined);
+    this.holds = new Holds({ take: (n) => this.takeHold(n), give: (n) => this.giveHold(n) }, this.location);
   }
 
   get location(): string {
@@ -791,25 +791,23 @@ export class PostgresStore implements Store {
    * connection ends, so a process that dies holding it frees it. A connection lost during a
    * hold loses the lock with it; the next hold opens a new one.
    */
-  async hold<T>(name: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
-    return this.holds.run(name, async () => {
-      const c = await this.holdConnection();
-      const take = async () =>
-        (
-          await c.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok", [
-            NAMED_HOLD,
-            name,
-          ])
-        ).rows[0]!.ok;
-      await waitFor(take, name, waitMs, this.location);
-      try {
-        return await fn();
-      } finally {
-        await c
-          .query("SELECT pg_advisory_unlock($1, hashtext($2))", [NAMED_HOLD, name])
-          .catch(() => undefined);
-      }
-    });
+  hold<T>(name: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
+    return this.holds.run(name, waitMs, fn);
+  }
+
+  private async takeHold(name: string): Promise<boolean> {
+    const c = await this.holdConnection();
+    const { rows } = await c.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok", [
+      NAMED_HOLD,
+      name,
+    ]);
+    return rows[0]!.ok;
+  }
+
+  private async giveHold(name: string): Promise<void> {
+    // A lost connection took the lock with it: nothing to give back.
+    const c = await this.holder?.catch(() => undefined);
+    await c?.query("SELECT pg_advisory_unlock($1, hashtext($2))", [NAMED_HOLD, name]).catch(() => undefined);
   }
 
   private holdConnection(): Promise<Client> {

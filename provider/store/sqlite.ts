@@ -48,8 +48,7 @@ import type {
   HostAddress,
 } from "./store";
 import { newReservation } from "./store";
-import { waitFor } from "./hold";
-import { NamedLocks } from "../lock";
+import { Holds } from "./hold";
 
 interface PoolRow {
   id: number;
@@ -152,7 +151,7 @@ export class SqliteStore implements Store {
   private readonly statements = new Map<string, Database.Statement>();
   /** Store.hold: one lock file per name, and this process's own holders one at a time. */
   private readonly holdFiles = new Map<string, Database.Database>();
-  private readonly holds = new NamedLocks();
+  private readonly holds: Holds;
   // One transaction wrapper for every call: better-sqlite3 builds four closures and their
   // properties for each db.transaction(), and the provider runs thousands of small ones.
   private readonly tx: Database.Transaction<(fn: () => unknown) => unknown>;
@@ -178,6 +177,7 @@ export class SqliteStore implements Store {
     this.db.pragma(`busy_timeout = ${Math.min(BUSY_SPIN_MS, busyWaitMs)}`);
     // What PostgreSQL's bm_inventory_hold() waits for, SQLite's one writer at a time has done.
     this.db.function("bm_inventory_hold", () => 1);
+    this.holds = new Holds({ take: (n) => this.takeHold(n), give: (n) => this.giveHold(n) }, this.location);
   }
 
   /** One user's file: the actor is whoever baremetal:actor says. */
@@ -805,26 +805,23 @@ export class SqliteStore implements Store {
    * dies holding it. Nothing is written, so it costs no fsync; the store's own write lock stays
    * free for the holder's transactions. An in-memory store has no other process to hold against.
    */
-  async hold<T>(name: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
-    if (this.file === ":memory:") return this.holds.run(name, fn);
-    return this.holds.run(name, async () => {
-      const db = this.holdFile(name);
-      const take = () => {
-        try {
-          db.exec("BEGIN IMMEDIATE");
-          return true;
-        } catch (e) {
-          if (isBusy(e)) return false;
-          throw e;
-        }
-      };
-      await waitFor(take, name, waitMs, this.location);
-      try {
-        return await fn();
-      } finally {
-        db.exec("ROLLBACK");
-      }
-    });
+  hold<T>(name: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
+    return this.holds.run(name, waitMs, fn);
+  }
+
+  private takeHold(name: string): boolean {
+    if (this.file === ":memory:") return true;
+    try {
+      this.holdFile(name).exec("BEGIN IMMEDIATE");
+      return true;
+    } catch (e) {
+      if (isBusy(e)) return false;
+      throw e;
+    }
+  }
+
+  private giveHold(name: string): void {
+    if (this.file !== ":memory:") this.holdFile(name).exec("ROLLBACK");
   }
 
   private holdFile(name: string): Database.Database {

@@ -116,12 +116,12 @@ describe.each(backends)("holds on $name", (backend) => {
     for (let i = 1; i < spans.length; i++) expect(spans[i]![1]).toBeGreaterThanOrEqual(spans[i - 1]![2]);
   });
 
-  test("two processes changing one switch take turns: no two changes at once", async () => {
+  test("two processes changing one switch take turns: no two changes at once, and neither waits for the other's whole queue", async () => {
     const sim = await SwitchSim.start({ ports: 8, dialect: "linux" });
     try {
-      // Each change takes 100 ms on this switch: without the hold, the two processes' changes
+      // Each change takes 200 ms on this switch: without the hold, the two processes' changes
       // overlap (mostChangesAtOnce 2).
-      sim.faults.slowChangesMs = 100;
+      sim.faults.slowChangesMs = 200;
       const spec = JSON.stringify({
         name: "tor1",
         facility: "lab1",
@@ -136,6 +136,17 @@ describe.each(backends)("holds on $name", (backend) => {
       const b = worker("switch-changer.ts", [ctx.location, spec, "200", "swp5,swp6,swp7,swp8"], env);
       expect(await Promise.all([a.done, b.done])).toEqual(['{"changed":5}', '{"changed":5}']);
       expect(sim.mostChangesAtOnce).toBe(1);
+      // Whose each change was, in the order the switch made them: the two take turns rather than
+      // one process keeping the switch until its queue is empty (aaaaabbbbb), as it did when a
+      // hold given back was taken again before the other process looked.
+      const order = sim
+        .commands()
+        .filter((c) => c.includes("bridge vlan add"))
+        .map((c) => (c.includes("vid 100") ? "a" : "b"))
+        .join("");
+      expect(order).toHaveLength(10);
+      const turns = order.split("").filter((who, i) => i > 0 && who !== order[i - 1]).length;
+      expect({ order, turns: turns >= 4 }).toEqual({ order, turns: true });
       for (let p = 1; p <= 8; p++) expect(sim.vlanOfPort(`swp${p}`)).toBe(p <= 4 ? 100 : 200);
     } finally {
       await sim.stop();
