@@ -821,7 +821,9 @@ export class SqliteStore implements Store {
   }
 
   private giveHold(name: string): void {
-    if (this.file !== ":memory:") this.holdFile(name).exec("ROLLBACK");
+    // Closed with the store meanwhile: the lock went with the connection.
+    const db = this.holdFiles.get(name);
+    if (db?.open && db.inTransaction) db.exec("ROLLBACK");
   }
 
   private holdFile(name: string): Database.Database {
@@ -832,7 +834,7 @@ export class SqliteStore implements Store {
       // Readable, and distinct for names that read the same once made safe for a file name.
       const safe = name.replace(/[^A-Za-z0-9_.-]+/g, "_").slice(0, 64);
       const tag = createHash("sha256").update(name).digest("hex").slice(0, 8);
-      // timeout 0: a taken hold is reported at once, and waited for between tries (waitFor).
+      // timeout 0: a taken hold is reported at once, and waited for between tries (Holds).
       db = new Database(path.join(dir, `${safe}-${tag}.lock`), { timeout: 0 });
       this.holdFiles.set(name, db);
     }
