@@ -59,9 +59,9 @@ export async function withBmc<T>(
 const switches = new Map<string, { spec: string; store: Store; sw: Switch }>();
 
 /**
- * How long a change waits while another process changes the same switch. A change takes tens
- * of milliseconds, and a process's burst of them (a rack's servers) a few seconds; two minutes
- * is another process stuck on the switch.
+ * How long a change waits while another process changes the same switch. A change takes
+ * milliseconds to a few seconds (NVUE's apply), and processes take turns between changes
+ * (store/hold.ts); two minutes is another process stuck on the switch.
  */
 export const SWITCH_HOLD_WAIT_MS = 120_000;
 

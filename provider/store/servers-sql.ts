@@ -434,8 +434,10 @@ export function* reportSession(
   type: string,
   message: string | null,
   at: string,
+  /** The session as the caller read it in this transaction, so it is not read twice. */
+  read?: ProvisioningSession,
 ): Op<ReportRefused | undefined> {
-  const s = yield* sessionByToken(token);
+  const s = read ?? (yield* sessionByToken(token));
   if (!s) return { refused: "unknown", reason: "unknown session" };
   // A finished session takes nothing more: its token may have been seen by others since.
   if (s.state === "done" || s.state === "failed") {
@@ -491,10 +493,11 @@ export function* fetchBootScript(
       "boot.refused",
       `boot script refused to ${client} (${mac}): handed to ${s.bootClient} first`,
       at,
+      s,
     );
     return { refused: "this machine's boot script was handed to another address already" };
   }
-  yield* reportSession(token, "boot.fetched", `by ${mac}`, at);
+  yield* reportSession(token, "boot.fetched", `by ${mac}`, at, s);
   return { script: s.staged.ipxe };
 }
 
