@@ -647,4 +647,29 @@ ${allocateFunctions({
     name: "session-boot-client",
     sql: sessionBootClientSql(POSTGRES_TYPES),
   },
+  {
+    version: 20,
+    name: "event-check-once",
+    // Version 18's policy looked up an event's server or VLAN twice per row (a SQL function
+    // that is SECURITY DEFINER is never inlined, so nothing shares the two calls). One
+    // function now looks it up once. It runs as the caller, so bm_can still judges the login;
+    // only bm_event_project, which must see past row security, runs as the owner.
+    sql: `
+      CREATE FUNCTION bm_event_allowed(p_subject text, p_action text) RETURNS boolean
+      LANGUAGE plpgsql STABLE SET search_path = public, pg_catalog AS $$
+      DECLARE
+        v_project text := bm_event_project(p_subject);
+      BEGIN
+        IF v_project IS NULL THEN RETURN p_action IN ('server.finish', 'vlan.delete'); END IF;
+        RETURN bm_can(v_project, 'collaborator');
+      END
+      $$;
+      DROP POLICY add ON events;
+      CREATE POLICY add ON events FOR INSERT WITH CHECK (actor = session_user AND CASE
+        WHEN subject LIKE 'server:%' OR subject LIKE 'vlan:%' THEN bm_event_allowed(subject, action)
+        WHEN subject LIKE 'project:%' THEN bm_can(substr(subject, 9), 'read_only')
+          OR (action = 'member.remove' AND detail->>'user' = session_user)
+        ELSE true END);
+    `,
+  },
 ];

@@ -250,6 +250,8 @@ test("events: a member adds none to another project's server, VLAN or project", 
   expect(await add("project:a", "member.update", { user: USERS.carol })).toBe("1 rows");
   expect(await add("server:gone-1", "server.finish")).toBe("1 rows");
   expect(await add("server:gone-1", "install.failed")).toMatch(refused);
+  expect(await add("vlan:gone-2", "vlan.delete")).toBe("1 rows");
+  expect(await add("vlan:gone-2", "vlan.update")).toMatch(refused);
   // Nobody sees B's server with carol's events in it.
   const { rows } = await (
     await as(USERS.bob)
@@ -294,6 +296,14 @@ test("machines: a member changes only a machine its project's server names, and 
     expect(await outcome(c, "UPDATE machines SET state = 'active' WHERE id = $1", [machine.id])).toBe(
       "1 rows",
     );
+    // Her own project's server takes her events (the events test has only other projects').
+    expect(
+      await outcome(
+        c,
+        "INSERT INTO events (actor, action, subject, detail) VALUES ($1, 'install.failed', 'server:srv-a', '{}')",
+        [USERS.carol],
+      ),
+    ).toBe("1 rows");
     // And she gives it back, as a deleted server does.
     await carol.transact((at) => finishServer("srv-a", "available", null, USERS.carol, at));
   } finally {
