@@ -1,10 +1,26 @@
 import { Command, Option } from "commander";
-import { POOL_TYPES, type PoolType, type PoolUsage } from "../../provider/store/store";
+import { poolSpaceProblem } from "../../provider/ipam/special-ranges";
+import { POOL_TYPES, type Pool, type PoolType, type PoolUsage } from "../../provider/store/store";
 import { STORE_HELP, withStore } from "../store-option";
 import { table } from "../table";
 
 const percent = (u: PoolUsage) =>
   u.total === "0" ? "0%" : `${(Number((BigInt(u.allocated) * 10000n) / BigInt(u.total)) / 100).toFixed(2)}%`;
+
+// A pool the space check would refuse today: shown, never changed (its reservations stand).
+const problems = (pools: Pool[]) =>
+  pools.flatMap((p) => {
+    const problem = poolSpaceProblem(p);
+    return problem ? [{ pool: p.name, problem }] : [];
+  });
+
+const warn = (found: { problem: string }[]) => {
+  for (const f of found) {
+    console.error(
+      `warning: ${f.problem}; it still hands out addresses: move its users to a pool that is right`,
+    );
+  }
+};
 
 const largestFree = (u: PoolUsage) => (u.freeBlocks.length ? `/${u.freeBlocks[0]!.prefixLength}` : "none");
 
@@ -66,13 +82,21 @@ function poolCommand(): Command {
     .action(async (o: { store?: string; json?: boolean }) => {
       await withStore(o.store, async (store) => {
         const pools = await store.listPools();
-        if (o.json) return console.log(JSON.stringify(pools, null, 2));
+        const found = problems(pools);
+        if (o.json) {
+          const problemOf = new Map(found.map((f) => [f.pool, f.problem]));
+          const shown = pools.map((p) =>
+            problemOf.has(p.name) ? { ...p, problem: problemOf.get(p.name) } : p,
+          );
+          return console.log(JSON.stringify(shown, null, 2));
+        }
         console.log(
           table(
             ["NAME", "TYPE", "CIDR", "FACILITY", "PROJECT", "DESCRIPTION"],
             pools.map((p) => [p.name, p.type, p.cidr, p.facility ?? "global", p.project, p.description]),
           ),
         );
+        warn(found);
       });
     });
   pool
@@ -84,7 +108,13 @@ function poolCommand(): Command {
       await withStore(o.store, async (store) => {
         const usage = await store.poolUsage(name);
         const free = await store.listFreeBlocks(name);
-        if (o.json) return console.log(JSON.stringify({ ...usage, freeBlockList: free }, null, 2));
+        const found = problems([usage.pool]);
+        if (o.json) {
+          const problem = found[0]?.problem;
+          return console.log(
+            JSON.stringify({ ...usage, freeBlockList: free, ...(problem ? { problem } : {}) }, null, 2),
+          );
+        }
         const p = usage.pool;
         console.log(
           table(
@@ -108,6 +138,7 @@ function poolCommand(): Command {
           `\nfree blocks (${free.length}${free.length > shown.length ? `, first ${shown.length} shown` : ""}):`,
         );
         for (const b of shown) console.log(`  ${b}`);
+        warn(found);
       });
     });
   pool

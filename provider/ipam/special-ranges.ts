@@ -59,3 +59,17 @@ export function checkPoolSpace(name: string, type: PoolType, block: Block): void
     );
   }
 }
+
+/**
+ * What is wrong with an existing pool's space, or undefined. Pools added before the space check
+ * (or straight into the database) keep their ranges and still hand out addresses; the CLI
+ * shows this beside them so an operator can move their users to a pool that is right.
+ */
+export function poolSpaceProblem(pool: { name: string; type: PoolType; cidr: string }): string | undefined {
+  try {
+    checkPoolSpace(pool.name, pool.type, parseCidr(pool.cidr));
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}

@@ -4,6 +4,7 @@ import { once } from "node:events";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { Client } from "pg";
 import { openStore } from "../../provider/store/open";
 import { backends } from "../helpers/backends";
@@ -67,6 +68,26 @@ test("errors from the inventory file and from a store that cannot be reached car
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** A statement straight to the store's database, as another tool (or an older version) would. */
+async function rawSql(location: string, sql: string): Promise<void> {
+  if (location.startsWith("sqlite:")) {
+    const db = new Database(location.slice("sqlite:".length));
+    try {
+      db.exec(sql);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  const c = new Client({ connectionString: location });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
 
 describe.each(backends)("baremetal on $name", (backend) => {
   let location: string;
@@ -172,6 +193,53 @@ describe.each(backends)("baremetal on $name", (backend) => {
       /10\.8\.0\.0\/24\s+lab1-private\s+web\s+-\s+a\s+frontends/,
     );
     expect(JSON.parse(cli("ipam", "reservations", "--project", "other", "--json"))).toEqual([]);
+  });
+
+  test("a pool the space check would refuse today (added before it) is shown with what is wrong", async () => {
+    cli("facility", "add", "lab1");
+    cli(
+      "ipam",
+      "pool",
+      "add",
+      "old-public",
+      "--type",
+      "private_ipv4",
+      "--cidr",
+      "10.9.0.0/24",
+      "--facility",
+      "lab1",
+    );
+    cli(
+      "ipam",
+      "pool",
+      "add",
+      "fine",
+      "--type",
+      "private_ipv4",
+      "--cidr",
+      "10.10.0.0/24",
+      "--facility",
+      "lab1",
+    );
+    // As an older version wrote it: public, over private space.
+    await rawSql(location, "UPDATE pools SET type = 'public_ipv4' WHERE name = 'old-public'");
+    const problem =
+      "pool old-public: 10.9.0.0/24 is in 10.0.0.0/8, private address space (RFC 1918): a public_ipv4 pool " +
+      "holds only public addresses; use a private_ipv4 pool";
+    const warning = `warning: ${problem}; it still hands out addresses: move its users to a pool that is right\n`;
+    const list = fails("ipam", "pool", "list");
+    expect([list.status, list.stderr]).toEqual([0, warning]);
+    expect(list.stdout).toMatch(/old-public\s+public_ipv4\s+10\.9\.0\.0\/24/);
+    const listed = JSON.parse(cli("ipam", "pool", "list", "--json")) as { name: string; problem?: string }[];
+    expect(listed.map((p) => [p.name, p.problem])).toEqual([
+      ["fine", undefined],
+      ["old-public", problem],
+    ]);
+    const show = fails("ipam", "pool", "show", "old-public");
+    expect([show.status, show.stderr]).toEqual([0, warning]);
+    expect(JSON.parse(cli("ipam", "pool", "show", "old-public", "--json")).problem).toBe(problem);
+    expect(JSON.parse(cli("ipam", "pool", "show", "fine", "--json")).problem).toBeUndefined();
+    expect(fails("ipam", "pool", "show", "fine").stderr).toBe("");
   });
 
   test("inventory apply, list, and machine show, maintenance, release", () => {
