@@ -17,6 +17,20 @@ export class HoldTimeout extends CodedError<"HoldTimeout"> {
   }
 }
 
+export class HoldLost extends CodedError<"HoldLost"> {
+  constructor(
+    readonly hold: string,
+    location: string,
+  ) {
+    super(
+      "HoldLost",
+      `${hold} on the store ${location}: the hold went with its database connection during the change and ` +
+        "could not be taken back at once (another process may have taken it, or the database was away): " +
+        "the change may have overlapped another's; run again to check and finish it",
+    );
+  }
+}
+
 /** The longest pause between tries: a waiting process looks at least this often. */
 export const POLL_MS = 25;
 
@@ -26,6 +40,8 @@ export interface HoldPrimitive {
   /** Takes the hold if no other process has it; false when one does. */
   take(name: string): boolean | Promise<boolean>;
   give(name: string): void | Promise<void>;
+  /** Whether this process lost the hold while it had it (a backend whose lock can go without it). */
+  lost?(name: string): boolean;
 }
 
 export class Holds {
@@ -45,9 +61,12 @@ export class Holds {
       if (until > Date.now()) await pause(until - Date.now());
       await this.wait(name, waitMs);
       const start = Date.now();
+      let lost: boolean;
+      let result: T;
       try {
-        return await fn();
+        result = await fn();
       } finally {
+        lost = this.primitive.lost?.(name) ?? false;
         await this.primitive.give(name);
         // Waiting is polling, so whoever gives a hold back could take it again before another
         // process looks: a process with a queue of changes for one switch (a rack's servers,
@@ -57,6 +76,9 @@ export class Holds {
         // when holds are long, and next to nothing when they are short.
         this.courtesy.set(name, Date.now() + Math.min((Date.now() - start) / 4, POLL_MS + 5));
       }
+      // Done, but maybe not alone: say so rather than report a change that may be mixed up.
+      if (lost) throw new HoldLost(name, this.location);
+      return result;
     });
   }
 

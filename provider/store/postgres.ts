@@ -193,6 +193,9 @@ export class PostgresStore implements Store {
   /** Store.hold: one connection of its own for every hold, and this process's holders one at a time. */
   private holder?: Promise<Client>;
   private readonly holds: Holds;
+  /** The holds this process has now, and those it lost with a connection and could not take back. */
+  private readonly held = new Set<string>();
+  private readonly lostHolds = new Set<string>();
 
   constructor(
     private readonly url: string,
@@ -205,7 +208,10 @@ export class PostgresStore implements Store {
     });
     // An idle connection dropped by the server must not crash the process.
     this.pool.on("error", () => undefined);
-    this.holds = new Holds({ take: (n) => this.takeHold(n), give: (n) => this.giveHold(n) }, this.location);
+    this.holds = new Holds(
+      { take: (n) => this.takeHold(n), give: (n) => this.giveHold(n), lost: (n) => this.lostHolds.has(n) },
+      this.location,
+    );
   }
 
   get location(): string {
@@ -789,7 +795,9 @@ export class PostgresStore implements Store {
    * pool: a hold outlasts transactions (it spans a switch's SSH session), and a pooled
    * connection kept that long would starve the store's queries. The server drops it when the
    * connection ends, so a process that dies holding it frees it. A connection lost during a
-   * hold loses the lock with it; the next hold opens a new one.
+   * hold loses the lock with it: the holds it carried are taken again at once on a new one, and
+   * one that cannot be (another process was quicker, or the server is away) fails its change
+   * with HoldLost when the change ends, since it may have overlapped another's.
    */
   hold<T>(name: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
     return this.holds.run(name, waitMs, fn);
@@ -801,13 +809,39 @@ export class PostgresStore implements Store {
       NAMED_HOLD,
       name,
     ]);
+    if (rows[0]!.ok) this.held.add(name);
     return rows[0]!.ok;
   }
 
   private async giveHold(name: string): Promise<void> {
+    this.held.delete(name);
+    this.lostHolds.delete(name);
     // A lost connection took the lock with it: nothing to give back.
     const c = await this.holder?.catch(() => undefined);
     await c?.query("SELECT pg_advisory_unlock($1, hashtext($2))", [NAMED_HOLD, name]).catch(() => undefined);
+  }
+
+  /** After the hold connection was lost: takes its holds again on a new one. */
+  private async retakeHolds(): Promise<void> {
+    for (const name of [...this.held]) {
+      let ok: boolean;
+      try {
+        const c = await this.holdConnection();
+        const { rows } = await c.query<{ ok: boolean }>(
+          "SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok",
+          [NAMED_HOLD, name],
+        );
+        ok = rows[0]!.ok;
+        // Given back while we asked: let go again (giveHold's unlock may have come first).
+        if (ok && !this.held.has(name)) {
+          await c.query("SELECT pg_advisory_unlock($1, hashtext($2))", [NAMED_HOLD, name]);
+          continue;
+        }
+      } catch {
+        ok = false;
+      }
+      if (!ok && this.held.has(name)) this.lostHolds.add(name);
+    }
   }
 
   private holdConnection(): Promise<Client> {
@@ -815,10 +849,19 @@ export class PostgresStore implements Store {
       const c = new Client({
         ...connectionWithOptions(this.url, GENERIC_PLANS),
         connectionTimeoutMillis: 10_000,
+        // It sits idle through a hold: keepalives notice a dead peer the socket would not.
+        keepAlive: true,
       });
-      const opened = c.connect().then(() => c);
+      let connected = false;
+      const opened = c.connect().then(() => {
+        connected = true;
+        return c;
+      });
       const lost = () => {
-        if (this.holder === opened) this.holder = undefined;
+        if (this.holder !== opened) return;
+        this.holder = undefined;
+        // Only a connection that was up carried holds: one that never came up starts no retry.
+        if (connected && this.held.size > 0) void this.retakeHolds();
       };
       c.on("error", lost);
       c.on("end", lost);

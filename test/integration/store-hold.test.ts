@@ -3,8 +3,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { SwitchSim } from "../../provider/lab/switch-sim";
-import { HoldTimeout } from "../../provider/store/hold";
-import { backends, freshStore } from "../helpers/backends";
+import { Client } from "pg";
+import { HoldLost, HoldTimeout } from "../../provider/store/hold";
+import { openStore } from "../../provider/store/open";
+import { backends, freshStore, postgresBackend } from "../helpers/backends";
 import { failure } from "../helpers/failure";
 
 jest.setTimeout(120_000);
@@ -150,6 +152,107 @@ describe.each(backends)("holds on $name", (backend) => {
       for (let p = 1; p <= 8; p++) expect(sim.vlanOfPort(`swp${p}`)).toBe(p <= 4 ? 100 : 200);
     } finally {
       await sim.stop();
+    }
+  });
+});
+
+describe("a PostgreSQL hold whose connection is lost", () => {
+  let ctx: Awaited<ReturnType<typeof freshStore>>;
+  let admin: Client;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  // The advisory locks held in this test's database (key 7306: Store.hold), by backend.
+  const holders = async () =>
+    (
+      await admin.query<{ pid: number }>(
+        `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 7306 AND granted
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      )
+    ).rows.map((r) => r.pid);
+  const until = async <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => {
+    for (let i = 0; i < 300; i++) {
+      const v = await probe();
+      if (v !== undefined) return v;
+      await sleep(10);
+    }
+    throw new Error(`${what}: not within 3 s`);
+  };
+
+  beforeEach(async () => {
+    ctx = await freshStore(postgresBackend);
+    admin = new Client({ connectionString: ctx.location });
+    await admin.connect();
+  });
+
+  afterEach(async () => {
+    await admin.end();
+    await ctx.cleanup();
+  });
+
+  test("takes its holds back at once on a new connection, and keeps other processes out", async () => {
+    const other = await openStore(ctx.location);
+    try {
+      const result = await ctx.store.hold("switch tor1", 1000, async () => {
+        const [first] = await holders();
+        await admin.query("SELECT pg_terminate_backend($1)", [first]);
+        const again = await until("taken back", async () => {
+          const now = await holders();
+          return now.length === 1 && now[0] !== first ? now[0] : undefined;
+        });
+        // Still held: another process waits for it in vain.
+        await failure(
+          other.hold("switch tor1", 100, async () => "in"),
+          HoldTimeout,
+        );
+        return again;
+      });
+      expect(typeof result).toBe("number");
+      expect(await other.hold("switch tor1", 1000, async () => "free")).toBe("free");
+    } finally {
+      await other.close();
+    }
+  });
+
+  test("a hold another process took in between fails its change with HoldLost, and the next hold works", async () => {
+    const quicker = new Client({ connectionString: ctx.location });
+    await quicker.connect();
+    try {
+      let taken: Promise<unknown> | undefined;
+      let ran = false;
+      const lost = await failure(
+        ctx.store.hold("switch tor1", 1000, async () => {
+          const [first] = await holders();
+          // Queued behind our hold in the server: it gets the lock the moment our connection goes.
+          taken = quicker.query("SELECT pg_advisory_lock(7306, hashtext('switch tor1'))");
+          await until("the other process waiting", async () => {
+            const { rows } = await admin.query(
+              "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 7306 AND NOT granted",
+            );
+            return rows.length ? true : undefined;
+          });
+          await admin.query("SELECT pg_terminate_backend($1)", [first]);
+          await taken;
+          // Our store has tried to take it back on a new connection (its last statement).
+          await until("tried to take it back", async () => {
+            const { rows } = await admin.query(
+              `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> ALL($1)
+               AND state = 'idle' AND query LIKE 'SELECT pg_try_advisory_lock%'`,
+              [[first, (await quicker.query("SELECT pg_backend_pid() AS p")).rows[0].p]],
+            );
+            return rows.length ? true : undefined;
+          });
+          ran = true;
+        }),
+        HoldLost,
+      );
+      expect(ran).toBe(true);
+      expect(lost.code).toBe("HoldLost");
+      expect(lost.message).toMatch(
+        /^switch tor1 on the store \S+: the hold went with its database connection during the change and could not be taken back at once .*run again to check and finish it$/,
+      );
+      await quicker.query("SELECT pg_advisory_unlock(7306, hashtext('switch tor1'))");
+      expect(await ctx.store.hold("switch tor1", 1000, async () => "mine")).toBe("mine");
+    } finally {
+      await quicker.end();
     }
   });
 });
