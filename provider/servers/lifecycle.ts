@@ -30,7 +30,7 @@ import type { Store } from "../store/store";
 import { allocateAddresses, releaseAddresses, type NetworkAddress } from "./addresses";
 import type { Bmc } from "../hardware/bmc";
 import { secretsOf as secrets, withBmc } from "./hardware";
-import { applyNetwork, forgetNetwork, portPlan } from "./network";
+import { applyNetwork, forgetNetwork, portPlan, serverVlans } from "./network";
 import { portsTo, resetPorts, type PortState } from "./ports";
 import { NETWORK, REINSTALL_ON, differs, type ServerInputs } from "./inputs";
 import { hashPassword, newRootPassword } from "./passwords";
@@ -224,6 +224,13 @@ export async function createServer(
           undefined,
           new Error("baremetal:bootServerUrl is not set: machines need a boot server to netboot from"),
         );
+      }
+      if (inputs.vlans.length > 0) {
+        try {
+          yield* serverVlans(inputs);
+        } catch (e) {
+          throw new StepFailed("network", undefined, e);
+        }
       }
       return yield* claimServer(
         {
@@ -463,6 +470,12 @@ export async function reinstallServer(
 ): Promise<Provisioned> {
   const actor = ctx.config.actor;
   const machine = (await ctx.store.transact(() => readMachine(server.machineId), "read"))!;
+  // Before anything changes: the server keeps running as it is.
+  if (inputs.vlans.length > 0) {
+    await ctx.store.transact(() => serverVlans(inputs), "read").catch((e: unknown) => {
+      throw new StepFailed("network", machine.id, e);
+    });
+  }
   let step = "reinstall";
   let powered = false;
   const shown = steps(`${inputs.hostname}: reinstall: `);

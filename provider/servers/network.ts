@@ -43,6 +43,24 @@ function carried(plan: PortPlan, vlans: number[]): Map<number, VlanPort["mode"]>
   return modes;
 }
 
+/**
+ * The server's VLANs as the store has them, by VLAN id; refuses one that is not a Vlan of its
+ * project in its facility. Create and reinstall ask first, before a machine is claimed or
+ * touched: found missing only at the end, a typo cost a whole install.
+ */
+export function* serverVlans(n: NetworkInputs) {
+  const vlans = yield* listVlans({ project: n.project, facility: n.facility });
+  const byVid = new Map(vlans.map((v) => [v.vid, v]));
+  const missing = n.vlans.filter((vid) => !byVid.has(vid));
+  if (missing.length > 0) {
+    throw new Error(
+      `vlans: ${missing.join(", ")} ${missing.length === 1 ? "is not a Vlan" : "are not Vlans"} of project ${n.project} in facility ${n.facility}` +
+        ` (it has ${vlans.map((v) => v.vid).join(", ") || "none"})`,
+    );
+  }
+  return byVid;
+}
+
 /** Puts the machine's ports into the server's network mode; returns what the switches read back. */
 export async function applyNetwork(
   ctx: Context,
@@ -52,18 +70,7 @@ export async function applyNetwork(
   layer3Vlan: number,
 ): Promise<PortState[]> {
   const actor = ctx.config.actor;
-  const vlans = await ctx.store.transact(
-    () => listVlans({ project: n.project, facility: n.facility }),
-    "read",
-  );
-  const byVid = new Map(vlans.map((v) => [v.vid, v]));
-  const missing = n.vlans.filter((vid) => !byVid.has(vid));
-  if (missing.length > 0) {
-    throw new Error(
-      `vlans: ${missing.join(", ")} ${missing.length === 1 ? "is not a Vlan" : "are not Vlans"} of project ${n.project} in facility ${n.facility}` +
-        ` (it has ${vlans.map((v) => v.vid).join(", ") || "none"})`,
-    );
-  }
+  const byVid = await ctx.store.transact(() => serverVlans(n), "read");
   const plan = portPlan(n, layer3Vlan);
   const want = carried(plan, n.vlans);
   const before = await ctx.store.transact(() => vlanPorts({ serverId }), "read");

@@ -3,7 +3,7 @@
 // a failed create held is left without an owner.
 import { resolveConfig } from "../../provider/config";
 import { ServerInputs } from "../../provider/servers/inputs";
-import { createServer, deleteServer } from "../../provider/servers/lifecycle";
+import { createServer, deleteServer, reinstallServer } from "../../provider/servers/lifecycle";
 import { listServers, serverTimeline } from "../../provider/store/servers-sql";
 import type { Store } from "../../provider/store/store";
 import { OPS, labSiteForFile } from "../helpers/lab-site";
@@ -188,4 +188,33 @@ test("without a boot server the create is refused before anything is claimed", a
   );
   expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
   expect((await machine()).state).toBe("available");
+});
+
+test("a VLAN that is not the project's is refused before a machine is claimed, and before a reinstall touches the running server", async () => {
+  const vlanInputs = (extra: Record<string, unknown> = {}) =>
+    inputs({ networkType: "layer2", ipAddresses: [], vlans: [1999], ...extra });
+  await expect(createServer(ctx(), vlanInputs(), "org/p/s/typo")).rejects.toThrow(
+    'step "network" failed: vlans: 1999 is not a Vlan of project demo in facility lab (it has none)',
+  );
+  expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
+  expect((await machine()).state).toBe("available");
+  expect(lab.site.lab.machine("m01").system.powerState).toBe("Off");
+
+  // A running server asked to reinstall onto it: refused, still active and powered, nothing staged.
+  const owner = "org/p/s/running";
+  const p = await createServer(ctx(), inputs(), owner);
+  await expect(
+    reinstallServer(
+      ctx(),
+      p.server,
+      vlanInputs({ networkType: "hybrid", operatingSystem: "ubuntu_24_04" }),
+      owner,
+    ),
+  ).rejects.toThrow('step "network" failed on machine m01: vlans: 1999 is not a Vlan of project demo');
+  const [kept] = (await held()).servers;
+  expect([kept!.state, lab.site.lab.machine("m01").system.powerState]).toEqual(["active", "On"]);
+  const timeline = await lab.site.store.transact(() => serverTimeline(p.server.id), "read");
+  expect(timeline.filter((t) => t.action === "install.staged")).toHaveLength(1);
+  await deleteServer(ctx(), p.server, inputs(), owner);
+  expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
 });
