@@ -472,9 +472,11 @@ export async function reinstallServer(
   const machine = (await ctx.store.transact(() => readMachine(server.machineId), "read"))!;
   // Before anything changes: the server keeps running as it is.
   if (inputs.vlans.length > 0) {
-    await ctx.store.transact(() => serverVlans(inputs), "read").catch((e: unknown) => {
-      throw new StepFailed("network", machine.id, e);
-    });
+    await ctx.store
+      .transact(() => serverVlans(inputs), "read")
+      .catch((e: unknown) => {
+        throw new StepFailed("network", machine.id, e);
+      });
   }
   let step = "reinstall";
   let powered = false;

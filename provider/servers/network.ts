@@ -24,12 +24,12 @@ export function portPlan(n: NetworkInputs, layer3Vlan: number): PortPlan {
     return { mode: "trunk", nativeVlan: layer3Vlan, allowedVlans: [...n.vlans].sort((a, b) => a - b) };
   }
   if (n.vlans.length === 0) return { mode: "none" };
-  if (n.vlans.length === 1 && n.nativeVlan === undefined) return { mode: "access", vlan: n.vlans[0]! };
-  return {
-    mode: "trunk",
-    nativeVlan: n.nativeVlan,
-    allowedVlans: n.vlans.filter((v) => v !== n.nativeVlan).sort((a, b) => a - b),
-  };
+  const tagged = n.vlans.filter((v) => v !== n.nativeVlan).sort((a, b) => a - b);
+  // One VLAN, untagged, whether or not it is named native: an access port (a trunk carrying
+  // only its native VLAN reads back as one).
+  if (n.nativeVlan === undefined && n.vlans.length === 1) return { mode: "access", vlan: n.vlans[0]! };
+  if (n.nativeVlan !== undefined && tagged.length === 0) return { mode: "access", vlan: n.nativeVlan };
+  return { mode: "trunk", nativeVlan: n.nativeVlan, allowedVlans: tagged };
 }
 
 /** How the plan carries each of the server's VLANs (the layer-3 network is not a Vlan). */

@@ -68,6 +68,23 @@ test("a trunk carries its native VLAN untagged and its allowed VLANs tagged, and
   expect(lab.reaches(1, NATIVE(0))).toBe(true);
 });
 
+test("a trunk asked to carry only its native VLAN is an access port in it, and one carrying nothing is none", async () => {
+  for (const v of [10, 20]) await sw.ensureVlan(v);
+  await sw.setTrunk("swp5", { nativeVlan: 10, allowedVlans: [20] });
+  expect(await sw.setTrunk("swp5", { nativeVlan: 10, allowedVlans: [] })).toEqual({
+    port: "swp5",
+    mode: "access",
+    vlan: 10,
+  });
+  expect(await sw.setTrunk("swp5", { nativeVlan: 20, allowedVlans: [20] })).toEqual({
+    port: "swp5",
+    mode: "access",
+    vlan: 20,
+  });
+  expect(await sw.setTrunk("swp5", { allowedVlans: [] })).toEqual({ port: "swp5", mode: "none" });
+  await sw.setAccess("swp5", 30);
+});
+
 test("two trunks share a tagged VLAN; a trunk without a native VLAN drops untagged frames", async () => {
   await sw.setTrunk("swp5", { allowedVlans: [20] });
   lab.tag(4, 20, "10.20.0.5/24");

@@ -184,6 +184,22 @@ test("delete refuses while ports carry the VLAN; forced, it detaches them first"
   expect((await ctx.store.transact(() => listVlans(), "read")).map((v) => v.vid)).toEqual([1503]);
 });
 
+test("forced, a delete that leaves a hybrid port only its native VLAN makes it an access port there, at the first try", async () => {
+  const { vlan } = await createVlanEverywhere(ctx, req(1505));
+  const [m1] = site.lab.machines;
+  const record = (await ctx.store.getMachine(m1!.id))!;
+  const network = { project: "demo", facility: "lab", networkType: "hybrid" as const, vlans: [1505] };
+  await applyNetwork(ctx, "s-hybrid", record, network, 10);
+  expect(model().portVlans(m1!.switchPort)).toEqual([
+    { vlan: 10, pvid: true, untagged: true },
+    { vlan: 1505, pvid: false, untagged: false },
+  ]);
+  await deleteVlanEverywhere(ctx, vlan.id, true);
+  expect(model().portVlans(m1!.switchPort)).toEqual([{ vlan: 10, pvid: true, untagged: true }]);
+  expect(await ctx.store.transact(() => vlanPorts({ serverId: "s-hybrid" }), "read")).toEqual([]);
+  expect((await ctx.store.transact(() => listVlans(), "read")).map((v) => v.vid)).not.toContain(1505);
+});
+
 test("a network change one of two NICs' ports refuses: the port that took it keeps its records, the other's go", async () => {
   await createVlanEverywhere(ctx, req(1504));
   const [m1] = site.lab.machines;

@@ -28,6 +28,12 @@ test("each network mode's port configuration", () => {
     nativeVlan: 1003,
     allowedVlans: [1001],
   });
+  // Its one VLAN named native: untagged and alone, an access port (a trunk of nothing but its
+  // native VLAN reads back as one, and was never confirmed).
+  expect(portPlan({ ...base, networkType: "layer2", vlans: [1003], nativeVlan: 1003 }, L3)).toEqual({
+    mode: "access",
+    vlan: 1003,
+  });
 });
 
 const server = {

@@ -93,6 +93,11 @@ export class Switch implements SwitchDriver {
     const allowedVlans = checkVlanList(trunk.allowedVlans);
     const nativeVlan =
       trunk.nativeVlan === undefined ? undefined : checkVlanId(trunk.nativeVlan, "nativeVlan");
+    // A trunk carrying only its native VLAN is an access port in that VLAN (or, carrying
+    // nothing, no port at all): the switches read it back so, and would never confirm a trunk.
+    if (allowedVlans.every((v) => v === nativeVlan)) {
+      return nativeVlan === undefined ? this.resetPort(port) : this.setAccess(port, nativeVlan);
+    }
     if (!this.d.changes.setTrunk) {
       throw new HardwareError(
         "SwitchUnsupported",
