@@ -21,7 +21,12 @@ export function checkWith<S extends z.ZodType>(
   const user: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(news)) (k.startsWith("__") ? internal : user)[k] = v;
   const parsed = schema.safeParse(user);
-  if (parsed.success) return { inputs: { ...internal, ...(parsed.data as object) } as z.output<S> };
+  if (parsed.success) {
+    // A key whose value is undefined (an empty string taken as none) is left out: the engine's
+    // struct encoding refuses undefined, and none means absent.
+    const data = Object.entries(parsed.data as object).filter(([, v]) => v !== undefined);
+    return { inputs: { ...internal, ...Object.fromEntries(data) } as z.output<S> };
+  }
   return {
     failures: parsed.error.issues.map((issue) => {
       if (issue.code === "unrecognized_keys") {

@@ -4,7 +4,7 @@
 import { describeBlock } from "../ipam/addresses";
 import { parseCidr } from "../ipam/cidr";
 import { hostAssignment, type HostAddress, type Store } from "../store/store";
-import type { ServerInputs } from "./inputs";
+import { defaultPrefix, type ServerInputs } from "./inputs";
 
 export interface NetworkAddress {
   address: string;
@@ -38,7 +38,7 @@ export async function allocateAddresses(
             project: inputs.project,
             type: want.type,
             facility: inputs.facility,
-            block: { prefixLength: want.prefixLength ?? (want.type === "public_ipv6" ? 127 : 31) },
+            block: { prefixLength: want.prefixLength ?? defaultPrefix(want.type) },
             tags: [],
             description: `server ${inputs.hostname}`,
             owner: addressOwner(owner, i),

@@ -50,6 +50,13 @@ export const DEFAULT_ADDRESSES = [
   { type: "public_ipv6", prefixLength: 127 },
 ] as const;
 
+function emptyIsNone(v: unknown): unknown {
+  return v === "" ? undefined : v;
+}
+
+/** customData travels in the stored spec, the stack's state and the machine's config. */
+const CUSTOM_DATA_MAX = 65536;
+
 export const ServerInputs = z
   .strictObject({
     project: nameField("project"),
@@ -66,9 +73,16 @@ export const ServerInputs = z
     operatingSystem: z.enum(OPERATING_SYSTEMS, {
       error: `operatingSystem must be one of ${OPERATING_SYSTEMS.join(", ")}`,
     }),
-    userData: z.string().max(65536, "userData is at most 64 KiB").optional(),
+    // An empty string is no value: given, it would differ from none and reinstall the server.
+    userData: z.preprocess(emptyIsNone, z.string().max(65536, "userData is at most 64 KiB").optional()),
     customData: z.record(z.string(), z.unknown()).optional(),
-    ipxeScriptUrl: z.string().max(65536).optional(),
+    ipxeScriptUrl: z.preprocess(
+      emptyIsNone,
+      z
+        .string()
+        .max(65536, "ipxeScriptUrl is at most 64 KiB (a URL, or a script starting with #!ipxe)")
+        .optional(),
+    ),
     alwaysPxe: z.boolean().default(false),
     sshKeys: z.array(z.string().regex(SSH_KEY, SSH_KEY_RULE)).max(64).default([]),
     tags: tagsField,
@@ -114,6 +128,25 @@ export const ServerInputs = z
       );
     }
     if (new Set(v.vlans).size !== v.vlans.length) issue("vlans", "each VLAN id at most once");
+    const drawn = v.ipAddresses.flatMap((a) => (a.reservationId === undefined ? [] : [a.reservationId]));
+    const twice = drawn.filter((id, i) => drawn.indexOf(id) !== i);
+    if (twice.length > 0) {
+      issue(
+        "ipAddresses",
+        `reservationId ${twice[0]} is named twice: one address is drawn from each entry, so name each reservation once`,
+      );
+    }
+    // PostgreSQL's text and jsonb refuse NUL; refused here on every store, naming the field.
+    for (const field of ["userData", "ipxeScriptUrl"] as const) {
+      if (v[field]?.includes("\0")) issue(field, `${field} may not contain a NUL character`);
+    }
+    if (v.customData !== undefined) {
+      const json = JSON.stringify(v.customData);
+      if (json.includes("\\u0000")) issue("customData", "customData may not contain a NUL character");
+      if (Buffer.byteLength(json) > CUSTOM_DATA_MAX) {
+        issue("customData", `customData is at most 64 KiB as JSON (it is ${Buffer.byteLength(json)} bytes)`);
+      }
+    }
     if (v.networkType === "layer2") {
       const publicOnes = v.ipAddresses.filter((a) => a.type !== "private_ipv4").map((a) => a.type);
       if (publicOnes.length > 0) {
@@ -191,4 +224,29 @@ export const REPLACE_ON = ["project", "facility", "ipAddresses"] as const;
 export const REINSTALL_ON = ["operatingSystem", "userData", "ipxeScriptUrl"] as const;
 export const NETWORK = ["networkType", "vlans", "nativeVlan"] as const;
 
-export const differs = (a: unknown, b: unknown) => JSON.stringify(a ?? null) !== JSON.stringify(b ?? null);
+/**
+ * Whether an input changed. The same request said two ways is no change: an empty string and
+ * none (states written before check dropped empty strings), and an address request with or
+ * without the prefix length it defaults to.
+ */
+export const differs = (a: unknown, b: unknown) =>
+  JSON.stringify(canonical(a)) !== JSON.stringify(canonical(b));
+
+function canonical(v: unknown): unknown {
+  if (v === undefined || v === "") return null;
+  if (Array.isArray(v)) return v.map(canonical);
+  const a = v as { type?: unknown; prefixLength?: number; reservationId?: string } | null;
+  if (a && typeof a === "object" && (ADDRESS_TYPES as readonly unknown[]).includes(a.type)) {
+    const prefixLength =
+      a.reservationId === undefined
+        ? (a.prefixLength ?? defaultPrefix(a.type as AddressType))
+        : a.prefixLength;
+    return { type: a.type, prefixLength: prefixLength ?? null, reservationId: a.reservationId ?? null };
+  }
+  return v;
+}
+
+export type AddressType = (typeof ADDRESS_TYPES)[number];
+
+/** A block of two addresses: /31 (RFC 3021) or /127 (RFC 6164). */
+export const defaultPrefix = (type: AddressType) => (type === "public_ipv6" ? 127 : 31);

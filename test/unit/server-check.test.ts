@@ -105,3 +105,35 @@ test("unknown and ill-typed fields are named", async () => {
     /^operatingSystem: operatingSystem must be one of /,
   );
 });
+
+test("an empty userData or ipxeScriptUrl is none: dropped, not a change", async () => {
+  const r = await check({}, { ...base, userData: "", ipxeScriptUrl: "" });
+  expect(r.failures).toBeUndefined();
+  expect(r.inputs).not.toHaveProperty("userData");
+  expect(r.inputs).not.toHaveProperty("ipxeScriptUrl");
+});
+
+test("NUL characters, an oversized customData and a reservation named twice are refused by field", async () => {
+  expect(await reasons({ operatingSystem: "ubuntu_24_04", userData: "#!/bin/sh\necho a\u0000b" })).toEqual([
+    "userData: userData may not contain a NUL character",
+  ]);
+  expect(await reasons({ customData: { note: "a\u0000b" } })).toEqual([
+    "customData: customData may not contain a NUL character",
+  ]);
+  expect(await reasons({ operatingSystem: "custom_ipxe", ipxeScriptUrl: "#!ipxe\necho a\u0000b" })).toEqual([
+    "ipxeScriptUrl: ipxeScriptUrl may not contain a NUL character",
+  ]);
+  expect(await reasons({ customData: { blob: "x".repeat(70_000) } })).toEqual([
+    "customData: customData is at most 64 KiB as JSON (it is 70011 bytes)",
+  ]);
+  expect(
+    await reasons({
+      ipAddresses: [
+        { type: "public_ipv4", reservationId: "r-1" },
+        { type: "public_ipv4", reservationId: "r-1" },
+      ],
+    }),
+  ).toEqual([
+    "ipAddresses: reservationId r-1 is named twice: one address is drawn from each entry, so name each reservation once",
+  ]);
+});

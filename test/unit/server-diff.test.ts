@@ -93,3 +93,29 @@ test("network settings change in place", async () => {
   const d = await change({ networkType: "hybrid", vlans: [1001] });
   expect(d).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
 });
+
+test("the same request said another way is no change: an empty userData, the default prefix lengths written out or left out", async () => {
+  const none = { changes: false, replaces: [], deleteBeforeReplace: false };
+  // A state from before check dropped empty strings.
+  expect(await diff("id", { ...olds(), userData: "" } as ServerOutputs, inputs())).toEqual(none);
+  const spelled = [{ type: "public_ipv4" }, { type: "private_ipv4" }, { type: "public_ipv6" }];
+  expect(await change({ ipAddresses: spelled })).toEqual(none);
+  expect(await change({}, { ipAddresses: spelled })).toEqual(none);
+  expect(
+    await change(
+      { ipAddresses: [{ type: "public_ipv4", prefixLength: 31 }] },
+      { ipAddresses: [{ type: "public_ipv4" }] },
+    ),
+  ).toEqual(none);
+  // Another size is another request.
+  expect(
+    await change(
+      { ipAddresses: [{ type: "public_ipv4", prefixLength: 30 }] },
+      { ipAddresses: [{ type: "public_ipv4" }] },
+    ),
+  ).toEqual({
+    changes: true,
+    replaces: ["ipAddresses"],
+    deleteBeforeReplace: true,
+  });
+});
