@@ -99,7 +99,17 @@ const plan = z.strictObject({
 const https = z
   .string()
   .url("a URL like https://10.0.0.5")
-  .refine((u) => u.startsWith("https://"), "https:// only: the BMC password must not travel in clear");
+  .refine((u) => u.startsWith("https://"), "https:// only: the BMC password must not travel in clear")
+  // A password in the URL would be stored and printed with the inventory, and the driver,
+  // which talks to the origin only, would never use it.
+  .refine((u) => {
+    const url = new URL(u);
+    return url.username === "" && url.password === "";
+  }, "no user or password in the URL: they would be stored and shown; give username and passwordRef")
+  .refine((u) => {
+    const url = new URL(u);
+    return url.pathname === "/" && url.search === "" && url.hash === "";
+  }, "the BMC's address only, like https://10.0.0.5 or https://bmc1:8443: the driver finds /redfish/v1 itself");
 
 const machine = z.strictObject({
   id: name("a machine id"),

@@ -297,6 +297,19 @@ describe("inventory file checks", () => {
     ]);
   });
 
+  test("a BMC URL holding a user or password, or more than the BMC's address, is refused", () => {
+    const url = (u: string) => problems(FILE.replace('url: "https://10.0.1.3"', `url: "${u}"`));
+    expect(url("https://root:hunter2@10.0.1.3")).toEqual([
+      "machines.2.bmc.redfish.url: no user or password in the URL: they would be stored and shown; give username and passwordRef",
+    ]);
+    for (const u of ["https://10.0.1.3/redfish/v1", "https://10.0.1.3/?x=1", "https://10.0.1.3/#a"]) {
+      expect(url(u)).toEqual([
+        "machines.2.bmc.redfish.url: the BMC's address only, like https://10.0.0.5 or https://bmc1:8443: the driver finds /redfish/v1 itself",
+      ]);
+    }
+    expect(url("https://10.0.1.3:8443/")).toEqual([]);
+  });
+
   test("each bad field is named, with what would be valid", () => {
     const bad = FILE.replace('mac: "0c:c4:7a:00:00:02"', 'mac: "zz"')
       .replace("port: swp3", "port: Ethernet3")
