@@ -8,6 +8,7 @@
 import { Command, Option } from "commander";
 import { guarded, redact } from "../../provider/access/guard";
 import { resolveConfig } from "../../provider/config";
+import { secretVariable } from "../../provider/inventory/credentials";
 import { deleteServer } from "../../provider/servers/lifecycle";
 import { closeSwitches } from "../../provider/servers/hardware";
 import { ServerInputs } from "../../provider/servers/inputs";
@@ -60,12 +61,14 @@ export function serverCommand(): Command {
     .option("--store <location>", STORE_HELP)
     .action(async (id: string, o: { bootServer?: string; store?: string }) => {
       // The provider's own configuration, from the environment: credentials the inventory
-      // names as {env: VAR} are read from it; {secret: key} ones live in a stack's config.
+      // names as {env: VAR} are read from it, and {secret: key} ones (a stack's config in the
+      // provider) from BAREMETAL_SECRET_key.
       const config = resolveConfig(
         (k) =>
           ({ "baremetal:store": storeLocation(o.store), "baremetal:bootServerUrl": o.bootServer })[k] ??
           undefined,
       );
+      config.secret = (key) => process.env[secretVariable(key)] || undefined;
       await withStore(o.store, async (store, who) => {
         // As the provider does: on PostgreSQL the login acts, whatever the environment says.
         config.actor = who;

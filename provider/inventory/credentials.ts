@@ -27,8 +27,16 @@ export function resolveCredential(
   const value = sources.secrets?.[ref.secret];
   if (!value) {
     throw new CredentialMissing(
-      `${where}: config key baremetal:${ref.secret} is not set (pulumi config set --secret baremetal:${ref.secret} ...)`,
+      `${where}: config key baremetal:${ref.secret} is not set (pulumi config set --secret baremetal:${ref.secret} ...; ` +
+        `the baremetal command reads it from the environment variable ${secretVariable(ref.secret)})`,
     );
   }
   return value;
 }
+
+/**
+ * Where the baremetal command finds a {secret: key} credential: it runs outside any stack, so
+ * the stack's config is not there. In a stack's directory:
+ * `BAREMETAL_SECRET_key=$(pulumi config get baremetal:key) baremetal server delete ...`.
+ */
+export const secretVariable = (key: string) => `BAREMETAL_SECRET_${key}`;

@@ -423,7 +423,17 @@ export async function deleteServer(
     step = "release the machine";
     await ctx.store.transact((at) => finishServer(server.id, machineTo, reason, actor, at));
   } catch (e) {
-    throw new StepFailed(`delete: ${step}`, server.machineId, e);
+    const failure = new StepFailed(`delete: ${step}`, server.machineId, e);
+    // The row says where the delete stopped (state deprovisioning alone looks like one still
+    // under way); best effort, the error says it either way.
+    if (machine) {
+      await ctx.store
+        .transact((at) =>
+          setServerState(server.id, { state: "deprovisioning", failedStep: `delete: ${step}` }, actor, at),
+        )
+        .catch(() => undefined);
+    }
+    throw failure;
   }
 }
 

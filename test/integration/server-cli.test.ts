@@ -3,6 +3,7 @@
 // from the command line exactly as the resource's delete would: wiped, ports reset, addresses
 // released, the machine back in the pool, checked against the operator's role and audited.
 import { execFile } from "node:child_process";
+import Database from "better-sqlite3";
 import path from "node:path";
 import { REPO } from "../../cli/example-stack";
 import { ServerInputs } from "../../provider/servers/inputs";
@@ -171,4 +172,36 @@ test("an unknown server is a clear error", async () => {
   expect(state.stderr).toMatch(
     /argument 'bogus' is invalid. Allowed choices are provisioning, active, reinstalling/,
   );
+});
+
+test("a BMC password the inventory names as {secret: key} comes from BAREMETAL_SECRET_key; without it the delete fails, says so, and the row keeps the step", async () => {
+  const p = await makeServer("secret-bmc", "org/quickstart/crashed/secret-bmc");
+  const db = new Database(lab.location.slice("sqlite:".length));
+  try {
+    // As an inventory with passwordRef: { secret: labBmc } writes it.
+    const row = db.prepare("SELECT spec FROM machines WHERE id = ?").get(p.machine.id) as { spec: string };
+    const spec = JSON.parse(row.spec);
+    spec.bmc.redfish.passwordRef = { secret: "labBmc" };
+    db.prepare("UPDATE machines SET spec = ? WHERE id = ?").run(JSON.stringify(spec), p.machine.id);
+  } finally {
+    db.close();
+  }
+  const without = await cli(["delete", p.server.id]);
+  expect(without.status).toBe(1);
+  expect(without.stderr).toContain(
+    `step "delete: power off" failed on machine ${p.machine.id}: machine ${p.machine.id} redfish BMC: config key baremetal:labBmc is not set`,
+  );
+  expect(without.stderr).toContain("the environment variable BAREMETAL_SECRET_labBmc");
+  const [stuck] = await lab.site.store.transact(() => listServers(), "read");
+  expect([stuck!.state, stuck!.failedStep]).toEqual(["deprovisioning", "delete: power off"]);
+
+  process.env.BAREMETAL_SECRET_labBmc = lab.site.env.BAREMETAL_LAB_PASSWORD;
+  try {
+    const deleted = await cli(["delete", p.server.id]);
+    expect([deleted.status, deleted.stderr]).toEqual([0, ""]);
+  } finally {
+    delete process.env.BAREMETAL_SECRET_labBmc;
+  }
+  expect(await lab.site.store.transact(() => listServers(), "read")).toEqual([]);
+  expect((await lab.site.store.getMachine(p.machine.id))?.state).toBe("available");
 });

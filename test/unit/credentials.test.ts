@@ -14,6 +14,6 @@ test("a secret reference reads the stack's baremetal config", () => {
     "KEY",
   );
   expect(() => resolveCredential({ secret: "tor1Key" }, "switch tor1", { secrets: {} })).toThrow(
-    "switch tor1: config key baremetal:tor1Key is not set (pulumi config set --secret baremetal:tor1Key ...)",
+    "switch tor1: config key baremetal:tor1Key is not set (pulumi config set --secret baremetal:tor1Key ...; the baremetal command reads it from the environment variable BAREMETAL_SECRET_tor1Key)",
   );
 });
