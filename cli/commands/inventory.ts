@@ -1,8 +1,9 @@
 import fs from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import { applyInventoryFile } from "../../provider/inventory/apply";
+import { parseInventory } from "../../provider/inventory/schema";
 import type { MachineRecord } from "../../provider/inventory/types";
-import { STORE_HELP, withStore } from "../store-option";
+import { STORE_HELP, missingSqliteStore, withStore } from "../store-option";
 import { table } from "../table";
 
 export function inventoryCommand(): Command {
@@ -17,8 +18,13 @@ export function inventoryCommand(): Command {
     .option("--store <location>", STORE_HELP)
     .action(async (file: string, o: { prune?: boolean; dryRun?: boolean; store?: string }) => {
       const text = fs.readFileSync(file, "utf8");
+      // A file that is refused makes no store.
+      parseInventory(text);
+      // A dry run makes none either: with no store there yet, it shows what a first apply adds.
+      const missing = o.dryRun ? missingSqliteStore(o.store) : undefined;
+      if (missing) console.log(`(there is no store at ${missing} yet: a first apply would make it)`);
       await withStore(
-        o.store,
+        missing ? "sqlite::memory:" : o.store,
         async (store, who) => {
           const r = await applyInventoryFile(store, text, {
             prune: !!o.prune,
@@ -28,7 +34,7 @@ export function inventoryCommand(): Command {
           for (const line of r.lines) console.log(line);
           console.log(!r.changed ? "no changes" : o.dryRun ? "dry run: nothing changed" : "applied");
         },
-        { create: true },
+        { create: !o.dryRun || !!missing },
       );
     });
   cmd

@@ -39,6 +39,38 @@ test("a command that only reads or changes what exists makes no store at a misty
   expect(fs.existsSync(path.dirname(missing))).toBe(false);
 });
 
+test("a dry run or a refused inventory file makes no store; the dry run shows what a first apply adds", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "baremetal-dry-"));
+  try {
+    const store = path.join(dir, "s.db");
+    const file = path.resolve(__dirname, "../fixtures/inventory.yaml");
+    const dry = spawnSync(
+      process.execPath,
+      [main, "inventory", "apply", file, "--dry-run", "--store", `sqlite:${store}`],
+      { encoding: "utf8" },
+    );
+    expect([dry.status, dry.stderr]).toEqual([0, ""]);
+    expect(dry.stdout).toMatch(
+      new RegExp(`^\\(there is no store at sqlite:${store} yet: a first apply would make it\\)$`, "m"),
+    );
+    expect(dry.stdout).toMatch(/^\+ facility lab1$/m);
+    expect(dry.stdout.trim().split("\n").at(-1)).toBe("dry run: nothing changed");
+    const bad = path.join(dir, "bad.yaml");
+    fs.writeFileSync(bad, "facilities: [{ code: lab1 }]\n");
+    const refused = spawnSync(
+      process.execPath,
+      [main, "inventory", "apply", bad, "--store", `sqlite:${store}`],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(refused.status).toBe(1);
+    expect(fs.readdirSync(dir).sort()).toEqual(["bad.yaml"]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("errors from the inventory file and from a store that cannot be reached carry a code", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "baremetal-codes-"));
   try {
