@@ -61,8 +61,17 @@ export async function applyInventoryFile(
         have.facility !== want.facility ||
         have.project !== want.project
       ) {
+        const shown = (v: string | null, none: string) => v ?? none;
+        const differ = [
+          ["type", have.type, want.type],
+          ["cidr", have.cidr, want.cidr],
+          ["facility", shown(have.facility, "global"), shown(want.facility, "global")],
+          ["project", shown(have.project, "any project"), shown(want.project, "any project")],
+        ].filter(([, a, b]) => a !== b);
         problems.push(
-          `facility ${f.code}: pool ${p.name} exists as ${have.type} ${have.cidr} (facility ${have.facility ?? "global"}); change it with \`baremetal ipam pool\`, not the inventory`,
+          `facility ${f.code}: pool ${p.name} exists with ${differ.map(([k, a, b]) => `${k} ${a}, the file says ${b}`).join("; ")}: ` +
+            "a pool's type, range, facility and project do not change in place; remove it with `baremetal ipam pool remove` " +
+            "(once it has no reservations) and apply again, or put the file back",
         );
       } else if ((have.description ?? null) !== want.description) {
         described.push(want);

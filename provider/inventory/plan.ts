@@ -143,7 +143,13 @@ export function describeChanges(plan: InventoryPlan): string[] {
     if (c.op === "remove") return `- ${c.kind} ${id}`;
     return `~ ${c.kind} ${id}: ${fieldChanges(c.before, c.spec).join(", ")}`;
   });
-  return [...lines, ...plan.kept.map((k) => `  ${k} is not in the file (kept; --prune removes it)`)];
+  return [
+    ...lines,
+    ...plan.kept.map(
+      (k) =>
+        `  ${k} is not in the file (kept; ${k.startsWith("facility ") ? "an apply never removes a facility" : "--prune removes it"})`,
+    ),
+  ];
 }
 
 function fieldChanges(before: unknown, after: unknown, path = ""): string[] {

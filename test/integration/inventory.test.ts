@@ -129,6 +129,33 @@ describe.each(backends)("inventory on $name", (backend) => {
     expect((await apply(store, described)).changed).toBe(false);
   });
 
+  test("a pool whose type, range, facility or project the file changes is refused, naming what differs", async () => {
+    await apply(store, FILE);
+    const moved = FILE.replace(
+      "{ name: lab1-private, type: private_ipv4, cidr: 10.10.0.0/16 }",
+      "{ name: lab1-private, type: private_ipv4, cidr: 10.10.0.0/16, project: web }",
+    );
+    const e = await failure(apply(store, moved), InventoryError);
+    expect(e.problems).toEqual([
+      "facility lab1: pool lab1-private exists with project any project, the file says web: a pool's type, range, facility " +
+        "and project do not change in place; remove it with `baremetal ipam pool remove` (once it has no reservations) " +
+        "and apply again, or put the file back",
+    ]);
+    expect((await store.getPool("lab1-private"))?.project).toBeNull();
+  });
+
+  test("a facility missing from the file is kept, and the line does not offer --prune for it", async () => {
+    await apply(
+      store,
+      FILE.replace(
+        "plans:\n",
+        "  - { code: lab9, vlans: { from: 1000, to: 1999 }, provisioningVlan: 10 }\nplans:\n",
+      ),
+    );
+    const r = await apply(store, FILE, true, true);
+    expect(r.lines).toContain("  facility lab9 is not in the file (kept; an apply never removes a facility)");
+  });
+
   test("a switch's uplinks are kept with it, and a change of them shows", async () => {
     await apply(store, FILE);
     const uplinked = FILE.replace(
