@@ -46,7 +46,24 @@ export async function exampleStack(
     // Seen by the dynamic provider too: credentials the inventory refers to by name.
     ...opts.env,
   };
-  const stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: dir }, { envVars: env });
-  await stack.setConfig("baremetal:store", { value: `sqlite:${storeFile}` });
-  return { stack, dir, storeFile, env, cleanup: () => fs.rmSync(root, { recursive: true, force: true }) };
+  const cleanup = () => fs.rmSync(root, { recursive: true, force: true });
+  try {
+    const stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: dir }, { envVars: env });
+    await stack.setConfig("baremetal:store", { value: `sqlite:${storeFile}` });
+    return { stack, dir, storeFile, env, cleanup };
+  } catch (e) {
+    cleanup();
+    throw pulumiMissing(e) ?? e;
+  }
+}
+
+/** The Automation API's error when there is no pulumi CLI to run, in words. */
+function pulumiMissing(e: unknown): Error | undefined {
+  const text = String((e as Error)?.message ?? e);
+  if (!/ENOENT/.test(text) || !/pulumi/.test(text)) return undefined;
+  return new Error(
+    "the pulumi CLI is not on PATH: install it (or run .ci/run once, which builds it into " +
+      "~/.cache/pulumi-baremetal, and put its bin directory on PATH)",
+    { cause: e },
+  );
 }

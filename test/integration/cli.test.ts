@@ -71,6 +71,24 @@ test("a dry run or a refused inventory file makes no store; the dry run shows wh
   }
 });
 
+test("the demo without the pulumi CLI says so, and leaves no directory behind", () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "baremetal-nopulumi-"));
+  try {
+    const r = spawnSync(process.execPath, [main, "demo"], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: path.dirname(process.execPath), TMPDIR: tmp },
+      timeout: 60_000,
+    });
+    expect([r.status, r.stderr.trim().split("\n").at(-1)]).toEqual([
+      1,
+      "baremetal: the pulumi CLI is not on PATH: install it (or run .ci/run once, which builds it into ~/.cache/pulumi-baremetal, and put its bin directory on PATH)",
+    ]);
+    expect(fs.readdirSync(tmp).filter((f) => f.startsWith("baremetal-e2e-"))).toEqual([]);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 test("errors from the inventory file and from a store that cannot be reached carry a code", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "baremetal-codes-"));
   try {
