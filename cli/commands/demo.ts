@@ -15,7 +15,10 @@ export function demoCommand(): Command {
     .description(
       "pulumi up and destroy of examples/quickstart on the built-in lab and a fresh embedded store",
     )
-    .option("--keep", "skip the destroy; keep the lab running until Ctrl-C")
+    .option(
+      "--keep",
+      "skip the destroy; keep the lab running until Ctrl-C, and print how to destroy from another terminal meanwhile",
+    )
     .option("--install-ms <ms>", "how long a simulated install takes", "1000")
     .action(async (o: { keep?: boolean; installMs: string }) => {
       const ex = await exampleStack("quickstart", "demo");
@@ -50,8 +53,15 @@ export function demoCommand(): Command {
         console.log("\n== servers in the store");
         console.log(table(["HOSTNAME", "MACHINE", "STATE", "ADDRESSES", "SWITCH PORT"], rows));
         if (o.keep) {
+          // Everything the stack's pulumi needs: its own backend and home, and the lab's
+          // credentials, which exist only while this process runs (lab-only, so shown).
+          const quoted = (v: string) => `'${v.replace(/'/g, "'\\''")}'`;
+          const env = Object.entries({ ...ex.env, ...site.env })
+            .map(([k, v]) => `${k}=${quoted(v)}`)
+            .join(" ");
           console.log(
-            `\nkept: cd ${ex.dir} && pulumi destroy (PULUMI_CONFIG_PASSPHRASE=e2e-passphrase); Ctrl-C stops the lab`,
+            `\nkept. While this runs, destroy from another terminal:\n  cd ${ex.dir} && env ${env} pulumi destroy --yes\n` +
+              "Ctrl-C stops the lab and removes the project (destroy first: the servers' BMCs and switch stop with it)",
           );
           await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
           return;
@@ -69,7 +79,8 @@ export function demoCommand(): Command {
         console.log("\n== nothing left behind: no server, no reservation, every machine wiped and available");
       } finally {
         await site.stop();
-        if (!o.keep) ex.cleanup();
+        // Kept or not, the stack and store are of a lab that is gone now.
+        ex.cleanup();
       }
     });
 }
