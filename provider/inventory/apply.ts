@@ -90,8 +90,12 @@ export async function applyInventoryFile(
     ),
   ];
   const changed = plan.changes.length > 0 || pools.length > 0 || described.length > 0;
-  if (opts.dryRun || !changed) return { lines, changed };
-  await store.applyInventory(plan.changes, opts.actor);
+  if (!changed) return { lines, changed };
+  // A dry run too: refused for what the real one would be (a machine in use, hardware another
+  // machine has), then undone.
+  if (plan.changes.length > 0)
+    await store.applyInventory(plan.changes, opts.actor, { rollback: opts.dryRun });
+  if (opts.dryRun) return { lines, changed };
   for (const p of pools) await store.addPool(p, opts.actor);
   for (const p of described) await store.describePool(p.name, p.description ?? null, opts.actor);
   return { lines, changed };

@@ -31,7 +31,7 @@ import type {
   StoreEvent,
   HostAddress,
 } from "./store";
-import { hostAssignment, newReservation, poolTypeFamily } from "./store";
+import { RolledBack, hostAssignment, newReservation, poolTypeFamily } from "./store";
 
 const MIGRATION_LOCK = 7300;
 
@@ -752,11 +752,18 @@ export class PostgresStore implements Store {
     }
   }
 
-  async applyInventory(changes: InventoryChange[], actor: string): Promise<void> {
+  async applyInventory(
+    changes: InventoryChange[],
+    actor: string,
+    opts: { rollback?: boolean } = {},
+  ): Promise<void> {
     await this.tx(async (c) => {
       // One inventory change at a time: each re-reads what it checks.
       await c.query("SELECT pg_advisory_xact_lock($1)", [INVENTORY_LOCK]);
       await this.runOp(c, applyInventory(changes, actor, new Date().toISOString()));
+      if (opts.rollback) throw new RolledBack();
+    }).catch((e: unknown) => {
+      if (!(e instanceof RolledBack)) throw e;
     });
   }
 

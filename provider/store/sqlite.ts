@@ -47,7 +47,7 @@ import type {
   StoreEvent,
   HostAddress,
 } from "./store";
-import { newReservation } from "./store";
+import { RolledBack, newReservation } from "./store";
 import { Holds } from "./hold";
 
 interface PoolRow {
@@ -774,8 +774,17 @@ export class SqliteStore implements Store {
     return this.read(() => this.runOp(readInventory()));
   }
 
-  async applyInventory(changes: InventoryChange[], actor: string): Promise<void> {
-    await this.write(() => this.runOp(applyInventory(changes, actor, now())));
+  async applyInventory(
+    changes: InventoryChange[],
+    actor: string,
+    opts: { rollback?: boolean } = {},
+  ): Promise<void> {
+    await this.write(() => {
+      this.runOp(applyInventory(changes, actor, now()));
+      if (opts.rollback) throw new RolledBack();
+    }).catch((e: unknown) => {
+      if (!(e instanceof RolledBack)) throw e;
+    });
   }
 
   async getMachine(id: string): Promise<MachineRecord | undefined> {

@@ -208,8 +208,12 @@ export interface Store {
 
   /** Facilities with their VLAN settings, plans, switches and machines (with state). */
   inventory(): Promise<InventoryState>;
-  /** All changes in one transaction; each re-checks its precondition (a machine in use stays). */
-  applyInventory(changes: InventoryChange[], actor: string): Promise<void>;
+  /**
+   * All changes in one transaction; each re-checks its precondition (a machine in use stays).
+   * `rollback`: every check and change is made, then undone (a dry run meets what a real run
+   * would be refused for).
+   */
+  applyInventory(changes: InventoryChange[], actor: string, opts?: { rollback?: boolean }): Promise<void>;
   getMachine(id: string): Promise<MachineRecord | undefined>;
   /** Refused with MachineStateConflict unless the machine is in one of `from` now. */
   setMachineState(
@@ -238,4 +242,11 @@ export interface Store {
   events(limit?: number): Promise<StoreEvent[]>;
 
   close(): Promise<void>;
+}
+
+/** Thrown inside a transaction to undo it: a dry run that got through every check. */
+export class RolledBack extends Error {
+  constructor() {
+    super("rolled back");
+  }
 }

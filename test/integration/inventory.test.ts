@@ -188,6 +188,9 @@ describe.each(backends)("inventory on $name", (backend) => {
     const inUse = await failure(apply(store, without03, true), InventoryConflict);
     expect(inUse.code).toBe("MachineInUse");
     expect(inUse.message).toMatch(/machine r1-03 is provisioning/);
+    // A dry run is refused the same way, not told it would work.
+    const dry = await failure(apply(store, without03, true, true), InventoryConflict);
+    expect([dry.code, dry.message]).toEqual([inUse.code, inUse.message]);
     // Nothing of the refused apply was written.
     expect((await store.inventory()).machines).toHaveLength(3);
 
@@ -235,6 +238,9 @@ describe.each(backends)("inventory on $name", (backend) => {
     expect((await apply(store, FILE.replace("port: swp3", "port: swp9"))).lines).toEqual([
       expect.stringContaining("~ machine r1-03"),
     ]);
+    // A dry run that would work says so and changes nothing.
+    expect((await apply(store, without03, true, true)).lines).toEqual(["- machine r1-03"]);
+    expect((await store.inventory()).machines).toHaveLength(3);
     const pruned = await apply(store, without03, true);
     expect(pruned.lines).toEqual(["- machine r1-03"]);
     expect((await store.inventory()).machines.map((m) => m.id)).toEqual(["r1-01", "r1-02"]);
@@ -262,6 +268,7 @@ describe.each(backends)("inventory on $name", (backend) => {
     const dup = await failure(apply(store, renamed), InventoryConflict);
     expect(dup.code).toBe("DuplicateHardware");
     expect(dup.message).toBe("machine r1-05: MAC 0c:c4:7a:00:00:02 already belongs to machine r1-02");
+    expect((await failure(apply(store, renamed, false, true), InventoryConflict)).message).toBe(dup.message);
     expect((await store.inventory()).machines.map((m) => m.id)).toEqual(["r1-01", "r1-02", "r1-03"]);
     // Its serial likewise.
     const sameSerial = FILE.replace("id: r1-02", "id: r1-05");
