@@ -16,7 +16,8 @@ export function parseSince(text: string, now = Date.now()): string {
       );
     return back.toISOString();
   }
-  const t = Date.parse(text);
+  // Date.parse takes nearly anything ("2" is the year 2001): a date must start as one.
+  const t = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : NaN;
   if (Number.isNaN(t))
     throw new Error(`--since: ${text} is not a time; give e.g. 2h, 7d or 2026-11-25T09:00:00Z`);
   return new Date(t).toISOString();
@@ -60,18 +61,45 @@ export function auditCommand(): Command {
     .description(
       "every change to servers, reservations, VLANs and members: who, when, what, and the hardware commands",
     )
+    .option(
+      "--events",
+      "the store's event log instead: operators' changes (inventory apply, machine states, pools) and the servers' progress",
+    )
     .option("--project <name>", "only this project")
     .option("--since <when>", "only from then: 30m, 2h, 7d, or a date/time")
     .option("--limit <n>", "the newest this many entries (printed oldest first)", "1000")
     .option("--store <location>", STORE_HELP)
     .option("--json", "print JSON (with before and after)")
     .action(
-      async (o: { project?: string; since?: string; limit: string; store?: string; json?: boolean }) => {
+      async (o: {
+        events?: boolean;
+        project?: string;
+        since?: string;
+        limit: string;
+        store?: string;
+        json?: boolean;
+      }) => {
         const since = o.since === undefined ? undefined : parseSince(o.since);
         const limit = Number(o.limit);
         if (!Number.isInteger(limit) || limit < 1)
           throw new Error(`--limit: ${o.limit} is not a positive whole number`);
+        if (o.events && o.project !== undefined)
+          throw new Error("--project: the event log is not by project; leave it out with --events");
         await withStore(o.store, async (store) => {
+          if (o.events) {
+            const events = (await store.events(limit))
+              .filter((e) => since === undefined || e.at >= since)
+              .reverse();
+            console.log(
+              o.json
+                ? JSON.stringify(events, null, 2)
+                : table(
+                    ["AT", "ACTOR", "ACTION", "SUBJECT", "DETAIL"],
+                    events.map((e) => [e.at, e.actor, e.action, e.subject, JSON.stringify(e.detail ?? null)]),
+                  ),
+            );
+            return;
+          }
           const entries = await store.transact(() => readAudit({ project: o.project, since, limit }), "read");
           const said = results(entries);
           console.log(

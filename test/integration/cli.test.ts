@@ -358,6 +358,32 @@ describe.each(backends)("baremetal on $name", (backend) => {
     );
     expect(cli("audit", "--since", "2h")).toMatch(/^AT\s+ACTOR/);
     expect(fails("audit", "--since", "yesterday-ish").stderr).toMatch(/--since: yesterday-ish is not a time/);
+    // Not the year 2001, as Date.parse would have it.
+    expect(fails("audit", "--since", "2").stderr).toMatch(/--since: 2 is not a time/);
+    expect(cli("audit", "--since", "2026-01-01")).toMatch(/^AT\s+ACTOR/);
+    // Operators' changes are in the store's event log.
+    cli("facility", "add", "lab7");
+    cli(
+      "ipam",
+      "pool",
+      "add",
+      "p7",
+      "--type",
+      "private_ipv4",
+      "--cidr",
+      "10.77.0.0/24",
+      "--facility",
+      "lab7",
+    );
+    const events = JSON.parse(cli("audit", "--events", "--since", "1h", "--json")) as {
+      action: string;
+      subject: string;
+    }[];
+    expect(events.map((e) => [e.action, e.subject])).toEqual(expect.arrayContaining([["pool.add", "p7"]]));
+    expect(cli("audit", "--events")).toMatch(/pool\.add\s+p7\s+\{"cidr":"10\.77\.0\.0\/24"/);
+    expect(fails("audit", "--events", "--project", "web").stderr).toMatch(
+      /--project: the event log is not by project/,
+    );
 
     const add = spawnSync(
       process.execPath,
