@@ -9,7 +9,7 @@ export function bootServerCommand(): Command {
     .option("--public-url <url>", "the URL machines reach this server at (baremetal:bootServerUrl)")
     .option(
       "--assets <dir>",
-      "serve this directory (a local image mirror) under <public-url>/assets/; point baremetal:images there",
+      "serve this directory (a local image mirror) under <public-url>/assets/; point baremetal:osMirror there",
     )
     .option(
       "--allow <cidr...>",

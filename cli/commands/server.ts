@@ -37,7 +37,13 @@ export function serverCommand(): Command {
           o.json
             ? // The inputs as the audit log keeps them: userData and customData hold secrets.
               JSON.stringify(
-                servers.map((s) => ({ ...s, spec: redact(s.spec) })),
+                // Engine-internal inputs (__provider) say nothing about the server.
+                servers.map((s) => ({
+                  ...s,
+                  spec: redact(
+                    Object.fromEntries(Object.entries(s.spec).filter(([k]) => !k.startsWith("__"))),
+                  ),
+                })),
                 null,
                 2,
               )

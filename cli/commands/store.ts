@@ -10,6 +10,12 @@ function print(state: MigrationState, location: string, json: boolean): void {
     return;
   }
   console.log(`store ${location}: schema version ${state.current} of ${state.latest}`);
+  // Written by a newer baremetal: this one refuses to change it (the other commands say so).
+  if (state.current > state.latest) {
+    console.error(
+      `warning: schema version ${state.current} is newer than this baremetal knows (${state.latest}): upgrade baremetal to use this store`,
+    );
+  }
   const rows = [
     ...state.applied.map((m) => [m.version, m.name, "applied", m.appliedAt]),
     ...state.pending.map((m) => [m.version, m.name, "pending", null]),

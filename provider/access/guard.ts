@@ -23,7 +23,8 @@ export interface Mutation {
   before?: unknown;
 }
 
-const SECRET = /password|secret|token|privatekey|userdata|customdata/i;
+// ipxeScriptUrl: a custom iPXE script, or a URL that may carry a token, holds what userData does.
+const SECRET = /password|secret|token|privatekey|userdata|customdata|ipxescript/i;
 
 /** A copy with every value under a secret-looking key replaced: the log must not leak them. */
 export function redact(value: unknown): unknown {

@@ -112,13 +112,22 @@ function assetsDir(dir: string): string {
 /** The provisioning network's ranges, checked once at start (`--allow`). */
 export function clientRanges(cidrs: string[], field = "allow"): [ipaddr.IPv4 | ipaddr.IPv6, number][] {
   return cidrs.map((c) => {
+    let range: [ipaddr.IPv4 | ipaddr.IPv6, number];
     try {
-      return ipaddr.parseCIDR(c);
+      range = ipaddr.parseCIDR(c);
     } catch {
       throw new Error(
         `${field}: expected a CIDR of the provisioning network, e.g. 10.0.0.0/24 or fd00:10::/64, not ${c}`,
       );
     }
+    // 10.0.0.1/24 is most likely a host's address typed for its network: say which was meant.
+    const network = ipaddr.IPv4.isValid(range[0].toString())
+      ? ipaddr.IPv4.networkAddressFromCIDR(c)
+      : ipaddr.IPv6.networkAddressFromCIDR(c);
+    if (network.toString() !== range[0].toString()) {
+      throw new Error(`${field}: ${c} has host bits set; the network is ${network.toString()}/${range[1]}`);
+    }
+    return range;
   });
 }
 

@@ -162,6 +162,21 @@ describe.each(backends)("baremetal on $name", (backend) => {
     expect(status.current).toBe(status.latest);
     expect(status.pending).toEqual([]);
     expect(cli("store", "migrate")).toMatch(/schema version (\d+) of \1\b/);
+    expect(fails("store", "status").stderr).toBe("");
+  });
+
+  test("store status on a store a newer baremetal wrote warns", async () => {
+    cli("store", "init");
+    await rawSql(
+      location,
+      "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', '2027-01-01')",
+    );
+    const r = fails("store", "status");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/schema version 999 of \d+/);
+    expect(r.stderr).toMatch(
+      /^warning: schema version 999 is newer than this baremetal knows \(\d+\): upgrade baremetal to use this store\n$/,
+    );
   });
 
   test("boot-server refuses a port or a public URL it cannot use, naming the flag", () => {
@@ -175,6 +190,9 @@ describe.each(backends)("baremetal on $name", (backend) => {
       fails("boot-server", "--listen", "127.0.0.1:0", "--allow", "10.0.0.0/24", "10.1.0.0/33").stderr,
     ).toMatch(
       /^baremetal: --allow: expected a CIDR of the provisioning network, e\.g\. 10\.0\.0\.0\/24 or fd00:10::\/64, not 10\.1\.0\.0\/33/,
+    );
+    expect(fails("boot-server", "--listen", "127.0.0.1:0", "--allow", "10.0.0.1/24").stderr).toMatch(
+      /^baremetal: --allow: 10\.0\.0\.1\/24 has host bits set; the network is 10\.0\.0\.0\/24/,
     );
     for (const url of ["notaurl", "ftp://x"]) {
       expect(fails("boot-server", "--listen", "127.0.0.1:0", "--public-url", url).stderr).toMatch(
