@@ -119,6 +119,12 @@ export function* listServers(project?: string): Op<ServerRecord[]> {
 }
 
 /** Claims a machine and records the server, or returns what an earlier run of the same owner left. */
+/** One column (named k) of a query's rows, as strings. */
+function* column(sql: string): Op<string[]> {
+  const { rows } = yield q(sql);
+  return rows.map((r) => String(r.k));
+}
+
 export function* claimServer(
   req: ClaimRequest,
   actor: string,
@@ -204,6 +210,23 @@ export function* claimServer(
       );
       const counts =
         rows.map((r) => `${String(r.n)} ${String(r.state)}`).join(", ") || "none in the inventory";
+      // A facility or plan that is not there at all is the input to name, not the plan's stock.
+      if (rows.length === 0) {
+        const facilities = yield* column("SELECT code AS k FROM facilities ORDER BY code");
+        if (!facilities.includes(req.facility)) {
+          throw new InventoryConflict(
+            "NoMachineAvailable",
+            `facility: ${req.facility} is not in the inventory (facilities: ${facilities.join(", ") || "none"})`,
+          );
+        }
+        const plans = yield* column("SELECT name AS k FROM plans ORDER BY name");
+        if (!plans.includes(req.plan!)) {
+          throw new InventoryConflict(
+            "NoMachineAvailable",
+            `plan: ${req.plan} is not in the inventory (plans: ${plans.join(", ") || "none"})`,
+          );
+        }
+      }
       throw new InventoryConflict(
         "NoMachineAvailable",
         `plan: no ${req.plan} machine is available in facility ${req.facility} (${counts})`,

@@ -183,6 +183,13 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
     const none = await failure(claim(store, "org/p/dev/c"), InventoryConflict);
     expect(none.code).toBe("NoMachineAvailable");
     expect(none.message).toBe("plan: no c3.small machine is available in facility lab1 (2 provisioning)");
+    // A facility or plan that is not there is the input named, not the plan's stock.
+    expect(
+      (await failure(claim(store, "org/p/dev/f", { facility: "nowhere" }), InventoryConflict)).message,
+    ).toBe("facility: nowhere is not in the inventory (facilities: lab1)");
+    expect((await failure(claim(store, "org/p/dev/f", { plan: "x9.huge" }), InventoryConflict)).message).toBe(
+      "plan: x9.huge is not in the inventory (plans: c3.small, m3.large)",
+    );
 
     const named = await claim(store, "org/p/dev/d", { plan: undefined, machineId: "r1-03" });
     expect(named.machine.plan).toBe("m3.large");
