@@ -173,6 +173,27 @@ export function* applyInventory(changes: InventoryChange[], actor: string, at: s
               "delete those Vlans first, or keep them in the range",
           );
         }
+        // Servers' ports sit on the provisioning VLAN (layer-3 servers all their life, the rest
+        // while they install or wipe): moving it under them splits the facility's network.
+        const { rows: was } = yield q("SELECT provisioning_vlan AS v FROM facilities WHERE code = ?", f.code);
+        const before = was[0]?.v === undefined || was[0].v === null ? undefined : Number(was[0].v);
+        if (before !== undefined && before !== f.provisioningVlan) {
+          const { rows: busy } = yield q(
+            "SELECT id, state FROM machines WHERE facility = ? AND state IN ('provisioning', 'active', 'deprovisioning') ORDER BY id",
+            f.code,
+          );
+          if (busy.length) {
+            throw new InventoryConflict(
+              "FacilityInUse",
+              `facility ${f.code}: provisioningVlan ${before} -> ${f.provisioningVlan} while servers use it, on ` +
+                `${busy
+                  .slice(0, 10)
+                  .map((r) => `${String(r.id)} (${String(r.state)})`)
+                  .join(", ")}${busy.length > 10 ? ` and ${busy.length - 10} more` : ""}: ` +
+                "their ports would stay on the old VLAN; delete those servers first, or keep the VLAN",
+            );
+          }
+        }
         yield q(
           `INSERT INTO facilities (code, name, vlan_from, vlan_to, provisioning_vlan, created_at) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (code) DO UPDATE SET name = excluded.name, vlan_from = excluded.vlan_from,

@@ -144,6 +144,21 @@ describe.each(backends)("inventory on $name", (backend) => {
     expect((await store.getPool("lab1-private"))?.project).toBeNull();
   });
 
+  test("the provisioning VLAN does not move while servers use it", async () => {
+    await apply(store, FILE);
+    await store.setMachineState("r1-02", ["available"], "provisioning", null, "tester");
+    const moved = FILE.replace("provisioningVlan: 10", "provisioningVlan: 20");
+    const e = await failure(apply(store, moved), InventoryConflict);
+    expect([e.code, e.message]).toEqual([
+      "FacilityInUse",
+      "facility lab1: provisioningVlan 10 -> 20 while servers use it, on r1-02 (provisioning): their ports would stay " +
+        "on the old VLAN; delete those servers first, or keep the VLAN",
+    ]);
+    expect((await store.inventory()).facilities[0]!.provisioningVlan).toBe(10);
+    await store.setMachineState("r1-02", ["provisioning"], "available", null, "tester");
+    expect((await apply(store, moved)).lines).toEqual(["~ facility lab1: provisioningVlan 10 -> 20"]);
+  });
+
   test("a facility missing from the file is kept, and the line does not offer --prune for it", async () => {
     await apply(
       store,
