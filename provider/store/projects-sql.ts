@@ -229,6 +229,20 @@ export function* addMember(
     }
     return { member: yield* updateMember(m.project, m.user, m, actor, at), adopted: true };
   }
+  // One person, two rows with two roles: addresses differ only in case for one mailbox in
+  // practice, and the role checks compare them exactly.
+  const { rows: alike } = yield q(
+    "SELECT user_email, role FROM project_members WHERE project = ? AND lower(user_email) = lower(?)",
+    m.project,
+    m.user,
+  );
+  if (alike[0]) {
+    throw new AccessError(
+      "MemberExists",
+      `user: ${m.user} is already ${String(alike[0].role)} of project ${m.project} as ${String(alike[0].user_email)} ` +
+        "(addresses differing only in case are one person): use that spelling",
+    );
+  }
   yield q(
     `INSERT INTO project_members (project, user_email, role, ssh_keys, owner, created_by, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -252,6 +252,14 @@ describe.each(backends)("access on $name", (backend) => {
       sshKeys: [],
       owner: "o/p/s/otto",
     });
+    // The same mailbox spelled otherwise is the same person, not a second row with another role.
+    const twice = (await projectMember
+      .create({ project: "p1", user: "Otto@Example.com", role: "admin", sshKeys: [], owner: "o/p/s/otto2" })
+      .catch((x: AccessError) => x)) as AccessError;
+    expect([twice.code, twice.message]).toEqual([
+      "MemberExists",
+      "user: Otto@Example.com is already owner of project p1 as otto@example.com (addresses differing only in case are one person): use that spelling",
+    ]);
     const demoted = await projectMember.update(second.id, second.outs, { ...second.outs, role: "admin" });
     expect(demoted.outs.role).toBe("admin");
     // olive is the only owner again: she cannot step down, through a resource or otherwise.
