@@ -5,7 +5,14 @@ import { describeBlock } from "../ipam/addresses";
 import { parseCidr } from "../ipam/cidr";
 import { providerConfig, reportCpu, storeFor } from "../runtime";
 import { readFacility, readMachine } from "../store/inventory-sql";
-import { readServer, serverTimeline, setServerState, type ServerRecord } from "../store/servers-sql";
+import {
+  quarantineOrphan,
+  readServer,
+  serverTimeline,
+  setServerState,
+  type ServerRecord,
+} from "../store/servers-sql";
+import { progress } from "../servers/progress";
 import { releaseAddresses, type NetworkAddress } from "../servers/addresses";
 import { secretsOf, withBmc } from "../servers/hardware";
 import { NETWORK, REINSTALL_ON, REPLACE_ON, ServerInputs, differs } from "../servers/inputs";
@@ -262,8 +269,11 @@ async function doRemove(id: string, props: ServerOutputs): Promise<void> {
   // kept under its owner key (nothing else can hold them while no server has that key) go too.
   if (!server) {
     const key = owner(props);
-    if (!(await store.transact(() => readServer("owner", key), "read")))
+    if (!(await store.transact(() => readServer("owner", key), "read"))) {
       await releaseAddresses(store, id, key, config.actor);
+      const machine = await store.transact((at) => quarantineOrphan(key, config.actor, at));
+      if (machine) progress(`${props.hostname}: server row gone; machine ${machine} it held is quarantined`);
+    }
     return;
   }
   await deleteServer({ store, config }, server, props, owner(props));

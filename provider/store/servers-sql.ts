@@ -310,6 +310,33 @@ export function* finishServer(
   yield* event(actor, "server.finish", id, { machine: s.machineId, machineTo, reason }, at);
 }
 
+/**
+ * A machine still held under an owner key no server row has (the row went out of band): it
+ * may hold that server's OS, so it goes to quarantine, never back to the pool. On PostgreSQL
+ * only an operator may (row security): a member's delete leaves it for one.
+ */
+export function* quarantineOrphan(owner: string, actor: string, at: string): Op<string | undefined> {
+  const { rows } = yield q(
+    "SELECT id FROM machines WHERE owner = ? AND NOT EXISTS (SELECT 1 FROM servers WHERE owner = ?)",
+    owner,
+    owner,
+  );
+  const id = rows[0] && String(rows[0].id);
+  if (!id) return undefined;
+  const reason = `held by ${owner}, whose server row was gone when its delete ran: check the disks, then release it`;
+  const done = yield q(
+    "UPDATE machines SET state = 'quarantine', owner = NULL, state_reason = ?, updated_at = ? WHERE id = ? AND owner = ?",
+    reason,
+    at,
+    id,
+    owner,
+  );
+  if (done.changes !== 1) return undefined;
+  yield* closeSessions(id, "superseded", at);
+  yield* event(actor, "machine.quarantine", id, { from: "held", reason }, at);
+  return id;
+}
+
 /** Ends the machine's open session, if any: the boot server stops serving it an installer. */
 export function* closeSessions(machineId: string, message: string, at: string): Op<void> {
   const { rows } = yield q(

@@ -1,7 +1,10 @@
 // A create that fails after an earlier, interrupted run, and a create whose own undo fails, on the
 // built-in lab: a machine that may hold an installed OS never goes back to the pool, and nothing
 // a failed create held is left without an owner.
+import Database from "better-sqlite3";
 import { resolveConfig } from "../../provider/config";
+import * as serverResource from "../../provider/resources/server";
+import { closeStores } from "../../provider/runtime";
 import { ServerInputs } from "../../provider/servers/inputs";
 import { createServer, deleteServer, reinstallServer } from "../../provider/servers/lifecycle";
 import { listServers, serverTimeline } from "../../provider/store/servers-sql";
@@ -217,4 +220,39 @@ test("a VLAN that is not the project's is refused before a machine is claimed, a
   expect(timeline.filter((t) => t.action === "install.staged")).toHaveLength(1);
   await deleteServer(ctx(), p.server, inputs(), owner);
   expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
+});
+
+test("a delete that finds its server row gone (removed out of band) quarantines the machine still held under its key", async () => {
+  const owner = "org/p/s/row-gone";
+  const p = await createServer(ctx(), inputs(), owner);
+  const db = new Database(lab.location.slice("sqlite:".length));
+  try {
+    db.prepare("DELETE FROM servers WHERE id = ?").run(p.server.id);
+  } finally {
+    db.close();
+  }
+  const env = { ...process.env };
+  Object.assign(process.env, {
+    BAREMETAL_STORE: lab.location,
+    BAREMETAL_ACTOR: OPS,
+    BAREMETAL_BOOT_SERVER_URL: lab.site.boot.url,
+  });
+  try {
+    await serverResource.remove(p.server.id, {
+      ...inputs(),
+      owner,
+      machine: p.machine.id,
+    } as unknown as serverResource.ServerOutputs);
+  } finally {
+    process.env = env;
+    await closeStores();
+  }
+  const m = await machine();
+  expect([m.state, m.owner, m.stateReason]).toEqual([
+    "quarantine",
+    null,
+    `held by ${owner}, whose server row was gone when its delete ran: check the disks, then release it`,
+  ]);
+  expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
+  await lab.site.store.setMachineState("m01", ["quarantine"], "available", null, OPS);
 });
