@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { poolSpaceProblem } from "../../provider/ipam/special-ranges";
+import { readProject } from "../../provider/store/projects-sql";
 import { POOL_TYPES, type Pool, type PoolType, type PoolUsage } from "../../provider/store/store";
 import { STORE_HELP, withStore } from "../store-option";
 import { table } from "../table";
@@ -70,6 +71,13 @@ function poolCommand(): Command {
                 ? JSON.stringify(p, null, 2)
                 : `pool ${p.name}: ${p.type} ${p.cidr} in ${p.facility ?? "global"}`,
             );
+            // Allowed (projects may come after their pools), but a typo would make a pool no
+            // one can use: say so.
+            if (p.project !== null && !(await store.transact(() => readProject(p.project!), "read"))) {
+              console.error(
+                `warning: project ${p.project} does not exist (yet): only its members can use pool ${p.name}; create it with \`baremetal project create ${p.project}\``,
+              );
+            }
           },
           { create: true },
         );

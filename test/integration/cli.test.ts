@@ -216,6 +216,26 @@ describe.each(backends)("baremetal on $name", (backend) => {
       "lab1",
     );
     cli("ipam", "pool", "add", "anycast", "--type", "global_ipv4", "--cidr", "192.0.2.0/24");
+    // A pool for a project not (yet) there is added, with a word about it.
+    const early = fails(
+      "ipam",
+      "pool",
+      "add",
+      "nosuch-pool",
+      "--type",
+      "private_ipv4",
+      "--cidr",
+      "10.99.0.0/24",
+      "--facility",
+      "lab1",
+      "--project",
+      "nosuch",
+    );
+    expect([early.status, early.stderr]).toEqual([
+      0,
+      "warning: project nosuch does not exist (yet): only its members can use pool nosuch-pool; create it with `baremetal project create nosuch`\n",
+    ]);
+    cli("ipam", "pool", "remove", "nosuch-pool");
     expect(JSON.parse(cli("ipam", "pool", "list", "--json")).map((p: { name: string }) => p.name)).toEqual([
       "anycast",
       "lab1-private",

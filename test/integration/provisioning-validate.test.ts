@@ -212,6 +212,23 @@ describe("cloud-init seeds pass cloud-init's and netplan's validators", () => {
       },
     ],
     ["with a script userData", { userData: "#!/bin/sh\necho hello > /tmp/hello\n" }],
+    [
+      "IPv6 only (DHCPv4 kept), a user's keys for ubuntu, a by-path install disk",
+      {
+        interfaces: [
+          {
+            name: "eth0",
+            mac: "52:54:00:aa:00:01",
+            addresses: [{ cidr: "2001:db8::10/127", family: 6, gateway: "2001:db8::11", public: true }],
+          },
+          { name: "eth1", mac: "52:54:00:aa:00:02", addresses: [] },
+        ],
+        userData:
+          "#cloud-config\nssh_authorized_keys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJm top']\n" +
+          "users: [default, {name: ubuntu, ssh_authorized_keys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJn mine']}]\n",
+        installDisk: "/dev/disk/by-path/pci-0000:00:17.0-ata-1",
+      },
+    ],
   ];
 
   for (const os of ["ubuntu_22_04", "ubuntu_24_04"] as const) {

@@ -271,6 +271,39 @@ describe("Ignition", () => {
     ).toMatch(/route "2001:db8::\/32" is not an IPv4 network/);
   });
 
+  test("an IPv6-only server keeps IPv4 DHCP on its first NIC: the boot server and phone-home are on IPv4", () => {
+    const v6only = (os: OperatingSystem) =>
+      spec(os, {
+        interfaces: [
+          {
+            name: "eth0",
+            mac: "52:54:00:AA:00:01",
+            addresses: [{ cidr: "2001:db8::10/127", family: 6, gateway: "2001:db8::11", public: true }],
+          },
+          { name: "eth1", mac: "52:54:00:aa:00:02", addresses: [] },
+        ],
+      });
+    const flatcar = ignitionOf(v6only("flatcar_stable")).files;
+    const eth0 = flatcar.get("/etc/systemd/network/10-baremetal-eth0.network")?.text;
+    expect(eth0).toContain("DHCP=ipv4\n");
+    expect(eth0).toContain("Address=2001:db8::10/127\n");
+    const eth1 = flatcar.get("/etc/systemd/network/10-baremetal-eth1.network")?.text;
+    expect(eth1).toContain("DHCP=no\n");
+    // Nothing to configure there: network-online does not wait for it.
+    expect(eth1).toContain("\n[Link]\nRequiredForOnline=no\n");
+    expect(eth0).not.toContain("RequiredForOnline");
+    const fcos = ignitionOf(v6only("fedora_coreos_stable")).files;
+    const keyfile = fcos.get("/etc/NetworkManager/system-connections/baremetal-eth0.nmconnection")?.text;
+    expect(keyfile).toContain("[ipv4]\nmethod=auto\n");
+    expect(keyfile).toContain("[ipv6]\nmethod=manual\naddress1=2001:db8::10/127\n");
+    const ubuntu = parseYaml(renderCloudInit(v6only("ubuntu_24_04")).networkConfig) as {
+      network: { ethernets: Record<string, { dhcp4: boolean; addresses?: string[] }> };
+    };
+    expect(ubuntu.network.ethernets.eth0).toMatchObject({ dhcp4: true, addresses: ["2001:db8::10/127"] });
+    expect(ubuntu.network.ethernets.eth1).toMatchObject({ dhcp4: false, optional: true });
+    expect(ubuntu.network.ethernets.eth0).not.toHaveProperty("optional");
+  });
+
   test("a server with no addresses at all (layer2, ipAddresses []) takes IPv4 DHCP, to phone home", () => {
     const bare = (os: OperatingSystem) =>
       spec(os, { interfaces: spec(os).interfaces.map((i) => ({ ...i, addresses: [] })) });
@@ -502,6 +535,9 @@ describe("cloud-init (Ubuntu autoinstall)", () => {
     expect(installed).toEqual({
       phone_home: { url: PHONE, post: "all", tries: 10 },
       hostname: "db-1.example.net",
+      // The whole name is the system's, as on Flatcar and FCOS (cloud-init cuts at the first dot).
+      fqdn: "db-1.example.net",
+      prefer_fqdn_over_hostname: true,
       users: [
         {
           name: "ubuntu",
@@ -537,6 +573,31 @@ describe("cloud-init (Ubuntu autoinstall)", () => {
     expect(seed(spec("ubuntu_24_04")).autoinstall.storage).toEqual({
       layout: { name: "direct", match: { size: "largest" } },
     });
+  });
+
+  test("a stable installDisk name becomes what subiquity matches: ID_PATH, ID_SERIAL; one it cannot match is refused", () => {
+    const match = (installDisk: string) =>
+      (seed(spec("ubuntu_24_04", { installDisk })).autoinstall.storage as { layout: { match: unknown } })
+        .layout.match;
+    // subiquity compares `path` with the kernel's name only: a symlink there matched no disk.
+    expect(match("/dev/disk/by-path/pci-0000:00:17.0-ata-1")).toEqual({ id_path: "pci-0000:00:17.0-ata-1" });
+    expect(match("/dev/disk/by-id/nvme-SAMSUNG_MZVL2512HCJQ_S675NX0T123456")).toEqual({
+      serial: "SAMSUNG_MZVL2512HCJQ_S675NX0T123456",
+    });
+    expect(match("/dev/disk/by-id/ata-INTEL_SSDSC2BB480G7_PHDV710000GM480BGN")).toEqual({
+      serial: "INTEL_SSDSC2BB480G7_PHDV710000GM480BGN",
+    });
+    for (const d of [
+      "/dev/disk/by-id/wwn-0x5002538e40a0b1c2",
+      "/dev/disk/by-id/nvme-eui.0025388b71b2c3d4",
+      "/dev/disk/by-uuid/1234",
+    ]) {
+      expect(refusal(() => renderCloudInit(spec("ubuntu_24_04", { installDisk: d })))).toMatch(
+        new RegExp(
+          `^installDisk ${d.replace(/[.]/g, "\\.")}: Ubuntu's installer finds a disk by its kernel name, serial \\(ID_SERIAL\\) or ID_PATH only`,
+        ),
+      );
+    }
   });
 
   test("meta-data: the token as instance-id, and the host name", () => {
@@ -595,6 +656,31 @@ describe("cloud-init (Ubuntu autoinstall)", () => {
     expect(installed.write_files).toEqual([
       { path: CUSTOM_DATA_PATH, permissions: "0600", owner: "root:root", content: '{\n  "a": 1\n}\n' },
     ]);
+  });
+
+  test("a #cloud-config's SSH keys reach our ubuntu user: top-level keys and its own entry for ubuntu", () => {
+    const userData = [
+      "#cloud-config",
+      "ssh_authorized_keys: ['ssh-ed25519 AAAA top']",
+      "users:",
+      "  - default",
+      "  - {name: ubuntu, shell: /bin/zsh, ssh_authorized_keys: ['ssh-ed25519 AAAA mine', '" + KEY_A + "']}",
+      "  - {name: deploy, ssh_authorized_keys: ['ssh-ed25519 AAAA deploy']}",
+    ].join("\n");
+    const { installed } = seed(spec("ubuntu_24_04", { userData }));
+    // cloud-init would send top-level keys to a default user ours is not marked as (root, behind
+    // a "log in as NONE" command), and of two ubuntu entries keep only the first (ours).
+    expect(installed.ssh_authorized_keys).toBeUndefined();
+    const users = installed.users as { name: string; shell?: string; ssh_authorized_keys?: string[] }[];
+    expect(users.map((u) => u.name)).toEqual(["ubuntu", "root", "deploy"]);
+    expect(users[0]!.ssh_authorized_keys).toEqual([
+      KEY_A,
+      KEY_B,
+      "ssh-ed25519 AAAA mine",
+      "ssh-ed25519 AAAA top",
+    ]);
+    expect(users[0]!.shell).toBe("/bin/bash");
+    expect(users[2]!.ssh_authorized_keys).toEqual(["ssh-ed25519 AAAA deploy"]);
   });
 
   test("every Ubuntu document reads the same in YAML 1.1, as PyYAML reads it: MACs, no, 0644", () => {

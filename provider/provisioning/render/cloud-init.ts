@@ -47,7 +47,10 @@ export function renderCloudInit(spec: ProvisionSpec): CloudInitSeed {
     {
       // First, so that the phone-home URL is the first one in the seed.
       phone_home: { url: phoneHome, post: "all", tries: 10 },
+      // cloud-init cuts a name at its first dot for the hostname; with fqdn and
+      // prefer_fqdn_over_hostname the system's name is the whole one, as on Flatcar and FCOS.
       hostname,
+      ...(hostname.includes(".") ? { fqdn: hostname, prefer_fqdn_over_hostname: true } : {}),
       users: [
         {
           name: UBUNTU_USER,
@@ -70,6 +73,7 @@ export function renderCloudInit(spec: ProvisionSpec): CloudInitSeed {
         : {}),
     },
     spec.userData,
+    UBUNTU_USER,
   );
 
   const autoinstall: CloudConfig = {
@@ -78,7 +82,9 @@ export function renderCloudInit(spec: ProvisionSpec): CloudInitSeed {
     network,
     // "direct": the root file system takes the whole disk (the lvm layout leaves most of a
     // large disk unallocated). Without installDisk, the largest disk, autoinstall's default.
-    storage: { layout: { name: "direct", match: disk === undefined ? { size: "largest" } : { path: disk } } },
+    storage: {
+      layout: { name: "direct", match: disk === undefined ? { size: "largest" } : diskMatch(disk) },
+    },
     ssh: { "install-server": true, "allow-pw": false },
     // `|| true`: a failing late command fails the whole install, and the boot server being
     // briefly unreachable must not.
@@ -104,3 +110,24 @@ export function renderCloudInit(spec: ProvisionSpec): CloudInitSeed {
  */
 const yaml = (value: unknown): string =>
   stringify(value, { lineWidth: 0, aliasDuplicateObjects: false, version: "1.1" });
+
+/**
+ * How subiquity finds installDisk. Its `path` is matched against the kernel's name (/dev/sda),
+ * never a symlink, so a stable name is matched by what udev made it from: a by-path name is
+ * ID_PATH, and a by-id name is <bus>-<ID_SERIAL> (60-persistent-storage.rules). Other by-id
+ * names (wwn-, nvme-eui.) and by-uuid/by-label ones have no key to match, and are refused
+ * here rather than failing the install. checkDisk's characters leave no glob in them.
+ */
+export function diskMatch(disk: string): Record<string, string> {
+  const byPath = /^\/dev\/disk\/by-path\/(.+)$/.exec(disk);
+  if (byPath) return { id_path: byPath[1]! };
+  const byId = /^\/dev\/disk\/by-id\/(ata|scsi|usb|nvme)-(.+)$/.exec(disk);
+  if (byId && !/^(eui|nvme)\./.test(byId[2]!)) return { serial: byId[2]! };
+  if (disk.startsWith("/dev/disk/")) {
+    throw new RenderError(
+      `installDisk ${disk}: Ubuntu's installer finds a disk by its kernel name, serial (ID_SERIAL) or ` +
+        "ID_PATH only: give /dev/disk/by-path/..., an ata-, nvme-, scsi- or usb- name under /dev/disk/by-id/, or /dev/sda-style",
+    );
+  }
+  return { path: disk };
+}

@@ -12,6 +12,7 @@ export interface NetplanEthernet {
   addresses?: string[];
   routes?: { to: string; via: string }[];
   nameservers?: { addresses: string[] };
+  optional?: boolean;
 }
 
 export interface NetplanConfig {
@@ -25,11 +26,13 @@ export function netplanConfig(plan: NetworkPlan): NetplanConfig {
     const e: NetplanEthernet = {
       match: { macaddress: nic.mac },
       "set-name": nic.name,
-      dhcp4: plan.dhcp,
+      dhcp4: plan.dhcp || nic.dhcp4 === true,
       dhcp6: false,
       "accept-ra": false,
     };
     if (nic.addresses.length > 0) e.addresses = nic.addresses.map((a) => a.cidr);
+    // Nothing to configure: not waited for at boot (networkd's RequiredForOnline=no).
+    else if (!e.dhcp4) e.optional = true;
     // `routes`, not gateway4/gateway6, which netplan deprecated; explicit prefixes rather than
     // `to: default`, which only newer netplan and cloud-init releases know.
     const routes = [

@@ -21,6 +21,8 @@ export interface PlannedInterface {
   gateway6?: string;
   /** Other networks and the gateway each is reached through. */
   routes: { to: string; via: string }[];
+  /** DHCPv4 here beside the static addresses (an IPv6-only server's first NIC). */
+  dhcp4?: boolean;
 }
 
 export interface NetworkPlan {
@@ -87,6 +89,13 @@ export function planNetwork(spec: ProvisionSpec): NetworkPlan {
     }
   }
 
+  // An IPv6-only server still needs IPv4 on the provisioning network, which iPXE reached by
+  // DHCPv4: the phone-home, the installer's downloads and the boot server's URL are there.
+  // So its first addressed NIC keeps DHCPv4 beside the static IPv6.
+  const addressed = interfaces.filter((i) => i.addresses.length > 0);
+  if (addressed.length > 0 && !addressed.some((i) => i.addresses.some((a) => a.family === 4))) {
+    addressed[0]!.dhcp4 = true;
+  }
   const dns = (spec.dns ?? []).map((d, i) => checkIp(`dns[${i}]`, d));
   return {
     interfaces,
