@@ -69,7 +69,9 @@ export async function startLabSite(opts: {
       boot: b,
       lab: l,
       env: l.env,
-      config: { "baremetal:bootServerUrl": b.url },
+      // The lab's machines read the boot files' names, never fetch them: any mirror will do,
+      // and FCOS and Ubuntu install only from one.
+      config: { "baremetal:bootServerUrl": b.url, "baremetal:osMirror": `${b.url}/assets` },
       async stop() {
         await l.stop();
         await b.close();

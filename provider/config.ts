@@ -27,11 +27,16 @@ export interface ProviderConfig {
   secret(key: string): string | undefined;
 }
 
-/** The vendors' own PXE artifacts; a site with a mirror sets baremetal:osMirror instead. */
+/**
+ * The vendors' own PXE artifacts, where there are fixed names to point at; a site with a
+ * mirror sets baremetal:osMirror instead. Fedora CoreOS and Ubuntu publish only versioned
+ * names (a point release's ISO, a build's kernel), so they have none: without a mirror their
+ * installs are refused at render (images.ts), not left to fail a kernel fetch on the machine.
+ */
 export const DEFAULT_IMAGES: ImageSources = {
   flatcar: "https://stable.release.flatcar-linux.net/amd64-usr/current",
-  fedoraCoreos: "https://builds.coreos.fedoraproject.org/prod/streams/stable/builds",
-  ubuntu: "https://releases.ubuntu.com",
+  fedoraCoreos: "",
+  ubuntu: "",
   wipe: "http://boot.invalid/wipe",
 };
 

@@ -43,8 +43,7 @@ export function labSiteForFile(name: string, opts: { machines: number; installTi
     ctx(store?: Store) {
       const s = this.site;
       const config = resolveConfig(
-        (k) =>
-          ({ "baremetal:store": location, "baremetal:bootServerUrl": s.boot.url, "baremetal:actor": OPS })[k],
+        (k) => ({ "baremetal:store": location, "baremetal:actor": OPS, ...s.config })[k],
       );
       return { store: store ?? s.store, config };
     },

@@ -184,6 +184,34 @@ test("a delete that fails names its step and the machine, keeps the row, and can
   expect((await machine()).state).toBe("available");
 });
 
+test("Ubuntu without an OS mirror fails at render, before the switch or the BMC, and nothing is held", async () => {
+  const config = resolveConfig(
+    (k) =>
+      ({
+        "baremetal:store": lab.location,
+        "baremetal:actor": OPS,
+        "baremetal:bootServerUrl": lab.site.boot.url,
+      })[k],
+    {},
+  );
+  const idleVlan = lab.site.lab.vlanOf("m01");
+  await expect(
+    createServer(
+      { store: lab.site.store, config },
+      inputs({ operatingSystem: "ubuntu_24_04" }),
+      "org/p/s/no-mirror",
+    ),
+  ).rejects.toThrow(
+    /^step "render" failed on machine m01: Ubuntu 24\.04 installs from a mirror: set baremetal:osMirror/,
+  );
+  expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
+  expect((await machine()).state).toBe("available");
+  expect([lab.site.lab.vlanOf("m01"), lab.site.lab.machine("m01").system.powerState]).toEqual([
+    idleVlan,
+    "Off",
+  ]);
+});
+
 test("without a boot server the create is refused before anything is claimed", async () => {
   const config = resolveConfig((k) => ({ "baremetal:store": lab.location, "baremetal:actor": OPS })[k], {});
   await expect(createServer({ store: lab.site.store, config }, inputs(), "org/p/s/no-boot")).rejects.toThrow(

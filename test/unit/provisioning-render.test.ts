@@ -844,6 +844,20 @@ describe("refusals", () => {
     expect(boot({ dns: ["2001:DB8::1", "::ffff:192.0.2.1"] })).toBe("no error");
   });
 
+  test("Fedora CoreOS and Ubuntu without a mirror: refused, saying how to lay one out", () => {
+    const none = { ...IMAGES, fedoraCoreos: "", ubuntu: "" };
+    expect(refusal(() => renderBoot(spec("fedora_coreos_stable", { images: none })))).toMatch(
+      /^Fedora CoreOS installs from a mirror: set baremetal:osMirror \(BAREMETAL_OS_MIRROR\) to one laid out as <mirror>\/fedora-coreos\/fedora-coreos-live-/,
+    );
+    expect(refusal(() => renderBoot(spec("ubuntu_24_04", { images: none })))).toMatch(
+      /^Ubuntu 24\.04 installs from a mirror: .*<mirror>\/ubuntu\/24\.04\/ubuntu-24\.04-live-server-amd64\.iso; the vendor publishes only versioned file names/,
+    );
+    // Flatcar names its files the same in every release: its channel directory is enough.
+    expect(renderBoot(spec("flatcar_stable", { images: none })).ipxe).toContain(
+      "flatcar_production_pxe.vmlinuz",
+    );
+  });
+
   test("keys, password hash, token, disk", () => {
     expect(boot({ sshKeys: [`${KEY_A}\nssh-ed25519 AAAAC3Nza attacker`] })).toMatch(
       /sshKeys\[0\] .* is not one OpenSSH public key line/,

@@ -50,8 +50,24 @@ export function flatcarFiles(images: ImageSources): FlatcarFiles {
   };
 }
 
+/** Fedora CoreOS and Ubuntu come from a mirror only (config.ts DEFAULT_IMAGES). */
+function mirrored(what: string, url: string, os: string, layout: string): string {
+  if (url === "") {
+    throw new RenderError(
+      `${os} installs from a mirror: set baremetal:osMirror (BAREMETAL_OS_MIRROR) to one laid out as ${layout}; ` +
+        "the vendor publishes only versioned file names, which the boot files cannot name",
+    );
+  }
+  return base(what, url);
+}
+
 export function fedoraCoreosFiles(images: ImageSources): FedoraCoreosFiles {
-  const b = base("images.fedoraCoreos", images.fedoraCoreos);
+  const b = mirrored(
+    "images.fedoraCoreos",
+    images.fedoraCoreos,
+    "Fedora CoreOS",
+    "<mirror>/fedora-coreos/fedora-coreos-live-{kernel,initramfs,rootfs}.x86_64[.img] and fedora-coreos-metal.x86_64.raw.xz",
+  );
   return {
     kernel: `${b}/fedora-coreos-live-kernel.x86_64`,
     initrd: `${b}/fedora-coreos-live-initramfs.x86_64.img`,
@@ -66,8 +82,13 @@ export const isUbuntu = (os: OperatingSystem): os is UbuntuOs => os in UBUNTU_RE
 
 /** Laid out like the vendor's release directory: <release>/netboot/amd64/{linux,initrd}. */
 export function ubuntuFiles(images: ImageSources, os: UbuntuOs): UbuntuFiles {
-  const b = base("images.ubuntu", images.ubuntu);
   const release = UBUNTU_RELEASES[os];
+  const b = mirrored(
+    "images.ubuntu",
+    images.ubuntu,
+    `Ubuntu ${release}`,
+    `<mirror>/ubuntu/${release}/netboot/amd64/{linux,initrd} and <mirror>/ubuntu/${release}/ubuntu-${release}-live-server-amd64.iso`,
+  );
   return {
     kernel: `${b}/${release}/netboot/amd64/linux`,
     initrd: `${b}/${release}/netboot/amd64/initrd`,
