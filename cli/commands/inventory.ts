@@ -45,16 +45,28 @@ export function inventoryCommand(): Command {
     .action(async (o: { store?: string; json?: boolean }) => {
       await withStore(o.store, async (store) => {
         const inv = await store.inventory();
-        if (o.json) return console.log(JSON.stringify(inv, null, 2));
+        // Facilities made by `facility add` (for pools) have no VLAN settings until an
+        // inventory gives them some: listed too, so the list is all the store holds.
+        const listed = new Set(inv.facilities.map((f) => f.code));
+        const bare = (await store.listFacilities()).filter((f) => !listed.has(f.code));
+        if (o.json) {
+          const extra = bare.length
+            ? { facilitiesWithoutVlans: bare.map((f) => ({ code: f.code, name: f.name })) }
+            : {};
+          return console.log(JSON.stringify({ ...inv, ...extra }, null, 2));
+        }
         console.log(
           table(
             ["FACILITY", "NAME", "VLANS", "PROVISIONING VLAN"],
-            inv.facilities.map((f) => [
-              f.code,
-              f.name ?? "",
-              `${f.vlans.from}-${f.vlans.to}`,
-              String(f.provisioningVlan),
-            ]),
+            [
+              ...inv.facilities.map((f) => [
+                f.code,
+                f.name ?? "",
+                `${f.vlans.from}-${f.vlans.to}`,
+                String(f.provisioningVlan),
+              ]),
+              ...bare.map((f) => [f.code, f.name ?? "", null, null]),
+            ],
           ),
         );
         console.log();

@@ -338,6 +338,12 @@ describe.each(backends)("baremetal on $name", (backend) => {
     expect(first.trim().split("\n").at(-1)).toBe("applied");
     expect(cli("inventory", "apply", file).trim()).toBe("no changes");
     expect(cli("inventory", "list")).toMatch(/r1-02\s+lab1\s+c3\.small\s+SN-0002\s+available/);
+    // A facility made for pools alone is listed too, without VLAN settings.
+    cli("facility", "add", "edge1");
+    expect(cli("inventory", "list")).toMatch(/^edge1\s+-\s+-$/m);
+    expect(JSON.parse(cli("inventory", "list", "--json")).facilitiesWithoutVlans).toEqual([
+      { code: "edge1", name: null },
+    ]);
     expect(JSON.parse(cli("machine", "show", "r1-03", "--json")).nics).toHaveLength(2);
 
     expect(cli("machine", "maintenance", "r1-03", "--reason", "fan noise").trim()).toBe(
