@@ -1,7 +1,6 @@
 import fs from "node:fs";
-import path from "node:path";
 import { DEFAULT_STORE, safeUser } from "../provider/config";
-import { openStore } from "../provider/store/open";
+import { openStore, sqliteFile } from "../provider/store/open";
 import type { Store } from "../provider/store/store";
 
 export const STORE_HELP = `store location: sqlite:<file> (default: $BAREMETAL_STORE, else ${DEFAULT_STORE})`;
@@ -32,11 +31,6 @@ export const actor = (): string => process.env.BAREMETAL_ACTOR || safeUser();
 
 /** The SQLite store `flag` names, as sqlite:<absolute path>, when there is none there yet. */
 export function missingSqliteStore(flag?: string): string | undefined {
-  const location = storeLocation(flag);
-  // PostgreSQL (or a scheme openStore refuses, by name) is not a file.
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) return undefined;
-  const file = location.startsWith("sqlite:") ? location.slice("sqlite:".length) : location;
-  if (file === "" || file === ":memory:") return undefined;
-  const resolved = path.resolve(file);
-  return fs.existsSync(resolved) ? undefined : `sqlite:${resolved}`;
+  const file = sqliteFile(storeLocation(flag));
+  return file === undefined || file === ":memory:" || fs.existsSync(file) ? undefined : `sqlite:${file}`;
 }

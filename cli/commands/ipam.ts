@@ -8,18 +8,19 @@ import { table } from "../table";
 const percent = (u: PoolUsage) =>
   u.total === "0" ? "0%" : `${(Number((BigInt(u.allocated) * 10000n) / BigInt(u.total)) / 100).toFixed(2)}%`;
 
-// A pool the space check would refuse today: shown, never changed (its reservations stand).
-const problems = (pools: Pool[]) =>
-  pools.flatMap((p) => {
-    const problem = poolSpaceProblem(p);
-    return problem ? [{ pool: p.name, problem }] : [];
-  });
+// A pool the space check would refuse today: shown with what is wrong (a `problem` in JSON, a
+// warning otherwise), never changed (its reservations stand).
+const withProblem = <P extends Pool>(p: P): P & { problem?: string } => {
+  const problem = poolSpaceProblem(p);
+  return problem ? { ...p, problem } : p;
+};
 
-const warn = (found: { problem: string }[]) => {
-  for (const f of found) {
-    console.error(
-      `warning: ${f.problem}; it still hands out addresses: move its users to a pool that is right`,
-    );
+const warn = (pools: { problem?: string }[]) => {
+  for (const { problem } of pools) {
+    if (problem)
+      console.error(
+        `warning: ${problem}; it still hands out addresses: move its users to a pool that is right`,
+      );
   }
 };
 
@@ -89,22 +90,15 @@ function poolCommand(): Command {
     .option("--json", "print JSON")
     .action(async (o: { store?: string; json?: boolean }) => {
       await withStore(o.store, async (store) => {
-        const pools = await store.listPools();
-        const found = problems(pools);
-        if (o.json) {
-          const problemOf = new Map(found.map((f) => [f.pool, f.problem]));
-          const shown = pools.map((p) =>
-            problemOf.has(p.name) ? { ...p, problem: problemOf.get(p.name) } : p,
-          );
-          return console.log(JSON.stringify(shown, null, 2));
-        }
+        const pools = (await store.listPools()).map(withProblem);
+        if (o.json) return console.log(JSON.stringify(pools, null, 2));
         console.log(
           table(
             ["NAME", "TYPE", "CIDR", "FACILITY", "PROJECT", "DESCRIPTION"],
             pools.map((p) => [p.name, p.type, p.cidr, p.facility ?? "global", p.project, p.description]),
           ),
         );
-        warn(found);
+        warn(pools);
       });
     });
   pool
@@ -116,9 +110,8 @@ function poolCommand(): Command {
       await withStore(o.store, async (store) => {
         const usage = await store.poolUsage(name);
         const free = await store.listFreeBlocks(name);
-        const found = problems([usage.pool]);
+        const { problem } = withProblem(usage.pool);
         if (o.json) {
-          const problem = found[0]?.problem;
           return console.log(
             JSON.stringify({ ...usage, freeBlockList: free, ...(problem ? { problem } : {}) }, null, 2),
           );
@@ -146,7 +139,7 @@ function poolCommand(): Command {
           `\nfree blocks (${free.length}${free.length > shown.length ? `, first ${shown.length} shown` : ""}):`,
         );
         for (const b of shown) console.log(`  ${b}`);
-        warn(found);
+        warn([{ problem }]);
       });
     });
   pool

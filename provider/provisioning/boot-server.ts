@@ -121,9 +121,10 @@ export function clientRanges(cidrs: string[], field = "allow"): [ipaddr.IPv4 | i
       );
     }
     // 10.0.0.1/24 is most likely a host's address typed for its network: say which was meant.
-    const network = ipaddr.IPv4.isValid(range[0].toString())
-      ? ipaddr.IPv4.networkAddressFromCIDR(c)
-      : ipaddr.IPv6.networkAddressFromCIDR(c);
+    const network =
+      range[0].kind() === "ipv4"
+        ? ipaddr.IPv4.networkAddressFromCIDR(c)
+        : ipaddr.IPv6.networkAddressFromCIDR(c);
     if (network.toString() !== range[0].toString()) {
       throw new Error(`${field}: ${c} has host bits set; the network is ${network.toString()}/${range[1]}`);
     }

@@ -10,6 +10,17 @@ import type { Store } from "./store";
  * With `migrate: false` nothing is created or changed (for `baremetal store status`); with
  * `create: false` a SQLite store that is not there is refused rather than made.
  */
+/**
+ * The SQLite file a location names, resolved from `baseDir` (":memory:" as it is), or
+ * undefined for a location with a scheme (PostgreSQL, or one openStore refuses by name).
+ */
+export function sqliteFile(location: string, baseDir = process.cwd()): string | undefined {
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(location)) return undefined;
+  const file = location.startsWith("sqlite:") ? location.slice("sqlite:".length) : location;
+  if (file === "") throw new Error(`store location "${location}" names no file; use sqlite:<file>`);
+  return file === ":memory:" ? file : path.resolve(baseDir, file);
+}
+
 export async function openStore(
   location: string,
   {
@@ -32,9 +43,7 @@ export async function openStore(
     const { PostgresStore } = await import("./postgres");
     store = new PostgresStore(location);
   } else {
-    const file = location.startsWith("sqlite:") ? location.slice("sqlite:".length) : location;
-    if (file === "") throw new Error(`store location "${location}" names no file; use sqlite:<file>`);
-    const resolved = file === ":memory:" ? file : path.resolve(baseDir, file);
+    const resolved = sqliteFile(location, baseDir)!;
     if (!create && resolved !== ":memory:" && !fs.existsSync(resolved)) {
       throw new Error(
         `there is no store at sqlite:${resolved}; create it with \`baremetal store init\` (or \`baremetal inventory apply\`), or name another with --store`,

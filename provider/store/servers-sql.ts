@@ -118,13 +118,13 @@ export function* listServers(project?: string): Op<ServerRecord[]> {
   return rows.map(toServer);
 }
 
-/** Claims a machine and records the server, or returns what an earlier run of the same owner left. */
 /** One column (named k) of a query's rows, as strings. */
 function* column(sql: string): Op<string[]> {
   const { rows } = yield q(sql);
   return rows.map((r) => String(r.k));
 }
 
+/** Claims a machine and records the server, or returns what an earlier run of the same owner left. */
 export function* claimServer(
   req: ClaimRequest,
   actor: string,

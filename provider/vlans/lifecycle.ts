@@ -98,20 +98,14 @@ async function cleanUpLeftovers(ctx: Context, req: VlanRequest): Promise<void> {
   }
 }
 
-/**
- * The port's configuration without `vid`: an access port or a trunk left with nothing gets
- * none, a trunk left with only its native VLAN is an access port in it.
- */
+/** The port's configuration without `vid`: an access port or a trunk left with nothing gets none. */
 function withoutVlan(p: PortConfig, vid: number): PortConfig {
   if (p.mode === "access") return p.vlan === vid ? { port: p.port, mode: "none" } : p;
   if (p.mode !== "trunk") return p;
+  const allowed = (p.allowedVlans ?? []).filter((v) => v !== vid);
   const nativeVlan = p.nativeVlan === vid ? undefined : p.nativeVlan;
-  const allowed = (p.allowedVlans ?? []).filter((v) => v !== vid && v !== nativeVlan);
-  if (allowed.length === 0) {
-    return nativeVlan === undefined
-      ? { port: p.port, mode: "none" }
-      : { port: p.port, mode: "access", vlan: nativeVlan };
-  }
+  if (allowed.length === 0 && nativeVlan === undefined) return { port: p.port, mode: "none" };
+  // Left with only its native VLAN, the driver makes it an access port there.
   return { port: p.port, mode: "trunk", nativeVlan, allowedVlans: allowed };
 }
 
@@ -119,7 +113,6 @@ async function detach(sw: Switch, port: VlanPort): Promise<void> {
   const now = await sw.readPort(port.port);
   const next = withoutVlan(now, port.vid);
   if (next.mode === "none" && now.mode !== "none") await sw.resetPort(port.port);
-  else if (next.mode === "access" && now.mode !== "access") await sw.setAccess(port.port, next.vlan!);
   else if (next.mode === "trunk" && JSON.stringify(next) !== JSON.stringify(now)) {
     await sw.setTrunk(port.port, { nativeVlan: next.nativeVlan, allowedVlans: next.allowedVlans ?? [] });
   }

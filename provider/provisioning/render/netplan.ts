@@ -26,7 +26,7 @@ export function netplanConfig(plan: NetworkPlan): NetplanConfig {
     const e: NetplanEthernet = {
       match: { macaddress: nic.mac },
       "set-name": nic.name,
-      dhcp4: plan.dhcp || nic.dhcp4 === true,
+      dhcp4: nic.dhcp4,
       dhcp6: false,
       "accept-ra": false,
     };

@@ -21,20 +21,20 @@ export interface PlannedInterface {
   gateway6?: string;
   /** Other networks and the gateway each is reached through. */
   routes: { to: string; via: string }[];
-  /** DHCPv4 here beside the static addresses (an IPv6-only server's first NIC). */
-  dhcp4?: boolean;
+  /**
+   * IPv4 DHCP here. Every NIC when no NIC has an address (a layer2 server with `ipAddresses:
+   * []`): the installed system phones home from the provisioning network its ports are on until
+   * then, and on the project's VLANs after it is the project's DHCP. The first addressed NIC of
+   * an IPv6-only server, beside its static addresses: the boot server, the phone-home and the
+   * installers' downloads are on the IPv4 provisioning network iPXE reached by DHCPv4.
+   */
+  dhcp4: boolean;
 }
 
 export interface NetworkPlan {
   interfaces: PlannedInterface[];
   dns4: string[];
   dns6: string[];
-  /**
-   * No interface has an address (a layer2 server with `ipAddresses: []`): IPv4 DHCP on every
-   * interface, or the installed system could not phone home from the provisioning network, the
-   * one its ports are on until then; on the project's VLANs after, it is the project's DHCP.
-   */
-  dhcp: boolean;
 }
 
 /**
@@ -60,7 +60,7 @@ export function planNetwork(spec: ProvisionSpec): NetworkPlan {
     if (macs.has(mac)) throw new RenderError(`MAC ${mac} is given for two interfaces`);
     names.add(name);
     macs.add(mac);
-    const iface: PlannedInterface = { name, mac, addresses: [], routes: [] };
+    const iface: PlannedInterface = { name, mac, addresses: [], routes: [], dhcp4: false };
     for (const a of nic.addresses ?? []) {
       const { cidr, address, prefix } = parseAddress(name, a.cidr, a.family);
       if (seen.has(address.toString())) throw new RenderError(`address ${address} is assigned twice`);
@@ -89,17 +89,12 @@ export function planNetwork(spec: ProvisionSpec): NetworkPlan {
     }
   }
 
-  // An IPv6-only server still needs IPv4 on the provisioning network, which iPXE reached by
-  // DHCPv4: the phone-home, the installer's downloads and the boot server's URL are there.
-  // So its first addressed NIC keeps DHCPv4 beside the static IPv6.
   const addressed = interfaces.filter((i) => i.addresses.length > 0);
-  if (addressed.length > 0 && !addressed.some((i) => i.addresses.some((a) => a.family === 4))) {
-    addressed[0]!.dhcp4 = true;
-  }
+  if (addressed.length === 0) for (const i of interfaces) i.dhcp4 = true;
+  else if (!addressed.some((i) => i.addresses.some((a) => a.family === 4))) addressed[0]!.dhcp4 = true;
   const dns = (spec.dns ?? []).map((d, i) => checkIp(`dns[${i}]`, d));
   return {
     interfaces,
-    dhcp: interfaces.every((i) => i.addresses.length === 0),
     dns4: dns.filter((d) => parseIp(d)?.kind() === "ipv4"),
     dns6: dns.filter((d) => parseIp(d)?.kind() === "ipv6"),
   };

@@ -24,7 +24,7 @@ function networkFile(plan: NetworkPlan, nic: PlannedInterface): TextFile {
     `PermanentMACAddress=${nic.mac}`,
     "",
     "[Network]",
-    `DHCP=${plan.dhcp || nic.dhcp4 ? "ipv4" : "no"}`,
+    `DHCP=${nic.dhcp4 ? "ipv4" : "no"}`,
     "IPv6AcceptRA=no",
   ];
   for (const a of nic.addresses) lines.push(`Address=${a.cidr}`);
@@ -35,8 +35,7 @@ function networkFile(plan: NetworkPlan, nic: PlannedInterface): TextFile {
   for (const r of nic.routes) lines.push("", "[Route]", `Destination=${r.to}`, `Gateway=${r.via}`);
   // A NIC with nothing to configure (no cable, often) must not hold network-online.target,
   // and with it the phone-home, for wait-online's two minutes on every boot.
-  if (!plan.dhcp && !nic.dhcp4 && nic.addresses.length === 0)
-    lines.push("", "[Link]", "RequiredForOnline=no");
+  if (!nic.dhcp4 && nic.addresses.length === 0) lines.push("", "[Link]", "RequiredForOnline=no");
   return {
     path: `/etc/systemd/network/10-baremetal-${nic.name}.network`,
     contents: lines.join("\n") + "\n",

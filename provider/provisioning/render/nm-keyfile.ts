@@ -19,7 +19,7 @@ function keyfile(plan: NetworkPlan, nic: PlannedInterface): TextFile {
     "[ethernet]",
     `mac-address=${nic.mac.toUpperCase()}`,
     "",
-    ...(plan.dhcp || nic.dhcp4 ? ["[ipv4]", "method=auto"] : ipSection(4, nic, plan.dns4)),
+    ...(nic.dhcp4 ? ["[ipv4]", "method=auto"] : ipSection(4, nic, plan.dns4)),
     "",
     ...ipSection(6, nic, plan.dns6),
   ];
