@@ -24,7 +24,7 @@ export interface ServerArgs {
   machine?: pulumi.Input<string>;
   hostname: pulumi.Input<string>;
   operatingSystem: pulumi.Input<OperatingSystem>;
-  /** cloud-init user-data (Ubuntu) or an Ignition config (Flatcar, CoreOS), for the installed system only: merged into its config, never run by the installer. */
+  /** cloud-init user-data (Ubuntu) or an Ignition config (Flatcar, CoreOS; spec 3.0.0 to 3.4.0, checked at preview as Ignition checks it), for the installed system only: merged into its config, never run by the installer. It may not replace the phone-home unit or root's password. */
   userData?: pulumi.Input<string>;
   customData?: pulumi.Input<Record<string, unknown>>;
   /** custom_ipxe: a URL to chain, or a script starting with #!ipxe. */

@@ -13,7 +13,9 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parse as parseYaml, stringify as yaml } from "yaml";
+import fc from "fast-check";
 import { renderBoot } from "../../provider/provisioning/render";
+import { ignitionProblems } from "../../provider/provisioning/render/ignition-user";
 import type { OperatingSystem, ProvisionSpec } from "../../provider/provisioning/spec";
 import { bootServerUrls } from "../../provider/provisioning/urls";
 import { ensurePackages } from "../lab/apt";
@@ -158,6 +160,182 @@ describe("Ignition configs pass ignition-validate", () => {
     const future = validateIgnition(JSON.stringify({ ignition: { version: "9.0.0" } }));
     expect(future.code).toBe(1);
     expect(future.out).toMatch(/unsupported config version/i);
+  });
+});
+
+// The provider refuses at preview a user's Ignition config that Ignition would refuse at the
+// machine's first boot (render/ignition-user.ts). Random configs, built from parts Ignition
+// takes and parts it refuses, get the same verdict from both.
+describe("the user's Ignition config: the provider's verdict is ignition-validate's", () => {
+  const hex = (n: number) => "0123456789abcdef".repeat(16).slice(0, n);
+  const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
+  const some = <T>(...values: T[]) => fc.constantFrom(...values);
+  const path_ = some(
+    "/etc/motd",
+    "/etc/x.conf",
+    "etc/motd",
+    "/etc/../etc/y",
+    "/etc/motd/",
+    "",
+    "/opt/l/x",
+    "/opt/l",
+  );
+  const owner = opt(some<object>({ id: 0 }, { name: "core" }, { id: 0, name: "core" }));
+  const resource = some<object>(
+    { source: "data:,hi%0A" },
+    { source: "data:;base64,aGkK" },
+    { source: "https://example.com/x", verification: { hash: `sha512-${hex(128)}` } },
+    { source: "https://example.com/x", verification: { hash: `sha256-${hex(64)}` } },
+    { source: "https://example.com/x", verification: { hash: "sha512-ab" } },
+    { source: "https://example.com/x", verification: { hash: `md5-${hex(32)}` } },
+    { source: "https://example.com/x", verification: { hash: "sha512" } },
+    { verification: { hash: `sha512-${hex(128)}` } },
+    { source: "https://example.com/x", compression: "gzip" },
+    { source: "https://example.com/x", compression: "xz" },
+    { source: "ftp://example.com/x" },
+    { source: "tftp://10.0.0.1/x" },
+    { source: "example.com/x" },
+    { source: "https://example.com/x", httpHeaders: [{ name: "A", value: "b" }] },
+    {
+      source: "https://example.com/x",
+      httpHeaders: [
+        { name: "A", value: "b" },
+        { name: "A", value: "c" },
+      ],
+    },
+    { source: "https://example.com/x", httpHeaders: [{ name: "", value: "b" }] },
+    { source: "https://example.com/x", httpHeaders: [{ name: "A", value: "" }] },
+    { source: "data:,x", httpHeaders: [{ name: "A", value: "b" }] },
+    { source: "https://example.com/%zz" },
+  );
+  const mode = opt(some<unknown>(420, 0o755, 0o4755, 0o17777, -1, "420", 1.5));
+  const file = fc.record(
+    { path: path_, mode, contents: opt(resource), overwrite: opt(fc.boolean()), user: owner, group: owner },
+    { requiredKeys: ["path"] },
+  );
+  const directory = fc.record({ path: path_, mode, user: owner }, { requiredKeys: ["path"] });
+  const link = fc.record(
+    {
+      path: some("/opt/l", "/opt/m", "opt/l", "/etc/motd"),
+      target: opt(some("/etc", "x", "")),
+      hard: opt(fc.boolean()),
+    },
+    { requiredKeys: ["path"] },
+  );
+  const contents = opt(
+    some(
+      "[Unit]\nDescription=x\n\n[Service]\nExecStart=/bin/true\n",
+      "[Unit\nDescription=x\n",
+      "[Unit] junk\nDescription=x\n",
+      "[Service]\nExecStart\n",
+      "[Service]\nExecStart",
+      "text before any section\n[Service]\nA=b\n",
+      "# a comment \\\n[not a section\n[Service]\nA=b \\\n  continued\n",
+      "; x\n[Service]\n  # indented comment\nA = b\n",
+      `[Service]\nExecStart=/bin/echo ${"x".repeat(2100)}\n`,
+      "",
+    ),
+  );
+  const unit = fc.record(
+    {
+      name: some("a.service", "b.timer", "c.mount", "a.conf", "noext", "d@.service", "x.socket"),
+      contents,
+      enabled: opt(fc.boolean()),
+      dropins: opt(
+        fc.array(
+          fc.record({ name: some("10-a.conf", "20-b.conf", "x.txt"), contents }, { requiredKeys: ["name"] }),
+          {
+            maxLength: 2,
+          },
+        ),
+      ),
+    },
+    { requiredKeys: ["name"] },
+  );
+  const user = fc.record(
+    {
+      name: some("core", "alice"),
+      sshAuthorizedKeys: opt(some<unknown>(["ssh-ed25519 AAAA a"], ["k1", "k1"], "k1")),
+      groups: opt(some(["wheel"], ["wheel", "wheel"])),
+      uid: opt(some<unknown>(1001, "1001")),
+    },
+    { requiredKeys: ["name"] },
+  );
+  const partition = fc.record({
+    number: opt(some(0, 1, 2)),
+    label: opt(some("root", "a:b", "x".repeat(40))),
+    guid: opt(some("not-a-guid", "01234567-89AB-CDEF-EDCB-A98765432101", "")),
+    shouldExist: opt(fc.boolean()),
+    sizeMiB: opt(some(0, 1024)),
+  });
+  const disk = fc.record(
+    {
+      device: some("/dev/sda", "sda", ""),
+      partitions: opt(fc.array(partition, { maxLength: 3 })),
+      wipeTable: opt(fc.boolean()),
+    },
+    { requiredKeys: ["device"] },
+  );
+  const filesystem = fc.record(
+    {
+      device: some("/dev/sda1", "/dev/sdb", "sdb", ""),
+      format: opt(some("ext4", "xfs", "vfat", "ntfs", "")),
+      label: opt(some("data", "a-very-long-label-x")),
+      path: opt(some("/var/data", "var/data")),
+      wipeFilesystem: opt(fc.boolean()),
+    },
+    { requiredKeys: ["device"] },
+  );
+  const config = fc.record(
+    {
+      ignition: fc.record(
+        {
+          version: some("3.4.0", "3.3.0", "3.2.0", "3.1.0", "3.0.0"),
+          config: opt(
+            fc.record({
+              merge: fc.array(some<object>({ source: "https://example.com/c.ign" }, {}, { source: "nope" }), {
+                maxLength: 2,
+              }),
+            }),
+          ),
+          proxy: opt(fc.record({ httpProxy: opt(some("http://proxy:3128", "socks5://proxy")) })),
+        },
+        { requiredKeys: ["version"] },
+      ),
+      storage: fc.record({
+        files: opt(fc.array(file, { maxLength: 3 })),
+        directories: opt(fc.array(directory, { maxLength: 2 })),
+        links: opt(fc.array(link, { maxLength: 2 })),
+        disks: opt(fc.array(disk, { maxLength: 2 })),
+        filesystems: opt(fc.array(filesystem, { maxLength: 2 })),
+      }),
+      systemd: opt(fc.record({ units: fc.array(unit, { maxLength: 3 }) })),
+      passwd: opt(fc.record({ users: fc.array(user, { maxLength: 2 }) })),
+    },
+    { requiredKeys: ["ignition"] },
+  );
+
+  test("random configs: refused by both or by neither (a counterexample names both verdicts)", () => {
+    let refused = 0;
+    let runs = 0;
+    fc.assert(
+      fc.property(config, (c) => {
+        const text = JSON.stringify(c);
+        const theirs = validateIgnition(text);
+        const ours = ignitionProblems(c);
+        runs++;
+        if (theirs.code !== 0) refused++;
+        if ((theirs.code !== 0) !== ours.length > 0) {
+          throw new Error(
+            `ignition-validate (exit ${theirs.code}): ${theirs.out}\nours: ${JSON.stringify(ours)}`,
+          );
+        }
+      }),
+      { numRuns: 300, seed: Number(process.env.FC_SEED ?? Date.now() % 2 ** 31) },
+    );
+    // Both kinds were shown: a generator that only made valid (or only broken) configs proves little.
+    expect(refused).toBeGreaterThan(runs / 4);
+    expect(refused).toBeLessThan(runs);
   });
 });
 

@@ -58,6 +58,82 @@ test("a userData the OS's installer could not take is refused at check, naming t
   expect(await reasons({ userData: JSON.stringify({ ignition: { version: "3.4.0" } }) })).toEqual([]);
 });
 
+test("an Ignition userData that Ignition would refuse at first boot is refused at check, naming the place", async () => {
+  const ignition = (extra: object, version = "3.4.0") =>
+    reasons({ userData: JSON.stringify({ ignition: { version }, ...extra }) });
+  expect(
+    await ignition({
+      storage: {
+        files: [
+          { path: "etc/motd", contents: { source: "data:,hi" } },
+          { path: "/etc/motd/", mode: 0o17777 },
+        ],
+      },
+      systemd: { units: [{ name: "web", contents: "[Service\nExecStart=/bin/true\n" }] },
+    }),
+  ).toEqual([
+    "userData: userData is an Ignition config that Ignition would refuse at first boot: " +
+      "$.storage.files[0].path: path not absolute; $.storage.files[1].path: path is not fully simplified; " +
+      "$.storage.files[1].mode: illegal file mode; $.systemd.units[0].name: invalid systemd unit extension; " +
+      "$.systemd.units[0].contents: invalid unit content: unable to find end of section",
+  ]);
+  // Types as Ignition's JSON decoding takes them.
+  expect(
+    await ignition({ passwd: { users: [{ name: "core", sshAuthorizedKeys: "ssh-ed25519 AAAA me" }] } }),
+  ).toEqual([
+    expect.stringMatching(
+      /\$\.passwd\.users\[0\]\.sshAuthorizedKeys: Invalid input: expected array, received string$/,
+    ),
+  ]);
+  // Nor may it replace what makes the Server: the phone-home, and root's password (its output).
+  expect(
+    await ignition({
+      systemd: { units: [{ name: "baremetal-phone-home.service", mask: true }] },
+      storage: { directories: [{ path: "/var/lib/baremetal" }] },
+      passwd: { users: [{ name: "root", passwordHash: "*" }] },
+    }),
+  ).toEqual([
+    expect.stringMatching(
+      /\$\.systemd\.units\[0\]\.name: baremetal-phone-home\.service is the provider's own unit.*\$\.storage\.directories\[0\]\.path: \/var\/lib\/baremetal is the provider's own.*\$\.passwd\.users\[0\]\.passwordHash: root's password is the provider's/,
+    ),
+  ]);
+  // A field its version does not have is only an unknown key there, as in Ignition.
+  expect(
+    await ignition({ ignition: { version: "3.0.0", proxy: { httpProxy: "socks5://p" } } }, "3.0.0"),
+  ).toEqual([]);
+  expect(await ignition({ ignition: { version: "3.4.0", proxy: { httpProxy: "socks5://p" } } })).toEqual([
+    expect.stringMatching(/\$\.ignition\.proxy\.httpProxy: proxies must be http\(s\)$/),
+  ]);
+  // A config Ignition takes.
+  expect(
+    await ignition({
+      storage: {
+        files: [
+          {
+            path: "/etc/motd",
+            mode: 0o644,
+            contents: {
+              source: "https://example.com/motd",
+              verification: { hash: `sha256-${"a".repeat(64)}` },
+            },
+          },
+        ],
+        links: [{ path: "/etc/localtime", target: "/usr/share/zoneinfo/UTC" }],
+      },
+      systemd: {
+        units: [
+          {
+            name: "web.service",
+            enabled: true,
+            contents: "[Service]\nExecStart=/bin/true\n\n[Install]\nWantedBy=multi-user.target\n",
+          },
+        ],
+      },
+      passwd: { users: [{ name: "core", sshAuthorizedKeys: ["ssh-ed25519 AAAA me"] }] },
+    }),
+  ).toEqual([]);
+});
+
 test("plan or machine, exactly one", async () => {
   expect(await reasons({ machine: "m01" })).toEqual(["plan: give exactly one of plan or machine"]);
   expect(await reasons({ plan: undefined })).toEqual(["plan: give exactly one of plan or machine"]);

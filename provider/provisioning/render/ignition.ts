@@ -15,6 +15,7 @@ import {
   checkUrl,
 } from "./checks";
 import { customDataFile } from "./custom-data";
+import { ignitionProblems } from "./ignition-user";
 import { flatcarFiles } from "./images";
 import { DEFAULT_INSTALL_DISK } from "./ipxe";
 import { planNetwork } from "./network";
@@ -31,6 +32,7 @@ export const IGNITION_SPEC_VERSION = "3.4.0";
 const MAX_USER_MINOR = 4;
 
 const PHONED_HOME = "/var/lib/baremetal/phoned-home";
+const PHONE_HOME_UNIT = "baremetal-phone-home.service";
 
 interface IgnitionFile {
   path: string;
@@ -151,7 +153,7 @@ function phoneHomeUnit(command: string): IgnitionUnit {
     "[Install]",
     "WantedBy=multi-user.target",
   ];
-  return { name: "baremetal-phone-home.service", enabled: true, contents: contents.join("\n") + "\n" };
+  return { name: PHONE_HOME_UNIT, enabled: true, contents: contents.join("\n") + "\n" };
 }
 
 const FLATCAR_INSTALLER = "/opt/baremetal/install-flatcar";
@@ -263,6 +265,14 @@ export function userConfig(userData: string | undefined): { source: string } | u
     throw new RenderError(
       `userData is an Ignition config of version ${JSON.stringify(version ?? null)}; ` +
         `it must be 3.0.0 to ${IGNITION_SPEC_VERSION} to merge into ours`,
+    );
+  }
+  const problems = ignitionProblems(parsed, { units: [PHONE_HOME_UNIT], paths: [PHONED_HOME] });
+  if (problems.length > 0) {
+    const shown = problems.slice(0, 5).map((p) => `${p.at}: ${p.message}`);
+    if (problems.length > 5) shown.push(`and ${problems.length - 5} more`);
+    throw new RenderError(
+      `userData is an Ignition config that Ignition would refuse at first boot: ${shown.join("; ")}`,
     );
   }
   return { source: `data:;base64,${Buffer.from(userData, "utf8").toString("base64")}` };
