@@ -37,7 +37,7 @@ export interface ServerArgs {
   /**
    * layer3 (default): routed addresses only. hybrid: layer 3 untagged plus `vlans` tagged
    * (the installed OS gets no VLAN interfaces: add `<nic>.<vid>` in userData). layer2: only
-   * `vlans` (one as access, several as a trunk), no public addresses.
+   * `vlans` (one as access, several as a trunk), no layer 3 addresses (ipAddresses []).
    */
   networkType?: pulumi.Input<NetworkType>;
   /** VLAN ids of this project's Vlans in this facility, e.g. `[vlan.vid]`. Changes apply in place. */
@@ -123,7 +123,7 @@ export class Server extends BaremetalResource {
       name,
       {
         ...args,
-        // A layer2 server has no public addresses: its default is none.
+        // A layer2 server has no layer 3 addresses: its default is none.
         ipAddresses: args.ipAddresses ?? (args.networkType === "layer2" ? [] : undefined),
         owner: ownerKey(pulumi, name),
         machine: args.machine,

@@ -147,14 +147,16 @@ export const ServerInputs = z
         issue("customData", `customData is at most 64 KiB as JSON (it is ${Buffer.byteLength(json)} bytes)`);
       }
     }
-    if (v.networkType === "layer2") {
-      const publicOnes = v.ipAddresses.filter((a) => a.type !== "private_ipv4").map((a) => a.type);
-      if (publicOnes.length > 0) {
-        issue(
-          "ipAddresses",
-          `a layer2 server has no public addresses (asked for ${publicOnes.join(", ")}): give ipAddresses [] or private_ipv4 only`,
-        );
-      }
+    // Its ports carry only its VLANs, and the facility's routed networks (public and private)
+    // are not on them: an address from their pools would be held and unreachable, its
+    // gateway the server's default route to nowhere.
+    if (v.networkType === "layer2" && v.ipAddresses.length > 0) {
+      issue(
+        "ipAddresses",
+        `a layer2 server has no layer 3 addresses (asked for ${v.ipAddresses.map((a) => a.type).join(", ")}): ` +
+          "its ports carry only its VLANs, where the facility's public and private networks are not; give ipAddresses [] " +
+          "and address it on its VLANs (their own DHCP, or userData), or use networkType hybrid to keep layer 3",
+      );
     }
     if (v.nativeVlan !== undefined) {
       if (v.networkType !== "layer2")

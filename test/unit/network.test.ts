@@ -53,7 +53,9 @@ test("network inputs refused with the field and what is valid", () => {
     "vlans: a layer3 server carries no VLANs: use networkType hybrid (layer 3 plus tagged VLANs) or layer2",
   ]);
   expect(reasons({ networkType: "layer2" })).toEqual([
-    "ipAddresses: a layer2 server has no public addresses (asked for public_ipv4, public_ipv6): give ipAddresses [] or private_ipv4 only",
+    "ipAddresses: a layer2 server has no layer 3 addresses (asked for public_ipv4, private_ipv4, public_ipv6): its ports carry only its VLANs, " +
+      "where the facility's public and private networks are not; give ipAddresses [] and address it on its VLANs " +
+      "(their own DHCP, or userData), or use networkType hybrid to keep layer 3",
   ]);
   expect(reasons({ networkType: "layer2", ipAddresses: [], vlans: [1001, 1001] })).toEqual([
     "vlans: each VLAN id at most once",
@@ -68,7 +70,11 @@ test("network inputs refused with the field and what is valid", () => {
     "networkType: networkType must be one of layer3, hybrid, layer2",
   );
   expect(reasons({ networkType: "hybrid", vlans: [1] })[0]).toBe("vlans.0: each vlan is a VLAN id 2-4094");
-  expect(reasons({ networkType: "layer2", ipAddresses: [{ type: "private_ipv4" }], vlans: [1001] })).toEqual(
-    [],
-  );
+  // A private address too: its gateway is on the facility's routed network, not on the VLANs.
+  expect(reasons({ networkType: "layer2", ipAddresses: [{ type: "private_ipv4" }], vlans: [1001] })).toEqual([
+    expect.stringMatching(
+      /^ipAddresses: a layer2 server has no layer 3 addresses \(asked for private_ipv4\)/,
+    ),
+  ]);
+  expect(reasons({ networkType: "layer2", ipAddresses: [], vlans: [1001] })).toEqual([]);
 });

@@ -139,12 +139,12 @@ test("plan or machine, exactly one", async () => {
   expect(await reasons({ plan: undefined })).toEqual(["plan: give exactly one of plan or machine"]);
 });
 
-test("network modes: layer3 carries no VLANs, layer2 no public addresses, nativeVlan is one of vlans", async () => {
+test("network modes: layer3 carries no VLANs, layer2 no layer 3 addresses, nativeVlan is one of vlans", async () => {
   expect(await reasons({ vlans: [1001] })).toEqual([
     "vlans: a layer3 server carries no VLANs: use networkType hybrid (layer 3 plus tagged VLANs) or layer2",
   ]);
   expect((await reasons({ networkType: "layer2", vlans: [1001] }))[0]).toMatch(
-    /^ipAddresses: a layer2 server has no public addresses/,
+    /^ipAddresses: a layer2 server has no layer 3 addresses/,
   );
   expect(await reasons({ networkType: "layer2", vlans: [1001], nativeVlan: 1002, ipAddresses: [] })).toEqual([
     "nativeVlan: nativeVlan 1002 must be one of vlans",
