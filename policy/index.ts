@@ -4,7 +4,9 @@
 import { PolicyPack, type ResourceValidationPolicy, type StackValidationPolicy } from "@pulumi/policy";
 import * as pulumi from "@pulumi/pulumi";
 import {
+  disguised,
   isProduction,
+  kindOf,
   layer2NeedsVlan,
   ownerGrant,
   planAndOs,
@@ -19,7 +21,6 @@ import {
   type ServerProps,
 } from "./rules";
 
-const TYPE = (kind: string) => `pulumi-nodejs:dynamic/baremetal:${kind}`;
 const strings = { type: "array", items: { type: "string" } } as const;
 
 /** Reports each violation a rule found for a resource of `kind`. */
@@ -36,7 +37,7 @@ function onKind<P, C extends object>(
     },
     report: (m: string) => void,
   ) => {
-    if (args.type !== TYPE(kind)) return;
+    if (kindOf(args.type, args.props) !== kind) return;
     for (const m of rule(args.props as P, args.getConfig<C>(), {
       stack: pulumi.getStack(),
       tags: args.stackTags,
@@ -46,6 +47,15 @@ function onKind<P, C extends object>(
 }
 
 const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
+  {
+    name: "baremetal-resources-by-their-type",
+    description:
+      "pulumi-baremetal's provider runs only under its own resources' type tokens, which the other policies check.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+      for (const m of disguised(args.type, args.props)) report(m);
+    },
+  },
   {
     name: "allowed-plans-and-operating-systems",
     description: "Servers use the plans and operating systems this stack allows.",
@@ -113,7 +123,7 @@ const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
     },
     validateStack: (args, report) => {
       const servers = args.resources
-        .filter((r) => r.type === TYPE("Server"))
+        .filter((r) => kindOf(r.type, r.props) === "Server")
         .map((r) => ({
           name: r.name,
           tags: (r.props.tags as string[] | undefined) ?? [],

@@ -162,3 +162,28 @@ export function spreadAcrossRacks(
       return `cluster ${cluster} has ${names.length} servers in rack ${rack} (${names.sort().join(", ")}); at most ${max} per rack`;
     });
 }
+
+const KINDS = ["IpReservation", "Server", "Vlan", "ProjectMember"] as const;
+export type Kind = (typeof KINDS)[number];
+const TOKEN = "pulumi-nodejs:dynamic/baremetal:";
+
+/**
+ * Which of our resources this is: by the sdk's type token, or by the kind our provider's check
+ * writes into the inputs (`baremetalKind`). A program can run our provider under another token
+ * (the engine runs whatever `__provider` names, which policies never see); the rules must not
+ * miss it, and `disguised` refuses it.
+ */
+export function kindOf(type: string, props: Record<string, unknown>): Kind | undefined {
+  const kind = type.startsWith(TOKEN) ? type.slice(TOKEN.length) : props.baremetalKind;
+  return (KINDS as readonly unknown[]).includes(kind) ? (kind as Kind) : undefined;
+}
+
+/** Our provider under a type token that is not its own. */
+export function disguised(type: string, props: Record<string, unknown>): string[] {
+  const kind = props.baremetalKind;
+  if (type.startsWith(TOKEN) || typeof kind !== "string") return [];
+  return [
+    `this resource runs pulumi-baremetal's provider (${kind}) under type ${type}: declare it with the sdk's ` +
+      `${kind} class (type ${TOKEN}${kind})`,
+  ];
+}

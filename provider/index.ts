@@ -42,13 +42,23 @@ export function shim(kind: ResourceKind) {
     async configure(req: { config: { get(key: string): string | undefined } }) {
       configure((key) => req.config.get(key));
     },
-    check: cached(r.check, false),
+    check: cached(async (olds: never, news: never) => stamped(kind, await r.check(olds, news)), false),
     diff: cached(r.diff, false),
     create: cached(r.create, true),
     read: cached(r.read, true),
     update: cached(r.update, true),
     delete: cached(r.remove, true),
   };
+}
+
+/**
+ * The checked inputs say which of our resources they are (`baremetalKind`): policy packs see a
+ * resource's checked inputs and type token, never its `__provider`, and a program can run our
+ * provider under another token. The engine keeps what check returns, so the kind is the
+ * provider's word, not the program's.
+ */
+function stamped<R extends { inputs?: object }>(kind: ResourceKind, result: R): R {
+  return result.inputs ? { ...result, inputs: { ...result.inputs, baremetalKind: kind } } : result;
 }
 
 /**

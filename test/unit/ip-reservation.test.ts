@@ -19,6 +19,15 @@ describe("check", () => {
     expect(r.inputs).toEqual({ ...base, tags: [], __provider: "serialized" });
   });
 
+  test("at preview, a quantity not known yet passes; a known field is still checked", async () => {
+    const { UNKNOWN } = await import("../../provider/resources/check");
+    expect(await failures({ ...base, quantity: UNKNOWN })).toEqual([]);
+    expect((await check({}, { ...base, quantity: UNKNOWN })).inputs).toMatchObject({ quantity: UNKNOWN });
+    expect(await failures({ ...base, quantity: UNKNOWN, type: "ipv5" })).toEqual([
+      expect.objectContaining({ property: "type" }),
+    ]);
+  });
+
   test("quantity 3 is refused, naming quantity and what is valid", async () => {
     expect(await failures({ ...base, quantity: 3 })).toEqual([
       {

@@ -1,6 +1,8 @@
 // The policy pack's rules, one by one, with the words each violation uses.
 import {
+  disguised,
   isProduction,
+  kindOf,
   layer2NeedsVlan,
   ownerGrant,
   planAndOs,
@@ -105,4 +107,17 @@ test("a cluster's servers spread across racks", () => {
   expect(
     spreadAcrossRacks([s("a", "r1", ["role=db"]), s("b", "r1", ["role=db"])], { clusterTagPrefix: "role=" }),
   ).toHaveLength(1);
+});
+
+test("our resources are known by their type token, or by the kind our provider's check wrote", () => {
+  expect(kindOf("pulumi-nodejs:dynamic/baremetal:Server", {})).toBe("Server");
+  expect(kindOf("pulumi-nodejs:dynamic/baremetal:Bogus", {})).toBeUndefined();
+  expect(kindOf("pulumi-nodejs:dynamic:Resource", { baremetalKind: "IpReservation" })).toBe("IpReservation");
+  expect(kindOf("pulumi-nodejs:dynamic:Resource", {})).toBeUndefined();
+  expect(disguised("pulumi-nodejs:dynamic/baremetal:Server", { baremetalKind: "Server" })).toEqual([]);
+  expect(disguised("pulumi-nodejs:dynamic:Resource", { baremetalKind: "IpReservation" })).toEqual([
+    "this resource runs pulumi-baremetal's provider (IpReservation) under type pulumi-nodejs:dynamic:Resource: " +
+      "declare it with the sdk's IpReservation class (type pulumi-nodejs:dynamic/baremetal:IpReservation)",
+  ]);
+  expect(disguised("random:index:RandomString", {})).toEqual([]);
 });

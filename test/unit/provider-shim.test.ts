@@ -62,3 +62,17 @@ test.each([
   expect(diff.replaces).toContain("project");
   expect(diff).toEqual(await provider.resources.Server.diff("id-1", olds as never, news as never));
 });
+
+test("checked inputs say which resource they are, whatever type token the program used", async () => {
+  // Policy packs see checked inputs and the type token, not `__provider`: a program running our
+  // provider under another token is still seen as ours (policy/rules.ts kindOf, disguised).
+  const p = load(shimSource("IpReservation"));
+  const r = await p.check({}, { project: "demo", facility: "lab", type: "public_ipv4", quantity: 64 });
+  expect(r.inputs).toMatchObject({ quantity: 64, baremetalKind: "IpReservation" });
+  // The program cannot say otherwise: the provider writes it.
+  const claimed = await p.check(
+    {},
+    { project: "demo", facility: "lab", type: "public_ipv4", quantity: 8, baremetalKind: "Vlan" },
+  );
+  expect(claimed.failures?.map((f) => f.property)).toEqual(["baremetalKind"]);
+});

@@ -213,3 +213,21 @@ test("NUL characters, an oversized customData and a reservation named twice are 
     "ipAddresses: reservationId r-1 is named twice: one address is drawn from each entry, so name each reservation once",
   ]);
 });
+
+test("at preview, values not known yet (a Vlan's vid, a reservation's size) pass; known fields are still checked", async () => {
+  const { UNKNOWN } = await import("../../provider/resources/check");
+  const layer2 = { networkType: "layer2", ipAddresses: [], vlans: [UNKNOWN] };
+  const r = await check({}, { ...base, ...layer2, __provider: "p" });
+  expect(r.failures).toBeUndefined();
+  // Handed back as given: the engine reads the marker as unknown again.
+  expect(r.inputs).toMatchObject({ vlans: [UNKNOWN], __provider: "p" });
+  // A failure of a known field alone is still shown, without the unknown's.
+  expect(await reasons({ ...layer2, hostname: "no_underscores" })).toEqual([
+    expect.stringMatching(/^hostname: /),
+  ]);
+  // A check across fields that looked at an unknown waits for the value.
+  expect(await reasons({ ...layer2, nativeVlan: UNKNOWN })).toEqual([]);
+  expect(await reasons({ ...layer2, vlans: [1001], nativeVlan: 1002 })).toEqual([
+    "nativeVlan: nativeVlan 1002 must be one of vlans",
+  ]);
+});
