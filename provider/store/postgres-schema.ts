@@ -626,7 +626,7 @@ ${allocateFunctions({
     // to operators only, and keep needing only the writer's own name.
     sql: `
       CREATE FUNCTION bm_event_project(p_subject text) RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
-      SET search_path = public, pg_catalog AS $$
+      SET search_path = public, pg_catalog, pg_temp AS $$
         SELECT CASE
           WHEN p_subject LIKE 'server:%' THEN (SELECT project FROM servers WHERE id = substr(p_subject, 8))
           WHEN p_subject LIKE 'vlan:%' THEN (SELECT project FROM vlans WHERE id = substr(p_subject, 6))
@@ -656,7 +656,7 @@ ${allocateFunctions({
     // only bm_event_project, which must see past row security, runs as the owner.
     sql: `
       CREATE FUNCTION bm_event_allowed(p_subject text, p_action text) RETURNS boolean
-      LANGUAGE plpgsql STABLE SET search_path = public, pg_catalog AS $$
+      LANGUAGE plpgsql STABLE SET search_path = public, pg_catalog, pg_temp AS $$
       DECLARE
         v_project text := bm_event_project(p_subject);
       BEGIN
@@ -670,6 +670,47 @@ ${allocateFunctions({
         WHEN subject LIKE 'project:%' THEN bm_can(substr(subject, 9), 'read_only')
           OR (action = 'member.remove' AND detail->>'user' = session_user)
         ELSE true END);
+    `,
+  },
+  {
+    version: 21,
+    name: "search-path-pinned",
+    // A session's own temporary schema is searched first for tables unless a path names it
+    // (last). A login's temporary project_members or pg_roles then stood in for the real ones
+    // inside the access checks: any member could make itself an owner or an operator. Every
+    // function that reads a table gets a path with pg_temp last; bm_buddy and bm_rank read
+    // none and stay inlinable. The functions made before are written with it now, for later ones.
+    sql: `
+      DO $$
+      DECLARE f regprocedure;
+      BEGIN
+        FOR f IN SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                  WHERE n.nspname = 'public' AND p.proname LIKE 'bm\\_%' AND p.prokind = 'f'
+                    AND p.proname NOT IN ('bm_buddy', 'bm_rank')
+        LOOP
+          EXECUTE format('ALTER FUNCTION %s SET search_path = %s', f,
+            CASE WHEN f::text LIKE 'bm_is_operator(%' THEN 'pg_catalog, pg_temp' ELSE 'public, pg_catalog, pg_temp' END);
+        END LOOP;
+      END
+      $$;
+    `,
+  },
+  {
+    version: 22,
+    name: "log-times-are-the-databases",
+    // Any member may write audit entries and events in its own name (a refused change is
+    // logged too), and wrote the time as well: a raw INSERT could date an entry years back.
+    // The database's clock now says when.
+    sql: `
+      CREATE FUNCTION bm_stamp_now() RETURNS trigger LANGUAGE plpgsql
+      SET search_path = pg_catalog, pg_temp AS $$
+      BEGIN
+        NEW.at := now();
+        RETURN NEW;
+      END
+      $$;
+      CREATE TRIGGER stamp BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION bm_stamp_now();
+      CREATE TRIGGER stamp BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION bm_stamp_now();
     `,
   },
 ];

@@ -570,10 +570,53 @@ test("a reader reads A and changes nothing; the audit log is append-only even fo
     /^refused 42501: permission denied/,
   );
   expect(await outcome(alice, "DELETE FROM audit")).toMatch(/^refused 42501: permission denied/);
+  // Anyone may log in its own name, but not backdate: the database's clock says when.
+  await rita.query(
+    `INSERT INTO audit (at, actor, project, owner, resource, action, commands)
+     VALUES ('2020-01-01T00:00:00Z', session_user, NULL, NULL, 'Server:forged', 'delete', '[]')`,
+  );
+  const owner = new Client({ connectionString: location });
+  await owner.connect();
+  clients.push(owner);
+  const forged = await owner.query("SELECT at FROM audit WHERE resource = 'Server:forged'");
+  expect(Date.now() - new Date(forged.rows[0].at as string).getTime()).toBeLessThan(60_000);
   // The last owner stays, even against raw SQL from the owner herself.
   expect(await outcome(alice, "DELETE FROM project_members WHERE user_email = $1", [USERS.alice])).toBe(
     "refused BM010: LastOwner",
   );
+});
+
+test("a member's temporary tables shadow nothing the database's checks read", async () => {
+  // A session's temporary schema comes first in its search path unless a function pins it
+  // last: shadowing project_members or pg_roles there made rita an owner or an operator.
+  const rita = await as(USERS.rita);
+  await rita.query("CREATE TEMP TABLE project_members (project text, user_email text, role text)");
+  await rita.query(
+    "INSERT INTO project_members SELECT p, session_user, 'owner' FROM unnest(ARRAY['a','b']) p",
+  );
+  await rita.query("GRANT SELECT ON project_members TO PUBLIC");
+  await rita.query("CREATE TEMP TABLE pg_roles (rolname name, rolsuper boolean, rolcreaterole boolean)");
+  await rita.query("INSERT INTO pg_roles VALUES (session_user, true, true)");
+  await rita.query("GRANT SELECT ON pg_roles TO PUBLIC");
+  const one = async (sql: string) => (await rita.query(sql)).rows[0] as Record<string, unknown>;
+  expect(await one("SELECT bm_can('b', 'owner') AS can")).toEqual({ can: false });
+  expect(await one("SELECT bm_can('a', 'collaborator') AS can")).toEqual({ can: false });
+  expect(await one("SELECT bm_is_operator() AS op")).toEqual({ op: false });
+  expect(await outcome(rita, "UPDATE public.servers SET hostname = hostname")).toBe("0 rows");
+  expect(
+    await outcome(
+      rita,
+      `INSERT INTO public.project_members (project, user_email, role, ssh_keys, created_by, created_at, updated_at)
+       VALUES ('b', session_user, 'owner', '[]', session_user, now(), now())`,
+    ),
+  ).toMatch(/^refused/);
+  expect(
+    await outcome(
+      rita,
+      "SELECT * FROM bm_allocate(gen_random_uuid(), 'b', 'private_ipv4', 'lab1', 29, NULL, '[]', NULL, NULL, 'x')",
+    ),
+  ).toMatch(/^refused/);
+  await rita.query("DROP TABLE pg_temp.project_members, pg_temp.pg_roles");
 });
 
 test("through the provider, a login acts as itself: its own project works, another is refused", async () => {
