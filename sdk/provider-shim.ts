@@ -17,6 +17,15 @@ export const shimSource = (kind: Kind) =>
  */
 export abstract class BaremetalResource extends pulumi.CustomResource {
   protected constructor(kind: Kind, name: string, props: pulumi.Inputs, opts?: pulumi.CustomResourceOptions) {
+    if (opts?.import !== undefined) {
+      // The engine reads an imported resource without its `__provider`, so a dynamic resource
+      // cannot be imported: it failed with "code must be a string, not undefined".
+      throw new Error(
+        `${kind} ${name}: import is not supported (Pulumi imports no dynamic resource). A resource this ` +
+          `stack lost from its state (pulumi state delete, an interrupted run) is taken back by declaring it ` +
+          `again under the same name in the same stack: its create finds it by its owner key and adopts it.`,
+      );
+    }
     super(`pulumi-nodejs:dynamic/baremetal:${kind}`, name, { ...props, __provider: shimSource(kind) }, opts);
   }
 }

@@ -1,8 +1,6 @@
 // Server: a machine from the inventory, addressed, wired, netbooted and installed; created only
 // once the installed OS has called home. The steps live in servers/lifecycle.ts; this file is
 // the engine's view: inputs, outputs, what changes in place and what replaces.
-import { describeBlock } from "../ipam/addresses";
-import { parseCidr } from "../ipam/cidr";
 import { providerConfig, reportCpu, storeFor } from "../runtime";
 import { readFacility, readMachine } from "../store/inventory-sql";
 import {
@@ -13,7 +11,7 @@ import {
   type ServerRecord,
 } from "../store/servers-sql";
 import { progress } from "../servers/progress";
-import { releaseAddresses, type NetworkAddress } from "../servers/addresses";
+import { releaseAddresses, serverAddresses, type NetworkAddress } from "../servers/addresses";
 import { secretsOf, withBmc } from "../servers/hardware";
 import { NETWORK, REINSTALL_ON, REPLACE_ON, ServerInputs, differs } from "../servers/inputs";
 import {
@@ -70,6 +68,16 @@ const IN_PLACE = [
 /** The inputs that decide the switch ports changed. */
 const networkChanged = (olds: ServerOutputs, news: ServerInputs) =>
   NETWORK.some((k) => differs(olds[k] ?? (k === "vlans" ? [] : undefined), news[k]));
+
+/**
+ * The server is not the running install its inputs describe: a reinstall failed or was cut
+ * short, or a delete was (its machine may be wiped). The next update installs it again, with
+ * or without an input changed; a refresh that read this state must not hide it as no change.
+ */
+const UNFINISHED = new Set(["failed", "reinstalling", "deprovisioning"]);
+
+/** A refresh found an active server's machine powered off (at its BMC, out of band). */
+const poweredOff = (o: ServerOutputs) => o.state === "active" && o.power === "off";
 
 /** A refresh found the switch ports other than this server last set them. */
 const drifted = (o: ServerOutputs) =>
@@ -131,6 +139,8 @@ export async function diff(
   const reinstall = REINSTALL_ON.filter((k) => differs(olds[k], news[k]));
   if (news.reinstall === "replace") replaces.push(...reinstall);
   const inPlace =
+    UNFINISHED.has(olds.state) ||
+    poweredOff(olds) ||
     drifted(olds) ||
     IN_PLACE.some((k) => differs(olds[k], news[k])) ||
     networkChanged(olds, news) ||
@@ -166,21 +176,8 @@ async function provisioned(id: string): Promise<{ server: ServerRecord; p: Provi
   const server = await store.transact(() => readServer("id", id), "read");
   if (!server) return undefined;
   const machine = (await store.transact(() => readMachine(server.machineId), "read"))!;
-  const assignments = await store.listAssignments({ server: id });
-  const network: NetworkAddress[] = [];
-  for (const a of assignments) {
-    const r = await store.getReservation(a.reservationId);
-    if (!r) continue;
-    network.push({
-      address: a.address,
-      cidr: `${a.address}/${r.prefixLength}`,
-      gateway: describeBlock(parseCidr(r.cidr)).gateway,
-      family: r.family,
-      public: r.type !== "private_ipv4",
-      type: r.type,
-      reservationId: r.id,
-    });
-  }
+  const wanted = (server.spec as Partial<ServerInputs>).ipAddresses ?? [];
+  const network = await serverAddresses(store, id, wanted);
   return { server, p: { server, machine, network } };
 }
 
@@ -227,9 +224,9 @@ async function doUpdate(
   const store = await storeFor(config);
   const found = await provisioned(id);
   if (!found) throw new Error(`server ${id} is no longer in the store; run pulumi refresh`);
-  // A reinstall that failed (or was interrupted) is tried again, even with no input changed.
-  const unfinished = found.server.state === "failed" || found.server.state === "reinstalling";
-  if (unfinished || REINSTALL_ON.some((k) => differs(olds[k], news[k]))) {
+  // A reinstall that failed (or was interrupted), or an interrupted delete, is installed
+  // again, even with no input changed.
+  if (UNFINISHED.has(found.server.state) || REINSTALL_ON.some((k) => differs(olds[k], news[k]))) {
     const p = await reinstallServer({ store, config }, found.server, news, owner(news)).catch((e) =>
       failedUpdate(e as Error, id, olds, news),
     );
@@ -238,6 +235,14 @@ async function doUpdate(
   }
   if (differs(olds.alwaysPxe, news.alwaysPxe))
     await setBootOrder({ store, config }, found.p.machine, news.alwaysPxe);
+  // The program says the server runs: one found powered off is powered on, from its disk (or
+  // as alwaysPxe says) as any boot of it.
+  let power = olds.power;
+  if (poweredOff(olds) && found.server.state === "active") {
+    await withBmc(found.p.machine, secretsOf(config), (bmc) => bmc.setPower("on"));
+    progress(`${news.hostname}: machine ${found.p.machine.id} was found powered off; powered on`);
+    power = "on";
+  }
   let ports = olds.ports;
   // Inputs that change the ports, or ports a refresh found moved: the switch gets the plan again.
   if (drifted(olds) || networkChanged(olds, news)) {
@@ -257,6 +262,7 @@ async function doUpdate(
     outs: {
       ...(await outputs(news, { ...found.p, server }, olds)),
       ...(ports ? { ports, appliedPorts: ports } : {}),
+      ...(power ? { power } : {}),
     },
   };
 }

@@ -48,20 +48,54 @@ export async function allocateAddresses(
   );
   const allocated = own.length ? await store.allocateHosts(own, serverId, actor) : [];
   const out: NetworkAddress[] = [];
-  const poolCidrs = new Map<string, string | undefined>();
-  const poolCidr = async (name: string) => {
-    if (!poolCidrs.has(name)) poolCidrs.set(name, (await store.getPool(name))?.cidr);
-    return poolCidrs.get(name);
-  };
+  const describe = describer(store);
   for (const [i, want] of inputs.ipAddresses.entries()) {
     const host: HostAddress | undefined =
       want.reservationId !== undefined
         ? await fromReservation(store, want.reservationId, i, serverId, inputs, want.type, actor)
         : allocated.shift();
-    const { reservation, assignment } = host!;
+    out.push(await describe(host!));
+  }
+  return out;
+}
+
+/**
+ * A server's addresses as the store holds them (for read and update), routes included, in the
+ * order of its ipAddresses, as create gave them: a block of its own by the index in its owner
+ * key (`addressOwner`), one drawn from a reservation by where `wanted` names that reservation.
+ */
+export async function serverAddresses(
+  store: Store,
+  serverId: string,
+  wanted: { reservationId?: string }[] = [],
+): Promise<NetworkAddress[]> {
+  const describe = describer(store);
+  const out: { at: number; address: NetworkAddress }[] = [];
+  for (const assignment of await store.listAssignments({ server: serverId })) {
+    const reservation = await store.getReservation(assignment.reservationId);
+    if (!reservation) continue;
+    const own = /#ip(\d+)$/.exec(reservation.owner ?? "");
+    const drawn = wanted.findIndex((w) => w.reservationId === reservation.id);
+    const at = own ? Number(own[1]) : drawn >= 0 ? drawn : Number.MAX_SAFE_INTEGER;
+    out.push({ at, address: await describe({ reservation, assignment }) });
+  }
+  return out.sort((a, b) => a.at - b.at).map((x) => x.address);
+}
+
+/**
+ * One address of the server's network output. A private block's pool is routed through the
+ * block's gateway (servers reach each other's private addresses); its pools are looked up once.
+ */
+function describer(store: Store): (host: HostAddress) => Promise<NetworkAddress> {
+  const poolCidrs = new Map<string, string | undefined>();
+  const poolCidr = async (name: string) => {
+    if (!poolCidrs.has(name)) poolCidrs.set(name, (await store.getPool(name))?.cidr);
+    return poolCidrs.get(name);
+  };
+  return async ({ reservation, assignment }) => {
     const block = describeBlock(parseCidr(reservation.cidr));
     const pool = reservation.type === "private_ipv4" ? await poolCidr(reservation.poolName) : undefined;
-    out.push({
+    return {
       address: assignment.address,
       cidr: `${assignment.address}/${reservation.prefixLength}`,
       gateway: block.gateway,
@@ -70,9 +104,8 @@ export async function allocateAddresses(
       type: reservation.type,
       reservationId: reservation.id,
       ...(pool ? { routes: [pool] } : {}),
-    });
-  }
-  return out;
+    };
+  };
 }
 
 /** A host address from a reservation the user made (and owns). */

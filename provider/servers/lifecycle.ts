@@ -490,6 +490,7 @@ export async function reinstallServer(
   }
   let step = "reinstall";
   let powered = false;
+  let moved = false;
   const shown = steps(`${inputs.hostname}: reinstall: `);
   try {
     await ctx.store.transact((at) =>
@@ -507,6 +508,7 @@ export async function reinstallServer(
       await hashPassword(rootPassword),
       (s) => {
         step = s;
+        if (s === "switch") moved = true;
         if (s === "power") powered = true;
         shown.step(s, `machine ${machine.id}`);
       },
@@ -528,6 +530,15 @@ export async function reinstallServer(
     };
     if (powered)
       await undo("power off", () => withBmc(machine, secrets(ctx.config), (bmc) => bmc.setPower("off")));
+    // The install moved the ports to the provisioning network: back to the server's own, so the
+    // machine (still running its OS when the BMC refused the power step) is not left there, and
+    // the VLAN records say what the switch carries.
+    if (moved)
+      await undo("put the ports back on the server's network", async () => {
+        const facility = await ctx.store.transact(() => readFacility(server.facility), "read");
+        if (!facility) throw new Error(`facility ${server.facility} is no longer in the inventory`);
+        await applyNetwork(ctx, server.id, machine, inputs, facility.provisioningVlan);
+      });
     await undo("record the failure", () =>
       ctx.store.transact((at) =>
         (function* () {

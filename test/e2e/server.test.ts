@@ -99,7 +99,7 @@ test("the root password is a secret: encrypted in the state, never there in plai
     });
 });
 
-test("refresh records a machine someone powered off; tags change in place", async () => {
+test("refresh records a machine someone powered off and a moved port; up repairs both; tags change in place", async () => {
   const up0 = await ex.stack.outputs();
   const web = up0.web!.value as { machine: string }[];
   const victim = site.lab.machine(web[0]!.machine);
@@ -111,7 +111,6 @@ test("refresh records a machine someone powered off; tags change in place", asyn
     state.deployment.resources as { type: string; outputs: { hostname: string; power: string } }[]
   ).filter((r) => r.type.endsWith("baremetal:Server"));
   expect(servers.map((r) => r.outputs.power).sort()).toEqual(["off", "on", "on"]);
-  victim.system.reset("On");
 
   // Someone moves a port off the provisioning VLAN at the switch: refresh records it too.
   site.lab.switch.sim.model.run(["ip", "link", "set", "dev", victim.switchPort, "nomaster"]);
@@ -126,11 +125,13 @@ test("refresh records a machine someone powered off; tags change in place", asyn
     .map((r) => r.outputs.ports[0]!);
   expect(ports.filter((p) => p.mode === "none")).toHaveLength(1);
   expect(ports.filter((p) => p.vlan === 10)).toHaveLength(2);
-  // The next up puts the moved port back: one server updated in place, nothing else.
+  // The next up puts the moved port back and powers the machine on (the program says it
+  // runs): one server updated in place, nothing else.
   const repaired = await ex.stack.up({ onOutput: log("repair-ports") });
   expect(repaired.summary.resourceChanges).toMatchObject({ update: 1 });
   expect(repaired.summary.resourceChanges?.replace ?? 0).toBe(0);
   expect(site.lab.vlanOf(victim.id)).toBe(10);
+  expect(victim.system.powerState).toBe("On");
   expect((await ex.stack.preview()).changeSummary).toEqual({ same: 5 });
 
   await ex.stack.setConfig("release", { value: "v2" });

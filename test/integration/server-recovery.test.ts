@@ -7,7 +7,11 @@ import * as serverResource from "../../provider/resources/server";
 import { closeStores } from "../../provider/runtime";
 import { ServerInputs } from "../../provider/servers/inputs";
 import { createServer, deleteServer, reinstallServer } from "../../provider/servers/lifecycle";
-import { listServers, serverTimeline } from "../../provider/store/servers-sql";
+import { listServers, serverTimeline, setServerState } from "../../provider/store/servers-sql";
+import { vlanPorts } from "../../provider/store/vlans-sql";
+import { readPorts } from "../../provider/servers/ports";
+import { secretsOf, withBmc } from "../../provider/servers/hardware";
+import { createVlanEverywhere, deleteVlanEverywhere } from "../../provider/vlans/lifecycle";
 import type { Store } from "../../provider/store/store";
 import { OPS, labSiteForFile } from "../helpers/lab-site";
 
@@ -283,4 +287,96 @@ test("a delete that finds its server row gone (removed out of band) quarantines 
   ]);
   expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
   await lab.site.store.setMachineState("m01", ["quarantine"], "available", null, OPS);
+});
+
+test("a reinstall the BMC refuses puts the ports back on the server's VLAN, its records agreeing; the next update installs again, also after an interrupted delete", async () => {
+  const vlan = await createVlanEverywhere(ctx(), {
+    id: "v-recovery",
+    owner: null,
+    project: "demo",
+    facility: "lab",
+    vid: 1600,
+    description: null,
+    tags: [],
+  });
+  const owner = "org/p/s/layer2";
+  const l2 = (extra: Record<string, unknown> = {}) =>
+    inputs({ networkType: "layer2", ipAddresses: [], vlans: [1600], ...extra });
+  const p = await createServer(ctx(), l2(), owner);
+  const ports = await readPorts(ctx(), p.machine);
+  const records = async () =>
+    (await lab.site.store.transact(() => vlanPorts({ serverId: p.server.id }), "read")).map((r) => [
+      r.port,
+      r.mode,
+    ]);
+  const recorded = await records();
+  expect(recorded).not.toEqual([]);
+
+  // The BMC refuses: the machine still runs its OS, and must not sit on the provisioning network.
+  lab.site.lab.machine("m01").system.faults.unreachable = true;
+  try {
+    await expect(
+      reinstallServer(ctx(), p.server, l2({ userData: '{"ignition":{"version":"3.4.0"}}' }), owner),
+    ).rejects.toThrow(/^step "power" failed on machine m01: /);
+  } finally {
+    lab.site.lab.machine("m01").system.faults.unreachable = false;
+  }
+  expect(await readPorts(ctx(), p.machine)).toEqual(ports);
+  expect(await records()).toEqual(recorded);
+  expect((await held()).servers.map((s) => s.state)).toEqual(["failed"]);
+
+  // The next update installs again (diff sees the state, even with the inputs as they were).
+  const outs = (extra: Record<string, unknown>) => ({ ...l2(), owner, state: "active", ...extra }) as never;
+  const again = await serverResource.diff(p.server.id, outs({ state: "failed" }), l2({ owner }) as never);
+  expect(again.changes).toBe(true);
+  await serverResource.update(p.server.id, outs({ state: "failed" }), { ...l2(), owner } as never);
+  expect((await held()).servers.map((s) => s.state)).toEqual(["active"]);
+
+  // A delete cut short (the row says deprovisioning): the program still has the server, so an
+  // update installs it again rather than keep a server whose disk may be wiped.
+  await lab.site.store.transact((at) => setServerState(p.server.id, { state: "deprovisioning" }, OPS, at));
+  expect(
+    (await serverResource.diff(p.server.id, outs({ state: "deprovisioning" }), l2({ owner }) as never))
+      .changes,
+  ).toBe(true);
+  await serverResource.update(p.server.id, outs({ state: "deprovisioning" }), { ...l2(), owner } as never);
+  expect((await held()).servers.map((s) => s.state)).toEqual(["active"]);
+  expect(await readPorts(ctx(), p.machine)).toEqual(ports);
+
+  await deleteServer(ctx(), p.server, l2(), owner);
+  await deleteVlanEverywhere(ctx(), vlan.vlan.id, false);
+  expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
+});
+
+test("read and update give the network as create did, a private block's routes included", async () => {
+  const owner = "org/p/s/routes";
+  const p = await createServer(ctx(), inputs(), owner);
+  const privateOne = p.network.find((a) => a.type === "private_ipv4")!;
+  expect(privateOne.routes?.length).toBe(1);
+  const props = { ...inputs(), owner, state: "active", network: p.network } as never;
+  const read = await serverResource.read(p.server.id, props);
+  expect((read.props as { network: unknown }).network).toEqual(p.network);
+  const updated = await serverResource.update(p.server.id, props, {
+    ...inputs({ description: "x" }),
+    owner,
+  } as never);
+  expect(updated.outs.network).toEqual(p.network);
+  await deleteServer(ctx(), p.server, inputs(), owner);
+  expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
+});
+
+test("a machine powered off at its BMC: read says so, diff sees a change, and the update powers it on", async () => {
+  const owner = "org/p/s/power";
+  const p = await createServer(ctx(), inputs(), owner);
+  await withBmc(p.machine, secretsOf(ctx().config), (bmc) => bmc.setPower("off"));
+  const props = { ...inputs(), owner, state: "active", power: "on" } as never;
+  const read = (await serverResource.read(p.server.id, props)).props!;
+  expect(read.power).toBe("off");
+  const news = { ...inputs(), owner } as never;
+  expect((await serverResource.diff(p.server.id, read, news)).changes).toBe(true);
+  const updated = await serverResource.update(p.server.id, read, news);
+  expect(updated.outs.power).toBe("on");
+  expect(lab.site.lab.machine("m01").system.powerState).toBe("On");
+  expect((await serverResource.diff(p.server.id, updated.outs, news)).changes).toBe(false);
+  await deleteServer(ctx(), p.server, inputs(), owner);
 });

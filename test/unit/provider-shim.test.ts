@@ -76,3 +76,25 @@ test("checked inputs say which resource they are, whatever type token the progra
   );
   expect(claimed.failures?.map((f) => f.property)).toEqual(["baremetalKind"]);
 });
+
+test("import is refused by the sdk with what to do instead, not the engine's 'code must be a string'", async () => {
+  const pulumi = await import("@pulumi/pulumi");
+  await pulumi.runtime.setMocks(
+    { newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: (a) => a.inputs },
+    "project",
+    "stack",
+    false,
+    "org",
+  );
+  const { Server } = await import("../../sdk");
+  const inputs = {
+    project: "demo",
+    facility: "lab",
+    plan: "lab.small",
+    hostname: "web-1",
+    operatingSystem: "flatcar_stable",
+  };
+  expect(() => new Server("web-1", inputs as never, { import: "srv-1" })).toThrow(
+    /^Server web-1: import is not supported .* declaring it again under the same name in the same stack/,
+  );
+});
