@@ -226,7 +226,13 @@ export class PostgresStore implements Store {
       .query<{ login: string; operator: boolean }>(
         "SELECT session_user AS login, bm_is_operator() AS operator",
       )
-      .then(({ rows }) => (rows[0]!.operator ? undefined : rows[0]!.login));
+      .then(({ rows }) => (rows[0]!.operator ? undefined : rows[0]!.login))
+      // Not initialised yet (bm_is_operator comes with migration 8): there are no member logins,
+      // and whoever connects is setting the store up.
+      .catch((e: { code?: string }) => {
+        if (e.code === "42883") return undefined;
+        throw e;
+      });
     return this.login;
   }
 

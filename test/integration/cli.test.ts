@@ -165,6 +165,16 @@ describe.each(backends)("baremetal on $name", (backend) => {
     expect(fails("store", "status").stderr).toBe("");
   });
 
+  test("store status before init lists every migration as pending", () => {
+    // A missing SQLite file is refused as no store (another test); a PostgreSQL database exists.
+    if (backend.name !== "postgres") return;
+    const r = fails("store", "status", "--json");
+    expect(r.stderr).toBe("");
+    const status = JSON.parse(r.stdout) as { current: number; latest: number; pending: unknown[] };
+    expect(status.current).toBe(0);
+    expect(status.pending).toHaveLength(status.latest);
+  });
+
   test("store status on a store a newer baremetal wrote warns", async () => {
     cli("store", "init");
     await rawSql(
