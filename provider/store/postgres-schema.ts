@@ -700,12 +700,13 @@ ${allocateFunctions({
     name: "log-times-are-the-databases",
     // Any member may write audit entries and events in its own name (a refused change is
     // logged too), and wrote the time as well: a raw INSERT could date an entry years back.
-    // The database's clock now says when.
+    // For a member the database's clock now says when; operators, who may change anything
+    // (and import history), keep the time they give.
     sql: `
       CREATE FUNCTION bm_stamp_now() RETURNS trigger LANGUAGE plpgsql
-      SET search_path = pg_catalog, pg_temp AS $$
+      SET search_path = public, pg_catalog, pg_temp AS $$
       BEGIN
-        NEW.at := now();
+        IF NOT bm_is_operator() THEN NEW.at := now(); END IF;
         RETURN NEW;
       END
       $$;
