@@ -55,7 +55,7 @@ export interface ServerArgs {
    * or releases it: it never returns to the pool with this server's data.
    */
   wipeOnDelete?: pulumi.Input<boolean>;
-  /** How long to wait for the installed OS to call home (default 1800). */
+  /** How long to wait for the installed OS to call home, and at delete for the wipe to report (default 1800); past it the machine is powered off and quarantined. */
   provisionTimeoutSeconds?: pulumi.Input<number>;
   /** A userData or OS change: "in-place" reinstall (default) or "replace". */
   reinstall?: pulumi.Input<"in-place" | "replace">;

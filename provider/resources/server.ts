@@ -3,7 +3,9 @@
 // the engine's view: inputs, outputs, what changes in place and what replaces.
 import { providerConfig, reportCpu, storeFor } from "../runtime";
 import { readFacility, readMachine } from "../store/inventory-sql";
+import { openStore } from "../store/open";
 import {
+  notInInventory,
   quarantineOrphan,
   readServer,
   serverTimeline,
@@ -145,6 +147,12 @@ export async function diff(
     IN_PLACE.some((k) => differs(olds[k], news[k])) ||
     networkChanged(olds, news) ||
     reinstall.length > 0;
+  if (replaces.some((k) => k === "facility" || k === "plan" || k === "machine")) {
+    // The old server is taken apart before its replacement is made: a facility, plan or
+    // machine the inventory does not have (a typo) must stop the run before that.
+    const missing = await notInStore(news);
+    if (missing) throw new Error(`${missing}; the server was not replaced`);
+  }
   // The old server goes before its replacement comes, as Terraform replaces devices: the new one
   // carries the same owner key, and a create that finds a row under its key adopts it (that is
   // how an interrupted create is resumed), so created first it would take over the old server
@@ -154,6 +162,27 @@ export async function diff(
     replaces,
     deleteBeforeReplace: replaces.length > 0,
   };
+}
+
+/**
+ * What of the server's place the store's inventory lacks, read without changing anything (no
+ * migration, no pools, no file made: this runs at preview too). A store that cannot be read
+ * within a few seconds says nothing: the create names it then.
+ */
+async function notInStore(news: ServerInputs): Promise<string | undefined> {
+  const lookup = (async () => {
+    const store = await openStore(providerConfig().store, { migrate: false, create: false });
+    try {
+      return await store.transact(
+        () => notInInventory({ facility: news.facility, plan: news.plan, machineId: news.machine }),
+        "read",
+      );
+    } finally {
+      await store.close();
+    }
+  })().catch(() => undefined);
+  const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 3000).unref());
+  return Promise.race([lookup, timeout]);
 }
 
 async function doCreate(
@@ -205,7 +234,9 @@ export async function read(id: string, props: ServerOutputs): Promise<{ id: stri
 async function failedUpdate(e: Error, id: string, olds: ServerOutputs, news: ServerInputs): Promise<never> {
   const now = await provisioned(id).catch(() => undefined);
   if (!now) throw e;
-  const { rootPassword: _gone, ...properties } = await outputs(news, now.p, olds);
+  const { rootPassword: _gone, ...after } = await outputs(news, now.p, olds);
+  // The failed install may have powered the machine off, or not; a refresh reads it.
+  const properties = { ...after, power: "unknown" as const };
   // The host records these as they are; the engine-internal key must stay with them.
   const provider = (news as Record<string, unknown>).__provider;
   throw Object.assign(e, {

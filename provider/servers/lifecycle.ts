@@ -387,8 +387,14 @@ export async function deleteServer(
   let machineTo: "available" | "quarantine" = "available";
   let reason: string | null = null;
   // Each step named in its error, with the machine; the row stays until the last one, so a
-  // failed delete can simply be run again.
-  let step = "power off";
+  // failed delete can simply be run again. A step that lasts (the wipe) is shown as it runs.
+  const shown = steps(`${server.hostname}: delete: `);
+  let step = "";
+  const onStep = (s: string) => {
+    step = s;
+    shown.step(s, `machine ${server.machineId}`);
+  };
+  onStep("power off");
   try {
     if (machine) {
       await ctx.store.transact((at) => setServerState(server.id, { state: "deprovisioning" }, actor, at));
@@ -400,29 +406,31 @@ export async function deleteServer(
           machineTo = "quarantine";
           reason = "not wiped: its server was deleted with wipeOnDelete false";
         } else {
-          step = "wipe";
+          onStep("wipe");
           try {
-            await wipe(ctx, server, machine, bmc);
+            await wipe(ctx, server, machine, bmc, (inputs.provisionTimeoutSeconds ?? 1800) * 1000);
           } catch (e) {
             // Never back into the pool with the old OS on its disks.
             machineTo = "quarantine";
             reason = `wipe failed: ${(e as Error).message}`;
             progress(`${server.hostname}: ${reason}; machine ${machine.id} quarantined`);
           }
-          step = "power off after the wipe";
+          onStep("power off after the wipe");
           await bmc.setPower("off");
         }
       });
-      step = "reset switch ports";
+      onStep("reset switch ports");
       await resetPorts(ctx, machine);
     }
-    step = "forget VLAN ports";
+    onStep("forget VLAN ports");
     await forgetNetwork(ctx, server.id);
-    step = "release addresses";
+    onStep("release addresses");
     await releaseAddresses(ctx.store, server.id, owner, actor);
-    step = "release the machine";
+    onStep("release the machine");
     await ctx.store.transact((at) => finishServer(server.id, machineTo, reason, actor, at));
+    shown.done();
   } catch (e) {
+    shown.done();
     const failure = new StepFailed(`delete: ${step}`, server.machineId, e);
     // The row says where the delete stopped (state deprovisioning alone looks like one still
     // under way); best effort, the error says it either way.
@@ -437,7 +445,18 @@ export async function deleteServer(
   }
 }
 
-async function wipe(ctx: Context, server: ServerRecord, machine: MachineRecord, bmc: Bmc): Promise<void> {
+/**
+ * Netboots the machine into the wipe image and waits for its report, as long as the server's
+ * provisionTimeoutSeconds allows a netboot to take. Past it, the delete quarantines the
+ * machine and powers it off (a machine whose one-time PXE failed boots its old disk).
+ */
+async function wipe(
+  ctx: Context,
+  server: ServerRecord,
+  machine: MachineRecord,
+  bmc: Bmc,
+  timeoutMs: number,
+): Promise<void> {
   const bootServer = ctx.config.bootServerUrl;
   if (!bootServer) throw new Error("baremetal:bootServerUrl is not set");
   const facility = await ctx.store.transact(() => readFacility(server.facility), "read");
@@ -453,7 +472,7 @@ async function wipe(ctx: Context, server: ServerRecord, machine: MachineRecord, 
   );
   await bmc.setBootDevice("pxe", { persistent: false });
   await bmc.setPower("on");
-  await waitForSession(ctx.store, token, 30 * 60 * 1000, "wipe");
+  await waitForSession(ctx.store, token, timeoutMs, "wipe");
 }
 
 /**

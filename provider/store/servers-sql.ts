@@ -124,6 +124,28 @@ function* column(sql: string): Op<string[]> {
   return rows.map((r) => String(r.k));
 }
 
+/**
+ * The facility, plan or named machine a server asks for that the inventory does not have, said
+ * as the input and what there is; nothing when all are there.
+ */
+export function* notInInventory(req: {
+  facility: string;
+  plan?: string;
+  machineId?: string;
+}): Op<string | undefined> {
+  const facilities = yield* column("SELECT code AS k FROM facilities ORDER BY code");
+  if (!facilities.includes(req.facility))
+    return `facility: ${req.facility} is not in the inventory (facilities: ${facilities.join(", ") || "none"})`;
+  if (req.plan !== undefined) {
+    const plans = yield* column("SELECT name AS k FROM plans ORDER BY name");
+    if (!plans.includes(req.plan))
+      return `plan: ${req.plan} is not in the inventory (plans: ${plans.join(", ") || "none"})`;
+  }
+  if (req.machineId !== undefined && !(yield* readMachine(req.machineId)))
+    return `machine: ${req.machineId} is not in the inventory`;
+  return undefined;
+}
+
 /** Claims a machine and records the server, or returns what an earlier run of the same owner left. */
 export function* claimServer(
   req: ClaimRequest,
@@ -212,20 +234,8 @@ export function* claimServer(
         rows.map((r) => `${String(r.n)} ${String(r.state)}`).join(", ") || "none in the inventory";
       // A facility or plan that is not there at all is the input to name, not the plan's stock.
       if (rows.length === 0) {
-        const facilities = yield* column("SELECT code AS k FROM facilities ORDER BY code");
-        if (!facilities.includes(req.facility)) {
-          throw new InventoryConflict(
-            "NoMachineAvailable",
-            `facility: ${req.facility} is not in the inventory (facilities: ${facilities.join(", ") || "none"})`,
-          );
-        }
-        const plans = yield* column("SELECT name AS k FROM plans ORDER BY name");
-        if (!plans.includes(req.plan!)) {
-          throw new InventoryConflict(
-            "NoMachineAvailable",
-            `plan: ${req.plan} is not in the inventory (plans: ${plans.join(", ") || "none"})`,
-          );
-        }
+        const missing = yield* notInInventory({ facility: req.facility, plan: req.plan });
+        if (missing) throw new InventoryConflict("NoMachineAvailable", missing);
       }
       throw new InventoryConflict(
         "NoMachineAvailable",

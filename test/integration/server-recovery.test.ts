@@ -380,3 +380,31 @@ test("a machine powered off at its BMC: read says so, diff sees a change, and th
   expect((await serverResource.diff(p.server.id, updated.outs, news)).changes).toBe(false);
   await deleteServer(ctx(), p.server, inputs(), owner);
 });
+
+test("a wipe that never reports ends at the server's provisionTimeoutSeconds: the machine is powered off and quarantined", async () => {
+  const owner = "org/p/s/wipe";
+  const fast = inputs({ provisionTimeoutSeconds: 5 });
+  const p = await createServer(ctx(), fast, owner);
+  // The boot server is gone: the one-time PXE fails and the machine boots its old disk.
+  const dead = { store: lab.site.store, config: { ...ctx().config, bootServerUrl: "http://127.0.0.1:9" } };
+  await deleteServer(dead, p.server, fast, owner);
+  expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
+  const m = await machine();
+  expect([m.state, lab.site.lab.machine("m01").system.powerState]).toEqual(["quarantine", "Off"]);
+  await lab.site.store.setMachineState("m01", ["quarantine"], "available", null, OPS);
+});
+
+test("a replacement to a plan or facility the inventory lacks is refused at diff, before the old server is taken apart", async () => {
+  // The provider's own configuration, as the engine would give it (this may be the first use).
+  Object.assign(process.env, { BAREMETAL_STORE: lab.location, BAREMETAL_ACTOR: OPS });
+  const olds = { ...inputs(), owner: "org/p/s/typo", state: "active", machine: "m01" } as never;
+  await expect(
+    serverResource.diff("srv", olds, { ...inputs({ plan: "lab.smal" }) } as never),
+  ).rejects.toThrow("plan: lab.smal is not in the inventory (plans: lab.small); the server was not replaced");
+  await expect(serverResource.diff("srv", olds, { ...inputs({ facility: "lba" }) } as never)).rejects.toThrow(
+    /^facility: lba is not in the inventory \(facilities: lab\); the server was not replaced$/,
+  );
+  // A replacement to a place that exists goes ahead (deleted first, as always).
+  const other = await serverResource.diff("srv", olds, { ...inputs({ project: "other" }) } as never);
+  expect(other).toMatchObject({ replaces: ["project"], deleteBeforeReplace: true });
+});
