@@ -2,6 +2,7 @@
 // generator that yields SQL (with ? placeholders) and receives the result, so SQLite runs it
 // synchronously inside one IMMEDIATE transaction and PostgreSQL asynchronously inside one
 // BEGIN/COMMIT, and the logic is the same text.
+import { AccessError } from "../access/errors";
 import { InventoryConflict } from "../inventory/errors";
 import type {
   FacilitySpec,
@@ -370,8 +371,17 @@ export function* moveMachine(
     id,
     current.state,
   );
-  if (changes !== 1)
+  if (changes !== 1) {
+    // Unchanged and still there: the database's row security kept this login's UPDATE from it
+    // (PostgreSQL), not a race.
+    if ((yield* readMachine(id))?.state === current.state) {
+      throw new AccessError(
+        "AccessDenied",
+        `machine ${id}: this login may not move it to ${to}; machines are the operators' (a member's project changes one only through its server)`,
+      );
+    }
     throw new InventoryConflict("MachineStateConflict", `machine ${id} changed state meanwhile; try again`);
+  }
   yield* event(actor, `machine.${to}`, id, { from: current.state, reason }, at);
   return (yield* readMachine(id))!;
 }

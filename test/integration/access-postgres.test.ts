@@ -274,6 +274,18 @@ test("machines: a member changes only a machine its project's server names, and 
   // along the server lifecycle, but not to take out of it.
   const carol = await openStore(urlFor(USERS.carol));
   try {
+    // Through the store (the CLI's machine maintenance), a machine she holds no server on is
+    // refused as not hers to change, not as a race.
+    const free = (await carol.inventory()).machines.find((m) => m.state === "available")!;
+    expect(
+      await failure(
+        carol.setMachineState(free.id, ["available"], "maintenance", "x", USERS.carol),
+        AccessError,
+      ),
+    ).toMatchObject({
+      code: "AccessDenied",
+      message: expect.stringMatching(/may not move it to maintenance/),
+    });
     const { machine } = await carol.transact((at) =>
       claimServer(
         {
