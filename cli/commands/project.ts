@@ -87,8 +87,17 @@ export function projectCommand(): Command {
         );
         console.log(
           table(
-            ["USER", "ROLE", "SSH KEYS", "SINCE", "MANAGED BY"],
-            p.members.map((m) => [m.user, m.role, m.sshKeys.length, m.createdAt, m.owner ?? "cli"]),
+            // A member no stack manages was added outside Pulumi (project create, or raw SQL):
+            // who added it is what can be said.
+            ["USER", "ROLE", "SSH KEYS", "SINCE", "ADDED BY", "MANAGED BY"],
+            p.members.map((m) => [
+              m.user,
+              m.role,
+              m.sshKeys.length,
+              m.createdAt,
+              m.createdBy,
+              m.owner ?? "no stack",
+            ]),
           ),
         );
       });

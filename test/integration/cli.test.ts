@@ -395,6 +395,8 @@ describe.each(backends)("baremetal on $name", (backend) => {
     expect(JSON.parse(cli("project", "show", "web", "--json")).members).toEqual([
       expect.objectContaining({ user: "olive@example.com", role: "owner", sshKeys: [] }),
     ]);
+    // Added outside any stack: said so, with who added it.
+    expect(cli("project", "show", "web")).toMatch(/olive@example\.com\s+owner\s+0\s+\S+\s+\S+\s+no stack/);
     expect(fails("project", "show", "nope").stderr).toBe(
       "baremetal: ProjectNotFound: project nope does not exist\n",
     );
