@@ -42,7 +42,7 @@ export function allocateFunctions(o: {
   releaseGuard?: string;
 }): string {
   const create = `CREATE ${o.replace ? "OR REPLACE " : ""}FUNCTION`;
-  const attrs = o.definer ? " SECURITY DEFINER SET search_path = public, pg_catalog, pg_temp" : "";
+  const attrs = o.definer ? " SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp" : "";
   return `
       ${create} bm_allocate(
         p_id uuid, p_project text, p_type text, p_facility text, p_prefix integer, p_exact cidr,
@@ -87,7 +87,7 @@ export const ACCESS_SQL = `
       $$;
 
       CREATE FUNCTION bm_can(p_project text, p_role text) RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER
-      SET search_path = public, pg_catalog, pg_temp AS $$
+      SET search_path = pg_catalog, public, pg_temp AS $$
         SELECT bm_is_operator() OR coalesce(
           (SELECT bm_rank(role) >= bm_rank(p_role) FROM project_members
             WHERE project = p_project AND user_email = session_user), false)
@@ -117,7 +117,7 @@ ${allocateFunctions({
 
       -- A project always keeps an owner, whoever changes its members and however.
       CREATE FUNCTION bm_keep_owner() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
-      SET search_path = public, pg_catalog, pg_temp AS $$
+      SET search_path = pg_catalog, public, pg_temp AS $$
       BEGIN
         IF EXISTS (SELECT 1 FROM projects WHERE name = OLD.project)
            AND NOT EXISTS (SELECT 1 FROM project_members WHERE project = OLD.project AND role = 'owner') THEN

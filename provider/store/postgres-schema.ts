@@ -626,7 +626,7 @@ ${allocateFunctions({
     // to operators only, and keep needing only the writer's own name.
     sql: `
       CREATE FUNCTION bm_event_project(p_subject text) RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
-      SET search_path = public, pg_catalog, pg_temp AS $$
+      SET search_path = pg_catalog, public, pg_temp AS $$
         SELECT CASE
           WHEN p_subject LIKE 'server:%' THEN (SELECT project FROM servers WHERE id = substr(p_subject, 8))
           WHEN p_subject LIKE 'vlan:%' THEN (SELECT project FROM vlans WHERE id = substr(p_subject, 6))
@@ -656,7 +656,7 @@ ${allocateFunctions({
     // only bm_event_project, which must see past row security, runs as the owner.
     sql: `
       CREATE FUNCTION bm_event_allowed(p_subject text, p_action text) RETURNS boolean
-      LANGUAGE plpgsql STABLE SET search_path = public, pg_catalog, pg_temp AS $$
+      LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
       DECLARE
         v_project text := bm_event_project(p_subject);
       BEGIN
@@ -678,8 +678,10 @@ ${allocateFunctions({
     // A session's own temporary schema is searched first for tables unless a path names it
     // (last). A login's temporary project_members or pg_roles then stood in for the real ones
     // inside the access checks: any member could make itself an owner or an operator. Every
-    // function that reads a table gets a path with pg_temp last; bm_buddy and bm_rank read
-    // none and stay inlinable. The functions made before are written with it now, for later ones.
+    // function that reads a table gets a path with pg_catalog first (else an operator a member
+    // made in public, where PostgreSQL before 15 lets anyone create, would stand in for =) and
+    // pg_temp last; bm_buddy and bm_rank read none and stay inlinable. Members create nothing
+    // in public either. The functions made before are written with it now, for later ones.
     sql: `
       DO $$
       DECLARE f regprocedure;
@@ -689,10 +691,11 @@ ${allocateFunctions({
                     AND p.proname NOT IN ('bm_buddy', 'bm_rank')
         LOOP
           EXECUTE format('ALTER FUNCTION %s SET search_path = %s', f,
-            CASE WHEN f::text LIKE 'bm_is_operator(%' THEN 'pg_catalog, pg_temp' ELSE 'public, pg_catalog, pg_temp' END);
+            CASE WHEN f::text LIKE 'bm_is_operator(%' THEN 'pg_catalog, pg_temp' ELSE 'pg_catalog, public, pg_temp' END);
         END LOOP;
       END
       $$;
+      REVOKE CREATE ON SCHEMA public FROM PUBLIC;
     `,
   },
   {
@@ -704,7 +707,7 @@ ${allocateFunctions({
     // (and import history), keep the time they give.
     sql: `
       CREATE FUNCTION bm_stamp_now() RETURNS trigger LANGUAGE plpgsql
-      SET search_path = public, pg_catalog, pg_temp AS $$
+      SET search_path = pg_catalog, public, pg_temp AS $$
       BEGIN
         IF NOT bm_is_operator() THEN NEW.at := now(); END IF;
         RETURN NEW;

@@ -629,6 +629,14 @@ test("a member's temporary tables shadow nothing the database's checks read", as
     ),
   ).toMatch(/^refused/);
   await rita.query("DROP TABLE pg_temp.project_members, pg_temp.pg_roles");
+  // Nor can she put an operator of her own in public, which the checks' = would find first
+  // (PostgreSQL before 15 let anyone create there).
+  expect(
+    await outcome(
+      rita,
+      "CREATE FUNCTION public.yes(text, name) RETURNS boolean LANGUAGE sql AS 'SELECT true'",
+    ),
+  ).toMatch(/^refused 42501: permission denied for schema public/);
 });
 
 test("through the provider, a login acts as itself: its own project works, another is refused", async () => {
