@@ -43,12 +43,21 @@ export function shim(kind: ResourceKind) {
       configure((key) => req.config.get(key));
     },
     check: cached(async (olds: never, news: never) => stamped(kind, await r.check(olds, news)), false),
-    diff: cached(r.diff, false),
-    create: cached(r.create, true),
-    read: cached(r.read, true),
-    update: cached(r.update, true),
-    delete: cached(r.remove, true),
+    // The stamp is for policies: the lifecycle never sees it, so it reaches no output, stored
+    // spec or audit record.
+    diff: cached((id: string, olds: never, news: never) => r.diff(id, plain(olds), plain(news)), false),
+    create: cached((inputs: never) => r.create(plain(inputs)), true),
+    read: cached((id: string, props: never) => r.read(id, plain(props)), true),
+    update: cached((id: string, olds: never, news: never) => r.update(id, plain(olds), plain(news)), true),
+    delete: cached((id: string, props: never) => r.remove(id, plain(props)), true),
   };
+}
+
+/** The inputs (or state) without the policy stamp. */
+function plain<T>(props: T): T {
+  if (typeof props !== "object" || props === null || !("baremetalKind" in props)) return props;
+  const { baremetalKind: _stamp, ...rest } = props as Record<string, unknown>;
+  return rest as T;
 }
 
 /**

@@ -80,7 +80,12 @@ export function serverCommand(): Command {
         config.actor = who;
         const found = await store.transact(() => readServer("id", id), "read");
         if (!found) throw new Error(`server ${id} is not in the store (baremetal server list shows them)`);
-        const parsed = ServerInputs.safeParse(found.spec);
+        // The spec as the provider stored it, without the engine's keys (`__provider`) and the
+        // policy stamp, which are no inputs.
+        const spec = Object.fromEntries(
+          Object.entries(found.spec).filter(([k]) => !k.startsWith("__") && k !== "baremetalKind"),
+        );
+        const parsed = ServerInputs.safeParse(spec);
         // A spec that no longer parses still says whether to wipe; wiping is the safe default.
         const inputs = parsed.success
           ? parsed.data

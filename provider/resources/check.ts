@@ -35,6 +35,23 @@ function throughUnknown(value: unknown, path: readonly PropertyKey[]): boolean {
   return v === UNKNOWN;
 }
 
+/** The value without what is not known yet: such keys and array elements left out. */
+function knownPart(v: unknown): unknown {
+  if (Array.isArray(v)) return v.filter((x) => x !== UNKNOWN).map(knownPart);
+  if (typeof v !== "object" || v === null) return v;
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([, x]) => x !== UNKNOWN)
+      .map(([k, x]) => [k, knownPart(x)]),
+  );
+}
+
+/**
+ * Without keys whose value is undefined (an empty string taken as none): the engine's struct
+ * encoding refuses undefined, and none means absent.
+ */
+const defined = (o: object) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+
 /** Engine-internal properties (`__provider` and the like) pass through untouched. */
 export function checkWith<S extends z.ZodType>(
   schema: S,
@@ -47,17 +64,22 @@ export function checkWith<S extends z.ZodType>(
   let issues = parsed.error?.issues ?? [];
   if (!parsed.success && hasUnknown(user)) {
     // A preview with values not known yet: what they would be is checked when they are (the
-    // engine checks again before it changes anything). A check across fields may have looked
-    // at one of them, so only the failures of known fields alone are shown now.
-    const known = parsed.error.issues.filter((i) => i.code !== "custom" && !throughUnknown(user, i.path));
+    // engine checks again before it changes anything). The rest is checked without them, and
+    // gets its defaults and normal forms (else diff would see a default as a change); a field
+    // holding an unknown goes back as given. A check across fields may have looked at a
+    // missing one, so only the failures of known fields alone are shown now.
+    const probe = schema.safeParse(knownPart(user));
+    if (probe.success) {
+      const data: Record<string, unknown> = { ...(probe.data as object) };
+      for (const [k, v] of Object.entries(user)) if (hasUnknown(v)) data[k] = v;
+      return { inputs: { ...internal, ...defined(data) } as z.output<S> };
+    }
+    const known = probe.error.issues.filter((i) => i.code !== "custom" && !throughUnknown(user, i.path));
     if (known.length === 0) return { inputs: news as z.output<S> };
     issues = known;
   }
   if (parsed.success) {
-    // A key whose value is undefined (an empty string taken as none) is left out: the engine's
-    // struct encoding refuses undefined, and none means absent.
-    const data = Object.entries(parsed.data as object).filter(([, v]) => v !== undefined);
-    return { inputs: { ...internal, ...Object.fromEntries(data) } as z.output<S> };
+    return { inputs: { ...internal, ...defined(parsed.data as object) } as z.output<S> };
   }
   return {
     failures: issues.map((issue) => {

@@ -27,7 +27,7 @@ import { applyNetwork } from "../servers/network";
 import { readPorts, type PortState } from "../servers/ports";
 import { authorize } from "../access/authorize";
 import { guarded, type Opening } from "../access/guard";
-import { checkWith, type CheckResult } from "./check";
+import { UNKNOWN, checkWith, type CheckResult } from "./check";
 
 export interface ServerOutputs extends ServerInputs {
   machine: string;
@@ -147,7 +147,9 @@ export async function diff(
     IN_PLACE.some((k) => differs(olds[k], news[k])) ||
     networkChanged(olds, news) ||
     reinstall.length > 0;
-  if (replaces.some((k) => k === "facility" || k === "plan" || k === "machine")) {
+  const place = [news.facility, news.plan, news.machine];
+  // (An unknown one, at preview, is looked up when it is known.)
+  if (replaces.some((k) => k === "facility" || k === "plan" || k === "machine") && !place.includes(UNKNOWN)) {
     // The old server is taken apart before its replacement is made: a facility, plan or
     // machine the inventory does not have (a typo) must stop the run before that.
     const missing = await notInStore(news);

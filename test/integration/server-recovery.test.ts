@@ -404,6 +404,11 @@ test("a replacement to a plan or facility the inventory lacks is refused at diff
   await expect(serverResource.diff("srv", olds, { ...inputs({ facility: "lba" }) } as never)).rejects.toThrow(
     /^facility: lba is not in the inventory \(facilities: lab\); the server was not replaced$/,
   );
+  // At preview a place not known yet is looked up when it is.
+  const unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+  expect(await serverResource.diff("srv", olds, { ...inputs(), facility: unknown } as never)).toMatchObject({
+    replaces: ["facility"],
+  });
   // A replacement to a place that exists goes ahead (deleted first, as always).
   const other = await serverResource.diff("srv", olds, { ...inputs({ project: "other" }) } as never);
   expect(other).toMatchObject({ replaces: ["project"], deleteBeforeReplace: true });

@@ -75,6 +75,19 @@ test("checked inputs say which resource they are, whatever type token the progra
     { project: "demo", facility: "lab", type: "public_ipv4", quantity: 8, baremetalKind: "Vlan" },
   );
   expect(claimed.failures?.map((f) => f.property)).toEqual(["baremetalKind"]);
+  // The lifecycle never sees the stamp: it reaches no output, stored spec or audit record.
+  const server = load(shimSource("Server"));
+  const spy = jest.spyOn(provider.resources.Server, "diff");
+  try {
+    const olds = { project: "a", facility: "lab1", hostname: "web-1", tags: [], baremetalKind: "Server" };
+    await server.diff("id-1", olds, { ...olds, hostname: "web-2" });
+    expect(spy.mock.calls[0]!.slice(1)).toEqual([
+      { project: "a", facility: "lab1", hostname: "web-1", tags: [] },
+      { project: "a", facility: "lab1", hostname: "web-2", tags: [] },
+    ]);
+  } finally {
+    spy.mockRestore();
+  }
 });
 
 test("import is refused by the sdk with what to do instead, not the engine's 'code must be a string'", async () => {

@@ -231,3 +231,20 @@ test("at preview, values not known yet (a Vlan's vid, a reservation's size) pass
     "nativeVlan: nativeVlan 1002 must be one of vlans",
   ]);
 });
+
+test("at preview, a field with an unknown goes back as given, and the others get their defaults (no spurious replace)", async () => {
+  const { UNKNOWN } = await import("../../provider/resources/check");
+  const { diff } = await import("../../provider/resources/server");
+  const hybrid = { networkType: "hybrid", vlans: [100, UNKNOWN] };
+  const r = await check({}, { ...base, ...hybrid });
+  expect(r.failures).toBeUndefined();
+  // ipAddresses, alwaysPxe and the other defaults are there; vlans as given.
+  expect(r.inputs).toMatchObject({ vlans: [100, UNKNOWN], alwaysPxe: false, wipeOnDelete: true });
+  expect(r.inputs).toHaveProperty("ipAddresses");
+  const olds = {
+    ...(await check({}, { ...base, networkType: "hybrid", vlans: [100] })).inputs!,
+    state: "active",
+  };
+  const d = await diff("srv", olds as never, r.inputs!);
+  expect(d).toMatchObject({ changes: true, replaces: [] });
+});
