@@ -207,11 +207,19 @@ describe("the user's Ignition config: the provider's verdict is ignition-validat
     { source: "https://example.com/x", httpHeaders: [{ name: "A", value: "" }] },
     { source: "data:,x", httpHeaders: [{ name: "A", value: "b" }] },
     { source: "https://example.com/%zz" },
+    { source: "http://example.com/f?x=100%" },
+    { source: "" },
   );
   const mode = opt(some<unknown>(420, 0o755, 0o4755, 0o17777, -1, "420", 1.5));
-  const file = fc.record(
-    { path: path_, mode, contents: opt(resource), overwrite: opt(fc.boolean()), user: owner, group: owner },
-    { requiredKeys: ["path"] },
+  // Go matches keys in any case: some entries spell theirs otherwise.
+  const anyCase = (o: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(o).map(([k, v]) => [k[0]!.toUpperCase() + k.slice(1), v]));
+  const file = fc.oneof(
+    fc.record(
+      { path: path_, mode, contents: opt(resource), overwrite: opt(fc.boolean()), user: owner, group: owner },
+      { requiredKeys: ["path"] },
+    ),
+    fc.record({ path: path_, overwrite: opt(fc.boolean()), contents: opt(resource) }).map(anyCase),
   );
   const directory = fc.record({ path: path_, mode, user: owner }, { requiredKeys: ["path"] });
   const link = fc.record(
@@ -232,6 +240,8 @@ describe("the user's Ignition config: the provider's verdict is ignition-validat
       "text before any section\n[Service]\nA=b\n",
       "# a comment \\\n[not a section\n[Service]\nA=b \\\n  continued\n",
       "; x\n[Service]\n  # indented comment\nA = b\n",
+      "[Unit]\n\u0085\nDescription=x\n",
+      "# c \\  \n[x\n[Service]\nA=b\n",
       `[Service]\nExecStart=/bin/echo ${"x".repeat(2100)}\n`,
       "",
     ),
@@ -255,8 +265,8 @@ describe("the user's Ignition config: the provider's verdict is ignition-validat
   const user = fc.record(
     {
       name: some("core", "alice"),
-      sshAuthorizedKeys: opt(some<unknown>(["ssh-ed25519 AAAA a"], ["k1", "k1"], "k1")),
-      groups: opt(some(["wheel"], ["wheel", "wheel"])),
+      sshAuthorizedKeys: opt(some<unknown>(["ssh-ed25519 AAAA a"], ["k1", "k1"], "k1", [null])),
+      groups: opt(some<unknown>(["wheel"], ["wheel", "wheel"], [null])),
       uid: opt(some<unknown>(1001, "1001")),
     },
     { requiredKeys: ["name"] },
@@ -280,11 +290,20 @@ describe("the user's Ignition config: the provider's verdict is ignition-validat
     {
       device: some("/dev/sda1", "/dev/sdb", "sdb", ""),
       format: opt(some("ext4", "xfs", "vfat", "ntfs", "")),
-      label: opt(some("data", "a-very-long-label-x")),
+      label: opt(some("data", "a-very-long-label-x", "\u00e9".repeat(8))),
       path: opt(some("/var/data", "var/data")),
       wipeFilesystem: opt(fc.boolean()),
     },
     { requiredKeys: ["device"] },
+  );
+  const raid = fc.record(
+    {
+      name: some("md0"),
+      level: opt(some("raid1", "raid7", "linear", "")),
+      devices: opt(some(["/dev/sda", "/dev/sdb"], [])),
+      spares: opt(some(0, 1)),
+    },
+    { requiredKeys: ["name"] },
   );
   const config = fc.record(
     {
@@ -308,6 +327,7 @@ describe("the user's Ignition config: the provider's verdict is ignition-validat
         links: opt(fc.array(link, { maxLength: 2 })),
         disks: opt(fc.array(disk, { maxLength: 2 })),
         filesystems: opt(fc.array(filesystem, { maxLength: 2 })),
+        raid: opt(fc.array(raid, { maxLength: 1 })),
       }),
       systemd: opt(fc.record({ units: fc.array(unit, { maxLength: 3 }) })),
       passwd: opt(fc.record({ users: fc.array(user, { maxLength: 2 }) })),

@@ -89,14 +89,23 @@ test("an Ignition userData that Ignition would refuse at first boot is refused a
   expect(
     await ignition({
       systemd: { units: [{ name: "baremetal-phone-home.service", mask: true }] },
-      storage: { directories: [{ path: "/var/lib/baremetal" }] },
+      storage: { files: [{ path: "/var/lib/baremetal" }] },
       passwd: { users: [{ name: "root", passwordHash: "*" }] },
     }),
   ).toEqual([
     expect.stringMatching(
-      /\$\.systemd\.units\[0\]\.name: baremetal-phone-home\.service is the provider's own unit.*\$\.storage\.directories\[0\]\.path: \/var\/lib\/baremetal is the provider's own.*\$\.passwd\.users\[0\]\.passwordHash: root's password is the provider's/,
+      /\$\.systemd\.units\[0\]\.name: baremetal-phone-home\.service is the provider's own unit.*\$\.storage\.files\[0\]\.path: \/var\/lib\/baremetal is the provider's own.*\$\.passwd\.users\[0\]\.passwordHash: root's password is the provider's/,
     ),
   ]);
+  // A directory on the marker's way replaces nothing.
+  expect(await ignition({ storage: { directories: [{ path: "/var/lib" }] } })).toEqual([]);
+  // As Go decodes: keys in any case, null list items, an empty source that is still a source.
+  expect(
+    await ignition({
+      Storage: { Files: [{ Path: "/etc/a", overwrite: true, contents: { source: "" } }] },
+      passwd: { users: [{ name: "core", sshAuthorizedKeys: [null], groups: [null] }] },
+    }),
+  ).toEqual([]);
   // A field its version does not have is only an unknown key there, as in Ignition.
   expect(
     await ignition({ ignition: { version: "3.0.0", proxy: { httpProxy: "socks5://p" } } }, "3.0.0"),

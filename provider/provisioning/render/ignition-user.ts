@@ -9,16 +9,38 @@
 // provisioning-validate holds every refusal here against ignition-validate's verdict.
 import { z } from "zod";
 
+// Go's JSON decoding, which Ignition's is: a key matches its field exactly or else in any
+// case; null leaves a field (or a list item) its zero value; an int is any integer it holds.
+const struct = <S extends z.ZodRawShape>(shape: S) =>
+  z.preprocess((v) => fieldsOf(v, Object.keys(shape)), z.object(shape));
 const str = z.string().nullable().optional();
-const int = z.number().int().nullable().optional();
+const int = z.number().refine(Number.isInteger, { message: "expected an integer" }).nullable().optional();
 const bool = z.boolean().nullable().optional();
-// Go's JSON decoding takes null for any field: the field keeps its zero value.
-const list = <T extends z.ZodType>(t: T) => z.array(t).nullable().optional();
-const obj = <S extends z.ZodRawShape>(shape: S) => z.object(shape).nullable().optional();
+const list = <T extends z.ZodType>(t: T) =>
+  z
+    .array(z.preprocess((v) => v ?? {}, t))
+    .nullable()
+    .optional();
+const strings = z
+  .array(z.preprocess((v) => v ?? "", z.string()))
+  .nullable()
+  .optional();
+const obj = <S extends z.ZodRawShape>(shape: S) => struct(shape).nullable().optional();
 
-const resourceShape = z.object({
+/** An object's keys as Go would match them to `fields`: exact first, else case-insensitive. */
+function fieldsOf(v: unknown, fields: string[]): unknown {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    const field = fields.includes(k) ? k : fields.find((f) => f.toLowerCase() === k.toLowerCase());
+    out[field ?? k] = x;
+  }
+  return out;
+}
+
+const resourceShape = struct({
   compression: str,
-  httpHeaders: list(z.object({ name: str, value: str })),
+  httpHeaders: list(struct({ name: str, value: str })),
   source: str,
   verification: obj({ hash: str }),
 });
@@ -26,21 +48,21 @@ const resource = resourceShape.nullable().optional();
 const owner = obj({ id: int, name: str });
 const node = { group: owner, overwrite: bool, path: str, user: owner };
 
-const schema = z.object({
-  ignition: z.object({
+const schema = struct({
+  ignition: struct({
     config: obj({ merge: list(resourceShape), replace: resource }),
-    proxy: obj({ httpProxy: str, httpsProxy: str, noProxy: list(z.string()) }),
+    proxy: obj({ httpProxy: str, httpsProxy: str, noProxy: strings }),
     security: obj({ tls: obj({ certificateAuthorities: list(resourceShape) }) }),
     timeouts: obj({ httpResponseHeaders: int, httpTotal: int }),
     version: z.string(),
   }),
-  kernelArguments: obj({ shouldExist: list(z.string()), shouldNotExist: list(z.string()) }),
+  kernelArguments: obj({ shouldExist: strings, shouldNotExist: strings }),
   passwd: obj({
-    groups: list(z.object({ gid: int, name: str, passwordHash: str, shouldExist: bool, system: bool })),
+    groups: list(struct({ gid: int, name: str, passwordHash: str, shouldExist: bool, system: bool })),
     users: list(
-      z.object({
+      struct({
         gecos: str,
-        groups: list(z.string()),
+        groups: strings,
         homeDir: str,
         name: str,
         noCreateHome: bool,
@@ -48,7 +70,7 @@ const schema = z.object({
         noUserGroup: bool,
         passwordHash: str,
         primaryGroup: str,
-        sshAuthorizedKeys: list(z.string()),
+        sshAuthorizedKeys: strings,
         shell: str,
         shouldExist: bool,
         system: bool,
@@ -57,12 +79,12 @@ const schema = z.object({
     ),
   }),
   storage: obj({
-    directories: list(z.object({ ...node, mode: int })),
+    directories: list(struct({ ...node, mode: int })),
     disks: list(
-      z.object({
+      struct({
         device: str,
         partitions: list(
-          z.object({
+          struct({
             guid: str,
             label: str,
             number: int,
@@ -77,25 +99,25 @@ const schema = z.object({
         wipeTable: bool,
       }),
     ),
-    files: list(z.object({ ...node, append: list(resourceShape), contents: resource, mode: int })),
+    files: list(struct({ ...node, append: list(resourceShape), contents: resource, mode: int })),
     filesystems: list(
-      z.object({
+      struct({
         device: str,
         format: str,
         label: str,
-        mountOptions: list(z.string()),
-        options: list(z.string()),
+        mountOptions: strings,
+        options: strings,
         path: str,
         uuid: str,
         wipeFilesystem: bool,
       }),
     ),
-    links: list(z.object({ ...node, hard: bool, target: str })),
+    links: list(struct({ ...node, hard: bool, target: str })),
     luks: list(
-      z.object({
+      struct({
         clevis: obj({
           custom: obj({ config: str, needsNetwork: bool, pin: str }),
-          tang: list(z.object({ thumbprint: str, url: str, advertisement: str })),
+          tang: list(struct({ thumbprint: str, url: str, advertisement: str })),
           threshold: int,
           tpm2: bool,
         }),
@@ -104,21 +126,19 @@ const schema = z.object({
         keyFile: resource,
         label: str,
         name: str,
-        openOptions: list(z.string()),
-        options: list(z.string()),
+        openOptions: strings,
+        options: strings,
         uuid: str,
         wipeVolume: bool,
       }),
     ),
-    raid: list(
-      z.object({ devices: list(z.string()), level: str, name: str, options: list(z.string()), spares: int }),
-    ),
+    raid: list(struct({ devices: strings, level: str, name: str, options: strings, spares: int })),
   }),
   systemd: obj({
     units: list(
-      z.object({
+      struct({
         contents: str,
-        dropins: list(z.object({ contents: str, name: str })),
+        dropins: list(struct({ contents: str, name: str })),
         enabled: bool,
         mask: bool,
         name: str,
@@ -134,6 +154,8 @@ type Resource = z.infer<typeof resourceShape>;
 export interface IgnitionProblem {
   at: string;
   message: string;
+  /** The provider's own rule (its phone-home, root's password), not Ignition's. */
+  ours?: true;
 }
 
 /** What the provider's own config needs to keep: the user's config must not replace it. */
@@ -185,12 +207,18 @@ function asVersion(config: unknown, minor: number): unknown {
   return SINCE.filter(([since]) => minor < since).reduce((c, [, p]) => drop(c, p.split(".")), config);
 }
 
+/** `ignition.version`, its keys matched as Ignition matches them (in any case). */
+export function ignitionVersion(config: unknown): unknown {
+  const top = fieldsOf(config, ["ignition"]) as { ignition?: unknown } | null;
+  return (fieldsOf(top?.ignition, ["version"]) as { version?: unknown } | null | undefined)?.version;
+}
+
 /** Every problem Ignition would refuse the config for (none: it would take it). */
 export function ignitionProblems(
   config: unknown,
   reserved: Reserved = { units: [], paths: [] },
 ): IgnitionProblem[] {
-  const version = (config as { ignition?: { version?: unknown } } | null)?.ignition?.version;
+  const version = ignitionVersion(config);
   // Unparsed (userConfig refuses it before), the version is taken as the newest.
   const minor = Number((typeof version === "string" && /^3\.(\d+)\.0$/.exec(version)?.[1]) || 4);
   const typed = schema.safeParse(asVersion(config, minor));
@@ -198,8 +226,8 @@ export function ignitionProblems(
     return typed.error.issues.map((i) => ({ at: where(i.path), message: i.message }));
   }
   const problems: IgnitionProblem[] = [];
-  const add = (at: string, message: string | undefined) => {
-    if (message) problems.push({ at, message });
+  const add: Add = (at, message, ours) => {
+    if (message) problems.push({ at, message, ...(ours ? { ours: true as const } : {}) });
   };
   checkIgnition(typed.data, add, minor);
   checkStorage(typed.data, add, minor);
@@ -209,7 +237,7 @@ export function ignitionProblems(
   return problems;
 }
 
-type Add = (at: string, message: string | undefined) => void;
+type Add = (at: string, message: string | undefined, ours?: boolean) => void;
 
 /** Set to a value: Go's decoding keeps null and absent alike as nothing. */
 const given = <T>(v: T | null | undefined): v is T => v !== null && v !== undefined;
@@ -238,7 +266,7 @@ function checkIgnition(c: Config, add: Add, minor: number) {
   const cas = ign.security?.tls?.certificateAuthorities ?? [];
   cas.forEach((r, i) => {
     const at = `$.ignition.security.tls.certificateAuthorities[${i}]`;
-    if (minor >= 1) add(at, requiredSource(r));
+    add(at, requiredSource(r)); // (3.0.0 took the empty source as a URL without a scheme)
     checkResource(at, r, add, minor);
   });
   duplicates(add, [["$.ignition.security.tls.certificateAuthorities", cas.map((r) => r.source)]]);
@@ -267,7 +295,7 @@ function checkStorage(c: Config, add: Add, minor: number) {
     const at = `$.storage.files[${i}]`;
     checkNode(at, f, add);
     add(`${at}.mode`, mode(f.mode));
-    if (f.overwrite === true && !f.contents?.source)
+    if (f.overwrite === true && !given(f.contents?.source))
       add(`${at}.overwrite`, "overwrite must be false if source is unspecified");
     if (f.contents) checkResource(`${at}.contents`, f.contents, add, minor);
     (f.append ?? []).forEach((r, j) => checkResource(`${at}.append[${j}]`, r, add, minor));
@@ -355,7 +383,7 @@ function checkStorage(c: Config, add: Add, minor: number) {
       add(`${at}.format`, "invalid filesystem format");
     if (f.label && f.format) {
       const max = LABEL_MAX[f.format];
-      if (max !== undefined && f.label.length > max)
+      if (max !== undefined && Buffer.byteLength(f.label) > max)
         add(
           `${at}.label`,
           `filesystem labels cannot be longer than ${max} characters when using ${f.format}`,
@@ -368,7 +396,7 @@ function checkStorage(c: Config, add: Add, minor: number) {
   luks.forEach((l, i) => {
     const at = `$.storage.luks[${i}]`;
     if (l.name?.includes("/")) add(`${at}.name`, "device names cannot contain slashes");
-    if (l.label && l.label.length > 47)
+    if (l.label && Buffer.byteLength(l.label) > 47)
       add(`${at}.label`, "luks device labels cannot be longer than 47 characters");
     if (l.device) add(`${at}.device`, pathProblem(l.device));
     if (l.keyFile) checkResource(`${at}.keyFile`, l.keyFile, add, minor);
@@ -379,6 +407,9 @@ function checkStorage(c: Config, add: Add, minor: number) {
   raid.forEach((r, i) => {
     const at = `$.storage.raid[${i}]`;
     if (!r.level && minor >= 3) add(`${at}.level`, "raid level is required");
+    else if (!RAID_LEVELS.has(r.level ?? "")) add(`${at}.level`, "unrecognized raid level");
+    else if (["linear", "raid0", "0", "stripe"].includes(r.level!) && r.spares)
+      add(`${at}.level`, "spares unsupported for linear and raid0 arrays");
     if (!r.devices?.length) add(`${at}.devices`, "raid devices required");
     duplicates(add, [[`${at}.devices`, r.devices ?? []]]);
   });
@@ -404,6 +435,23 @@ function checkStorage(c: Config, add: Add, minor: number) {
 }
 
 const GUID = /^(|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$/;
+const RAID_LEVELS = new Set([
+  "linear",
+  "raid0",
+  "0",
+  "stripe",
+  "raid1",
+  "1",
+  "mirror",
+  "raid4",
+  "4",
+  "raid5",
+  "5",
+  "raid6",
+  "6",
+  "raid10",
+  "10",
+]);
 const FORMATS = new Set(["ext4", "btrfs", "xfs", "swap", "vfat", "none"]);
 const LABEL_MAX: Record<string, number> = { ext4: 16, btrfs: 256, xfs: 12, swap: 15, vfat: 11 };
 
@@ -450,7 +498,8 @@ function checkPasswd(c: Config, add: Add) {
 }
 
 /** Ours: what phones home, and root's password (the Server's rootPassword output). */
-function checkReserved(c: Config, reserved: Reserved, add: Add) {
+function checkReserved(c: Config, reserved: Reserved, addIgnition: Add) {
+  const add: Add = (at, message) => addIgnition(at, message, true);
   (c.systemd?.units ?? []).forEach((u, i) => {
     if (reserved.units.includes(u.name ?? ""))
       add(
@@ -461,7 +510,9 @@ function checkReserved(c: Config, reserved: Reserved, add: Add) {
   for (const kind of ["files", "directories", "links"] as const) {
     (c.storage?.[kind] ?? []).forEach((n, i) => {
       const p = n.path ?? "";
-      if (reserved.paths.some((r) => p === r || r.startsWith(`${p}/`) || p.startsWith(`${r}/`)))
+      // The marker itself, or a file or link where a directory on its way must be.
+      const inTheWay = (r: string) => p === r || (kind !== "directories" && r.startsWith(`${p}/`));
+      if (reserved.paths.some(inTheWay))
         add(
           `$.storage.${kind}[${i}].path`,
           `${p} is the provider's own (it marks that the OS has called home)`,
@@ -517,7 +568,7 @@ function hashProblem(hash: string, minor: number): string | undefined {
   const fn = hash.slice(0, dash);
   const size = fn === "sha512" ? 128 : fn === "sha256" && minor >= 1 ? 64 : undefined;
   if (size === undefined) return "unrecognized hash function";
-  return hash.length - dash - 1 === size ? undefined : "incorrect size for hash sum";
+  return Buffer.byteLength(hash) - dash - 1 === size ? undefined : "incorrect size for hash sum";
 }
 
 /** URL schemes, by the spec version that brought them. */
@@ -529,7 +580,10 @@ function urlProblem(url: string, minor: number): string | undefined {
   const scheme = schemeOf(url);
   const since = scheme === undefined ? undefined : SCHEMES[scheme];
   if (since === undefined || minor < since) return "invalid url scheme";
-  if (/%(?![0-9A-Fa-f]{2})/.test(url) || [...url].some((ch) => ch < " " || ch === "\x7f"))
+  // Go's url.Parse checks escapes in the path and fragment, not in the query.
+  const [beforeFragment = "", fragment = ""] = url.split(/#(.*)/s);
+  const checked = beforeFragment.replace(/\?.*$/s, "") + fragment;
+  if (/%(?![0-9A-Fa-f]{2})/.test(checked) || [...url].some((ch) => ch < " " || ch === "\x7f"))
     return "unable to parse url";
   if (scheme === "data" && !url.includes(",")) return "data URL has no comma before its data";
   return undefined;
@@ -567,6 +621,14 @@ function extension(name: string): string {
  * text after it, an option line without `=`, a line of 2048 bytes or more. Text before the
  * first section is skipped, as there.
  */
+/** Go's unicode.IsSpace, which go-systemd's parser uses (JavaScript's \\s differs: U+0085, U+FEFF). */
+const GO_SPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+const goTrim = (text: string) =>
+  text.replace(
+    /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g,
+    "",
+  );
+
 function unitProblem(contents: string | null | undefined): string | undefined {
   if (!given(contents)) return undefined;
   const invalid = (why: string) => `invalid unit content: ${why}`;
@@ -582,7 +644,9 @@ function unitProblem(contents: string | null | undefined): string | undefined {
   const skipComment = () => {
     for (;;) {
       const e = lineEnd(i);
-      const line = contents.slice(i, e).replace(/ +$/, "");
+      // One trailing space off, as go-systemd takes it, before looking for the backslash.
+      const raw = contents.slice(i, e);
+      const line = raw.endsWith(" ") ? raw.slice(0, -1) : raw;
       i = e + 1;
       if (!line.endsWith("\\") || i >= n) return;
     }
@@ -594,7 +658,7 @@ function unitProblem(contents: string | null | undefined): string | undefined {
       const close = contents.indexOf("]", i + 1);
       if (close < 0) return invalid("unable to find end of section");
       const e = lineEnd(close);
-      const garbage = contents.slice(close + 1, e).trim();
+      const garbage = goTrim(contents.slice(close + 1, e));
       if (garbage)
         return invalid(
           `found garbage after section name ${contents.slice(i + 1, close)}: ${JSON.stringify(garbage)}`,
@@ -604,7 +668,7 @@ function unitProblem(contents: string | null | undefined): string | undefined {
     } else if (ch === "#" || ch === ";") {
       i++;
       skipComment();
-    } else if (!inSection || /\s/.test(ch)) {
+    } else if (!inSection || GO_SPACE.test(ch)) {
       i++;
     } else {
       // An option: its name runs to `=` on the same line; its value to a line end without `\`.
@@ -620,7 +684,7 @@ function unitProblem(contents: string | null | undefined): string | undefined {
         const end = lineEnd(i);
         const line = contents.slice(i, end);
         i = end + 1;
-        if (line.trim() === "" || !line.endsWith("\\") || i >= n) break;
+        if (goTrim(line) === "" || !line.endsWith("\\") || i >= n) break;
       }
     }
   }

@@ -15,7 +15,7 @@ import {
   checkUrl,
 } from "./checks";
 import { customDataFile } from "./custom-data";
-import { ignitionProblems } from "./ignition-user";
+import { ignitionProblems, ignitionVersion } from "./ignition-user";
 import { flatcarFiles } from "./images";
 import { DEFAULT_INSTALL_DISK } from "./ipxe";
 import { planNetwork } from "./network";
@@ -259,7 +259,7 @@ export function userConfig(userData: string | undefined): { source: string } | u
   } catch {
     throw new RenderError("userData for Flatcar and Fedora CoreOS must be an Ignition config (JSON)");
   }
-  const version = (parsed as { ignition?: { version?: unknown } } | null)?.ignition?.version;
+  const version = ignitionVersion(parsed);
   const m = typeof version === "string" ? /^3\.(\d+)\.0$/.exec(version) : null;
   if (m === null || Number(m[1]) > MAX_USER_MINOR) {
     throw new RenderError(
@@ -268,12 +268,17 @@ export function userConfig(userData: string | undefined): { source: string } | u
     );
   }
   const problems = ignitionProblems(parsed, { units: [PHONE_HOME_UNIT], paths: [PHONED_HOME] });
-  if (problems.length > 0) {
-    const shown = problems.slice(0, 5).map((p) => `${p.at}: ${p.message}`);
-    if (problems.length > 5) shown.push(`and ${problems.length - 5} more`);
+  const said = (list: typeof problems) => {
+    const shown = list.slice(0, 5).map((p) => `${p.at}: ${p.message}`);
+    if (list.length > 5) shown.push(`and ${list.length - 5} more`);
+    return shown.join("; ");
+  };
+  const theirs = problems.filter((p) => !p.ours);
+  if (theirs.length > 0)
     throw new RenderError(
-      `userData is an Ignition config that Ignition would refuse at first boot: ${shown.join("; ")}`,
+      `userData is an Ignition config that Ignition would refuse at first boot: ${said(theirs)}`,
     );
-  }
+  if (problems.length > 0)
+    throw new RenderError(`userData would replace what the provider's install needs: ${said(problems)}`);
   return { source: `data:;base64,${Buffer.from(userData, "utf8").toString("base64")}` };
 }
