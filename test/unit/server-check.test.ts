@@ -143,6 +143,123 @@ test("an Ignition userData that Ignition would refuse at first boot is refused a
   ).toEqual([]);
 });
 
+test("an Ignition userData: numbers as Go reads them, LUKS and Clevis, overlapping partitions", async () => {
+  const userData = (text: string) => reasons({ userData: text });
+  const refusal = (...places: string[]) => [
+    "userData: userData is an Ignition config that Ignition would refuse at first boot: " + places.join("; "),
+  ];
+  // JSON.parse reads 420.0 as 420; Go's decoder puts no 420.0, 4.2e2 or 2^63 in an int.
+  const mode = (m: string) =>
+    userData(`{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/a","mode":${m}}]}}`);
+  expect(await mode("420.0")).toEqual(
+    refusal(
+      "$.storage.files[0].mode: expected an integer written as one: Ignition reads 420.0 as a float (write 420)",
+    ),
+  );
+  expect(await mode("4.2e2")).toEqual(
+    refusal(
+      "$.storage.files[0].mode: expected an integer written as one: Ignition reads 4.2e2 as a float (write 420)",
+    ),
+  );
+  expect(await mode("9223372036854775808")).toEqual(
+    refusal("$.storage.files[0].mode: expected an integer of at most 64 bits, not 9223372036854775808"),
+  );
+  expect(await mode("420")).toEqual([]);
+  expect(await mode("-0")).toEqual([]);
+  // Elsewhere such a number is only a number: a bool refuses it as any number, an unknown key is ignored.
+  expect(
+    await userData('{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/a","Foo":1.0}]}}'),
+  ).toEqual([]);
+  expect(
+    await userData(
+      '{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/a","overwrite":1.0}]}}',
+    ),
+  ).toEqual([expect.stringMatching(/\$\.storage\.files\[0\]\.overwrite: Invalid input: expected boolean/)]);
+
+  const luks = (entry: object, version = "3.4.0") =>
+    userData(JSON.stringify({ ignition: { version }, storage: { luks: [{ name: "data", ...entry }] } }));
+  expect(await luks({ device: "/dev/sdb", clevis: { tpm2: true } })).toEqual([]);
+  expect(
+    await luks({
+      clevis: {
+        tpm2: true,
+        custom: { pin: "yubikey", config: "" },
+        tang: [{ url: "tang.example.com" }, { url: "tang.example.com", thumbprint: "t", advertisement: "{" }],
+      },
+      openOptions: ["-q", "-q"],
+    }),
+  ).toEqual(
+    refusal(
+      "$.storage.luks[0].device: disk device is required",
+      "$.storage.luks[0].openOptions[1]: duplicate entry defined",
+      "$.storage.luks[0].clevis: cannot use custom clevis config with tpm2, tang, or threshold",
+      "$.storage.luks[0].clevis.custom.pin: unsupported clevis pin",
+      "$.storage.luks[0].clevis.custom.config: missing required custom clevis config",
+      "and 5 more",
+    ),
+  );
+  // 3.2 knew custom by its presence, 3.3 by its pin.
+  const emptyCustom = { device: "/dev/sdb", clevis: { tpm2: true, custom: {} } };
+  expect(await luks(emptyCustom, "3.2.0")).toEqual(
+    refusal("$.storage.luks[0].clevis: cannot use custom clevis config with tpm2, tang, or threshold"),
+  );
+  expect(await luks(emptyCustom, "3.3.0")).toEqual([]);
+
+  // URLs as Go parses them, data URLs as Ignition's decoder reads them.
+  const source = (s: string) =>
+    userData(
+      JSON.stringify({
+        ignition: { version: "3.4.0" },
+        storage: { files: [{ path: "/etc/a", contents: { source: s } }] },
+      }),
+    );
+  expect(await source("data:,hello world")).toEqual(
+    refusal(
+      '$.storage.files[0].contents.source: data URL data has a character that must be %-escaped (a space, <>#"{}|\\^[]` or a control)',
+    ),
+  );
+  expect(await source("data:;base64,aGk")).toEqual(
+    refusal(
+      "$.storage.files[0].contents.source: data URL's base64 data is not valid (padded standard base64)",
+    ),
+  );
+  expect(await source("https://example.com:80a/x")).toEqual(
+    refusal("$.storage.files[0].contents.source: unable to parse url"),
+  );
+  expect(await source("s3://bucket/key?versionId=")).toEqual(
+    refusal("$.storage.files[0].contents.source: invalid S3 object VersionId"),
+  );
+  for (const ok of [
+    "data:,hello%20world",
+    "data:text/plain;charset=utf-8;base64,aGkK",
+    "https://[fe80::1%25en0]:8080/x",
+    "s3://bucket/key?versionId=3",
+  ])
+    expect(await source(ok)).toEqual([]);
+
+  // Partitions placed by start and size may not overlap (start 0 is sgdisk's to place).
+  const disk = (partitions: object[]) =>
+    userData(
+      JSON.stringify({
+        ignition: { version: "3.4.0" },
+        storage: { disks: [{ device: "/dev/sda", partitions }] },
+      }),
+    );
+  expect(
+    await disk([
+      { number: 1, startMiB: 2048, sizeMiB: 1024 },
+      { number: 2, startMiB: 2560, sizeMiB: 512 },
+    ]),
+  ).toEqual(refusal("$.storage.disks[0].partitions[1]: partitions overlap"));
+  expect(
+    await disk([
+      { number: 1, startMiB: 2048, sizeMiB: 512 },
+      { number: 2, startMiB: 2560, sizeMiB: 0 },
+      { number: 3, startMiB: 0, sizeMiB: 1024 },
+    ]),
+  ).toEqual([]);
+});
+
 test("plan or machine, exactly one", async () => {
   expect(await reasons({ machine: "m01" })).toEqual(["plan: give exactly one of plan or machine"]);
   expect(await reasons({ plan: undefined })).toEqual(["plan: give exactly one of plan or machine"]);

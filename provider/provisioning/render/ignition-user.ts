@@ -8,32 +8,87 @@
 // (unknown keys, special mode bits) passes, as it does there. test/integration's
 // provisioning-validate holds every refusal here against ignition-validate's verdict.
 import { z } from "zod";
+import { dataUrlProblem } from "./data-url";
+import { parseGoUrl } from "./go-url";
+
+/**
+ * A JSON number Go's decoder puts in no int: written with a fraction or an exponent (420.0,
+ * 4.2e2), or past int64. JSON.parse reads 420.0 as 420; parseIgnition keeps such numbers marked.
+ */
+export class GoNumber {
+  constructor(
+    readonly value: number,
+    readonly source: string,
+  ) {}
+  toJSON(): number {
+    return this.value;
+  }
+}
+
+const INT64 = 2n ** 63n;
+const goInt = (source: string) =>
+  /^-?\d+$/.test(source) && BigInt(source) >= -INT64 && BigInt(source) < INT64;
+
+/** The user's JSON as Go reads it: numbers an int field would refuse are GoNumbers. */
+export function parseIgnition(text: string): unknown {
+  // The reviver's third argument (the literal's source text) is V8's since Node 21.
+  return JSON.parse(text, (_key, value: unknown, context?: { source?: string }) =>
+    typeof value === "number" && context?.source !== undefined && !goInt(context.source)
+      ? new GoNumber(value, context.source)
+      : value,
+  );
+}
 
 // Go's JSON decoding, which Ignition's is: a key matches its field exactly or else in any
-// case; null leaves a field (or a list item) its zero value; an int is any integer it holds.
-const struct = <S extends z.ZodRawShape>(shape: S) =>
-  z.preprocess((v) => fieldsOf(v, Object.keys(shape)), z.object(shape));
+// case; null leaves a field (or a list item) its zero value; an int is an integer literal that
+// fits in 64 bits.
+const int = z
+  .unknown()
+  .superRefine((v, ctx) => {
+    if (v === undefined || v === null) return;
+    if (v instanceof GoNumber)
+      ctx.addIssue({
+        code: "custom",
+        message: /^-?\d+$/.test(v.source)
+          ? `expected an integer of at most 64 bits, not ${v.source}`
+          : Number.isInteger(v.value)
+            ? `expected an integer written as one: Ignition reads ${v.source} as a float (write ${v.value})`
+            : `expected an integer, not ${v.source}`,
+      });
+    else if (typeof v !== "number" || !Number.isInteger(v))
+      ctx.addIssue({ code: "custom", message: `expected an integer, not ${JSON.stringify(v)}` });
+  })
+  .transform((v) => v as number | null | undefined)
+  .optional();
+const struct = <S extends z.ZodRawShape>(shape: S) => {
+  const fields = Object.keys(shape);
+  const ints = new Set(fields.filter((f) => shape[f] === int));
+  return z.preprocess((v) => fieldsOf(v, fields, ints), z.object(shape));
+};
 const str = z.string().nullable().optional();
-const int = z.number().refine(Number.isInteger, { message: "expected an integer" }).nullable().optional();
 const bool = z.boolean().nullable().optional();
 const list = <T extends z.ZodType>(t: T) =>
   z
-    .array(z.preprocess((v) => v ?? {}, t))
+    .array(z.preprocess((v) => plain(v) ?? {}, t))
     .nullable()
     .optional();
 const strings = z
-  .array(z.preprocess((v) => v ?? "", z.string()))
+  .array(z.preprocess((v) => plain(v) ?? "", z.string()))
   .nullable()
   .optional();
 const obj = <S extends z.ZodRawShape>(shape: S) => struct(shape).nullable().optional();
 
+/** Anywhere but an int field a GoNumber is just a number (refused there as any number is). */
+const plain = (v: unknown) => (v instanceof GoNumber ? v.value : v);
+
 /** An object's keys as Go would match them to `fields`: exact first, else case-insensitive. */
-function fieldsOf(v: unknown, fields: string[]): unknown {
+function fieldsOf(v: unknown, fields: string[], ints: Set<string>): unknown {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return v;
+  if (v instanceof GoNumber) return v.value;
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) {
     const field = fields.includes(k) ? k : fields.find((f) => f.toLowerCase() === k.toLowerCase());
-    out[field ?? k] = x;
+    out[field ?? k] = field !== undefined && ints.has(field) ? x : plain(x);
   }
   return out;
 }
@@ -209,8 +264,9 @@ function asVersion(config: unknown, minor: number): unknown {
 
 /** `ignition.version`, its keys matched as Ignition matches them (in any case). */
 export function ignitionVersion(config: unknown): unknown {
-  const top = fieldsOf(config, ["ignition"]) as { ignition?: unknown } | null;
-  return (fieldsOf(top?.ignition, ["version"]) as { version?: unknown } | null | undefined)?.version;
+  const top = fieldsOf(config, ["ignition"], new Set()) as { ignition?: unknown } | null;
+  const ign = fieldsOf(top?.ignition, ["version"], new Set()) as { version?: unknown } | null | undefined;
+  return ign?.version;
 }
 
 /** Every problem Ignition would refuse the config for (none: it would take it). */
@@ -273,8 +329,10 @@ function checkIgnition(c: Config, add: Add, minor: number) {
   for (const key of ["httpProxy", "httpsProxy"] as const) {
     const proxy = ign.proxy?.[key];
     if (proxy === undefined || proxy === null) continue;
-    const scheme = schemeOf(proxy);
-    if (scheme !== "http" && scheme !== "https") add(`$.ignition.proxy.${key}`, "proxies must be http(s)");
+    const parsed = parseGoUrl(proxy);
+    if (!parsed) add(`$.ignition.proxy.${key}`, "unable to parse url");
+    else if (parsed.scheme !== "http" && parsed.scheme !== "https")
+      add(`$.ignition.proxy.${key}`, "proxies must be http(s)");
   }
   duplicates(add, [["$.ignition.proxy.noProxy", ign.proxy?.noProxy ?? []]]);
   duplicates(add, [
@@ -349,6 +407,8 @@ function checkStorage(c: Config, add: Add, minor: number) {
       if (p.shouldExist === false && others)
         add(pat, "shouldExist specified false with other options also specified");
     });
+    const overlap = overlapping(parts);
+    if (overlap !== undefined) add(`${at}.partitions[${overlap}]`, "partitions overlap");
     const key = (p: (typeof parts)[number]) =>
       p.number ? `number:${p.number}` : given(p.label) ? `label:${p.label}` : "";
     duplicates(add, [[`${at}.partitions`, parts.map(key)]]);
@@ -398,8 +458,10 @@ function checkStorage(c: Config, add: Add, minor: number) {
     if (l.name?.includes("/")) add(`${at}.name`, "device names cannot contain slashes");
     if (l.label && Buffer.byteLength(l.label) > 47)
       add(`${at}.label`, "luks device labels cannot be longer than 47 characters");
-    if (l.device) add(`${at}.device`, pathProblem(l.device));
+    add(`${at}.device`, l.device ? pathProblem(l.device) : "disk device is required");
     if (l.keyFile) checkResource(`${at}.keyFile`, l.keyFile, add, minor);
+    duplicates(add, [[`${at}.openOptions`, l.openOptions ?? []]]);
+    if (l.clevis) checkClevis(`${at}.clevis`, l.clevis, add, minor);
   });
   duplicates(add, [["$.storage.luks", luks.map((l) => l.name)]]);
 
@@ -431,6 +493,73 @@ function checkStorage(c: Config, add: Add, minor: number) {
       if (unitPaths.has(n.path ?? ""))
         add(`$.storage.${kind}[${i}].path`, "path conflicts with systemd unit or dropin");
     });
+  }
+}
+
+type Sized = { startMiB?: number | null; sizeMiB?: number | null };
+
+/**
+ * The first partition another one overlaps, as Ignition finds it: only those given both a start
+ * (not 0, which sgdisk places itself) and a size (0: to the end, taken as its start alone).
+ */
+function overlapping(parts: Sized[]): number | undefined {
+  const span = (p: Sized) =>
+    given(p.startMiB) && given(p.sizeMiB) && p.startMiB !== 0
+      ? { start: p.startMiB, end: p.sizeMiB === 0 ? p.startMiB : p.startMiB + p.sizeMiB - 1 }
+      : undefined;
+  for (const [i, p] of parts.entries()) {
+    const a = span(p);
+    if (!a) continue;
+    for (const [j, o] of parts.entries()) {
+      const b = span(o);
+      if (!b || i === j) continue;
+      const inside = (x: number) => x >= b.start && x <= b.end;
+      if (inside(a.start) || inside(a.end) || (a.start < b.start && a.end > b.end)) return j;
+    }
+  }
+  return undefined;
+}
+
+type Clevis = NonNullable<NonNullable<NonNullable<Config["storage"]>["luks"]>[number]["clevis"]>;
+
+/** Clevis as each version's Ignition checks it: 3.2 keyed `custom` on being there, 3.3 on its pin. */
+function checkClevis(at: string, c: Clevis, add: Add, minor: number) {
+  const tang = c.tang ?? [];
+  const others = tang.length > 0 || c.tpm2 === true || !!c.threshold;
+  const custom = c.custom;
+  if (minor < 3) {
+    if (custom && others) add(at, "cannot use custom clevis config with tpm2, tang, or threshold");
+    if (custom && (custom.pin || custom.config)) {
+      if (!PINS.has(custom.pin ?? "")) add(`${at}.custom.pin`, "unsupported clevis pin");
+      if (!custom.config) add(`${at}.custom.config`, "missing required custom clevis config");
+    }
+  } else {
+    if (custom?.pin && others) add(at, "cannot use custom clevis config with tpm2, tang, or threshold");
+    if (custom && (custom.pin || custom.config || custom.needsNetwork === true)) {
+      if (!custom.pin) add(`${at}.custom.pin`, "missing required custom clevis pin");
+      else if (!PINS.has(custom.pin)) add(`${at}.custom.pin`, "unsupported clevis pin");
+      if (!custom.config) add(`${at}.custom.config`, "missing required custom clevis config");
+    }
+  }
+  tang.forEach((t, i) => {
+    const parsed = parseGoUrl(t.url ?? "");
+    if (!parsed) add(`${at}.tang[${i}].url`, "unable to parse url");
+    else if (parsed.scheme !== "http" && parsed.scheme !== "https")
+      add(`${at}.tang[${i}].url`, "invalid url scheme");
+    if (!t.thumbprint) add(`${at}.tang[${i}].thumbprint`, "thumbprint is required");
+    if (t.advertisement && !isJson(t.advertisement))
+      add(`${at}.tang[${i}].advertisement`, "advertisement is not valid JSON");
+  });
+  duplicates(add, [[`${at}.tang`, tang.map((t) => t.url)]]);
+}
+const PINS = new Set(["tpm2", "tang", "sss"]);
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -580,12 +709,28 @@ function urlProblem(url: string, minor: number): string | undefined {
   const scheme = schemeOf(url);
   const since = scheme === undefined ? undefined : SCHEMES[scheme];
   if (since === undefined || minor < since) return "invalid url scheme";
-  // Go's url.Parse checks escapes in the path and fragment, not in the query.
-  const [beforeFragment = "", fragment = ""] = url.split(/#(.*)/s);
-  const checked = beforeFragment.replace(/\?.*$/s, "") + fragment;
-  if (/%(?![0-9A-Fa-f]{2})/.test(checked) || [...url].some((ch) => ch < " " || ch === "\x7f"))
-    return "unable to parse url";
-  if (scheme === "data" && !url.includes(",")) return "data URL has no comma before its data";
+  const parsed = parseGoUrl(url);
+  if (!parsed) return "unable to parse url";
+  if (scheme === "data") return dataUrlProblem(url);
+  if (scheme === "s3" && firstQueryValue(parsed.query ?? "", "versionId") === "")
+    return "invalid S3 object VersionId";
+  return undefined;
+}
+
+/** The first value of `key` in a query, as Go's url.Values reads it (undefined: none). */
+function firstQueryValue(query: string, key: string): string | undefined {
+  const valid = (t: string) => !/%(?![0-9A-Fa-f]{2})/.test(t);
+  // Byte for byte (as Latin-1): enough to compare with an ASCII key and tell an empty value.
+  const bytes = (t: string) =>
+    t
+      .replace(/\+/g, " ")
+      .replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+  for (const part of query.split("&")) {
+    if (part === "" || part.includes(";")) continue;
+    const eq = part.indexOf("=");
+    const [k, v] = eq < 0 ? [part, ""] : [part.slice(0, eq), part.slice(eq + 1)];
+    if (valid(k) && valid(v) && bytes(k) === key) return bytes(v);
+  }
   return undefined;
 }
 

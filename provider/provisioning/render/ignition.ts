@@ -15,7 +15,7 @@ import {
   checkUrl,
 } from "./checks";
 import { customDataFile } from "./custom-data";
-import { ignitionProblems, ignitionVersion } from "./ignition-user";
+import { ignitionProblems, ignitionVersion, parseIgnition } from "./ignition-user";
 import { flatcarFiles } from "./images";
 import { DEFAULT_INSTALL_DISK } from "./ipxe";
 import { planNetwork } from "./network";
@@ -255,7 +255,7 @@ export function userConfig(userData: string | undefined): { source: string } | u
   if (userData === undefined || userData.trim() === "") return undefined;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(userData);
+    parsed = parseIgnition(userData);
   } catch {
     throw new RenderError("userData for Flatcar and Fedora CoreOS must be an Ignition config (JSON)");
   }
