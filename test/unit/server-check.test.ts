@@ -151,19 +151,12 @@ test("an Ignition userData: numbers as Go reads them, LUKS and Clevis, overlappi
   // JSON.parse reads 420.0 as 420; Go's decoder puts no 420.0, 4.2e2 or 2^63 in an int.
   const mode = (m: string) =>
     userData(`{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/a","mode":${m}}]}}`);
-  expect(await mode("420.0")).toEqual(
-    refusal(
-      "$.storage.files[0].mode: expected an integer written as one: Ignition reads 420.0 as a float (write 420)",
-    ),
-  );
-  expect(await mode("4.2e2")).toEqual(
-    refusal(
-      "$.storage.files[0].mode: expected an integer written as one: Ignition reads 4.2e2 as a float (write 420)",
-    ),
-  );
-  expect(await mode("9223372036854775808")).toEqual(
-    refusal("$.storage.files[0].mode: expected an integer of at most 64 bits, not 9223372036854775808"),
-  );
+  for (const [literal, why] of [
+    ["420.0", "expected an integer written as one: Ignition reads 420.0 as a float (write 420)"],
+    ["4.2e2", "expected an integer written as one: Ignition reads 4.2e2 as a float (write 420)"],
+    ["9223372036854775808", "expected an integer of at most 64 bits, not 9223372036854775808"],
+  ])
+    expect(await mode(literal!)).toEqual(refusal(`$.storage.files[0].mode: ${why}`));
   expect(await mode("420")).toEqual([]);
   expect(await mode("-0")).toEqual([]);
   // Elsewhere such a number is only a number: a bool refuses it as any number, an unknown key is ignored.
@@ -213,22 +206,16 @@ test("an Ignition userData: numbers as Go reads them, LUKS and Clevis, overlappi
         storage: { files: [{ path: "/etc/a", contents: { source: s } }] },
       }),
     );
-  expect(await source("data:,hello world")).toEqual(
-    refusal(
-      '$.storage.files[0].contents.source: data URL data has a character that must be %-escaped (a space, <>#"{}|\\^[]` or a control)',
-    ),
-  );
-  expect(await source("data:;base64,aGk")).toEqual(
-    refusal(
-      "$.storage.files[0].contents.source: data URL's base64 data is not valid (padded standard base64)",
-    ),
-  );
-  expect(await source("https://example.com:80a/x")).toEqual(
-    refusal("$.storage.files[0].contents.source: unable to parse url"),
-  );
-  expect(await source("s3://bucket/key?versionId=")).toEqual(
-    refusal("$.storage.files[0].contents.source: invalid S3 object VersionId"),
-  );
+  for (const [url, why] of [
+    [
+      "data:,hello world",
+      'data URL data has a character that must be %-escaped (a space, <>#"{}|\\^[]` or a control)',
+    ],
+    ["data:;base64,aGk", "data URL's base64 data is not valid (padded standard base64)"],
+    ["https://example.com:80a/x", "unable to parse url"],
+    ["s3://bucket/key?versionId=", "invalid S3 object VersionId"],
+  ])
+    expect(await source(url!)).toEqual(refusal(`$.storage.files[0].contents.source: ${why}`));
   for (const ok of [
     "data:,hello%20world",
     "data:text/plain;charset=utf-8;base64,aGkK",
