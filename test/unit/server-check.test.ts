@@ -214,6 +214,7 @@ test("an Ignition userData: numbers as Go reads them, LUKS and Clevis, overlappi
     ["data:;base64,aGk", "data URL's base64 data is not valid (padded standard base64)"],
     ["https://example.com:80a/x", "unable to parse url"],
     ["s3://bucket/key?versionId=", "invalid S3 object VersionId"],
+    ["constructor:x", "invalid url scheme"],
   ])
     expect(await source(url!)).toEqual(refusal(`$.storage.files[0].contents.source: ${why}`));
   for (const ok of [

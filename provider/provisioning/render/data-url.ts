@@ -1,6 +1,7 @@
 // A data URL as Ignition decodes one (github.com/vincent-petithory/dataurl, RFC 2397): what it
 // refuses. A hand-written `data:,hello world` (a space) or base64 without its padding stops the
 // machine's first boot; here it is refused at preview.
+import { escapesValid } from "./go-url";
 
 const TSPECIALS = new Set('()<>@,;:\\"/[]?=');
 const isToken = (c: string) => c > " " && c < "\x7f" && !TSPECIALS.has(c);
@@ -116,5 +117,3 @@ function paramValueProblem(value: string): string | undefined {
   if (value === "" || ![...value].every(isToken)) return "invalid character in a data URL parameter value";
   return escapesValid(value) ? undefined : "data URL parameter value has a % not followed by two hex digits";
 }
-
-const escapesValid = (s: string) => !/%(?![0-9A-Fa-f]{2})/.test(s);

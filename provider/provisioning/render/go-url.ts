@@ -63,11 +63,22 @@ export function parseGoUrl(url: string): GoUrl | undefined {
 }
 
 /** Every `%` starts an escape of two hex digits. */
-function escapesValid(s: string): boolean {
-  for (let i = s.indexOf("%"); i >= 0; i = s.indexOf("%", i + 1)) {
-    if (!HEX.test(s.slice(i + 1, i + 3))) return false;
+export const escapesValid = (s: string): boolean => !/%(?![0-9A-Fa-f]{2})/.test(s);
+
+/** The first value of `key` in a query, as Go's url.Values reads it (undefined: none). */
+export function queryValue(query: string, key: string): string | undefined {
+  // Byte for byte (as Latin-1): enough to compare with an ASCII key and tell an empty value.
+  const bytes = (t: string) =>
+    t
+      .replace(/\+/g, " ")
+      .replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+  for (const part of query.split("&")) {
+    if (part === "" || part.includes(";")) continue;
+    const eq = part.indexOf("=");
+    const [k, v] = eq < 0 ? [part, ""] : [part.slice(0, eq), part.slice(eq + 1)];
+    if (escapesValid(k) && escapesValid(v) && bytes(k) === key) return bytes(v);
   }
-  return true;
+  return undefined;
 }
 
 function authorityValid(authority: string): boolean {
@@ -129,7 +140,7 @@ function unescapeHost(s: string, zone: boolean): string | undefined {
 
 function isIPv6(s: string): boolean {
   const [addr = "", zone] = s.split(/%(.*)/s);
-  if (zone !== undefined && zone === "") return false;
+  if (zone === "") return false;
   // Node's check, on the address without its zone (Go's netip takes any zone text).
   return nodeIsIPv6(addr);
 }

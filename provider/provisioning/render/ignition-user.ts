@@ -9,7 +9,7 @@
 // provisioning-validate holds every refusal here against ignition-validate's verdict.
 import { z } from "zod";
 import { dataUrlProblem } from "./data-url";
-import { parseGoUrl } from "./go-url";
+import { parseGoUrl, queryValue } from "./go-url";
 
 /**
  * A JSON number Go's decoder puts in no int: written with a fraction or an exponent (420.0,
@@ -82,7 +82,7 @@ const obj = <S extends z.ZodRawShape>(shape: S) => struct(shape).nullable().opti
 const plain = (v: unknown) => (v instanceof GoNumber ? v.value : v);
 
 /** An object's keys as Go would match them to `fields`: exact first, else case-insensitive. */
-function fieldsOf(v: unknown, fields: string[], ints: Set<string>): unknown {
+function fieldsOf(v: unknown, fields: string[], ints: ReadonlySet<string> = new Set()): unknown {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return v;
   if (v instanceof GoNumber) return v.value;
   const out: Record<string, unknown> = {};
@@ -264,9 +264,8 @@ function asVersion(config: unknown, minor: number): unknown {
 
 /** `ignition.version`, its keys matched as Ignition matches them (in any case). */
 export function ignitionVersion(config: unknown): unknown {
-  const top = fieldsOf(config, ["ignition"], new Set()) as { ignition?: unknown } | null;
-  const ign = fieldsOf(top?.ignition, ["version"], new Set()) as { version?: unknown } | null | undefined;
-  return ign?.version;
+  const top = fieldsOf(config, ["ignition"]) as { ignition?: unknown } | null;
+  return (fieldsOf(top?.ignition, ["version"]) as { version?: unknown } | null | undefined)?.version;
 }
 
 /** Every problem Ignition would refuse the config for (none: it would take it). */
@@ -701,36 +700,20 @@ function hashProblem(hash: string, minor: number): string | undefined {
 }
 
 /** URL schemes, by the spec version that brought them. */
-const SCHEMES: Record<string, number> = { http: 0, https: 0, tftp: 0, s3: 0, data: 0, gs: 2, arn: 4 };
+// A Map: a scheme like `constructor:` must not find an object's inherited property.
+const SCHEMES = new Map(Object.entries({ http: 0, https: 0, tftp: 0, s3: 0, data: 0, gs: 2, arn: 4 }));
 
 const schemeOf = (url: string) => /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1]?.toLowerCase();
 
 function urlProblem(url: string, minor: number): string | undefined {
-  const scheme = schemeOf(url);
-  const since = scheme === undefined ? undefined : SCHEMES[scheme];
-  if (since === undefined || minor < since) return "invalid url scheme";
+  // As Ignition: parsed first, then judged by its scheme.
   const parsed = parseGoUrl(url);
   if (!parsed) return "unable to parse url";
-  if (scheme === "data") return dataUrlProblem(url);
-  if (scheme === "s3" && firstQueryValue(parsed.query ?? "", "versionId") === "")
+  const since = SCHEMES.get(parsed.scheme);
+  if (since === undefined || minor < since) return "invalid url scheme";
+  if (parsed.scheme === "data") return dataUrlProblem(url);
+  if (parsed.scheme === "s3" && queryValue(parsed.query ?? "", "versionId") === "")
     return "invalid S3 object VersionId";
-  return undefined;
-}
-
-/** The first value of `key` in a query, as Go's url.Values reads it (undefined: none). */
-function firstQueryValue(query: string, key: string): string | undefined {
-  const valid = (t: string) => !/%(?![0-9A-Fa-f]{2})/.test(t);
-  // Byte for byte (as Latin-1): enough to compare with an ASCII key and tell an empty value.
-  const bytes = (t: string) =>
-    t
-      .replace(/\+/g, " ")
-      .replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
-  for (const part of query.split("&")) {
-    if (part === "" || part.includes(";")) continue;
-    const eq = part.indexOf("=");
-    const [k, v] = eq < 0 ? [part, ""] : [part.slice(0, eq), part.slice(eq + 1)];
-    if (valid(k) && valid(v) && bytes(k) === key) return bytes(v);
-  }
   return undefined;
 }
 
