@@ -1,6 +1,6 @@
 // Runs a program from examples/ with the real Pulumi engine through the Automation API, the way
 // a user's project would: its own directory (a copy), a local file backend, a passphrase.
-import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, type PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -24,7 +24,8 @@ export interface ExampleStack {
 export async function exampleStack(
   example: string,
   stackName = "test",
-  opts: { env?: Record<string, string> } = {},
+  /** pulumiCommand: the CLI to run (the benchmark times the `pulumi up` itself through it). */
+  opts: { env?: Record<string, string>; pulumiCommand?: PulumiCommand } = {},
 ): Promise<ExampleStack> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `baremetal-e2e-${example}-`));
   const dir = path.join(root, "project");
@@ -48,7 +49,10 @@ export async function exampleStack(
   };
   const cleanup = () => fs.rmSync(root, { recursive: true, force: true });
   try {
-    const stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: dir }, { envVars: env });
+    const stack = await LocalWorkspace.createOrSelectStack(
+      { stackName, workDir: dir },
+      { envVars: env, pulumiCommand: opts.pulumiCommand },
+    );
     await stack.setConfig("baremetal:store", { value: `sqlite:${storeFile}` });
     return { stack, dir, storeFile, env, cleanup };
   } catch (e) {

@@ -717,4 +717,26 @@ ${allocateFunctions({
       CREATE TRIGGER stamp BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION bm_stamp_now();
     `,
   },
+  {
+    version: 23,
+    name: "session-changes-notify",
+    // Providers waiting for installs and wipes LISTEN on bm_sessions (Store.watchSessions) and
+    // read their sessions when a session finishes or goes, wherever the boot server that took
+    // the report runs; other reports wake no one. The notice says only that something changed:
+    // any login may LISTEN on any channel, and a session's token is what guards its configs.
+    // Sent at commit (one per transaction), so the reader sees the change.
+    sql: `
+      CREATE FUNCTION bm_sessions_changed() RETURNS trigger LANGUAGE plpgsql
+      SET search_path = pg_catalog, pg_temp AS $$
+      BEGIN
+        PERFORM pg_notify('bm_sessions', '');
+        RETURN NULL;
+      END
+      $$;
+      CREATE TRIGGER notify_finished AFTER UPDATE OF state ON provisioning
+        FOR EACH ROW WHEN (NEW.state IN ('done', 'failed')) EXECUTE FUNCTION bm_sessions_changed();
+      CREATE TRIGGER notify_gone AFTER DELETE ON provisioning
+        FOR EACH STATEMENT EXECUTE FUNCTION bm_sessions_changed();
+    `,
+  },
 ];

@@ -27,6 +27,7 @@ import type {
   PoolUsage,
   Reservation,
   ReservationFilter,
+  SessionListener,
   Store,
   StoreEvent,
   HostAddress,
@@ -196,6 +197,7 @@ export class PostgresStore implements Store {
   /** The holds this process has now, and those it lost with a connection and could not take back. */
   private readonly held = new Set<string>();
   private readonly lostHolds = new Set<string>();
+  private readonly watches = new Set<() => Promise<void>>();
 
   constructor(
     private readonly url: string,
@@ -884,10 +886,51 @@ export class PostgresStore implements Store {
     return this.holder;
   }
 
+  /** One LISTEN connection per watch (migration 23 sends the notices). */
+  async watchSessions(listener: SessionListener): Promise<(() => Promise<void>) | undefined> {
+    const c = new Client({
+      ...connectionWithOptions(this.url, GENERIC_PLANS),
+      connectionTimeoutMillis: 10_000,
+      // Idle between notices: keepalives notice a dead peer the socket would not.
+      keepAlive: true,
+    });
+    let stopped = false;
+    let live = false;
+    const stop = async () => {
+      if (stopped) return;
+      stopped = true;
+      this.watches.delete(stop);
+      await c.end().catch(() => undefined);
+    };
+    const lost = () => {
+      if (stopped) return;
+      void stop();
+      // One that never came up is answered by the undefined below.
+      if (live) listener.lost();
+    };
+    c.on("error", lost);
+    c.on("end", lost);
+    try {
+      await c.connect();
+      await c.query("LISTEN bm_sessions");
+    } catch {
+      await stop();
+      return undefined;
+    }
+    c.on("notification", () => listener.change());
+    live = true;
+    this.watches.add(stop);
+    return stop;
+  }
+
   async close(): Promise<void> {
     const holder = this.holder;
     this.holder = undefined;
-    await Promise.all([this.pool.end(), holder?.then((c) => c.end()).catch(() => undefined)]);
+    await Promise.all([
+      this.pool.end(),
+      holder?.then((c) => c.end()).catch(() => undefined),
+      ...[...this.watches].map((stop) => stop()),
+    ]);
   }
 }
 

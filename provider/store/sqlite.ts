@@ -43,6 +43,7 @@ import type {
   PoolUsage,
   Reservation,
   ReservationFilter,
+  SessionListener,
   Store,
   StoreEvent,
   HostAddress,
@@ -155,6 +156,10 @@ export class SqliteStore implements Store {
   // One transaction wrapper for every call: better-sqlite3 builds four closures and their
   // properties for each db.transaction(), and the provider runs thousands of small ones.
   private readonly tx: Database.Transaction<(fn: () => unknown) => unknown>;
+  /** Set when a session finishes (the trigger below), read when its transaction commits. */
+  private sessionsChanged = false;
+  private pings = 0;
+  private readonly watchers = new Set<fs.FSWatcher>();
 
   constructor(
     readonly file: string,
@@ -177,6 +182,11 @@ export class SqliteStore implements Store {
     this.db.pragma(`busy_timeout = ${Math.min(BUSY_SPIN_MS, busyWaitMs)}`);
     // What PostgreSQL's bm_inventory_hold() waits for, SQLite's one writer at a time has done.
     this.db.function("bm_inventory_hold", () => 1);
+    this.db.function("bm_sessions_changed", () => {
+      this.sessionsChanged = true;
+      return null;
+    });
+    this.watchSessionWrites();
     this.holds = new Holds({ take: (n) => this.takeHold(n), give: (n) => this.giveHold(n) }, this.location);
   }
 
@@ -209,7 +219,57 @@ export class SqliteStore implements Store {
 
   /** A write transaction (BEGIN IMMEDIATE): the write lock from its start, so it never deadlocks. */
   private write<T>(fn: () => T): Promise<T> {
-    return this.unbusy(() => this.tx.immediate(fn) as T);
+    return this.unbusy(() => {
+      this.sessionsChanged = false;
+      const result = this.tx.immediate(fn) as T;
+      if (this.sessionsChanged) this.pingSessions();
+      return result;
+    });
+  }
+
+  /**
+   * Where a committed session change is announced (Store.watchSessions): a small file beside
+   * the database, rewritten after the commit, which inotify reports to every process watching.
+   * The database's own files will not do: its WAL is written before the commit is visible
+   * (a reader woken by it could read the old state and then wait a whole poll), and its
+   * shared-memory index changes through mmap, which inotify does not see.
+   */
+  private get sessionsFile(): string {
+    return `${this.file}-sessions`;
+  }
+
+  private pingSessions(): void {
+    if (this.file === ":memory:") return;
+    try {
+      fs.writeFileSync(this.sessionsFile, String(++this.pings));
+    } catch {
+      // Best effort: the waiters poll anyway.
+    }
+  }
+
+  async watchSessions(listener: SessionListener): Promise<(() => Promise<void>) | undefined> {
+    if (this.file === ":memory:") return undefined;
+    const name = path.basename(this.sessionsFile);
+    let watcher: fs.FSWatcher;
+    try {
+      // The directory, not the file: the file may not exist yet, and one made anew (a cleanup)
+      // would leave a watch on the old one blind.
+      watcher = fs.watch(path.dirname(this.file), { persistent: false }, (_event, file) => {
+        if (file === name) listener.change();
+      });
+    } catch {
+      return undefined; // no inotify here (or out of watches): the waiters poll
+    }
+    const stop = async () => {
+      this.watchers.delete(watcher);
+      watcher.close();
+    };
+    watcher.on("error", () => {
+      void stop();
+      listener.lost();
+    });
+    this.watchers.add(watcher);
+    return stop;
   }
 
   /** A read transaction (BEGIN DEFERRED): its statements see one snapshot. */
@@ -266,7 +326,27 @@ export class SqliteStore implements Store {
           .run(m.version, m.name, now());
       });
     }
+    this.watchSessionWrites();
     return this.migrationState();
+  }
+
+  /**
+   * What PostgreSQL's migration 23 does with a trigger in the database, this connection does
+   * with one of its own (TEMP: it lives and dies with the connection, and the file is not
+   * changed): a session finishing or going marks the transaction, whose commit then pings the
+   * watchers. Only finishing wakes anyone; every other report would be a read for nothing.
+   */
+  private watchSessionWrites(): void {
+    const has = this.db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'provisioning'")
+      .get();
+    if (!has) return; // made by a migration, which calls this again
+    this.db.exec(`
+      CREATE TEMP TRIGGER IF NOT EXISTS bm_session_finished AFTER UPDATE OF state ON main.provisioning
+        WHEN NEW.state IN ('done', 'failed') BEGIN SELECT bm_sessions_changed(); END;
+      CREATE TEMP TRIGGER IF NOT EXISTS bm_session_gone AFTER DELETE ON main.provisioning
+        BEGIN SELECT bm_sessions_changed(); END;
+    `);
   }
 
   private event(actor: string, action: string, subject: string, detail?: unknown): void {
@@ -851,6 +931,8 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    for (const w of this.watchers) w.close();
+    this.watchers.clear();
     this.db.close();
     for (const db of this.holdFiles.values()) db.close();
     this.holdFiles.clear();

@@ -150,6 +150,11 @@ export interface StoreEvent {
   detail: unknown;
 }
 
+export interface SessionListener {
+  change(): void;
+  lost(): void;
+}
+
 export interface Store {
   /**
    * Who the database itself knows this connection as, when it enforces access per login
@@ -240,6 +245,14 @@ export interface Store {
 
   /** The newest changes first: who did what to which subject. */
   events(limit?: number): Promise<StoreEvent[]>;
+
+  /**
+   * Tells `listener.change` soon after a provisioning session's state changes, whichever
+   * process or host changed it (it may also call when nothing did), until the returned stop is
+   * called or the store closes; `listener.lost` when it can no longer tell. Undefined when this
+   * store cannot tell at all: the caller polls.
+   */
+  watchSessions(listener: SessionListener): Promise<(() => Promise<void>) | undefined>;
 
   close(): Promise<void>;
 }
