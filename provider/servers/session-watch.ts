@@ -41,8 +41,8 @@ class SessionWatch {
   /** A notice came during a read: read again straight after it. */
   private again = false;
   private failures = 0;
-  /** none: not watching; starting; on: notices come; unsupported: this store cannot tell. */
-  private watch: "none" | "starting" | "on" | "unsupported" = "none";
+  /** none: not watching (the next wait tries); starting; on: notices come. */
+  private watch: "none" | "starting" | "on" = "none";
   private stopWatch: (() => Promise<void>) | undefined;
   private linger: NodeJS.Timeout | undefined;
 
@@ -74,7 +74,9 @@ class SessionWatch {
       .catch(() => undefined)
       .then((stop) => {
         if (!stop) {
-          this.watch = "unsupported";
+          // This store cannot tell, or could not now (a database restarting): polled often,
+          // and the next wait tries again.
+          this.watch = "none";
           return;
         }
         this.watch = "on";
