@@ -249,16 +249,18 @@ export class SqliteStore implements Store {
 
   async watchSessions(listener: SessionListener): Promise<(() => Promise<void>) | undefined> {
     if (this.file === ":memory:") return undefined;
-    const name = path.basename(this.sessionsFile);
     let watcher: fs.FSWatcher;
     try {
-      // The directory, not the file: the file may not exist yet, and one made anew (a cleanup)
-      // would leave a watch on the old one blind.
-      watcher = fs.watch(path.dirname(this.file), { persistent: false }, (_event, file) => {
-        if (file === name) listener.change();
+      // The file itself, not its directory, where every commit's WAL writes would call us too.
+      fs.closeSync(fs.openSync(this.sessionsFile, "a"));
+      watcher = fs.watch(this.sessionsFile, { persistent: false }, (event) => {
+        if (event === "change") return listener.change();
+        // Removed or replaced (a cleanup): this watch is blind now; the next wait makes another.
+        void stop();
+        listener.lost();
       });
     } catch {
-      return undefined; // no inotify here (or out of watches): the waiters poll
+      return undefined; // no inotify here (or out of watches), or a store we cannot write: poll
     }
     const stop = async () => {
       this.watchers.delete(watcher);

@@ -208,10 +208,11 @@ async function main(): Promise<void> {
         marginalProviderCpuMsPerServer: marginal,
         memory: { benchRssMb: round(m.rss / 2 ** 20, 1) },
         targets: {
-          ratioAtMost1_3At100: at100 ? at100.ratio <= 1.3 : null,
+          // From the milliseconds, not the ratios rounded for printing (1.304 prints as 1.3).
+          ratioAtMost1_3At100: at100 ? at100.createWallMs / at100.idealMs <= 1.3 : null,
           // The whole `pulumi up` command, with the engine's and both Node.js processes' startup
           // (beforeFirstCreateMs: about 2.3 s here whatever the size) counted in.
-          wholeUpRatioAtMost1_3At100: at100 ? at100.upRatio <= 1.3 : null,
+          wholeUpRatioAtMost1_3At100: at100 ? at100.upWallMs / at100.idealMs <= 1.3 : null,
           // Each size's figure without the startup (reported on its own); a small run's still
           // carries the JIT's warm-up, which the marginal figure below does not.
           providerCpuUnder20msPerServer: results.every((r) => r.providerCpuMsPerServerAfterStartup < 20),
