@@ -66,9 +66,14 @@ class SessionWatch {
       .watchSessions({
         change: () => this.changed(),
         lost: () => {
-          // Polled often again until the next wait watches anew.
+          // Polled often again (from now: the poll set a second off may be far) until the next
+          // wait watches anew.
           this.watch = "none";
           this.stopWatch = undefined;
+          if (this.polling) return;
+          clearTimeout(this.timer);
+          this.timer = undefined;
+          this.schedule(this.nextDelay());
         },
       })
       .catch(() => undefined)

@@ -5,6 +5,7 @@ import path from "node:path";
 import { applyInventoryFile } from "../../provider/inventory/apply";
 import { sessionPolling, waitForSession } from "../../provider/servers/session-watch";
 import { openStore } from "../../provider/store/open";
+import { Client } from "pg";
 import { fetchBootScript, reportSession, stageSession } from "../../provider/store/servers-sql";
 import type { Store } from "../../provider/store/store";
 import { backends, freshStore } from "../helpers/backends";
@@ -101,6 +102,28 @@ describe.each(backends)("session waits on $name", (backend) => {
         await bootServer.close();
       }
     }, 20_000);
+
+    test("a watch that goes blind says so, and the waits are polled often again", async () => {
+      Object.assign(sessionPolling, { fastMs: 100 });
+      const bootServer = await openStore(location);
+      try {
+        const a = await stage("a");
+        const wait = waitForSession(store, a, 300_000, "install");
+        await new Promise((r) => setTimeout(r, 500));
+        // What ends a watch from outside: the notices' file removed (a cleanup of the store's
+        // directory), the listening connection ended by the database.
+        if (backend.name === "sqlite") fs.rmSync(`${location.slice("sqlite:".length)}-sessions`);
+        else await terminateListeners(location);
+        await new Promise((r) => setTimeout(r, 500));
+        const before = reads;
+        await bootServer.transact((at) => reportSession(a, "phone-home", null, at));
+        await wait;
+        // Found by a poll (at 100 ms now): no notice came.
+        expect(reads).toBeGreaterThan(before);
+      } finally {
+        await bootServer.close();
+      }
+    }, 20_000);
   });
 
   test("a session that does not exist fails at once; one that never reports, at its deadline", async () => {
@@ -141,3 +164,17 @@ describe.each(backends)("session waits on $name", (backend) => {
     );
   });
 });
+
+/** Ends every connection LISTENing for session notices in this database, as an admin would. */
+async function terminateListeners(location: string): Promise<void> {
+  const c = new Client({ connectionString: location });
+  await c.connect();
+  try {
+    const { rowCount } = await c.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN bm_sessions'",
+    );
+    expect(rowCount).toBe(1);
+  } finally {
+    await c.end();
+  }
+}
