@@ -211,7 +211,7 @@ async function main(): Promise<void> {
           // From the milliseconds, not the ratios rounded for printing (1.304 prints as 1.3).
           ratioAtMost1_3At100: at100 ? at100.createWallMs / at100.idealMs <= 1.3 : null,
           // The whole `pulumi up` command, with the engine's and both Node.js processes' startup
-          // (beforeFirstCreateMs: about 2.3 s here whatever the size) counted in.
+          // (beforeFirstCreateMs: 2.2-2.6 s here at 100 servers, more at 500) counted in.
           wholeUpRatioAtMost1_3At100: at100 ? at100.upWallMs / at100.idealMs <= 1.3 : null,
           // Each size's figure without the startup (reported on its own); a small run's still
           // carries the JIT's warm-up, which the marginal figure below does not.
