@@ -894,13 +894,15 @@ export class PostgresStore implements Store {
       // Idle between notices: keepalives notice a dead peer the socket would not.
       keepAlive: true,
     });
+    let connected = false;
     let stopped = false;
     let live = false;
     const stop = async () => {
       if (stopped) return;
       stopped = true;
       this.watches.delete(stop);
-      await c.end().catch(() => undefined);
+      // Ending a client still connecting never settles; the connect below ends it once it is up.
+      if (connected) await c.end().catch(() => undefined);
     };
     const lost = () => {
       if (stopped) return;
@@ -910,16 +912,21 @@ export class PostgresStore implements Store {
     };
     c.on("error", lost);
     c.on("end", lost);
+    // Known to close() while it connects too, so a store closed meanwhile leaves no watch open.
+    this.watches.add(stop);
     try {
       await c.connect();
+      connected = true;
+      if (stopped) throw new Error("the store was closed");
       await c.query("LISTEN bm_sessions");
     } catch {
-      await stop();
+      stopped = true;
+      this.watches.delete(stop);
+      if (connected) await c.end().catch(() => undefined);
       return undefined;
     }
     c.on("notification", () => listener.change());
     live = true;
-    this.watches.add(stop);
     return stop;
   }
 

@@ -250,28 +250,27 @@ export class SqliteStore implements Store {
   async watchSessions(listener: SessionListener): Promise<(() => Promise<void>) | undefined> {
     if (this.file === ":memory:") return undefined;
     let watcher: fs.FSWatcher;
+    // Removed or replaced (a cleanup), or failing: blind from now; the next wait makes another.
+    const blind = () => {
+      this.watchers.delete(watcher);
+      watcher.close();
+      listener.lost();
+    };
     try {
       // The file itself, not its directory, where every commit's WAL writes would call us too.
       fs.closeSync(fs.openSync(this.sessionsFile, "a"));
-      watcher = fs.watch(this.sessionsFile, { persistent: false }, (event) => {
-        if (event === "change") return listener.change();
-        // Removed or replaced (a cleanup): this watch is blind now; the next wait makes another.
-        void stop();
-        listener.lost();
-      });
+      watcher = fs.watch(this.sessionsFile, { persistent: false }, (event) =>
+        event === "change" ? listener.change() : blind(),
+      );
     } catch {
       return undefined; // no inotify here (or out of watches), or a store we cannot write: poll
     }
-    const stop = async () => {
+    watcher.on("error", blind);
+    this.watchers.add(watcher);
+    return async () => {
       this.watchers.delete(watcher);
       watcher.close();
     };
-    watcher.on("error", () => {
-      void stop();
-      listener.lost();
-    });
-    this.watchers.add(watcher);
-    return stop;
   }
 
   /** A read transaction (BEGIN DEFERRED): its statements see one snapshot. */

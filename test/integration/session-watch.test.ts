@@ -143,6 +143,28 @@ describe.each(backends)("session waits on $name", (backend) => {
     );
   });
 
+  test("a store closed while a watch is starting leaves no watch behind", async () => {
+    const other = await openStore(location);
+    const starting = other.watchSessions({ change: () => undefined, lost: () => undefined });
+    await other.close();
+    const stop = await starting;
+    await stop?.();
+    if (backend.name === "postgres") {
+      // No connection of the closed store is left listening (or at all) on the database.
+      const c = new Client({ connectionString: location });
+      await c.connect();
+      try {
+        const { rows } = await c.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query = 'LISTEN bm_sessions'",
+        );
+        expect(rows[0]!.n).toBe(0);
+      } finally {
+        await c.end();
+      }
+      expect(stop).toBeUndefined();
+    }
+  });
+
   test("a store that cannot be read for a moment: the waits go on; one that stays unreadable fails them", async () => {
     const [a, b] = [await stage("a"), await stage("b")];
     let failing = 2;

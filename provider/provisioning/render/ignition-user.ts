@@ -674,8 +674,9 @@ function checkResource(at: string, r: Resource, add: Add, minor: number) {
   if (r.source) add(`${at}.source`, urlProblem(r.source, minor));
   const headers = r.httpHeaders ?? [];
   if (headers.length > 0) {
-    const scheme = r.source ? schemeOf(r.source) : undefined;
-    if (!r.source) add(`${at}.httpHeaders`, "unable to parse url");
+    // As Ignition: the source parsed, then its scheme.
+    const scheme = r.source ? parseGoUrl(r.source)?.scheme : undefined;
+    if (scheme === undefined) add(`${at}.httpHeaders`, "unable to parse url");
     else if (scheme !== "http" && scheme !== "https")
       add(`${at}.httpHeaders`, "cannot use HTTP headers with this source scheme");
   }
@@ -702,8 +703,6 @@ function hashProblem(hash: string, minor: number): string | undefined {
 /** URL schemes, by the spec version that brought them. */
 // A Map: a scheme like `constructor:` must not find an object's inherited property.
 const SCHEMES = new Map(Object.entries({ http: 0, https: 0, tftp: 0, s3: 0, data: 0, gs: 2, arn: 4 }));
-
-const schemeOf = (url: string) => /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1]?.toLowerCase();
 
 function urlProblem(url: string, minor: number): string | undefined {
   // As Ignition: parsed first, then judged by its scheme.
