@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { BaremetalResource, ownerKey } from "./provider-shim";
+import { dynamicResource, ownerKey } from "./provider-shim";
 
 export type IpReservationType = "public_ipv4" | "private_ipv4" | "public_ipv6" | "global_ipv4";
 
@@ -21,7 +21,7 @@ export interface IpReservationArgs {
 }
 
 /** An aligned block of addresses reserved for a project. */
-export class IpReservation extends BaremetalResource {
+export class IpReservation extends pulumi.CustomResource {
   declare readonly project: pulumi.Output<string>;
   declare readonly type: pulumi.Output<IpReservationType>;
   declare readonly facility: pulumi.Output<string | undefined>;
@@ -44,7 +44,7 @@ export class IpReservation extends BaremetalResource {
   declare readonly description: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: IpReservationArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
+    const r = dynamicResource(
       "IpReservation",
       name,
       {
@@ -65,5 +65,12 @@ export class IpReservation extends BaremetalResource {
       },
       opts,
     );
+    try {
+      super(r.type, name, r.props, r.opts);
+    } catch (e) {
+      throw r.failed(e, new.target);
+    } finally {
+      r.done();
+    }
   }
 }

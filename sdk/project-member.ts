@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { BaremetalResource, ownerKey } from "./provider-shim";
+import { dynamicResource, ownerKey } from "./provider-shim";
 
 export type ProjectRole = "owner" | "admin" | "collaborator" | "read_only";
 
@@ -18,7 +18,7 @@ export interface ProjectMemberArgs {
 }
 
 /** A user's role in a project. */
-export class ProjectMember extends BaremetalResource {
+export class ProjectMember extends pulumi.CustomResource {
   declare readonly project: pulumi.Output<string>;
   declare readonly user: pulumi.Output<string>;
   declare readonly role: pulumi.Output<ProjectRole>;
@@ -27,6 +27,18 @@ export class ProjectMember extends BaremetalResource {
   declare readonly since: pulumi.Output<string>;
 
   constructor(name: string, args: ProjectMemberArgs, opts?: pulumi.CustomResourceOptions) {
-    super("ProjectMember", name, { ...args, owner: ownerKey(pulumi, name), since: undefined }, opts);
+    const r = dynamicResource(
+      "ProjectMember",
+      name,
+      { ...args, owner: ownerKey(pulumi, name), since: undefined },
+      opts,
+    );
+    try {
+      super(r.type, name, r.props, r.opts);
+    } catch (e) {
+      throw r.failed(e, new.target);
+    } finally {
+      r.done();
+    }
   }
 }

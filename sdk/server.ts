@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { BaremetalResource, ownerKey } from "./provider-shim";
+import { dynamicResource, ownerKey } from "./provider-shim";
 
 export type OperatingSystem =
   "flatcar_stable" | "fedora_coreos_stable" | "ubuntu_24_04" | "ubuntu_22_04" | "custom_ipxe";
@@ -68,7 +68,7 @@ export interface ServerArgs {
 const secretOutputs = ["rootPassword", "userData", "customData"];
 
 /** A physical server: claimed, addressed, wired, netbooted, installed, and up. */
-export class Server extends BaremetalResource {
+export class Server extends pulumi.CustomResource {
   declare readonly project: pulumi.Output<string>;
   declare readonly facility: pulumi.Output<string>;
   declare readonly plan: pulumi.Output<string>;
@@ -118,7 +118,7 @@ export class Server extends BaremetalResource {
   declare readonly description: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: ServerArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
+    const r = dynamicResource(
       "Server",
       name,
       {
@@ -141,5 +141,12 @@ export class Server extends BaremetalResource {
       },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...secretOutputs] },
     );
+    try {
+      super(r.type, name, r.props, r.opts);
+    } catch (e) {
+      throw r.failed(e, new.target);
+    } finally {
+      r.done();
+    }
   }
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { BaremetalResource, ownerKey } from "./provider-shim";
+import { dynamicResource, ownerKey } from "./provider-shim";
 
 export interface VlanArgs {
   /** The project the VLAN belongs to. */
@@ -18,7 +18,7 @@ export interface VlanArgs {
 }
 
 /** A project's VLAN in a facility, on every switch of the facility. */
-export class Vlan extends BaremetalResource {
+export class Vlan extends pulumi.CustomResource {
   declare readonly project: pulumi.Output<string>;
   declare readonly facility: pulumi.Output<string>;
   /** The VLAN id (802.1Q tag). */
@@ -34,7 +34,7 @@ export class Vlan extends BaremetalResource {
   >;
 
   constructor(name: string, args: VlanArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
+    const r = dynamicResource(
       "Vlan",
       name,
       {
@@ -46,5 +46,12 @@ export class Vlan extends BaremetalResource {
       },
       opts,
     );
+    try {
+      super(r.type, name, r.props, r.opts);
+    } catch (e) {
+      throw r.failed(e, new.target);
+    } finally {
+      r.done();
+    }
   }
 }

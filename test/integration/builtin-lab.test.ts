@@ -572,6 +572,29 @@ describe("the built-in lab", () => {
       await sw.removeVlan(300);
     });
 
+    test("changes queued together reach the switch as one batch; a bad port in one fails alone", async () => {
+      await sw.ensureVlan(400);
+      const from = lab.switch.sim.commands().length;
+      const results = await Promise.allSettled([
+        sw.setAccess("swp4", 400),
+        sw.setAccess("swp99", 400),
+        sw.setAccess("swp5", 400),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+      expect(((results[1] as PromiseRejectedResult).reason as HardwareError).code).toBe("PortNotFound");
+      expect([lab.vlanOf(lab.machines[3]!.id), lab.vlanOf(lab.machines[4]!.id)]).toEqual([400, 400]);
+      // The batch, which the switch refused at swp99; then each change alone.
+      const sent = lab.switch.sim.commands().slice(from);
+      expect(sent.map((c) => c.replace(/^.* -> /, ""))).toEqual(["1", "0", "1", "0"]);
+      expect(sent[0]).toMatch(/swp4 master vlan400.*swp99 master vlan400/);
+
+      const reset = lab.switch.sim.commands().length;
+      await Promise.all([sw.resetPort("swp4"), sw.resetPort("swp5")]);
+      expect(lab.switch.sim.commands().slice(reset)).toHaveLength(1);
+      expect(lab.vlanOf(lab.machines[3]!.id)).toBeUndefined();
+      await sw.removeVlan(400);
+    });
+
     test("host key pinning, key auth, and a wrong password", async () => {
       const impostor = openSwitch(
         switchEndpoint({ hostKeyFingerprint: "SHA256:" + "A".repeat(43) }),

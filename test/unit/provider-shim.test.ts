@@ -111,3 +111,88 @@ test("import is refused by the sdk with what to do instead, not the engine's 'co
     /^Server web-1: import is not supported .* declaring it again under the same name in the same stack/,
   );
 });
+
+describe("constructing a resource", () => {
+  const inputs = {
+    project: "demo",
+    facility: "lab",
+    plan: "lab.small",
+    hostname: "web-1",
+    operatingSystem: "flatcar_stable",
+  };
+
+  beforeAll(async () => {
+    const pulumi = await import("@pulumi/pulumi");
+    await pulumi.runtime.setMocks(
+      { newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: (a) => a.inputs },
+      "project",
+      "stack",
+      false,
+      "org",
+    );
+  });
+
+  /** How many stack traces with frames were formatted while `fn` ran. */
+  function tracesFormatted(fn: () => void): number {
+    const original = Error.prepareStackTrace;
+    let traces = 0;
+    Error.prepareStackTrace = (error, frames) => {
+      if (frames.length > 0) traces++;
+      return original ? original(error, frames) : `${String(error)}\n    at ${frames.join("\n    at ")}`;
+    };
+    try {
+      fn();
+    } finally {
+      Error.prepareStackTrace = original;
+    }
+    return traces;
+  }
+
+  test("formats no stack trace but the one Pulumi reads for the source position", async () => {
+    const { Server } = await import("../../sdk");
+    const limit = Error.stackTraceLimit;
+    // Pulumi's runtime formats one for each of the four promises of each output property.
+    const debugging = process.env.PULUMI_DEBUG_PROMISE_LEAKS;
+    process.env.PULUMI_DEBUG_PROMISE_LEAKS = "1";
+    try {
+      expect(tracesFormatted(() => new Server("traced", inputs as never))).toBeGreaterThan(80);
+    } finally {
+      if (debugging === undefined) delete process.env.PULUMI_DEBUG_PROMISE_LEAKS;
+      else process.env.PULUMI_DEBUG_PROMISE_LEAKS = debugging;
+    }
+    expect(tracesFormatted(() => new Server("untraced", inputs as never))).toBe(1);
+    expect(Error.stackTraceLimit).toBe(limit);
+  });
+
+  test("the source position Pulumi sends the engine is the program's line, not the SDK's", async () => {
+    const { Server, Vlan } = await import("../../sdk");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const runtime = require("@pulumi/pulumi/runtime/resource") as { registerResource: () => void };
+    const spy = jest.spyOn(runtime, "registerResource");
+    try {
+      const line = Number(new Error().stack!.split("\n")[1]!.match(/:(\d+):\d+\)?$/)![1]);
+      new Server("positioned", inputs as never);
+      new Vlan("positioned", { project: "demo", facility: "lab" });
+      const positions = spy.mock.calls.map((c) => (c as unknown[])[9] as { uri: string; line: number });
+      expect(positions).toHaveLength(2);
+      expect(positions[0]!.uri).toMatch(/provider-shim\.test\.ts$/);
+      expect(positions.map((p) => p.line)).toEqual([line + 1, line + 2]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  test("an error from Pulumi's constructor points at the program's line", async () => {
+    const { Server } = await import("../../sdk");
+    const limit = Error.stackTraceLimit;
+    let thrown: Error | undefined;
+    try {
+      new Server("", inputs as never); // Pulumi refuses a resource without a name
+    } catch (e) {
+      thrown = e as Error;
+    }
+    expect(thrown?.message).toMatch(/Missing resource name/);
+    expect(thrown?.stack?.split("\n")[1]).toContain("provider-shim.test.ts");
+    expect(Error.stackTraceLimit).toBe(limit);
+  });
+});

@@ -1,6 +1,7 @@
 // Exact commands per dialect (golden tests), with the switch's replies scripted in each
 // dialect's real output format, and each dialect's error texts mapped to named errors.
 import { spawnSync } from "node:child_process";
+import { collectCommands } from "../../provider/hardware/commands";
 import { HardwareError } from "../../provider/hardware/errors";
 import { failure as failureOf } from "../helpers/failure";
 import { DIALECTS, Switch } from "../../provider/hardware/switch";
@@ -374,4 +375,180 @@ test("every dialect validates port names by its own pattern", async () => {
     expect((await failure(s.setAccess(bad, 10))).code).toBe("InvalidPortName");
     expect(t.sent).toEqual([]);
   }
+});
+
+describe("port changes that queue together go to the switch as one batch", () => {
+  const links = (...names: string[]) =>
+    JSON.stringify(names.map((n) => ({ ifname: n.split(">")[0], master: n.split(">")[1] })));
+
+  test("linux-bridge-per-vlan: every change's lines, then one read of the state confirms each", async () => {
+    const { s, t } = driver("linux-bridge-per-vlan", [links("swp1>vlan100", "swp2>vlan100", "swp3>vlan200")]);
+    const ports = await Promise.all([
+      s.setAccess("swp1", 100),
+      s.setAccess("swp2", 100),
+      s.setAccess("swp3", 200),
+    ]);
+    expect(ports.map((p) => [p.port, p.vlan])).toEqual([
+      ["swp1", 100],
+      ["swp2", 100],
+      ["swp3", 200],
+    ]);
+    expect(t.sent).toEqual([
+      [
+        "set -e",
+        "ip link set dev swp1 master vlan100",
+        "ip link set dev swp1 up",
+        "ip link set dev swp2 master vlan100",
+        "ip link set dev swp2 up",
+        "ip link set dev swp3 master vlan200",
+        "ip link set dev swp3 up",
+        "ip -j link show",
+      ].join("\n"),
+    ]);
+  });
+
+  test("linux: templates that need the ports' current VLANs get them from one state read before", async () => {
+    const state = (...entries: string[]) =>
+      `[${entries
+        .map((e) => JSON.parse(e)[0] as object)
+        .map((e) => JSON.stringify(e))
+        .join(",")}]`;
+    const { s, t } = driver("linux", [
+      state(vlans("swp1", [10, "PVID", "Egress Untagged"]), vlans("swp2", [20])),
+      state(
+        vlans("swp1", [100, "PVID", "Egress Untagged"]),
+        vlans("swp2", [10, "PVID", "Egress Untagged"], [30]),
+      ),
+    ]);
+    const [a, b] = await Promise.all([
+      s.setAccess("swp1", 100),
+      s.setTrunk("swp2", { nativeVlan: 10, allowedVlans: [30] }),
+    ]);
+    expect(a).toEqual({ port: "swp1", mode: "access", vlan: 100 });
+    expect(b).toEqual({ port: "swp2", mode: "trunk", nativeVlan: 10, allowedVlans: [30] });
+    expect(t.sent).toEqual([
+      "set -e\nbridge -j vlan show",
+      [
+        "set -e",
+        "ip link set dev swp1 master br0",
+        "bridge vlan del dev swp1 vid 10",
+        "bridge vlan add dev swp1 vid 100 pvid untagged",
+        "ip link set dev swp1 up",
+        "ip link set dev swp2 master br0",
+        "bridge vlan del dev swp2 vid 20",
+        "bridge vlan add dev swp2 vid 10 pvid untagged",
+        "bridge vlan add dev swp2 vid 30",
+        "ip link set dev swp2 up",
+        "bridge -j vlan show",
+      ].join("\n"),
+    ]);
+  });
+
+  test("cumulus: one `nv config apply` for the whole batch", async () => {
+    const both = JSON.stringify([
+      JSON.parse(vlans("swp1", [100, "PVID", "Egress Untagged"]))[0],
+      JSON.parse(vlans("swp2", [100, "PVID", "Egress Untagged"]))[0],
+    ]);
+    const { s, t } = driver("cumulus", ["applied [rev_id: 6]\n" + both]);
+    await Promise.all([s.setAccess("swp1", 100), s.setAccess("swp2", 100)]);
+    const access = (p: string) => [
+      `nv unset interface ${p} bridge domain br_default untagged`,
+      `nv unset interface ${p} bridge domain br_default vlan`,
+      `nv set interface ${p} bridge domain br_default access 100`,
+    ];
+    expect(t.sent).toEqual([
+      [...access("swp1"), ...access("swp2"), "nv config apply --assume-yes", "bridge -j vlan show"].join(
+        " && ",
+      ),
+    ]);
+  });
+
+  test("sonic: the members are read once, before, and the config saved once", async () => {
+    const members = (m: Record<string, string>) =>
+      "VLAN_MEMBER:\n" +
+      JSON.stringify(
+        Object.fromEntries(Object.entries(m).map(([k, v]) => [k, { tagging_mode: v }])),
+        null,
+        4,
+      ) +
+      "\n";
+    const state = (m: Record<string, string>) =>
+      `VLAN:\n${JSON.stringify({ Vlan100: { vlanid: "100" } })}\n${members(m)}`;
+    const { s, t } = driver("sonic", [
+      state({ "Vlan100|Ethernet0": "untagged" }),
+      state({ "Vlan100|Ethernet4": "untagged" }),
+    ]);
+    const [a, b] = await Promise.all([s.resetPort("Ethernet0"), s.setAccess("Ethernet4", 100)]);
+    expect([a.mode, b.mode]).toEqual(["none", "access"]);
+    const read =
+      "echo VLAN: && sonic-cfggen -d --var-json VLAN && echo VLAN_MEMBER: && sonic-cfggen -d --var-json VLAN_MEMBER";
+    expect(t.sent).toEqual([
+      read,
+      `sudo -n config vlan member del 100 Ethernet0 && sudo -n config vlan member add -u 100 Ethernet4 && sudo -n config save -y && ${read}`,
+    ]);
+  });
+
+  test("a batch the switch refuses runs again one change at a time: each change gets its own answer", async () => {
+    const { s, t } = driver("linux-bridge-per-vlan", [
+      failed('Cannot find device "swp9"'),
+      links("swp1>vlan100"),
+      failed('Cannot find device "swp9"'),
+      links("swp2>vlan100"),
+    ]);
+    const results = await Promise.allSettled([
+      s.setAccess("swp1", 100),
+      s.setAccess("swp9", 100),
+      s.setAccess("swp2", 100),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(((results[1] as PromiseRejectedResult).reason as HardwareError).code).toBe("PortNotFound");
+    expect(t.sent.slice(1)).toEqual([
+      "set -e\nip link set dev swp1 master vlan100\nip link set dev swp1 up\nip -j -d link show dev swp1",
+      "set -e\nip link set dev swp9 master vlan100\nip link set dev swp9 up\nip -j -d link show dev swp9",
+      "set -e\nip link set dev swp2 master vlan100\nip link set dev swp2 up\nip -j -d link show dev swp2",
+    ]);
+  });
+
+  test("a change the read-back does not show fails alone; the rest of its batch stands", async () => {
+    const { s } = driver("linux-bridge-per-vlan", [links("swp1>vlan100", "swp2")]);
+    const [a, b] = await Promise.allSettled([s.setAccess("swp1", 100), s.setAccess("swp2", 100)]);
+    expect(a).toEqual({ status: "fulfilled", value: { port: "swp1", mode: "access", vlan: 100 } });
+    expect(((b as PromiseRejectedResult).reason as HardwareError).message).toMatch(
+      /setAccess on swp2 \(in a batch\) was not confirmed by the read-back/,
+    );
+  });
+
+  test("two changes to one port are never in one batch: the second follows the first", async () => {
+    const { s, t } = driver("linux-bridge-per-vlan", [links("swp1>vlan100", "swp2>vlan100"), links("swp1")]);
+    const [, , last] = await Promise.all([
+      s.setAccess("swp1", 100),
+      s.setAccess("swp2", 100),
+      s.resetPort("swp1"),
+    ]);
+    expect(last).toEqual({ port: "swp1", mode: "none" });
+    expect(t.sent).toHaveLength(2);
+    expect(t.sent[1]).toBe("set -e\nip link set dev swp1 nomaster\nip -j -d link show dev swp1");
+  });
+
+  test("each change is noted in the audit of the operation that asked for it", async () => {
+    const { s } = driver("linux-bridge-per-vlan", [links("swp1>vlan100", "swp2>vlan200")]);
+    const [one, two] = await Promise.all([
+      collectCommands(() => s.setAccess("swp1", 100)),
+      collectCommands(() => s.setAccess("swp2", 200)),
+    ]);
+    expect(one.commands).toEqual([
+      "switch tor1:22: ip link set dev swp1 master vlan100; ip link set dev swp1 up",
+    ]);
+    expect(two.commands).toEqual([
+      "switch tor1:22: ip link set dev swp2 master vlan200; ip link set dev swp2 up",
+    ]);
+  });
+
+  test("eos, whose CLI takes one line at a time, still gets one change per session", async () => {
+    const port = (name: string) =>
+      JSON.stringify({ switchports: { [name]: { switchportInfo: { mode: "access", accessVlanId: 100 } } } });
+    const { s, t } = driver("eos", [port("Ethernet1"), port("Ethernet2")]);
+    await Promise.all([s.setAccess("Ethernet1", 100), s.setAccess("Ethernet2", 100)]);
+    expect(t.sent).toHaveLength(2);
+  });
 });

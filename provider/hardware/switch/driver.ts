@@ -2,7 +2,15 @@
 // change's lines, the dialect's commit lines, then a read of what changed, so the result is
 // confirmed by the switch in the same round trip. Failed batches are worded by the dialect's
 // error patterns; transient failures (connection lost, timeout) are retried up to a bound.
-import { noteCommand } from "../commands";
+//
+// Port changes that queue for the switch while it is busy go out together, as
+// networking-generic-switch batches them: every change's lines, one commit, one read of the
+// switch's state that confirms each change on its own. A wave of servers reaching the switch
+// at once then waits for two round trips, not one per server before it (and for NVUE, one
+// `nv config apply` of seconds, not one each). A batch the switch refuses is run again one
+// change at a time, so that each change gets its own answer.
+import { commandNoter, noteCommand } from "../commands";
+import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
 import { HardwareError } from "../errors";
 import { retrying, DEFAULT_RETRY, type RetryPolicy } from "../timing";
@@ -27,6 +35,22 @@ export interface SwitchOptions {
 
 type ChangeName = keyof Dialect["changes"];
 
+type PortChangeName = "setAccess" | "setTrunk" | "resetPort";
+
+interface PortChange {
+  name: PortChangeName;
+  values: ChangeValues & { port: string };
+  done: (p: PortConfig) => boolean;
+  /** Runs a function in the asking operation's context, so its commands go to its own audit entry. */
+  inCaller: <R>(fn: () => R) => R;
+  note: (text: string) => void;
+  resolve: (p: PortConfig) => void;
+  reject: (e: unknown) => void;
+}
+
+/** The most port changes one batch carries; the rest wait for the next. */
+export const MAX_BATCH = 32;
+
 export class Switch implements SwitchDriver {
   readonly address: string;
   readonly dialect: string;
@@ -35,6 +59,7 @@ export class Switch implements SwitchDriver {
   private readonly retry: RetryPolicy;
   private readonly uplinks: Set<string>;
   private readonly exclusive: <T>(change: () => Promise<T>) => Promise<T>;
+  private queued: PortChange[] = [];
 
   constructor(
     endpoint: SshEndpoint | SwitchTransport,
@@ -141,16 +166,90 @@ export class Switch implements SwitchDriver {
   }
 
   private changePort(
-    name: ChangeName,
-    values: ChangeValues,
+    name: PortChangeName,
+    values: ChangeValues & { port: string },
     done: (p: PortConfig) => boolean,
   ): Promise<PortConfig> {
-    return this.changing(async () => {
-      const port = values.port!;
-      const out = await this.batch(name, values, render(this.d.reads.port, { port }));
-      const after = this.d.parsePort(out, port);
-      if (!done(after)) this.unconfirmed(`${name} on ${port}`, out);
-      return after;
+    // An interactive CLI (EOS) takes one change's lines at a time, as before.
+    if ((this.d.transport?.kind ?? "exec") !== "exec")
+      return this.changing(() => this.applyOne({ name, values, done }));
+    return new Promise<PortConfig>((resolve, reject) => {
+      const inCaller = AsyncLocalStorage.snapshot();
+      this.queued.push({ name, values, done, inCaller, note: commandNoter(), resolve, reject });
+      // Every change queues a turn; the first turn takes what has queued by then, and the turns
+      // of the changes it took find nothing left.
+      void this.lock.run(() => this.drain());
+    });
+  }
+
+  private async drain(): Promise<void> {
+    const batch = this.takeQueued();
+    if (batch.length === 0) return;
+    try {
+      await this.exclusive(async () => {
+        if (batch.length > 1) {
+          const outcome = await retrying(this.retry, () => this.applyBatch(batch)).catch((e: unknown) => e);
+          if (Array.isArray(outcome)) {
+            batch.forEach((c, i) =>
+              outcome[i] instanceof Error ? c.reject(outcome[i]) : c.resolve(outcome[i]),
+            );
+            return;
+          }
+          // Unreachable, or timing out: one at a time would only wait as long again, each.
+          if (!(outcome instanceof HardwareError) || outcome.transient) throw outcome;
+        }
+        for (const c of batch) {
+          await c.inCaller(() => retrying(this.retry, () => this.applyOne(c))).then(c.resolve, c.reject);
+        }
+      });
+    } catch (e) {
+      for (const c of batch) c.reject(e); // those already answered keep their answer
+    }
+  }
+
+  /** The queued changes, oldest first, one per port (a second change to a port waits its turn). */
+  private takeQueued(): PortChange[] {
+    const taken: PortChange[] = [];
+    const ports = new Set<string>();
+    this.queued = this.queued.filter((c) => {
+      if (taken.length >= MAX_BATCH || ports.has(c.values.port)) return true;
+      ports.add(c.values.port);
+      taken.push(c);
+      return false;
+    });
+    return taken;
+  }
+
+  private async applyOne(c: Pick<PortChange, "name" | "values" | "done">): Promise<PortConfig> {
+    const port = c.values.port;
+    const out = await this.batch(c.name, c.values, render(this.d.reads.port, { port }));
+    const after = this.d.parsePort(out, port);
+    if (!c.done(after)) this.unconfirmed(`${c.name} on ${port}`, out);
+    return after;
+  }
+
+  /**
+   * Every change's lines, one commit, and the state read that confirms each. Resolves with each
+   * change's port as read back, or its own error where the read-back does not show it.
+   */
+  private async applyBatch(batch: PortChange[]): Promise<(PortConfig | HardwareError)[]> {
+    const session = `baremetal-${randomBytes(4).toString("hex")}`;
+    const wantsCurrent = batch.some((c) => takesCurrent(this.d.changes[c.name]));
+    const before = wantsCurrent ? this.d.parseState(await this.run(this.d.reads.state)) : undefined;
+    const commit = render(this.d.commit ?? [], { session });
+    const lines = batch.flatMap((c) => {
+      const own = this.linesOf(c.name, { ...c.values, session }, portIn(before, c.values.port));
+      c.note(`switch ${this.address}: ${[...own, ...commit].join("; ")}`);
+      return own;
+    });
+    const out = await this.run(
+      [...lines, ...commit, ...this.d.reads.state],
+      render(this.d.onFailure ?? [], { session }),
+    );
+    const after = this.d.parseState(out);
+    return batch.map((c) => {
+      const port = portIn(after, c.values.port)!;
+      return c.done(port) ? port : this.unconfirmedError(`${c.name} on ${c.values.port} (in a batch)`, out);
     });
   }
 
@@ -173,17 +272,21 @@ export class Switch implements SwitchDriver {
 
   /** The change's lines, the commit, and a closing read, as one round trip. */
   private async batch(name: ChangeName, values: ChangeValues, closingRead: string[]): Promise<string> {
-    const template = this.d.changes[name] as Template;
     const all = { ...values, session: `baremetal-${randomBytes(4).toString("hex")}` };
-    // A template taking two parameters wants the port's current config: one read before.
-    const current = typeof template === "function" && template.length >= 2 && values.port;
-    const lines =
-      typeof template === "function"
-        ? template(all, current ? await this.read(values.port!) : { port: values.port ?? "", mode: "none" })
-        : render(template, all);
+    const current =
+      takesCurrent(this.d.changes[name]) && values.port ? await this.read(values.port) : undefined;
+    const lines = this.linesOf(name, all, current);
     const commit = render(this.d.commit ?? [], all);
     noteCommand(`switch ${this.address}: ${[...lines, ...commit].join("; ")}`);
     return this.run([...lines, ...commit, ...closingRead], render(this.d.onFailure ?? [], all));
+  }
+
+  /** A change's own lines; `current` is the port as it is now, for templates that ask for it. */
+  private linesOf(name: ChangeName, values: ChangeValues, current: PortConfig | undefined): string[] {
+    const template = this.d.changes[name] as Template;
+    return typeof template === "function"
+      ? template(values, current ?? { port: values.port ?? "", mode: "none" })
+      : render(template, values);
   }
 
   private async run(lines: string[], onFailure: string[] = []): Promise<string> {
@@ -221,7 +324,11 @@ export class Switch implements SwitchDriver {
   }
 
   private unconfirmed(what: string, out: string): never {
-    throw new HardwareError(
+    throw this.unconfirmedError(what, out);
+  }
+
+  private unconfirmedError(what: string, out: string): HardwareError {
+    return new HardwareError(
       "SwitchCommandFailed",
       `switch ${this.address} (${this.d.name}): ${what} was not confirmed by the read-back: ${out.slice(-300)}`,
       {
@@ -230,6 +337,14 @@ export class Switch implements SwitchDriver {
     );
   }
 }
+
+/** A template taking two parameters wants the port's current config: one read before. */
+const takesCurrent = (template: Template | undefined) =>
+  typeof template === "function" && template.length >= 2;
+
+/** A port as a state read shows it; a port the read does not list carries nothing. */
+const portIn = (state: SwitchState | undefined, port: string): PortConfig | undefined =>
+  state && (state.ports.find((p) => p.port === port) ?? { port, mode: "none" });
 
 const inVlan = (p: PortConfig, vlan: number) =>
   p.vlan === vlan || p.nativeVlan === vlan || (p.allowedVlans ?? []).includes(vlan);
