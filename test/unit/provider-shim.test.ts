@@ -90,28 +90,6 @@ test("checked inputs say which resource they are, whatever type token the progra
   }
 });
 
-test("import is refused by the sdk with what to do instead, not the engine's 'code must be a string'", async () => {
-  const pulumi = await import("@pulumi/pulumi");
-  await pulumi.runtime.setMocks(
-    { newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: (a) => a.inputs },
-    "project",
-    "stack",
-    false,
-    "org",
-  );
-  const { Server } = await import("../../sdk");
-  const inputs = {
-    project: "demo",
-    facility: "lab",
-    plan: "lab.small",
-    hostname: "web-1",
-    operatingSystem: "flatcar_stable",
-  };
-  expect(() => new Server("web-1", inputs as never, { import: "srv-1" })).toThrow(
-    /^Server web-1: import is not supported .* declaring it again under the same name in the same stack/,
-  );
-});
-
 describe("constructing a resource", () => {
   const inputs = {
     project: "demo",
@@ -129,6 +107,13 @@ describe("constructing a resource", () => {
       "stack",
       false,
       "org",
+    );
+  });
+
+  test("import is refused by the sdk with what to do instead, not the engine's 'code must be a string'", async () => {
+    const { Server } = await import("../../sdk");
+    expect(() => new Server("web-1", inputs as never, { import: "srv-1" })).toThrow(
+      /^Server web-1: import is not supported .* declaring it again under the same name in the same stack/,
     );
   });
 
