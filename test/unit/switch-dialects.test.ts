@@ -544,6 +544,23 @@ describe("port changes that queue together go to the switch as one batch", () =>
     ]);
   });
 
+  test("a batch is answered once its hold is given back: a hold lost meanwhile fails every change", async () => {
+    const t = new Recorder([links("swp1>vlan100", "swp2>vlan100")]);
+    const s = new Switch(t, DIALECTS["linux-bridge-per-vlan"]!(), {
+      retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
+      exclusive: async (change) => {
+        await change();
+        throw new Error("the hold went with its connection");
+      },
+    });
+    const results = await Promise.allSettled([s.setAccess("swp1", 100), s.setAccess("swp2", 100)]);
+    expect(results.map((r) => r.status === "rejected" && (r.reason as Error).message)).toEqual([
+      "the hold went with its connection",
+      "the hold went with its connection",
+    ]);
+    expect(t.sent).toHaveLength(1);
+  });
+
   test("eos, whose CLI takes one line at a time, still gets one change per session", async () => {
     const port = (name: string) =>
       JSON.stringify({ switchports: { [name]: { switchportInfo: { mode: "access", accessVlanId: 100 } } } });

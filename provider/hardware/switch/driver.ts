@@ -48,6 +48,9 @@ interface PortChange {
   reject: (e: unknown) => void;
 }
 
+/** What became of one queued change. */
+type Outcome = { port: PortConfig } | { error: unknown };
+
 /** The most port changes one batch carries; the rest wait for the next. */
 export const MAX_BATCH = 32;
 
@@ -185,26 +188,40 @@ export class Switch implements SwitchDriver {
   private async drain(): Promise<void> {
     const batch = this.takeQueued();
     if (batch.length === 0) return;
+    let outcomes: Outcome[];
     try {
-      await this.exclusive(async () => {
-        if (batch.length > 1) {
-          const outcome = await retrying(this.retry, () => this.applyBatch(batch)).catch((e: unknown) => e);
-          if (Array.isArray(outcome)) {
-            batch.forEach((c, i) =>
-              outcome[i] instanceof Error ? c.reject(outcome[i]) : c.resolve(outcome[i]),
-            );
-            return;
-          }
-          // Unreachable, or timing out: one at a time would only wait as long again, each.
-          if (!(outcome instanceof HardwareError) || outcome.transient) throw outcome;
-        }
-        for (const c of batch) {
-          await c.inCaller(() => retrying(this.retry, () => this.applyOne(c))).then(c.resolve, c.reject);
-        }
-      });
+      // Answered only once the hold is given back: a hold lost meanwhile fails every change in it.
+      outcomes = await this.exclusive(() => this.applyQueued(batch));
     } catch (e) {
-      for (const c of batch) c.reject(e); // those already answered keep their answer
+      for (const c of batch) c.reject(e);
+      return;
     }
+    batch.forEach((c, i) => {
+      const o = outcomes[i]!;
+      if ("error" in o) c.reject(o.error);
+      else c.resolve(o.port);
+    });
+  }
+
+  private async applyQueued(batch: PortChange[]): Promise<Outcome[]> {
+    if (batch.length > 1) {
+      const outcome = await retrying(this.retry, () => this.applyBatch(batch)).catch((e: unknown) => e);
+      if (Array.isArray(outcome)) return outcome as Outcome[];
+      // Unreachable, or timing out: one at a time would only wait as long again, each.
+      if (!(outcome instanceof HardwareError) || outcome.transient) throw outcome;
+    }
+    const outcomes: Outcome[] = [];
+    for (const c of batch) {
+      outcomes.push(
+        await c
+          .inCaller(() => retrying(this.retry, () => this.applyOne(c)))
+          .then(
+            (port) => ({ port }),
+            (error: unknown) => ({ error }),
+          ),
+      );
+    }
+    return outcomes;
   }
 
   /** The queued changes, oldest first, one per port (a second change to a port waits its turn). */
@@ -232,7 +249,7 @@ export class Switch implements SwitchDriver {
    * Every change's lines, one commit, and the state read that confirms each. Resolves with each
    * change's port as read back, or its own error where the read-back does not show it.
    */
-  private async applyBatch(batch: PortChange[]): Promise<(PortConfig | HardwareError)[]> {
+  private async applyBatch(batch: PortChange[]): Promise<Outcome[]> {
     const session = `baremetal-${randomBytes(4).toString("hex")}`;
     const wantsCurrent = batch.some((c) => takesCurrent(this.d.changes[c.name]));
     const before = wantsCurrent ? this.d.parseState(await this.run(this.d.reads.state)) : undefined;
@@ -249,7 +266,9 @@ export class Switch implements SwitchDriver {
     const after = this.d.parseState(out);
     return batch.map((c) => {
       const port = portIn(after, c.values.port)!;
-      return c.done(port) ? port : this.unconfirmedError(`${c.name} on ${c.values.port} (in a batch)`, out);
+      return c.done(port)
+        ? { port }
+        : { error: this.unconfirmedError(`${c.name} on ${c.values.port} (in a batch)`, out) };
     });
   }
 
