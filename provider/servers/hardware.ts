@@ -1,7 +1,7 @@
 // A machine's BMC and its switches, built from inventory records with credentials resolved at
 // the moment of use. Switch sessions are shared by everything this process does: one
-// connection and one change at a time per switch, whichever server asks; and a change holds
-// the switch in the store, against every other process that uses it.
+// connection and one batch at a time per switch, whichever servers' changes it carries; and a
+// batch holds the switch in the store, against every other process that uses it.
 import fs from "node:fs";
 import type { ProviderConfig } from "../config";
 import { openBmc, type Bmc } from "../hardware/bmc";

@@ -1,4 +1,4 @@
-// One SSH connection per switch, reused for every command and serialized by a lock (one change
+// One SSH connection per switch, reused for every command and serialized by a lock (one batch
 // at a time, as networking-generic-switch does). The host key is pinned: a key whose SHA-256
 // fingerprint differs from the inventory's is refused before authentication, so credentials
 // never reach an impostor.
