@@ -14,26 +14,43 @@ let current: ProviderConfig | undefined;
 let startupCpuUs: number | undefined;
 
 let reportPending = false;
+let reportAtExit = false;
 
 /**
  * For `npm run bench:provision`: the provider's own CPU time so far, written a moment after a
- * resource operation (the engine kills the provider process at the end, so there is no exit to
- * wait for, but it waits a second or more after the last create). One write per burst, not per
- * server: the measuring must not be what it measures.
+ * resource operation, and once more when the engine ends the process. The engine ends it with
+ * SIGINT as soon as the run is over, sometimes within a few milliseconds of the last create
+ * (a one-wave run was over before any report was written), so the last word is written from
+ * the signal. One write per burst, not per server: the measuring must not be what it measures.
  */
 export function reportCpu(): void {
   flushProfile();
   const file = process.env.BAREMETAL_CPU_REPORT;
-  if (!file || reportPending) return;
+  if (!file) return;
+  if (!reportAtExit) {
+    reportAtExit = true;
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      process.once(signal, () => {
+        writeCpuReport(file);
+        // Then end as the signal would have ended us.
+        process.kill(process.pid, signal);
+      });
+    }
+  }
+  if (reportPending) return;
   reportPending = true;
   setTimeout(() => {
     reportPending = false;
-    const { user, system } = process.cpuUsage();
-    fs.writeFileSync(
-      `${file}.${process.pid}`,
-      JSON.stringify({ pid: process.pid, userUs: user, systemUs: system, startupUs: startupCpuUs ?? 0 }),
-    );
+    writeCpuReport(file);
   }, 100).unref();
+}
+
+function writeCpuReport(file: string): void {
+  const { user, system } = process.cpuUsage();
+  fs.writeFileSync(
+    `${file}.${process.pid}`,
+    JSON.stringify({ pid: process.pid, userUs: user, systemUs: system, startupUs: startupCpuUs ?? 0 }),
+  );
 }
 const stores = new Map<string, Promise<Store>>();
 

@@ -81,6 +81,9 @@ async function run(servers: number) {
     // One file per provider process (normally one), each its latest cumulative figure.
     const dir = path.dirname(cpuFile);
     const reports = fs.readdirSync(dir).filter((f) => f.startsWith(path.basename(cpuFile)));
+    if (reports.length === 0) {
+      throw new Error(`the provider wrote no CPU report (${cpuFile}.<pid>): its CPU time would read as 0`);
+    }
     let userMs = 0;
     let systemMs = 0;
     let startupMs = 0;
