@@ -34,7 +34,7 @@ export class ProjectMember extends pulumi.CustomResource {
       opts,
     );
     try {
-      super(r.type, name, r.props, r.opts);
+      super(r.type, name, r.props, opts);
     } catch (e) {
       throw r.failed(e, new.target);
     } finally {

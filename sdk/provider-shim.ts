@@ -36,7 +36,6 @@ export function dynamicResource(
 ): {
   type: string;
   props: pulumi.Inputs;
-  opts?: pulumi.CustomResourceOptions;
   done(): void;
   failed(e: unknown, resource: abstract new (...args: never[]) => unknown): unknown;
 } {
@@ -57,7 +56,6 @@ export function dynamicResource(
   return {
     type: `pulumi-nodejs:dynamic/baremetal:${kind}`,
     props: { ...props, __provider: shimSource(kind) },
-    opts,
     done,
     failed(e, resource) {
       done();

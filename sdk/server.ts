@@ -118,6 +118,10 @@ export class Server extends pulumi.CustomResource {
   declare readonly description: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: ServerArgs, opts?: pulumi.CustomResourceOptions) {
+    const options = {
+      ...opts,
+      additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...secretOutputs],
+    };
     const r = dynamicResource(
       "Server",
       name,
@@ -139,10 +143,10 @@ export class Server extends pulumi.CustomResource {
         ports: undefined,
         timeline: undefined,
       },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...secretOutputs] },
+      options,
     );
     try {
-      super(r.type, name, r.props, r.opts);
+      super(r.type, name, r.props, options);
     } catch (e) {
       throw r.failed(e, new.target);
     } finally {

@@ -9,12 +9,6 @@ export function noteCommand(text: string): void {
   current.getStore()?.push(text);
 }
 
-/** noteCommand for the call this is made in, wherever the note is taken later (a batch of several calls' changes). */
-export function commandNoter(): (text: string) => void {
-  const store = current.getStore();
-  return (text) => store?.push(text);
-}
-
 /** Runs fn; `commands` holds what the drivers noted during it, even when it failed. */
 export async function collectCommands<T>(fn: () => Promise<T>): Promise<{ result: T; commands: string[] }> {
   const commands: string[] = [];

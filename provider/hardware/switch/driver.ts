@@ -9,7 +9,7 @@
 // at once then waits for two round trips, not one per server before it (and for NVUE, one
 // `nv config apply` of seconds, not one each). A batch the switch refuses is run again one
 // change at a time, so that each change gets its own answer.
-import { commandNoter, noteCommand } from "../commands";
+import { noteCommand } from "../commands";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
 import { HardwareError } from "../errors";
@@ -43,7 +43,6 @@ interface PortChange {
   done: (p: PortConfig) => boolean;
   /** Runs a function in the asking operation's context, so its commands go to its own audit entry. */
   inCaller: <R>(fn: () => R) => R;
-  note: (text: string) => void;
   resolve: (p: PortConfig) => void;
   reject: (e: unknown) => void;
 }
@@ -178,7 +177,7 @@ export class Switch implements SwitchDriver {
       return this.changing(() => this.applyOne({ name, values, done }));
     return new Promise<PortConfig>((resolve, reject) => {
       const inCaller = AsyncLocalStorage.snapshot();
-      this.queued.push({ name, values, done, inCaller, note: commandNoter(), resolve, reject });
+      this.queued.push({ name, values, done, inCaller, resolve, reject });
       // Every change queues a turn; the first turn takes what has queued by then, and the turns
       // of the changes it took find nothing left.
       void this.lock.run(() => this.drain());
@@ -256,7 +255,7 @@ export class Switch implements SwitchDriver {
     const commit = render(this.d.commit ?? [], { session });
     const lines = batch.flatMap((c) => {
       const own = this.linesOf(c.name, { ...c.values, session }, portIn(before, c.values.port));
-      c.note(`switch ${this.address}: ${[...own, ...commit].join("; ")}`);
+      c.inCaller(() => this.note(own, commit));
       return own;
     });
     const out = await this.run(
@@ -296,8 +295,13 @@ export class Switch implements SwitchDriver {
       takesCurrent(this.d.changes[name]) && values.port ? await this.read(values.port) : undefined;
     const lines = this.linesOf(name, all, current);
     const commit = render(this.d.commit ?? [], all);
-    noteCommand(`switch ${this.address}: ${[...lines, ...commit].join("; ")}`);
+    this.note(lines, commit);
     return this.run([...lines, ...commit, ...closingRead], render(this.d.onFailure ?? [], all));
+  }
+
+  /** For the audit of the operation it runs in: a change's lines and the commit after them. */
+  private note(lines: string[], commit: string[]): void {
+    noteCommand(`switch ${this.address}: ${[...lines, ...commit].join("; ")}`);
   }
 
   /** A change's own lines; `current` is the port as it is now, for templates that ask for it. */
