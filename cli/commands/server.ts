@@ -104,7 +104,7 @@ export function serverCommand(): Command {
             before: found,
           },
           // The switch sessions it opened stay for reuse in a provider; a command closes them.
-          () => deleteServer({ store, config }, found, inputs, found.owner).finally(closeSwitches),
+          (op) => deleteServer(op, found, inputs, found.owner).finally(closeSwitches),
           () => ({ id, after: null }),
         );
         const machine = (await store.inventory()).machines.find((m) => m.id === found.machineId);

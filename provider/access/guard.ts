@@ -2,7 +2,7 @@
 // first, then the change runs with the hardware commands it issues collected, and the audit
 // log gets one entry (after the change, or the error that stopped it) either way.
 import type { ProviderConfig } from "../config";
-import { collectCommands, commandsOf } from "../hardware/commands";
+import type { CommandLog } from "../hardware/commands";
 import { appendAudit, type AuditEntry } from "../store/projects-sql";
 import type { Op } from "../store/inventory-sql";
 import type { Store } from "../store/store";
@@ -44,6 +44,14 @@ export function redact(value: unknown): unknown {
  */
 export type Opening = () => Op<void>;
 
+/** What a change runs with: its store, its configuration, and the log of what it sends to hardware. */
+export interface Operation {
+  store: Store;
+  config: ProviderConfig;
+  /** The hardware commands the change sends are noted here, for its audit entry. */
+  log: CommandLog;
+}
+
 /**
  * Runs `fn` as the actor's change, checked and logged. With `opensItself`, `fn` runs `opening`
  * first in the transaction of its first change, before it touches anything (a Server's claim):
@@ -53,7 +61,7 @@ export type Opening = () => Op<void>;
 export async function guarded<T>(
   ctx: { store: Store; config: ProviderConfig },
   m: Mutation,
-  fn: (opening: Opening) => Promise<T>,
+  fn: (op: Operation, opening: Opening) => Promise<T>,
   describe: (result: T) => { id: string; after: unknown },
   options: { opensItself?: boolean } = {},
 ): Promise<T> {
@@ -102,25 +110,27 @@ export async function guarded<T>(
       throw e;
     }
   }
-  let done: { result: T; commands: string[] };
+  const commands: string[] = [];
+  const op: Operation = { ...ctx, log: (command) => commands.push(command) };
+  let result: T;
   try {
-    done = await collectCommands(() => fn(options.opensItself ? opening : function* () {}));
+    result = await fn(op, options.opensItself ? opening : function* () {});
   } catch (e) {
     if (options.opensItself && e instanceof AccessError) {
       await refused(e);
       throw e;
     }
-    const failed = entry("finished", m.id, { error: (e as Error).message }, commandsOf(e));
+    const failed = entry("finished", m.id, { error: (e as Error).message }, commands);
     await ctx.store.transact(() => appendAudit(failed)).catch(() => undefined);
     throw e;
   }
-  const { id, after } = describe(done.result);
+  const { id, after } = describe(result);
   // The change is done: failing now would hide from the engine a resource that exists (the
   // store and hardware hold it). Try the entry again once, then say so loudly and go on; the
   // started entry is there either way.
-  const record = () => ctx.store.transact(() => appendAudit(entry("finished", id, after, done.commands)));
+  const record = () => ctx.store.transact(() => appendAudit(entry("finished", id, after, commands)));
   await record()
     .catch(record)
     .catch((e: Error) => progress(`audit entry for ${m.kind} ${id} (${m.action}) not written: ${e.message}`));
-  return done.result;
+  return result;
 }

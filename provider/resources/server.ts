@@ -26,7 +26,8 @@ import {
 import { applyNetwork } from "../servers/network";
 import { readPorts, type PortState } from "../servers/ports";
 import { authorize } from "../access/authorize";
-import { guarded, type Opening } from "../access/guard";
+import { guarded, type Opening, type Operation } from "../access/guard";
+import { noLog } from "../hardware/commands";
 import { UNKNOWN, checkWith, type CheckResult } from "./check";
 
 export interface ServerOutputs extends ServerInputs {
@@ -188,15 +189,14 @@ async function notInStore(news: ServerInputs): Promise<string | undefined> {
 }
 
 async function doCreate(
+  op: Operation,
   inputs: ServerInputs,
   opening: Opening,
 ): Promise<{ id: string; outs: ServerOutputs }> {
-  const config = providerConfig();
-  const store = await storeFor(config);
-  const p = await createServer({ store, config }, inputs, owner(inputs), opening);
+  const p = await createServer(op, inputs, owner(inputs), opening);
   const result = { id: p.server.id, outs: await outputs(inputs, p) };
   // The switch step read the ports back already; an adopted, finished create did not touch them.
-  result.outs.ports = p.ports ?? (await readPorts({ store, config }, p.machine));
+  result.outs.ports = p.ports ?? (await readPorts(op, p.machine));
   result.outs.appliedPorts = result.outs.ports;
   reportCpu();
   return result;
@@ -221,7 +221,7 @@ export async function read(id: string, props: ServerOutputs): Promise<{ id: stri
   const out = await outputs(props, found.p, props);
   // The physical truth, so `pulumi refresh` shows a machine someone powered off or re-cabled.
   out.ports = await readPorts({ store: await storeFor(config), config }, found.p.machine);
-  out.power = await withBmc(found.p.machine, secretsOf(config), (bmc) =>
+  out.power = await withBmc(found.p.machine, secretsOf(config), noLog, (bmc) =>
     bmc.powerState().catch(() => "unknown" as const),
   );
   return { id, props: out };
@@ -249,30 +249,29 @@ async function failedUpdate(e: Error, id: string, olds: ServerOutputs, news: Ser
 }
 
 async function doUpdate(
+  op: Operation,
   id: string,
   olds: ServerOutputs,
   news: ServerInputs,
 ): Promise<{ outs: ServerOutputs }> {
-  const config = providerConfig();
-  const store = await storeFor(config);
+  const { store, config } = op;
   const found = await provisioned(id);
   if (!found) throw new Error(`server ${id} is no longer in the store; run pulumi refresh`);
   // A reinstall that failed (or was interrupted), or an interrupted delete, is installed
   // again, even with no input changed.
   if (UNFINISHED.has(found.server.state) || REINSTALL_ON.some((k) => differs(olds[k], news[k]))) {
-    const p = await reinstallServer({ store, config }, found.server, news, owner(news)).catch((e) =>
+    const p = await reinstallServer(op, found.server, news, owner(news)).catch((e) =>
       failedUpdate(e as Error, id, olds, news),
     );
     const ports = p.ports ? { ports: p.ports, appliedPorts: p.ports } : {};
     return { outs: { ...(await outputs(news, p, olds)), ...ports } };
   }
-  if (differs(olds.alwaysPxe, news.alwaysPxe))
-    await setBootOrder({ store, config }, found.p.machine, news.alwaysPxe);
+  if (differs(olds.alwaysPxe, news.alwaysPxe)) await setBootOrder(op, found.p.machine, news.alwaysPxe);
   // The program says the server runs: one found powered off is powered on, from its disk (or
   // as alwaysPxe says) as any boot of it.
   let power = olds.power;
   if (poweredOff(olds) && found.server.state === "active") {
-    await withBmc(found.p.machine, secretsOf(config), (bmc) => bmc.setPower("on"));
+    await withBmc(found.p.machine, secretsOf(config), op.log, (bmc) => bmc.setPower("on"));
     progress(`${news.hostname}: machine ${found.p.machine.id} was found powered off; powered on`);
     power = "on";
   }
@@ -281,7 +280,7 @@ async function doUpdate(
   if (drifted(olds) || networkChanged(olds, news)) {
     const facility = await store.transact(() => readFacility(found.server.facility), "read");
     if (!facility) throw new Error(`facility ${found.server.facility} is no longer in the inventory`);
-    ports = await applyNetwork({ store, config }, id, found.p.machine, news, facility.provisioningVlan);
+    ports = await applyNetwork(op, id, found.p.machine, news, facility.provisioningVlan);
   }
   const server = await store.transact((at) =>
     setServerState(
@@ -300,9 +299,8 @@ async function doUpdate(
   };
 }
 
-async function doRemove(id: string, props: ServerOutputs): Promise<void> {
-  const config = providerConfig();
-  const store = await storeFor(config);
+async function doRemove(op: Operation, id: string, props: ServerOutputs): Promise<void> {
+  const { store, config } = op;
   const server = await store.transact(() => readServer("id", id), "read");
   // Already gone is fine: delete must be safe to repeat after an interrupted run. Blocks still
   // kept under its owner key (nothing else can hold them while no server has that key) go too.
@@ -315,7 +313,7 @@ async function doRemove(id: string, props: ServerOutputs): Promise<void> {
     }
     return;
   }
-  await deleteServer({ store, config }, server, props, owner(props));
+  await deleteServer(op, server, props, owner(props));
 }
 
 const mutation = (i: ServerInputs) => ({
@@ -334,7 +332,7 @@ export async function create(inputs: ServerInputs): Promise<{ id: string; outs: 
   return guarded(
     await context(),
     { ...mutation(inputs), action: "create" },
-    (opening) => doCreate(inputs, opening),
+    (op, opening) => doCreate(op, inputs, opening),
     (r) => ({
       id: r.id,
       after: r.outs,
@@ -351,7 +349,7 @@ export async function update(
   return guarded(
     await context(),
     { ...mutation(news), action: "update", id, before: olds },
-    () => doUpdate(id, olds, news),
+    (op) => doUpdate(op, id, olds, news),
     (r) => ({ id, after: r.outs }),
   );
 }
@@ -360,7 +358,7 @@ export async function remove(id: string, props: ServerOutputs): Promise<void> {
   return guarded(
     await context(),
     { ...mutation(props), action: "delete", id, before: props },
-    () => doRemove(id, props),
+    (op) => doRemove(op, id, props),
     () => ({ id, after: null }),
   );
 }

@@ -93,8 +93,8 @@ export async function create(inputs: VlanInputs): Promise<{ id: string; outs: Vl
   const { vlan, switches } = await guarded(
     ctx,
     { ...mutation(inputs), action: "create" },
-    () =>
-      createVlanEverywhere(ctx, {
+    (op) =>
+      createVlanEverywhere(op, {
         id: randomUUID(),
         owner: inputs.owner ?? null,
         project: inputs.project,
@@ -141,7 +141,7 @@ export async function remove(id: string, props: VlanOutputs): Promise<void> {
   await guarded(
     ctx,
     { ...mutation(props), action: "delete", id, before: props },
-    () => deleteVlanEverywhere(ctx, id, props.forceDelete ?? false),
+    (op) => deleteVlanEverywhere(op, id, props.forceDelete ?? false),
     () => ({ id, after: null }),
   );
 }

@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import type { ProviderConfig } from "../config";
 import { openBmc, type Bmc } from "../hardware/bmc";
+import type { CommandLog } from "../hardware/commands";
 import { HardwareError } from "../hardware/errors";
 import { openSwitch, type Switch } from "../hardware/switch";
 import { HoldTimeout } from "../store/hold";
@@ -18,37 +19,44 @@ export type Secrets = Record<string, string | undefined>;
 export const secretsOf = (config: ProviderConfig): Secrets =>
   new Proxy({} as Secrets, { get: (_, key) => config.secret(String(key)) });
 
-function bmcFor(machine: MachineRecord, secrets: Secrets): Bmc {
+function bmcFor(machine: MachineRecord, secrets: Secrets, log: CommandLog): Bmc {
   const { redfish, ipmi } = machine.bmc;
   const where = (p: string) => `machine ${machine.id} ${p} BMC`;
-  return openBmc({
-    redfish: redfish && {
-      url: redfish.url,
-      username: redfish.username,
-      password: resolveCredential(redfish.passwordRef, where("redfish"), { secrets }),
-      systemId: redfish.systemId,
-      tls: {
-        fingerprint256: redfish.fingerprint256,
-        ca: redfish.caFile ? fs.readFileSync(redfish.caFile, "utf8") : undefined,
+  return openBmc(
+    {
+      redfish: redfish && {
+        url: redfish.url,
+        username: redfish.username,
+        password: resolveCredential(redfish.passwordRef, where("redfish"), { secrets }),
+        systemId: redfish.systemId,
+        tls: {
+          fingerprint256: redfish.fingerprint256,
+          ca: redfish.caFile ? fs.readFileSync(redfish.caFile, "utf8") : undefined,
+        },
+      },
+      ipmi: ipmi && {
+        host: ipmi.host,
+        port: ipmi.port,
+        username: ipmi.username,
+        password: resolveCredential(ipmi.passwordRef, where("ipmi"), { secrets }),
+        cipherSuite: ipmi.cipherSuite,
       },
     },
-    ipmi: ipmi && {
-      host: ipmi.host,
-      port: ipmi.port,
-      username: ipmi.username,
-      password: resolveCredential(ipmi.passwordRef, where("ipmi"), { secrets }),
-      cipherSuite: ipmi.cipherSuite,
-    },
-  });
+    { log },
+  );
 }
 
-/** `fn` with the machine's BMC, closed afterwards whatever happens. */
+/**
+ * `fn` with the machine's BMC, closed afterwards whatever happens. The changes it sends are
+ * noted to `log`, the audit of the operation they belong to.
+ */
 export async function withBmc<T>(
   machine: MachineRecord,
   secrets: Secrets,
+  log: CommandLog,
   fn: (bmc: Bmc) => Promise<T>,
 ): Promise<T> {
-  const bmc = bmcFor(machine, secrets);
+  const bmc = bmcFor(machine, secrets, log);
   try {
     return await fn(bmc);
   } finally {

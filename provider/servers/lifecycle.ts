@@ -29,6 +29,7 @@ import {
 import type { Store } from "../store/store";
 import { allocateAddresses, releaseAddresses, type NetworkAddress } from "./addresses";
 import type { Bmc } from "../hardware/bmc";
+import type { CommandLog } from "../hardware/commands";
 import { secretsOf as secrets, withBmc } from "./hardware";
 import { applyNetwork, forgetNetwork, portPlan, serverVlans } from "./network";
 import { portsTo, resetPorts, type PortState } from "./ports";
@@ -40,6 +41,8 @@ import { waitForSession } from "./session-watch";
 export interface Context {
   store: Store;
   config: ProviderConfig;
+  /** The audit of the operation: the hardware commands it sends are noted here. */
+  log: CommandLog;
 }
 
 export class StepFailed extends Error {
@@ -143,7 +146,7 @@ async function install(
   );
 
   onStep("power");
-  await withBmc(machine, secrets(ctx.config), async (bmc) => {
+  await withBmc(machine, secrets(ctx.config), ctx.log, async (bmc) => {
     await bmc.setBootDevice("pxe", { persistent: inputs.alwaysPxe });
     // A cycle of a machine that is off is just "on" (setPowerConfirmed reads the state first).
     await bmc.setPower("cycle");
@@ -290,7 +293,7 @@ export async function createServer(
       });
       undo.push({
         what: "power off",
-        run: () => withBmc(m, secrets(ctx.config), (bmc) => bmc.setPower("off")),
+        run: () => withBmc(m, secrets(ctx.config), ctx.log, (bmc) => bmc.setPower("off")),
       });
     };
     if (booted) undoHardware();
@@ -398,7 +401,7 @@ export async function deleteServer(
   try {
     if (machine) {
       await ctx.store.transact((at) => setServerState(server.id, { state: "deprovisioning" }, actor, at));
-      await withBmc(machine, secrets(ctx.config), async (bmc) => {
+      await withBmc(machine, secrets(ctx.config), ctx.log, async (bmc) => {
         await bmc.setPower("off");
         if (!inputs.wipeOnDelete) {
           // Not wiped: the next tenant must not get this one's disks. An operator wipes the
@@ -481,7 +484,7 @@ async function wipe(
  * iPXE script again) or the disk.
  */
 export function setBootOrder(ctx: Context, machine: MachineRecord, alwaysPxe: boolean): Promise<void> {
-  return withBmc(machine, secrets(ctx.config), (bmc) =>
+  return withBmc(machine, secrets(ctx.config), ctx.log, (bmc) =>
     bmc.setBootDevice(alwaysPxe ? "pxe" : "disk", { persistent: true }),
   );
 }
@@ -548,7 +551,9 @@ export async function reinstallServer(
       }
     };
     if (powered)
-      await undo("power off", () => withBmc(machine, secrets(ctx.config), (bmc) => bmc.setPower("off")));
+      await undo("power off", () =>
+        withBmc(machine, secrets(ctx.config), ctx.log, (bmc) => bmc.setPower("off")),
+      );
     // The install moved the ports to the provisioning network: back to the server's own, so the
     // machine (still running its OS when the BMC refused the power step) is not left there, and
     // the VLAN records say what the switch carries.

@@ -2,6 +2,7 @@
 // trunk, or nothing), read them, reset them. Each change is read back by the switch in the
 // same round trip, and what it read is what the caller reports.
 import type { ProviderConfig } from "../config";
+import type { CommandLog } from "../hardware/commands";
 import { isHardwareError } from "../hardware/errors";
 import type { PortConfig, Switch } from "../hardware/switch";
 import type { MachineRecord } from "../inventory/types";
@@ -12,6 +13,8 @@ import { secretsOf, switchFor } from "./hardware";
 interface Context {
   store: Store;
   config: ProviderConfig;
+  /** The audit of the operation: the switch commands it sends are noted here. */
+  log: CommandLog;
 }
 
 export interface PortState {
@@ -33,7 +36,7 @@ export type PortPlan =
   | { mode: "trunk"; nativeVlan?: number; allowedVlans: number[] }
   | { mode: "none" };
 
-async function machineSwitchPorts(ctx: Context, machine: MachineRecord) {
+async function machineSwitchPorts(ctx: Omit<Context, "log">, machine: MachineRecord) {
   return Promise.all(
     machine.nics.map(async (n) => {
       const spec = await ctx.store.transact(() => readSwitch(n.switch), "read");
@@ -87,16 +90,16 @@ export async function setPorts(
       for (const vlan of vlansOf(plan)) {
         const key = `${nic.switch}\u0000${vlan}`;
         if (!all && ensured.has(key)) continue;
-        await sw.ensureVlan(vlan);
+        await sw.ensureVlan(vlan, ctx.log);
         ensured.add(key);
       }
     };
     const change = (s: Switch) =>
       plan.mode === "access"
-        ? s.setAccess(nic.port, plan.vlan)
+        ? s.setAccess(nic.port, plan.vlan, ctx.log)
         : plan.mode === "trunk"
-          ? s.setTrunk(nic.port, { nativeVlan: plan.nativeVlan, allowedVlans: plan.allowedVlans })
-          : s.resetPort(nic.port);
+          ? s.setTrunk(nic.port, { nativeVlan: plan.nativeVlan, allowedVlans: plan.allowedVlans }, ctx.log)
+          : s.resetPort(nic.port, ctx.log);
     await ensure(false);
     let read: PortConfig;
     try {
@@ -117,7 +120,7 @@ export const portsTo = (ctx: Context, machine: MachineRecord, vlan: number) =>
   setPorts(ctx, machine, { mode: "access", vlan });
 
 /** What each of the machine's switch ports holds now, as the switches say. */
-export async function readPorts(ctx: Context, machine: MachineRecord): Promise<PortState[]> {
+export async function readPorts(ctx: Omit<Context, "log">, machine: MachineRecord): Promise<PortState[]> {
   const ports = await machineSwitchPorts(ctx, machine);
   return Promise.all(
     ports.map(async ({ nic, sw }): Promise<PortState> => {
@@ -131,5 +134,5 @@ export async function readPorts(ctx: Context, machine: MachineRecord): Promise<P
 }
 
 export async function resetPorts(ctx: Context, machine: MachineRecord): Promise<void> {
-  for (const { nic, sw } of await machineSwitchPorts(ctx, machine)) await sw.resetPort(nic.port);
+  for (const { nic, sw } of await machineSwitchPorts(ctx, machine)) await sw.resetPort(nic.port, ctx.log);
 }

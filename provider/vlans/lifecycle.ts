@@ -5,6 +5,7 @@
 // switch (an access port goes back to no VLAN, a trunk loses just this VLAN) before the VLAN
 // goes from the switches and the id is released.
 import type { ProviderConfig } from "../config";
+import type { CommandLog } from "../hardware/commands";
 import type { PortConfig, Switch } from "../hardware/switch";
 import { facilitySwitches } from "../store/inventory-sql";
 import type { Store } from "../store/store";
@@ -25,10 +26,12 @@ import { secretsOf, switchFor } from "../servers/hardware";
 export interface Context {
   store: Store;
   config: ProviderConfig;
+  /** The audit of the operation: the switch commands it sends are noted here. */
+  log: CommandLog;
 }
 
 async function facilitySwitchDrivers(
-  ctx: Context,
+  ctx: Omit<Context, "log">,
   facility: string,
 ): Promise<{ name: string; sw: Switch }[]> {
   const specs = await ctx.store.transact(() => facilitySwitches(facility), "read");
@@ -55,12 +58,12 @@ export async function createVlanEverywhere(
       // confirm it (a timeout, a lost read-back) must lose it too, or the next Vlan given
       // this id would find it there and take it as it stands.
       if (!had) added.push(s);
-      await s.sw.ensureVlan(vlan.vid);
+      await s.sw.ensureVlan(vlan.vid, ctx.log);
     }
   } catch (e) {
     let message = `VLAN ${vlan.vid}: could not create it${current ? ` on switch ${current}` : ""}: ${(e as Error).message}`;
     for (const s of added.reverse()) {
-      await s.sw.removeVlan(vlan.vid).catch((undo: Error) => {
+      await s.sw.removeVlan(vlan.vid, ctx.log).catch((undo: Error) => {
         message += `; then could not remove it from switch ${s.name}: ${undo.message}`;
       });
     }
@@ -109,12 +112,12 @@ function withoutVlan(p: PortConfig, vid: number): PortConfig {
   return { port: p.port, mode: "trunk", nativeVlan, allowedVlans: allowed };
 }
 
-async function detach(sw: Switch, port: VlanPort): Promise<void> {
+async function detach(sw: Switch, port: VlanPort, log: CommandLog): Promise<void> {
   const now = await sw.readPort(port.port);
   const next = withoutVlan(now, port.vid);
-  if (next.mode === "none" && now.mode !== "none") await sw.resetPort(port.port);
+  if (next.mode === "none" && now.mode !== "none") await sw.resetPort(port.port, log);
   else if (next.mode === "trunk" && JSON.stringify(next) !== JSON.stringify(now)) {
-    await sw.setTrunk(port.port, { nativeVlan: next.nativeVlan, allowedVlans: next.allowedVlans ?? [] });
+    await sw.setTrunk(port.port, { nativeVlan: next.nativeVlan, allowedVlans: next.allowedVlans ?? [] }, log);
   }
 }
 
@@ -128,17 +131,17 @@ export async function deleteVlanEverywhere(ctx: Context, id: string, force: bool
   if (ports.length > 0 && !force) throw vlanInUse(vlan, ports);
   for (const p of ports) {
     const sw = byName.get(p.switch);
-    if (sw) await detach(sw, p);
+    if (sw) await detach(sw, p, ctx.log);
     await ctx.store.transact((at) => detachPort(id, p.switch, p.port, actor, at));
   }
   // A switch still holding ports in the VLAN (set by hand, not through us) refuses, naming them.
-  for (const s of switches) await s.sw.removeVlan(vlan.vid);
+  for (const s of switches) await s.sw.removeVlan(vlan.vid, ctx.log);
   await ctx.store.transact((at) => deleteVlan(id, actor, at));
 }
 
 /** The VLAN as the store and the switches see it now; undefined when the store has no such VLAN. */
 export async function readVlanEverywhere(
-  ctx: Context,
+  ctx: Omit<Context, "log">,
   id: string,
 ): Promise<{ vlan: VlanRecord; switches: string[]; ports: VlanPort[] } | undefined> {
   const vlan = await ctx.store.transact(() => readVlan(id), "read");

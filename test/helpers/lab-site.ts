@@ -4,7 +4,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startLabSite, type LabSite } from "../../cli/lab-site";
+import type { Operation } from "../../provider/access/guard";
 import { resolveConfig } from "../../provider/config";
+import { noLog } from "../../provider/hardware/commands";
 import type { Store } from "../../provider/store/store";
 
 export const OPS = "ops@example.com";
@@ -13,8 +15,8 @@ export interface TestLabSite {
   readonly site: LabSite;
   /** `sqlite:<file>` of the site's store. */
   readonly location: string;
-  /** What a resource's create or delete gets: the store (the site's unless given) and config. */
-  ctx(store?: Store): { store: Store; config: ReturnType<typeof resolveConfig> };
+  /** What a resource's create or delete gets: the store (the site's unless given), config, no audit. */
+  ctx(store?: Store): Operation;
 }
 
 export function labSiteForFile(name: string, opts: { machines: number; installTimeMs: number }): TestLabSite {
@@ -45,7 +47,7 @@ export function labSiteForFile(name: string, opts: { machines: number; installTi
       const config = resolveConfig(
         (k) => ({ "baremetal:store": location, "baremetal:actor": OPS, ...s.config })[k],
       );
-      return { store: store ?? s.store, config };
+      return { store: store ?? s.store, config, log: noLog };
     },
   };
 }

@@ -3,10 +3,12 @@
 // a failed create held is left without an owner.
 import Database from "better-sqlite3";
 import { resolveConfig } from "../../provider/config";
+import { noLog } from "../../provider/hardware/commands";
 import * as serverResource from "../../provider/resources/server";
 import { closeStores } from "../../provider/runtime";
 import { ServerInputs } from "../../provider/servers/inputs";
 import { createServer, deleteServer, reinstallServer } from "../../provider/servers/lifecycle";
+import { readAudit } from "../../provider/store/projects-sql";
 import { listServers, serverTimeline, setServerState } from "../../provider/store/servers-sql";
 import { vlanPorts } from "../../provider/store/vlans-sql";
 import { readPorts } from "../../provider/servers/ports";
@@ -201,7 +203,7 @@ test("Ubuntu without an OS mirror fails at render, before the switch or the BMC,
   const idleVlan = lab.site.lab.vlanOf("m01");
   await expect(
     createServer(
-      { store: lab.site.store, config },
+      { store: lab.site.store, config, log: noLog },
       inputs({ operatingSystem: "ubuntu_24_04" }),
       "org/p/s/no-mirror",
     ),
@@ -218,9 +220,9 @@ test("Ubuntu without an OS mirror fails at render, before the switch or the BMC,
 
 test("without a boot server the create is refused before anything is claimed", async () => {
   const config = resolveConfig((k) => ({ "baremetal:store": lab.location, "baremetal:actor": OPS })[k], {});
-  await expect(createServer({ store: lab.site.store, config }, inputs(), "org/p/s/no-boot")).rejects.toThrow(
-    'step "configure" failed: baremetal:bootServerUrl is not set',
-  );
+  await expect(
+    createServer({ store: lab.site.store, config, log: noLog }, inputs(), "org/p/s/no-boot"),
+  ).rejects.toThrow('step "configure" failed: baremetal:bootServerUrl is not set');
   expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
   expect((await machine()).state).toBe("available");
 });
@@ -368,7 +370,7 @@ test("read and update give the network as create did, a private block's routes i
 test("a machine powered off at its BMC: read says so, diff sees a change, and the update powers it on", async () => {
   const owner = "org/p/s/power";
   const p = await createServer(ctx(), inputs(), owner);
-  await withBmc(p.machine, secretsOf(ctx().config), (bmc) => bmc.setPower("off"));
+  await withBmc(p.machine, secretsOf(ctx().config), noLog, (bmc) => bmc.setPower("off"));
   const props = { ...inputs(), owner, state: "active", power: "on" } as never;
   const read = (await serverResource.read(p.server.id, props)).props!;
   expect(read.power).toBe("off");
@@ -386,7 +388,7 @@ test("a wipe that never reports ends at the server's provisionTimeoutSeconds: th
   const fast = inputs({ provisionTimeoutSeconds: 5 });
   const p = await createServer(ctx(), fast, owner);
   // The boot server is gone: the one-time PXE fails and the machine boots its old disk.
-  const dead = { store: lab.site.store, config: { ...ctx().config, bootServerUrl: "http://127.0.0.1:9" } };
+  const dead = { ...ctx(), config: { ...ctx().config, bootServerUrl: "http://127.0.0.1:9" } };
   await deleteServer(dead, p.server, fast, owner);
   expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
   const m = await machine();
@@ -412,4 +414,40 @@ test("a replacement to a plan or facility the inventory lacks is refused at diff
   // A replacement to a place that exists goes ahead (deleted first, as always).
   const other = await serverResource.diff("srv", olds, { ...inputs({ project: "other" }) } as never);
   expect(other).toMatchObject({ replaces: ["project"], deleteBeforeReplace: true });
+});
+
+test("a create that fails after it reached the hardware: its audit entry has the error and every command it sent", async () => {
+  const owner = "org/p/s/audited";
+  Object.assign(process.env, {
+    BAREMETAL_STORE: lab.location,
+    BAREMETAL_ACTOR: OPS,
+    BAREMETAL_BOOT_SERVER_URL: lab.site.boot.url,
+  });
+  lab.site.lab.setMachineFaults({ neverCallsHome: true });
+  try {
+    await expect(serverResource.create({ ...inputs({ provisionTimeoutSeconds: 5 }), owner })).rejects.toThrow(
+      /step "install" failed on machine m01/,
+    );
+  } finally {
+    lab.site.lab.setMachineFaults({});
+    await closeStores();
+  }
+  const audit = await lab.site.store.transact(() => readAudit({ project: "demo" }), "read");
+  const entry = audit.find((e) => e.owner === owner && e.stage === "finished")!;
+  expect(entry.after).toMatchObject({ error: expect.stringMatching(/step "install" failed/) });
+  // In the order sent: the provisioning VLAN and the port on it, the one-time PXE boot and the
+  // power cycle; then the undo's power off and port reset.
+  const sys = "redfish POST /redfish/v1/Systems/sys-01/Actions/ComputerSystem.Reset";
+  expect(entry.commands.map((c) => c.replace(/^(\w+) .*?: (\S+ \S+).*$/, "$1 $2"))).toEqual([
+    "switch ip link",
+    "switch ip link",
+    "redfish PATCH /redfish/v1/Systems/sys-01",
+    sys,
+    sys,
+    "switch ip link",
+  ]);
+  expect(entry.commands[3]).toMatch(/ResetType=PowerCycle|ResetType=ForceRestart|ResetType=On/);
+  expect(entry.commands[4]).toMatch(/ResetType=ForceOff/);
+  expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
+  await lab.site.store.setMachineState("m01", ["quarantine"], "available", null, OPS);
 });

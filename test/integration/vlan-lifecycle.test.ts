@@ -6,7 +6,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startLabSite, type LabSite } from "../../cli/lab-site";
+import type { Operation } from "../../provider/access/guard";
 import { resolveConfig } from "../../provider/config";
+import { noLog } from "../../provider/hardware/commands";
 import { closeSwitches } from "../../provider/servers/hardware";
 import { applyNetwork } from "../../provider/servers/network";
 import { attachPort, listVlans, vlanPorts } from "../../provider/store/vlans-sql";
@@ -22,7 +24,7 @@ jest.setTimeout(60_000);
 
 let site: LabSite;
 let dir: string;
-let ctx: { store: LabSite["store"]; config: ReturnType<typeof resolveConfig> };
+let ctx: Operation;
 const model = () => site.lab.switch.sim.model;
 let n = 0;
 const req = (vid?: number) => ({
@@ -40,7 +42,7 @@ beforeAll(async () => {
   site = await startLabSite({ storeFile: path.join(dir, "state.db"), machines: 2, switchDialect: "linux" });
   // The provider reads the credentials the inventory names from its environment.
   Object.assign(process.env, site.env);
-  ctx = { store: site.store, config: resolveConfig(() => undefined) };
+  ctx = { store: site.store, config: resolveConfig(() => undefined), log: noLog };
 });
 
 test("a switch whose credentials are missing: the create fails and the id is given back", async () => {

@@ -1,7 +1,6 @@
 // Exact commands per dialect (golden tests), with the switch's replies scripted in each
 // dialect's real output format, and each dialect's error texts mapped to named errors.
 import { spawnSync } from "node:child_process";
-import { collectCommands } from "../../provider/hardware/commands";
 import { HardwareError } from "../../provider/hardware/errors";
 import { failure as failureOf } from "../helpers/failure";
 import { DIALECTS, Switch } from "../../provider/hardware/switch";
@@ -531,17 +530,16 @@ describe("port changes that queue together go to the switch as one batch", () =>
   });
 
   test("each change is noted in the audit of the operation that asked for it", async () => {
-    const { s } = driver("linux-bridge-per-vlan", [links("swp1>vlan100", "swp2>vlan200")]);
-    const [one, two] = await Promise.all([
-      collectCommands(() => s.setAccess("swp1", 100)),
-      collectCommands(() => s.setAccess("swp2", 200)),
+    const { s, t } = driver("linux-bridge-per-vlan", [links("swp1>vlan100", "swp2>vlan200")]);
+    const one: string[] = [];
+    const two: string[] = [];
+    await Promise.all([
+      s.setAccess("swp1", 100, (c) => one.push(c)),
+      s.setAccess("swp2", 200, (c) => two.push(c)),
     ]);
-    expect(one.commands).toEqual([
-      "switch tor1:22: ip link set dev swp1 master vlan100; ip link set dev swp1 up",
-    ]);
-    expect(two.commands).toEqual([
-      "switch tor1:22: ip link set dev swp2 master vlan200; ip link set dev swp2 up",
-    ]);
+    expect(t.sent).toHaveLength(1);
+    expect(one).toEqual(["switch tor1:22: ip link set dev swp1 master vlan100; ip link set dev swp1 up"]);
+    expect(two).toEqual(["switch tor1:22: ip link set dev swp2 master vlan200; ip link set dev swp2 up"]);
   });
 
   test("a batch is answered once its hold is given back: a hold lost meanwhile fails every change", async () => {

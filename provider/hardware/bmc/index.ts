@@ -4,6 +4,7 @@ import { IpmiBmc, type IpmiEndpoint } from "./ipmi";
 import { RedfishBmc, type RedfishEndpoint } from "./redfish";
 import type { Bmc, BmcTimeouts } from "./types";
 import type { RetryPolicy } from "../timing";
+import type { CommandLog } from "../commands";
 
 export * from "./types";
 export { IpmiBmc, type IpmiEndpoint } from "./ipmi";
@@ -17,7 +18,7 @@ export interface BmcEndpoints {
 
 export function openBmc(
   endpoints: BmcEndpoints,
-  options: { timeouts?: Partial<BmcTimeouts>; retry?: RetryPolicy } = {},
+  options: { timeouts?: Partial<BmcTimeouts>; retry?: RetryPolicy; log?: CommandLog } = {},
 ): Bmc {
   const bmcs: Bmc[] = [];
   if (endpoints.redfish) bmcs.push(new RedfishBmc(endpoints.redfish, options));

@@ -1,7 +1,7 @@
 // IPMI over LAN (RMCP+) through ipmitool, one long-lived shell session per BMC (ipmitool-shell.ts). The password travels in the child's environment
 // (IPMITOOL_PASSWORD with -E), never on argv where `ps` would show it. The cipher suite is per
 // BMC: old or simulated BMCs stall on suite negotiation unless told (-C 3); modern ones want 17.
-import { noteCommand } from "../commands";
+import { noLog, type CommandLog } from "../commands";
 import { HardwareError } from "../errors";
 import { retrying, withDeadline, DEFAULT_RETRY, type RetryPolicy } from "../timing";
 import { confirm, setPowerConfirmed } from "./confirm";
@@ -30,6 +30,8 @@ export interface IpmiOptions {
   retry?: RetryPolicy;
   /** ipmitool binary; tests may point at another build. */
   ipmitool?: string;
+  /** Where each change sent is noted, for the audit of the operation using this BMC. */
+  log?: CommandLog;
 }
 
 // ipmitool's own words, matched to our errors. Authentication failures show up as RAKP
@@ -58,6 +60,7 @@ export class IpmiBmc implements Bmc {
   readonly address: string;
   private readonly timeouts: BmcTimeouts;
   private readonly retry: RetryPolicy;
+  private readonly log: CommandLog;
   private readonly shell: IpmitoolShell;
 
   constructor(
@@ -67,6 +70,7 @@ export class IpmiBmc implements Bmc {
     this.address = `${endpoint.host}:${endpoint.port ?? 623}`;
     this.timeouts = { ...DEFAULT_BMC_TIMEOUTS, ...options.timeouts };
     this.retry = options.retry ?? DEFAULT_RETRY;
+    this.log = options.log ?? noLog;
     const { host, port, username, password, cipherSuite } = endpoint;
     // ipmitool waits about 2 x -N seconds for a silent BMC; keep that well inside our deadline.
     const perTry = Math.max(1, Math.floor(this.timeouts.commandMs / 4000));
@@ -94,7 +98,7 @@ export class IpmiBmc implements Bmc {
   }
 
   async requestPower(action: "on" | "off" | "soft-off"): Promise<void> {
-    noteCommand(`ipmi ${this.address}: chassis power ${ACTION_ARG[action]}`);
+    this.log(`ipmi ${this.address}: chassis power ${ACTION_ARG[action]}`);
     await this.run(["chassis", "power", ACTION_ARG[action]], /Chassis Power Control:/i);
   }
 
@@ -112,7 +116,7 @@ export class IpmiBmc implements Bmc {
   async setBootDevice(device: BootDevice, options: { persistent: boolean }): Promise<void> {
     const args = ["chassis", "bootdev", device];
     if (options.persistent) args.push("options=persistent");
-    noteCommand(`ipmi ${this.address}: ${args.join(" ")}`);
+    this.log(`ipmi ${this.address}: ${args.join(" ")}`);
     await this.run(args, /Set Boot Device to/i);
     // ipmi_sim and many BMCs do not report the persistent flag back: the device is what we confirm.
     await confirm(

@@ -3,7 +3,7 @@
 // when the service gives ETags, a wait on the task monitor when it answers 202, and then a
 // read-back of the system until it shows the change: a Reset the service accepted is not yet a
 // machine that changed state.
-import { noteCommand } from "../commands";
+import { noLog, type CommandLog } from "../commands";
 import type { IncomingHttpHeaders } from "node:http";
 import type https from "node:https";
 import { HardwareError } from "../errors";
@@ -37,6 +37,8 @@ export interface RedfishEndpoint {
 export interface RedfishOptions {
   timeouts?: Partial<BmcTimeouts>;
   retry?: RetryPolicy;
+  /** Where each change sent is noted, for the audit of the operation using this BMC. */
+  log?: CommandLog;
 }
 
 interface ComputerSystem {
@@ -90,6 +92,7 @@ export class RedfishBmc implements Bmc {
   private readonly agent: https.Agent;
   private readonly timeouts: BmcTimeouts;
   private readonly retry: RetryPolicy;
+  private readonly log: CommandLog;
   private token?: string;
   private sessionUri?: string;
   private systemPath?: string;
@@ -114,6 +117,7 @@ export class RedfishBmc implements Bmc {
     this.mode = endpoint.auth ?? "auto";
     this.timeouts = { ...DEFAULT_BMC_TIMEOUTS, ...options.timeouts };
     this.retry = options.retry ?? DEFAULT_RETRY;
+    this.log = options.log ?? noLog;
     this.agent = httpsAgent(endpoint.tls ?? {});
   }
 
@@ -139,7 +143,7 @@ export class RedfishBmc implements Bmc {
     );
     const { target } = await this.resetAction();
     this.lastRead = undefined; // what it read before this request no longer holds
-    noteCommand(`redfish ${this.address}: POST ${target} ResetType=${type}`);
+    this.log(`redfish ${this.address}: POST ${target} ResetType=${type}`);
     const res = await this.request("POST", target, { ResetType: type });
     this.expectOk(res, `reset ${type}`);
     await this.waitTask(res, `reset ${type}`);
@@ -169,7 +173,7 @@ export class RedfishBmc implements Bmc {
       );
     }
     const body = { Boot: { BootSourceOverrideTarget: target, BootSourceOverrideEnabled: enabled } };
-    noteCommand(`redfish ${this.address}: PATCH ${this.systemPath} Boot ${target} ${enabled}`);
+    this.log(`redfish ${this.address}: PATCH ${this.systemPath} Boot ${target} ${enabled}`);
     for (let attempt = 1; ; attempt++) {
       const res = await this.request("PATCH", this.systemPath!, body, etag ? { "If-Match": etag } : {});
       // 412: someone changed the system since our read; 428: the service insists on If-Match.

@@ -9,8 +9,7 @@
 // at once then waits for two round trips, not one per server before it (and for NVUE, one
 // `nv config apply` of seconds, not one each). A batch the switch refuses is run again one
 // change at a time, so that each change gets its own answer.
-import { noteCommand } from "../commands";
-import { AsyncLocalStorage } from "node:async_hooks";
+import { noLog, type CommandLog } from "../commands";
 import { randomBytes } from "node:crypto";
 import { HardwareError } from "../errors";
 import { retrying, DEFAULT_RETRY, type RetryPolicy } from "../timing";
@@ -41,8 +40,8 @@ interface PortChange {
   name: PortChangeName;
   values: ChangeValues & { port: string };
   done: (p: PortConfig) => boolean;
-  /** Runs a function in the asking operation's context, so its commands go to its own audit entry. */
-  inCaller: <R>(fn: () => R) => R;
+  /** The asking operation's audit, which its own lines go to whichever batch carries them. */
+  log: CommandLog;
   resolve: (p: PortConfig) => void;
   reject: (e: unknown) => void;
 }
@@ -77,16 +76,16 @@ export class Switch implements SwitchDriver {
     this.exclusive = options.exclusive ?? ((change) => change());
   }
 
-  async ensureVlan(vlan: number): Promise<void> {
+  async ensureVlan(vlan: number, log: CommandLog = noLog): Promise<void> {
     checkVlanId(vlan);
     await this.changing(async () => {
       if ((await this.state()).vlans.includes(vlan)) return;
-      const out = await this.batch("ensureVlan", { vlan }, this.d.reads.state);
+      const out = await this.batch("ensureVlan", { vlan }, this.d.reads.state, log);
       if (!this.d.parseState(out).vlans.includes(vlan)) this.unconfirmed(`VLAN ${vlan} created`, out);
     });
   }
 
-  async removeVlan(vlan: number): Promise<void> {
+  async removeVlan(vlan: number, log: CommandLog = noLog): Promise<void> {
     checkVlanId(vlan);
     await this.changing(async () => {
       const state = await this.state();
@@ -104,18 +103,22 @@ export class Switch implements SwitchDriver {
           },
         );
       }
-      const out = await this.batch("removeVlan", { vlan }, this.d.reads.state);
+      const out = await this.batch("removeVlan", { vlan }, this.d.reads.state, log);
       if (this.d.parseState(out).vlans.includes(vlan)) this.unconfirmed(`VLAN ${vlan} removed`, out);
     });
   }
 
-  async setAccess(port: string, vlan: number): Promise<PortConfig> {
+  async setAccess(port: string, vlan: number, log: CommandLog = noLog): Promise<PortConfig> {
     this.checkPort(port);
     checkVlanId(vlan);
-    return this.changePort("setAccess", { port, vlan }, (p) => p.mode === "access" && p.vlan === vlan);
+    return this.changePort("setAccess", { port, vlan }, (p) => p.mode === "access" && p.vlan === vlan, log);
   }
 
-  async setTrunk(port: string, trunk: { nativeVlan?: number; allowedVlans: number[] }): Promise<PortConfig> {
+  async setTrunk(
+    port: string,
+    trunk: { nativeVlan?: number; allowedVlans: number[] },
+    log: CommandLog = noLog,
+  ): Promise<PortConfig> {
     this.checkPort(port);
     const allowedVlans = checkVlanList(trunk.allowedVlans);
     const nativeVlan =
@@ -123,7 +126,7 @@ export class Switch implements SwitchDriver {
     // A trunk carrying only its native VLAN is an access port in that VLAN (or, carrying
     // nothing, no port at all): the switches read it back so, and would never confirm a trunk.
     if (allowedVlans.every((v) => v === nativeVlan)) {
-      return nativeVlan === undefined ? this.resetPort(port) : this.setAccess(port, nativeVlan);
+      return nativeVlan === undefined ? this.resetPort(port, log) : this.setAccess(port, nativeVlan, log);
     }
     if (!this.d.changes.setTrunk) {
       throw new HardwareError(
@@ -142,12 +145,13 @@ export class Switch implements SwitchDriver {
         p.mode === "trunk" &&
         p.nativeVlan === nativeVlan &&
         sameList(carried(p.allowedVlans ?? [], p.nativeVlan), carried(allowedVlans, nativeVlan)),
+      log,
     );
   }
 
-  async resetPort(port: string): Promise<PortConfig> {
+  async resetPort(port: string, log: CommandLog = noLog): Promise<PortConfig> {
     this.checkPort(port);
-    return this.changePort("resetPort", { port }, (p) => p.mode === "none");
+    return this.changePort("resetPort", { port }, (p) => p.mode === "none", log);
   }
 
   async readPort(port: string): Promise<PortConfig> {
@@ -171,13 +175,13 @@ export class Switch implements SwitchDriver {
     name: PortChangeName,
     values: ChangeValues & { port: string },
     done: (p: PortConfig) => boolean,
+    log: CommandLog,
   ): Promise<PortConfig> {
     // An interactive CLI (EOS) takes one change's lines at a time, as before.
     if ((this.d.transport?.kind ?? "exec") !== "exec")
-      return this.changing(() => this.applyOne({ name, values, done }));
+      return this.changing(() => this.applyOne({ name, values, done, log }));
     return new Promise<PortConfig>((resolve, reject) => {
-      const inCaller = AsyncLocalStorage.snapshot();
-      this.queued.push({ name, values, done, inCaller, resolve, reject });
+      this.queued.push({ name, values, done, log, resolve, reject });
       // Every change queues a turn; the first turn takes what has queued by then, and the turns
       // of the changes it took find nothing left.
       void this.lock.run(() => this.drain());
@@ -212,12 +216,10 @@ export class Switch implements SwitchDriver {
     const outcomes: Outcome[] = [];
     for (const c of batch) {
       outcomes.push(
-        await c
-          .inCaller(() => retrying(this.retry, () => this.applyOne(c)))
-          .then(
-            (port) => ({ port }),
-            (error: unknown) => ({ error }),
-          ),
+        await retrying(this.retry, () => this.applyOne(c)).then(
+          (port) => ({ port }),
+          (error: unknown) => ({ error }),
+        ),
       );
     }
     return outcomes;
@@ -236,9 +238,9 @@ export class Switch implements SwitchDriver {
     return taken;
   }
 
-  private async applyOne(c: Pick<PortChange, "name" | "values" | "done">): Promise<PortConfig> {
+  private async applyOne(c: Pick<PortChange, "name" | "values" | "done" | "log">): Promise<PortConfig> {
     const port = c.values.port;
-    const out = await this.batch(c.name, c.values, render(this.d.reads.port, { port }));
+    const out = await this.batch(c.name, c.values, render(this.d.reads.port, { port }), c.log);
     const after = this.d.parsePort(out, port);
     if (!c.done(after)) this.unconfirmed(`${c.name} on ${port}`, out);
     return after;
@@ -255,7 +257,7 @@ export class Switch implements SwitchDriver {
     const commit = render(this.d.commit ?? [], { session });
     const lines = batch.flatMap((c) => {
       const own = this.linesOf(c.name, { ...c.values, session }, portIn(before, c.values.port));
-      c.inCaller(() => this.note(own, commit));
+      c.log(this.noted(own, commit));
       return own;
     });
     const out = await this.run(
@@ -289,19 +291,24 @@ export class Switch implements SwitchDriver {
   }
 
   /** The change's lines, the commit, and a closing read, as one round trip. */
-  private async batch(name: ChangeName, values: ChangeValues, closingRead: string[]): Promise<string> {
+  private async batch(
+    name: ChangeName,
+    values: ChangeValues,
+    closingRead: string[],
+    log: CommandLog,
+  ): Promise<string> {
     const all = { ...values, session: `baremetal-${randomBytes(4).toString("hex")}` };
     const current =
       takesCurrent(this.d.changes[name]) && values.port ? await this.read(values.port) : undefined;
     const lines = this.linesOf(name, all, current);
     const commit = render(this.d.commit ?? [], all);
-    this.note(lines, commit);
+    log(this.noted(lines, commit));
     return this.run([...lines, ...commit, ...closingRead], render(this.d.onFailure ?? [], all));
   }
 
-  /** For the audit of the operation it runs in: a change's lines and the commit after them. */
-  private note(lines: string[], commit: string[]): void {
-    noteCommand(`switch ${this.address}: ${[...lines, ...commit].join("; ")}`);
+  /** For the audit of the operation that asked: a change's lines and the commit after them. */
+  private noted(lines: string[], commit: string[]): string {
+    return `switch ${this.address}: ${[...lines, ...commit].join("; ")}`;
   }
 
   /** A change's own lines; `current` is the port as it is now, for templates that ask for it. */
