@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `baremetal` command.
-import "../provider/compile-cache";
+import { persistCompileCacheAtExit } from "../provider/compile-cache";
 import { Command } from "commander";
 import { auditCommand } from "./commands/audit";
 import { bootServerCommand } from "./commands/boot-server";
@@ -27,6 +27,7 @@ const program = new Command("baremetal")
   .addCommand(bootServerCommand())
   .addCommand(demoCommand());
 
+persistCompileCacheAtExit(`cli.${process.argv[2] ?? ""}`);
 program.parseAsync(process.argv).catch((e: unknown) => {
   const err = e as Error & { code?: string };
   const code = errorCode(err);

@@ -42,14 +42,26 @@ export function shim(kind: ResourceKind) {
     async configure(req: { config: { get(key: string): string | undefined } }) {
       configure((key) => req.config.get(key));
     },
-    check: cached(async (olds: never, news: never) => stamped(kind, await r.check(olds, news)), false),
+    check: cached(
+      `${kind}.check`,
+      async (olds: never, news: never) => stamped(kind, await r.check(olds, news)),
+      false,
+    ),
     // The stamp is for policies: the lifecycle never sees it, so it reaches no output, stored
     // spec or audit record.
-    diff: cached((id: string, olds: never, news: never) => r.diff(id, plain(olds), plain(news)), false),
-    create: cached((inputs: never) => r.create(plain(inputs)), true),
-    read: cached((id: string, props: never) => r.read(id, plain(props)), true),
-    update: cached((id: string, olds: never, news: never) => r.update(id, plain(olds), plain(news)), true),
-    delete: cached((id: string, props: never) => r.remove(id, plain(props)), true),
+    diff: cached(
+      `${kind}.diff`,
+      (id: string, olds: never, news: never) => r.diff(id, plain(olds), plain(news)),
+      false,
+    ),
+    create: cached(`${kind}.create`, (inputs: never) => r.create(plain(inputs)), true),
+    read: cached(`${kind}.read`, (id: string, props: never) => r.read(id, plain(props)), true),
+    update: cached(
+      `${kind}.update`,
+      (id: string, olds: never, news: never) => r.update(id, plain(olds), plain(news)),
+      true,
+    ),
+    delete: cached(`${kind}.delete`, (id: string, props: never) => r.remove(id, plain(props)), true),
   };
 }
 
@@ -76,13 +88,13 @@ function stamped<R extends { inputs?: object }>(kind: ResourceKind, result: R): 
  * engine may stop showing them once it has the result. check and diff show none, and waiting
  * there would only send other servers' gathering lines early.
  */
-function cached<F extends (...args: never[]) => Promise<unknown>>(fn: F, hardware: boolean): F {
+function cached<F extends (...args: never[]) => Promise<unknown>>(op: string, fn: F, hardware: boolean): F {
   return (async (...args: Parameters<F>) => {
     try {
       return await fn(...args);
     } finally {
       if (hardware) await flushProgress();
-      persistCompileCache(hardware);
+      persistCompileCache(op);
     }
   }) as F;
 }

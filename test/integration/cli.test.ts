@@ -1,6 +1,5 @@
 // The `baremetal` command as a user runs it: the built binary against a real store.
-import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { once } from "node:events";
+import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -460,84 +459,4 @@ describe.each(backends)("baremetal on $name", (backend) => {
       await c.end();
     }
   });
-});
-
-describe("start-up", () => {
-  // Every `pulumi` command starts a provider process and every CLI call a Node process: both
-  // turn on Node's compile cache themselves, so the user need not set NODE_COMPILE_CACHE.
-  const provider = path.resolve(__dirname, "../../bin/provider/index.js");
-  const envFor = (tmp: string, extra: NodeJS.ProcessEnv = {}) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp, ...extra };
-    delete env.NODE_COMPILE_CACHE;
-    return env;
-  };
-  const start = (tmp: string, args: string[], extra: NodeJS.ProcessEnv = {}) =>
-    spawnSync(process.execPath, args, { env: envFor(tmp, extra), encoding: "utf8" });
-  const cached = (tmp: string) => {
-    const dir = path.join(tmp, "node-compile-cache");
-    return fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).length : 0;
-  };
-
-  test("the CLI and the provider keep compiled code in Node's compile cache, unless told not to", () => {
-    for (const args of [
-      [main, "--help"],
-      ["-e", `require(${JSON.stringify(provider)})`],
-    ]) {
-      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bm-cache-"));
-      try {
-        const off = start(tmp, args, { NODE_DISABLE_COMPILE_CACHE: "1" });
-        expect(off.status).toBe(0);
-        expect(cached(tmp)).toBe(0);
-        const on = start(tmp, args);
-        expect(on.status).toBe(0);
-        expect(cached(tmp)).toBeGreaterThan(0);
-        expect(start(tmp, args).status).toBe(0); // and it starts from the cache
-      } finally {
-        fs.rmSync(tmp, { recursive: true, force: true });
-      }
-    }
-  });
-
-  // The engine ends its dynamic-provider process with SIGKILL, so Node's own write of the cache
-  // at exit never happens there: the provider writes it after its operations. As under the
-  // engine, the host's main script has long finished when the first call loads our modules;
-  // "done" comes after the write (an immediate queued behind its own), and the process is then
-  // killed from outside (one that kills itself with process.kill still writes).
-  const killedProvider = async (tmp: string, call: boolean) => {
-    const script = `
-      setTimeout(async () => {
-        const { shim } = require(${JSON.stringify(provider)});
-        ${call ? 'await shim("ProjectMember").check({}, {});' : ""}
-        setImmediate(() => process.stdout.write("done\\n"));
-      }, 100);
-      setTimeout(() => {}, 60_000);`;
-    const child = spawn(process.execPath, ["-e", script], {
-      env: envFor(tmp),
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    const deadline = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("done")) child.kill("SIGKILL");
-    });
-    await once(child, "exit");
-    clearTimeout(deadline);
-    expect(out).toContain("done");
-  };
-
-  test("a provider process the engine kills has written its compile cache after its first call", async () => {
-    for (const call of [false, true]) {
-      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bm-cache-"));
-      try {
-        await killedProvider(tmp, call);
-        // Without a call only the directory Node makes for its version is there: the write is
-        // the provider's, not Node's.
-        if (call) expect(cached(tmp)).toBeGreaterThan(1);
-        else expect(cached(tmp)).toBeLessThanOrEqual(1);
-      } finally {
-        fs.rmSync(tmp, { recursive: true, force: true });
-      }
-    }
-  }, 90_000);
 });
