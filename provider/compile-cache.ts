@@ -9,7 +9,7 @@
 // 10-server `pulumi up` (about 40 ms). A cache made by V8 after the code has run
 // (vm.Script#createCachedData) holds the functions compiled by then too.
 //
-// The cache is one file per Node version under the user's cache directory
+// The cache is one file per Node version and Node options under the user's cache directory
 // ($XDG_CACHE_HOME or ~/.cache, then pulumi-baremetal/code-cache), in a directory only the user
 // can write: loading bytecode from a file another user could write would run their code. Each
 // entry is kept with a hash of its module's source, because V8 checks only the source's length.
@@ -182,13 +182,28 @@ class CodeCache {
     size.writeUInt32LE(header.length);
     const tmp = `${this.file}.${process.pid}.tmp`;
     try {
-      fs.writeFileSync(tmp, Buffer.concat([Buffer.from(MAGIC, "latin1"), size, header, ...parts]), {
-        mode: 0o600,
-      });
+      const fd = fs.openSync(tmp, "w", 0o600);
+      try {
+        // As separate buffers: copying a few megabytes into one cost more than writing them.
+        writeAll(fd, [Buffer.from(MAGIC, "latin1"), size, header, ...parts]);
+      } finally {
+        fs.closeSync(fd);
+      }
       fs.renameSync(tmp, this.file);
     } catch {
       fs.rmSync(tmp, { force: true });
     }
+  }
+}
+
+/** Every byte of `buffers`, in order: writev may write less than it was given. */
+function writeAll(fd: number, buffers: Buffer[]): void {
+  const rest = buffers.filter((b) => b.length > 0);
+  while (rest.length > 0) {
+    let n = fs.writevSync(fd, rest.slice(0, 1024));
+    if (n <= 0) throw new Error("the cache file took no more bytes");
+    while (rest.length > 0 && n >= rest[0]!.length) n -= rest.shift()!.length;
+    if (n > 0) rest[0] = rest[0]!.subarray(n);
   }
 }
 
@@ -207,7 +222,12 @@ function requireFor(mod: NodeJS.Module): NodeJS.Require {
 
 // Built code only: under ts-node or Jest the modules are TypeScript their loaders compile.
 const dir = __filename.endsWith(".js") ? codeCacheDir() : undefined;
-const cache = dir ? new CodeCache(path.join(dir, `node-${process.version}-${process.arch}.bin`)) : undefined;
+// V8 refuses code cached under other flags: a process started with other Node options
+// (--max-old-space-size, a profiler's) gets a file of its own rather than one it rewrites.
+const flags = sourceHash(`${process.execArgv.join(" ")}\n${process.env.NODE_OPTIONS ?? ""}`).slice(0, 8);
+const file =
+  dir && path.join(dir, `node-${process.version}-${process.arch}-${flags.replace(/[+/=]/g, "_")}.bin`);
+const cache = file ? new CodeCache(file) : undefined;
 cache?.install();
 
 /** What the cache did for this process's modules, for tests and diagnostics. */
