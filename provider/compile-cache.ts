@@ -172,8 +172,10 @@ class CodeCache {
       offset += data.length;
     };
     for (const m of this.loaded.values()) add(m.filename, m.hash, m.script.createCachedData());
+    // Another process's modules stay while their files do: a project deleted, or a package
+    // installed elsewhere, leaves nothing behind at the next write.
     for (const [filename, e] of Object.entries(this.old?.header.entries ?? {})) {
-      if (!this.loaded.has(filename))
+      if (!this.loaded.has(filename) && fs.existsSync(filename))
         add(filename, e.hash, this.old!.data.subarray(e.offset, e.offset + e.length));
     }
     const ops = [...new Set([...(this.old?.header.ops ?? []), ...this.ops])];
@@ -193,6 +195,23 @@ class CodeCache {
     } catch {
       fs.rmSync(tmp, { force: true });
     }
+    removeStale(path.dirname(this.file));
+  }
+}
+
+/** Files of other Node versions or options (and leftovers of failed writes) unused for a month. */
+const STALE_MS = 30 * 24 * 3600 * 1000;
+
+function removeStale(dir: string): void {
+  try {
+    for (const f of fs.readdirSync(dir)) {
+      const file = path.join(dir, f);
+      // Read (atime, where the file system keeps it) or written within the month: in use.
+      const st = fs.statSync(file);
+      if (Date.now() - Math.max(st.atimeMs, st.mtimeMs) > STALE_MS) fs.rmSync(file, { force: true });
+    }
+  } catch {
+    // Best effort: another process may be removing the same files.
   }
 }
 
@@ -224,11 +243,23 @@ function requireFor(mod: NodeJS.Module): NodeJS.Require {
 const dir = __filename.endsWith(".js") ? codeCacheDir() : undefined;
 // V8 refuses code cached under other flags: a process started with other Node options
 // (--max-old-space-size, a profiler's) gets a file of its own rather than one it rewrites.
-const flags = sourceHash(`${process.execArgv.join(" ")}\n${process.env.NODE_OPTIONS ?? ""}`).slice(0, 8);
+const flags = sourceHash(
+  `${nodeOptions(process.execArgv).join(" ")}\n${process.env.NODE_OPTIONS ?? ""}`,
+).slice(0, 8);
 const file =
   dir && path.join(dir, `node-${process.version}-${process.arch}-${flags.replace(/[+/=]/g, "_")}.bin`);
 const cache = file ? new CodeCache(file) : undefined;
 cache?.install();
+
+/** Node's command-line options without the code `node -e` or `-p` was given to run. */
+function nodeOptions(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (["-e", "-p", "--eval", "--print", "-pe"].includes(argv[i]!)) i++;
+    else if (!/^--(eval|print)=/.test(argv[i]!)) out.push(argv[i]!);
+  }
+  return out;
+}
 
 /** What the cache did for this process's modules, for tests and diagnostics. */
 export function codeCacheStats(): { file: string | undefined; hits: number; misses: number } {

@@ -186,3 +186,25 @@ test("a provider process the engine kills has written the cache after its first 
     } else expect(header()).toBeUndefined();
   }
 }, 90_000);
+
+test("a write keeps no code for modules whose files are gone, nor files unused for a month", () => {
+  const dir = writeFixture();
+  runFixture(dir);
+  // Another project's module, since deleted, and the file of a Node version no longer run.
+  const gone = path.join(tmp, "gone", "fixture.js");
+  fs.mkdirSync(path.dirname(gone));
+  fs.cpSync(path.join(dir, "fixture.js"), gone);
+  fs.cpSync(path.join(dir, "other.js"), path.join(tmp, "gone", "other.js"));
+  runFixture(path.dirname(gone));
+  expect(Object.keys(header()!.entries)).toContain(gone);
+  fs.rmSync(path.dirname(gone), { recursive: true });
+  const old = path.join(cacheDir(), "node-v0.0.0-x64-old.bin");
+  fs.writeFileSync(old, "old");
+  const monthAgo = new Date(Date.now() - 31 * 24 * 3600 * 1000);
+  fs.utimesSync(old, monthAgo, monthAgo);
+  fs.writeFileSync(path.join(dir, "fixture.js"), FIXTURE.replace("VALUE = 1", "VALUE = 2"));
+  runFixture(dir);
+  expect(Object.keys(header()!.entries)).not.toContain(gone);
+  expect(Object.keys(header()!.entries)).toContain(path.join(dir, "fixture.js"));
+  expect(fs.existsSync(old)).toBe(false);
+});
