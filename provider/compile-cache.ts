@@ -9,10 +9,11 @@
 // 10-server `pulumi up` (about 40 ms). A cache made by V8 after the code has run
 // (vm.Script#createCachedData) holds the functions compiled by then too.
 //
-// The cache is one file per Node version and Node options under the user's cache directory
-// ($XDG_CACHE_HOME or ~/.cache, then pulumi-baremetal/code-cache), in a directory only the user
-// can write: loading bytecode from a file another user could write would run their code. Each
-// entry is kept with a hash of its module's source, because V8 checks only the source's length.
+// The cache is one file per Node version, Node options and program under the user's cache
+// directory ($XDG_CACHE_HOME or ~/.cache, then pulumi-baremetal/code-cache), in a directory only
+// the user can write: loading bytecode from a file another user could write would run their
+// code. Each entry is kept with a hash of its module's source, because V8 checks only the
+// source's length.
 // A cache that cannot be read or written is not used; BAREMETAL_CODE_CACHE=off turns it off.
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -241,13 +242,20 @@ function requireFor(mod: NodeJS.Module): NodeJS.Require {
 
 // Built code only: under ts-node or Jest the modules are TypeScript their loaders compile.
 const dir = __filename.endsWith(".js") ? codeCacheDir() : undefined;
-// V8 refuses code cached under other flags: a process started with other Node options
-// (--max-old-space-size, a profiler's) gets a file of its own rather than one it rewrites.
-const flags = sourceHash(
-  `${nodeOptions(process.execArgv).join(" ")}\n${process.env.NODE_OPTIONS ?? ""}`,
+// One file per program that loads us (the dynamic-provider host, the CLI), as they load
+// different modules: the provider's is 1.6 MB, the CLI's 7.7 MB, most of it Pulumi's
+// automation API, which the provider would read and hold for nothing. And V8 refuses code
+// cached under other flags: a process started with other Node options (--max-old-space-size,
+// a profiler's) gets a file of its own rather than one it rewrites.
+const key = sourceHash(
+  [
+    nodeOptions(process.execArgv).join(" "),
+    process.env.NODE_OPTIONS ?? "",
+    require.main?.filename ?? "",
+  ].join("\n"),
 ).slice(0, 8);
 const file =
-  dir && path.join(dir, `node-${process.version}-${process.arch}-${flags.replace(/[+/=]/g, "_")}.bin`);
+  dir && path.join(dir, `node-${process.version}-${process.arch}-${key.replace(/[+/=]/g, "_")}.bin`);
 const cache = file ? new CodeCache(file) : undefined;
 cache?.install();
 
