@@ -208,3 +208,28 @@ test("a write keeps no code for modules whose files are gone, nor files unused f
   expect(Object.keys(header()!.entries)).toContain(path.join(dir, "fixture.js"));
   expect(fs.existsSync(old)).toBe(false);
 });
+
+test("a process writes once for each kind of operation the file lacks, not after every call", () => {
+  const dir = writeFixture();
+  const script = `
+    const cache = require(${JSON.stringify(cacheModule)});
+    require(${JSON.stringify(path.join(dir, "fixture.js"))}).run();
+    const ops = ["Server.check", "Server.check", "Server.create", "Server.check", "Server.create"];
+    // Two calls in one turn (before the first write runs), then one a turn.
+    cache.persistCompileCache(ops[0]);
+    cache.persistCompileCache(ops[1]);
+    let i = 2;
+    const next = () => {
+      if (i < ops.length) {
+        cache.persistCompileCache(ops[i++]);
+        setImmediate(() => setImmediate(next));
+      } else console.log(JSON.stringify(cache.codeCacheStats()));
+    };
+    setImmediate(() => setImmediate(next));`;
+  const first = node(["-e", script]);
+  expect(first.stderr).toBe("");
+  expect(JSON.parse(first.stdout)).toMatchObject({ writes: 2 });
+  expect(header()!.ops).toEqual(["Server.check", "Server.create"]);
+  // The next process has nothing to add.
+  expect(JSON.parse(node(["-e", script]).stdout)).toMatchObject({ hits: 2, misses: 0, writes: 0 });
+});
