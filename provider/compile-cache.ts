@@ -91,7 +91,6 @@ function readCache(file: string): { header: Header; data: Buffer } | undefined {
 const sourceHash = (content: string) => crypto.createHash("sha1").update(content).digest("base64");
 
 interface Loaded {
-  filename: string;
   hash: string;
   script: vm.Script;
 }
@@ -129,7 +128,7 @@ class CodeCache {
         // Not a script vm.Script takes as it is (ES module syntax Node detects, say): Node's way.
         return original.call(mod, content, filename, format);
       }
-      this.loaded.set(filename, { filename, hash, script });
+      this.loaded.set(filename, { hash, script });
       const wrapper = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
       return wrapper.call(mod.exports, mod.exports, requireFor(mod), mod, filename, path.dirname(filename));
     };
@@ -169,8 +168,8 @@ class CodeCache {
 
   /**
    * Writes every module's code as it is now, with what it had run, beside the entries of the
-   * modules this process did not load (the CLI's and the provider's share the file). Written
-   * to a new file and renamed over the old, so a reader never sees half of one.
+   * modules this process did not load (another project's provider, say). Written to a new
+   * file and renamed over the old, so a reader never sees half of one.
    */
   write(): void {
     this.writes++;
@@ -185,14 +184,14 @@ class CodeCache {
       parts.push(data);
       offset += data.length;
     };
-    for (const m of this.loaded.values()) add(m.filename, m.hash, m.script.createCachedData());
+    for (const [filename, m] of this.loaded) add(filename, m.hash, m.script.createCachedData());
     // Another process's modules stay while their files do: a project deleted, or a package
     // installed elsewhere, leaves nothing behind at the next write.
     for (const [filename, e] of Object.entries(this.old?.header.entries ?? {})) {
       if (!this.loaded.has(filename) && fs.existsSync(filename))
         add(filename, e.hash, this.old!.data.subarray(e.offset, e.offset + e.length));
     }
-    const ops = [...new Set([...(this.old?.header.ops ?? []), ...this.ops])];
+    const ops = [...this.known];
     const header = Buffer.from(JSON.stringify({ node: process.version, ops, entries } satisfies Header));
     const size = Buffer.alloc(4);
     size.writeUInt32LE(header.length);

@@ -6,8 +6,7 @@
 // hold a half-written or old OS and must not go back to the pool.
 import { randomBytes, randomUUID } from "node:crypto";
 import { AccessError } from "../access/errors";
-import type { Opening } from "../access/guard";
-import type { ProviderConfig } from "../config";
+import type { Opening, Operation } from "../access/guard";
 import { installDiskOf, type MachineRecord } from "../inventory/types";
 import { renderBoot, renderWipeIpxe } from "../provisioning/render";
 import type { InterfaceConfig, ProvisionSpec } from "../provisioning/spec";
@@ -26,10 +25,8 @@ import {
   type ServerRecord,
   type TimelineEvent,
 } from "../store/servers-sql";
-import type { Store } from "../store/store";
 import { allocateAddresses, releaseAddresses, type NetworkAddress } from "./addresses";
 import type { Bmc } from "../hardware/bmc";
-import type { CommandLog } from "../hardware/commands";
 import { secretsOf as secrets, withBmc } from "./hardware";
 import { applyNetwork, forgetNetwork, portPlan, serverVlans } from "./network";
 import { portsTo, resetPorts, type PortState } from "./ports";
@@ -38,12 +35,8 @@ import { hashPassword, newRootPassword } from "./passwords";
 import { progress, steps } from "./progress";
 import { waitForSession } from "./session-watch";
 
-export interface Context {
-  store: Store;
-  config: ProviderConfig;
-  /** The audit of the operation: the hardware commands it sends are noted here. */
-  log: CommandLog;
-}
+/** What the lifecycle runs with: the operation `guarded` hands a change. */
+export type Context = Operation;
 
 export class StepFailed extends Error {
   constructor(

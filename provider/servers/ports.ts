@@ -1,21 +1,14 @@
 // A machine's switch ports: put every NIC's port into one configuration (access to a VLAN, a
 // trunk, or nothing), read them, reset them. Each change is read back by the switch in the
 // same round trip, and what it read is what the caller reports.
-import type { ProviderConfig } from "../config";
-import type { CommandLog } from "../hardware/commands";
+import type { Operation } from "../access/guard";
 import { isHardwareError } from "../hardware/errors";
 import type { PortConfig, Switch } from "../hardware/switch";
 import type { MachineRecord } from "../inventory/types";
 import { readSwitch } from "../store/inventory-sql";
-import type { Store } from "../store/store";
 import { secretsOf, switchFor } from "./hardware";
 
-interface Context {
-  store: Store;
-  config: ProviderConfig;
-  /** The audit of the operation: the switch commands it sends are noted here. */
-  log: CommandLog;
-}
+type Context = Operation;
 
 export interface PortState {
   nic: string;

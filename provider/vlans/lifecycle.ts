@@ -4,11 +4,10 @@
 // while ports carry the VLAN, naming them, unless forced: then each port is detached on its
 // switch (an access port goes back to no VLAN, a trunk loses just this VLAN) before the VLAN
 // goes from the switches and the id is released.
-import type { ProviderConfig } from "../config";
+import type { Operation } from "../access/guard";
 import type { CommandLog } from "../hardware/commands";
 import type { PortConfig, Switch } from "../hardware/switch";
 import { facilitySwitches } from "../store/inventory-sql";
-import type { Store } from "../store/store";
 import {
   createVlan,
   deleteVlan,
@@ -23,12 +22,8 @@ import {
 } from "../store/vlans-sql";
 import { secretsOf, switchFor } from "../servers/hardware";
 
-export interface Context {
-  store: Store;
-  config: ProviderConfig;
-  /** The audit of the operation: the switch commands it sends are noted here. */
-  log: CommandLog;
-}
+/** What the lifecycle runs with: the operation `guarded` hands a change. */
+export type Context = Operation;
 
 async function facilitySwitchDrivers(
   ctx: Omit<Context, "log">,
