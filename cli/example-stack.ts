@@ -25,11 +25,12 @@ export async function exampleStack(
   example: string,
   stackName = "test",
   /** pulumiCommand: the CLI to run (the benchmark times the `pulumi up` itself through it). */
-  opts: { env?: Record<string, string>; pulumiCommand?: PulumiCommand } = {},
+  /** source: the program's directory when it is not examples/<example> (the benchmark's own). */
+  opts: { env?: Record<string, string>; pulumiCommand?: PulumiCommand; source?: string } = {},
 ): Promise<ExampleStack> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `baremetal-e2e-${example}-`));
   const dir = path.join(root, "project");
-  fs.cpSync(path.join(REPO, "examples", example), dir, {
+  fs.cpSync(opts.source ?? path.join(REPO, "examples", example), dir, {
     recursive: true,
     filter: (src) => !/(^|\/)(\.baremetal|node_modules|Pulumi\.[^/]+\.yaml)$/.test(src),
   });

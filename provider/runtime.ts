@@ -2,6 +2,7 @@
 // and one open store per location. The dynamic-provider process serves every resource of a
 // `pulumi up`, so the store is opened once and shared.
 import fs from "node:fs";
+import { cpuBeforeLoadUs } from "./compile-cache";
 import { exitWhenEngineGone } from "./engine-watch";
 import { isIpamError } from "./ipam/errors";
 import { ProviderConfig, resolveConfig } from "./config";
@@ -49,7 +50,13 @@ function writeCpuReport(file: string): void {
   const { user, system } = process.cpuUsage();
   fs.writeFileSync(
     `${file}.${process.pid}`,
-    JSON.stringify({ pid: process.pid, userUs: user, systemUs: system, startupUs: startupCpuUs ?? 0 }),
+    JSON.stringify({
+      pid: process.pid,
+      userUs: user,
+      systemUs: system,
+      startupUs: startupCpuUs ?? 0,
+      beforeLoadUs: cpuBeforeLoadUs,
+    }),
   );
 }
 const stores = new Map<string, Promise<Store>>();

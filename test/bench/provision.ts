@@ -5,9 +5,10 @@
 // around it, which then runs `pulumi stack output` twice and `pulumi stack history`); the ideal
 // (install time x the waves the
 // engine's parallelism makes); their ratio; and the provider's CPU time per server: all of it,
-// and without the process's startup (Node, Pulumi's dynamic-provider host and our modules,
-// 0.6-0.8 s of CPU here whatever the number of servers, most of it Pulumi's host); and what
-// one more server adds, from the difference between sizes.
+// and without the process's startup (0.45-0.55 s of CPU here whatever the number of servers:
+// Node and Pulumi's dynamic-provider host before our first module loads, 0.39-0.48 s, then our
+// modules, about 60 ms); what one more server adds, from the difference between sizes; and
+// Pulumi's host on its own with a provider that does nothing (hostFloor).
 // BENCH_ROUNDS=n runs each size n times; its entry is then the median round by CPU, with every
 // round's CPU and ratio listed beside it.
 import fs from "node:fs";
@@ -78,26 +79,12 @@ async function run(servers: number) {
     const createMs = lastEnd - firstStart;
     const waves = Math.ceil(servers / PARALLEL);
     const idealMs = waves * INSTALL_MS;
-    // One file per provider process (normally one), each its latest cumulative figure.
-    const dir = path.dirname(cpuFile);
-    const reports = fs.readdirSync(dir).filter((f) => f.startsWith(path.basename(cpuFile)));
-    if (reports.length === 0) {
-      throw new Error(`the provider wrote no CPU report (${cpuFile}.<pid>): its CPU time would read as 0`);
-    }
-    let userMs = 0;
-    let systemMs = 0;
-    let startupMs = 0;
-    for (const f of reports) {
-      const c = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) as {
-        userUs: number;
-        systemUs: number;
-        startupUs: number;
-      };
-      fs.rmSync(path.join(dir, f));
-      userMs += c.userUs / 1000;
-      systemMs += c.systemUs / 1000;
-      startupMs += c.startupUs / 1000;
-    }
+    const { userMs, systemMs, startupMs, beforeLoadMs } = readCpuReports(cpuFile);
+    // What the servers' outputs look like to the engine, for the host's floor (hostFloor).
+    const deployment = (await ex.stack.exportStack()).deployment as {
+      resources: { type: string; outputs?: Record<string, unknown> }[];
+    };
+    const sample = deployment.resources.find((r) => r.type.endsWith("baremetal:Server"))?.outputs ?? {};
     const providerCpuMs = userMs + systemMs;
 
     const d0 = performance.now();
@@ -124,15 +111,97 @@ async function run(servers: number) {
       automationUpRatio: round(automationUpMs / idealMs),
       providerCpuMsPerServer: round(providerCpuMs / servers),
       providerStartupCpuMs: Math.round(startupMs),
+      // Of that startup: Node and Pulumi's dynamic-provider host, before our first module
+      // loads; then our modules loading, up to the engine's first call into them.
+      providerStartupBeforeOurCodeCpuMs: Math.round(beforeLoadMs),
+      providerStartupOurModulesCpuMs: Math.round(startupMs - beforeLoadMs),
       providerCpuMsPerServerAfterStartup: round((providerCpuMs - startupMs) / servers),
       providerUserMsPerServer: round(userMs / servers),
       providerSystemMsPerServer: round(systemMs / servers),
       destroyWallMs: Math.round(destroyMs),
       serversCreated: ends.size,
+      sampleOutputs: sample,
     };
   } finally {
     delete process.env.BAREMETAL_CPU_REPORT;
     await site.stop();
+    ex.cleanup();
+  }
+}
+
+interface CpuReport {
+  userMs: number;
+  systemMs: number;
+  startupMs: number;
+  beforeLoadMs: number;
+}
+
+/** The CPU reports the run's provider processes wrote (`<file>.<pid>`, normally one), summed. */
+function readCpuReports(file: string): CpuReport {
+  const dir = path.dirname(file);
+  const reports = fs.readdirSync(dir).filter((f) => f.startsWith(`${path.basename(file)}.`));
+  if (reports.length === 0) {
+    throw new Error(`the provider wrote no CPU report (${file}.<pid>): its CPU time would read as 0`);
+  }
+  const sum: CpuReport = { userMs: 0, systemMs: 0, startupMs: 0, beforeLoadMs: 0 };
+  for (const f of reports) {
+    // Each its process's latest cumulative figure.
+    const c = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) as {
+      userUs: number;
+      systemUs: number;
+      startupUs: number;
+      beforeLoadUs?: number;
+    };
+    fs.rmSync(path.join(dir, f));
+    sum.userMs += c.userUs / 1000;
+    sum.systemMs += c.systemUs / 1000;
+    sum.startupMs += c.startupUs / 1000;
+    sum.beforeLoadMs += (c.beforeLoadUs ?? c.startupUs) / 1000;
+  }
+  return sum;
+}
+
+/**
+ * Pulumi's dynamic-provider host on its own: the same number of resources, registered as ours
+ * are (a one-line `__provider`), whose provider (test/bench/host-floor) only waits as long as
+ * the lab's install and returns what a Server of this run returned. What the host, its gRPC and
+ * its protobuf encoding of the inputs and outputs cost per server, and its startup: a floor
+ * under our figures that no provider in this host can go below.
+ */
+async function hostFloor(servers: number, outputs: Record<string, unknown>) {
+  const ex = await exampleStack("host-floor", `floor${servers}`, {
+    source: path.join(__dirname, "host-floor"),
+  });
+  const file = path.join(path.dirname(ex.storeFile), "floor-cpu");
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const { __provider: _shim, ...rest } = outputs;
+  // A secret comes back from the export wrapped (Pulumi's secret signature key): the host
+  // handled it as the plain string it is (the sdk marks it secret, not the provider).
+  const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+  const plain = Object.fromEntries(
+    Object.entries(rest).map(([k, v]) =>
+      typeof v === "object" && v !== null && SECRET_SIG in v ? [k, "x".repeat(24)] : [k, v],
+    ),
+  );
+  const env = {
+    BENCH_HOST_FLOOR_REPORT: file,
+    BENCH_HOST_FLOOR_WAIT_MS: String(INSTALL_MS),
+    BENCH_HOST_FLOOR_OUTPUTS: JSON.stringify(plain),
+  };
+  Object.assign(process.env, env);
+  try {
+    await ex.stack.setConfig("count", { value: String(servers) });
+    const up = await ex.stack.up({ parallel: PARALLEL });
+    if (up.summary.result !== "succeeded") throw new Error(`host floor: up ${up.summary.result}`);
+    const c = readCpuReports(file);
+    await ex.stack.destroy({ parallel: PARALLEL });
+    return {
+      hostFloorCpuMsPerServer: round((c.userMs + c.systemMs) / servers),
+      hostFloorStartupCpuMs: Math.round(c.startupMs),
+      hostFloorCpuMsPerServerAfterStartup: round((c.userMs + c.systemMs - c.startupMs) / servers),
+    };
+  } finally {
+    for (const k of Object.keys(env)) delete process.env[k];
     ex.cleanup();
   }
 }
@@ -167,16 +236,21 @@ async function main(): Promise<void> {
   const results = [];
   for (const n of SIZES) {
     const rounds = [];
+    let sample: Record<string, unknown> = {};
     for (let i = 0; i < ROUNDS; i++) {
-      const r = await run(n);
+      const { sampleOutputs, ...r } = await run(n);
+      sample = sampleOutputs;
       process.stderr.write(`${JSON.stringify(r)}\n`);
       rounds.push(r);
     }
+    const floor = await hostFloor(n, sample);
+    process.stderr.write(`${JSON.stringify({ servers: n, ...floor })}\n`);
     const byCpu = [...rounds].sort(
       (a, b) => a.providerCpuMsPerServerAfterStartup - b.providerCpuMsPerServerAfterStartup,
     );
     results.push({
       ...byCpu[Math.floor((byCpu.length - 1) / 2)]!,
+      ...floor,
       rounds: rounds.length,
       ...(rounds.length > 1
         ? {
