@@ -440,6 +440,29 @@ describe("the user's Ignition config: the provider's verdict is ignition-validat
         some("", "#f", "#%zz"),
       )
       .map((parts) => parts.join("")),
+    // S3 ARNs (3.4.0): six `:`-separated sections or fewer, the service, and what the resource
+    // holds after the bucket or access point, read from the URL's opaque part.
+    fc
+      .tuple(
+        some("arn:", "ARN:", "arn:/", "arn:///"),
+        some("aws:s3:", "aws:iam:", "aws:S3:", "aws-cn:s3:", ":s3:", "s3:"),
+        some("::", "us-west-2:123456789012:", ":", "us-west-2::"),
+        some(
+          "bucket/key",
+          "bucket",
+          "bucket/",
+          "bucket/a/b",
+          "bucket:x/key",
+          "accesspoint",
+          "accesspoint/",
+          "accesspoint/ap",
+          "accesspoint/ap/",
+          "accesspoint/ap/obj",
+          "accesspoint:ap/obj",
+        ),
+        some("", "?versionId=", "?versionId=v1", "?x=/y", "#f/g"),
+      )
+      .map((parts) => parts.join("")),
     some(
       "data:,hello",
       "data:,hello world",

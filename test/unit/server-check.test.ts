@@ -215,6 +215,15 @@ test("an Ignition userData: numbers as Go reads them, LUKS and Clevis, overlappi
     ["https://example.com:80a/x", "unable to parse url"],
     ["s3://bucket/key?versionId=", "invalid S3 object VersionId"],
     ["constructor:x", "invalid url scheme"],
+    // S3 ARNs as Ignition's own tests hold them (config/v3_4/types/url_test.go).
+    ["arn:aws:iam:us-west-2:123456789012:resource", "invalid S3 ARN format"],
+    ["arn:aws:s3:::bucket-name-but-no-key", "invalid S3 ARN format"],
+    ["arn:aws:s3:us-west-2:123456789012:accesspoint", "invalid S3 ARN format"],
+    ["arn:aws:s3:us-west-2:123456789012:accesspoint/", "invalid S3 ARN format"],
+    ["arn:aws:s3:us-west-2:123456789012:accesspoint/accesspoint-name-but-no-bucket", "invalid S3 ARN format"],
+    ["arn:aws:s3:bucket/key", "invalid S3 ARN format"],
+    ["arn:///aws:s3:::bucket/key", "invalid S3 ARN format"],
+    ["arn:aws:s3:::bucket/key?versionId=", "invalid S3 object VersionId"],
   ])
     expect(await source(url!)).toEqual(refusal(`$.storage.files[0].contents.source: ${why}`));
   for (const ok of [
@@ -222,6 +231,11 @@ test("an Ignition userData: numbers as Go reads them, LUKS and Clevis, overlappi
     "data:text/plain;charset=utf-8;base64,aGkK",
     "https://[fe80::1%25en0]:8080/x",
     "s3://bucket/key?versionId=3",
+    "arn:aws:s3:us-west-2:123456789012:bucket-name/object-key?versionId=aVersionHash",
+    "arn:aws:s3:us-west-2:123456789012:accesspoint/accesspoint-name/some/nested/object",
+    "arn:aws:s3:::bucket-name/object-key",
+    "arn:aws:s3:::bucket:with:colons/key",
+    "ARN:aws:s3:::bucket/key#fragment/x",
   ])
     expect(await source(ok)).toEqual([]);
 

@@ -10,6 +10,8 @@ export interface GoUrl {
   scheme: string;
   /** The raw query, without its `?`; undefined when there is none. */
   query: string | undefined;
+  /** What follows `scheme:` when no `/` does (Go's URL.Opaque), without query and fragment. */
+  opaque?: string;
 }
 
 const HEX = /^[0-9A-Fa-f]{2}$/;
@@ -50,7 +52,7 @@ export function parseGoUrl(url: string): GoUrl | undefined {
     rest = rest.slice(0, q);
   }
   if (!rest.startsWith("/")) {
-    if (scheme !== "") return { scheme, query }; // opaque: nothing more is parsed
+    if (scheme !== "") return { scheme, query, opaque: rest }; // nothing more is parsed
     if ((rest.split("/")[0] ?? "").includes(":")) return undefined;
   }
   if ((scheme !== "" || !rest.startsWith("///")) && rest.startsWith("//")) {

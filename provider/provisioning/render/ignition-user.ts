@@ -711,9 +711,28 @@ function urlProblem(url: string, minor: number): string | undefined {
   const since = SCHEMES.get(parsed.scheme);
   if (since === undefined || minor < since) return "invalid url scheme";
   if (parsed.scheme === "data") return dataUrlProblem(url);
-  if (parsed.scheme === "s3" && queryValue(parsed.query ?? "", "versionId") === "")
+  if (parsed.scheme === "arn" && !s3Arn(`arn:${parsed.opaque ?? ""}`)) return "invalid S3 ARN format";
+  if (
+    (parsed.scheme === "s3" || parsed.scheme === "arn") &&
+    queryValue(parsed.query ?? "", "versionId") === ""
+  )
     return "invalid S3 object VersionId";
   return undefined;
+}
+
+/**
+ * An S3 object's ARN as Ignition takes it (3.4.0 on; aws-sdk-go-v2's arn package splits it):
+ * six `:`-separated sections, the last taking any further colons, the service `s3`, and a key
+ * after the bucket (`arn:aws:s3:::bucket/key`) or after an access point's name
+ * (`arn:aws:s3:region:account:accesspoint/name/key`). The URL's opaque part is what is read,
+ * so `arn://...` is not one.
+ */
+function s3Arn(arn: string): boolean {
+  const sections = arn.split(":");
+  if (sections.length < 6 || sections[2] !== "s3") return false;
+  const resource = sections.slice(5).join(":");
+  const parts = arn.split("/").length;
+  return resource.startsWith("accesspoint/") ? parts >= 3 : parts >= 2;
 }
 
 /** Go's path.Clean, for absolute paths. */
