@@ -18,6 +18,7 @@ import { claimServer, finishServer } from "../../provider/store/servers-sql";
 import type { Op } from "../../provider/store/inventory-sql";
 import { ACTIONS, can, type Action, type Role } from "../../provider/access/roles";
 import type { Store } from "../../provider/store/store";
+import { allocateRequest } from "../helpers/requests";
 import { createVlan, deleteVlan, readVlan } from "../../provider/store/vlans-sql";
 import { postgresBackend } from "../helpers/backends";
 import { failure } from "../helpers/failure";
@@ -94,18 +95,7 @@ beforeAll(async () => {
   // Bob builds project B through his own login: a block, a server on a machine, a VLAN.
   const bob = await openStore(urlFor(USERS.bob));
   try {
-    bReservation = (
-      await bob.allocate({
-        project: "b",
-        type: "private_ipv4",
-        facility: "lab1",
-        block: { prefixLength: 29 },
-        tags: [],
-        description: null,
-        owner: null,
-        actor: USERS.bob,
-      })
-    ).id;
+    bReservation = (await bob.allocate(allocateRequest({ project: "b", actor: USERS.bob }))).id;
     await bob.transact((at) =>
       claimServer(
         {

@@ -9,6 +9,7 @@ import { overlaps, parseCidr, type Block } from "../../provider/ipam/cidr";
 import { IpamError } from "../../provider/ipam/errors";
 import { openStore } from "../../provider/store/open";
 import { backends } from "../helpers/backends";
+import { allocateRequest } from "../helpers/requests";
 
 jest.setTimeout(180_000);
 
@@ -113,16 +114,9 @@ describe.each(backends)("$name", (backend) => {
       const allocators = stores.slice(1).map(async (store) => {
         for (let i = 0; i < 300 && !removed; i++) {
           try {
-            const r = await store.allocate({
-              project: "p",
-              type: "private_ipv4",
-              facility: "lab1",
-              block: { prefixLength: 30 },
-              tags: [],
-              description: null,
-              owner: null,
-              actor: "t",
-            });
+            const r = await store.allocate(
+              allocateRequest({ project: "p", block: { prefixLength: 30 }, actor: "t" }),
+            );
             await store.release(r.id, "t");
           } catch (e) {
             if (!gone(e)) throw e;

@@ -2,9 +2,10 @@
 import Database from "better-sqlite3";
 import { Client } from "pg";
 import { IpamError } from "../../provider/ipam/errors";
-import type { AllocateRequest, Store } from "../../provider/store/store";
+import type { Store } from "../../provider/store/store";
 import { backends, freshStore, type TestBackend } from "../helpers/backends";
 import { failure } from "../helpers/failure";
+import { allocateRequest } from "../helpers/requests";
 
 /** Bypasses the allocator to prove the database itself refuses an overlapping block. */
 async function rawInsertOverlap(backend: TestBackend, location: string): Promise<void> {
@@ -38,17 +39,7 @@ async function rawInsertOverlap(backend: TestBackend, location: string): Promise
   }
 }
 
-const req = (over: Partial<AllocateRequest> = {}): AllocateRequest => ({
-  project: "demo",
-  type: "private_ipv4",
-  facility: "lab1",
-  block: { prefixLength: 29 },
-  tags: [],
-  description: null,
-  owner: null,
-  actor: "test",
-  ...over,
-});
+const req = allocateRequest;
 
 const errorOf = (p: Promise<unknown>) => failure(p, IpamError);
 
