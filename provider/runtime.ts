@@ -1,8 +1,8 @@
 // Process-wide state of the provider: the configuration the engine sent through `configure`,
 // and one open store per location. The dynamic-provider process serves every resource of a
 // `pulumi up`, so the store is opened once and shared.
-import fs from "node:fs";
 import { cpuBeforeLoadUs } from "./compile-cache";
+import { markStartup, reportCpu as writeReport } from "./cpu-report";
 import { exitWhenEngineGone } from "./engine-watch";
 import { isIpamError } from "./ipam/errors";
 import { ProviderConfig, resolveConfig } from "./config";
@@ -11,61 +11,21 @@ import { openStore } from "./store/open";
 import type { NewPool, Store } from "./store/store";
 
 let current: ProviderConfig | undefined;
-/** CPU the process had used when the engine first configured it: Node, Pulumi's host, our modules. */
-let startupCpuUs: number | undefined;
-
-let reportPending = false;
-let reportAtExit = false;
 
 /**
- * For `npm run bench:provision`: the provider's own CPU time so far, written a moment after a
- * resource operation, and once more when the engine ends the process. The engine ends it with
- * SIGINT as soon as the run is over, sometimes within a few milliseconds of the last create
- * (a one-wave run was over before any report was written), so the last word is written from
- * the signal. One write per burst, not per server: the measuring must not be what it measures.
+ * For `npm run bench:provision` (cpu-report.ts): the provider's CPU so far, with what Node and
+ * Pulumi's host had used before our first module loaded, and its V8 profile when one is kept.
  */
 export function reportCpu(): void {
   flushProfile();
-  const file = process.env.BAREMETAL_CPU_REPORT;
-  if (!file) return;
-  if (!reportAtExit) {
-    reportAtExit = true;
-    for (const signal of ["SIGINT", "SIGTERM"] as const) {
-      process.once(signal, () => {
-        writeCpuReport(file);
-        // Then end as the signal would have ended us.
-        process.kill(process.pid, signal);
-      });
-    }
-  }
-  if (reportPending) return;
-  reportPending = true;
-  setTimeout(() => {
-    reportPending = false;
-    writeCpuReport(file);
-  }, 100).unref();
+  writeReport({ beforeLoadUs: cpuBeforeLoadUs });
 }
 
-function writeCpuReport(file: string): void {
-  const { user, system } = process.cpuUsage();
-  fs.writeFileSync(
-    `${file}.${process.pid}`,
-    JSON.stringify({
-      pid: process.pid,
-      userUs: user,
-      systemUs: system,
-      startupUs: startupCpuUs ?? 0,
-      beforeLoadUs: cpuBeforeLoadUs,
-    }),
-  );
-}
 const stores = new Map<string, Promise<Store>>();
 
 export function configure(get: (key: string) => string | undefined): void {
-  if (startupCpuUs === undefined) {
-    const { user, system } = process.cpuUsage();
-    startupCpuUs = user + system;
-  }
+  // Node, Pulumi's host and our modules: what the engine's first call found used.
+  markStartup();
   current = resolveConfig(get);
   exitWhenEngineGone();
   startProfile();

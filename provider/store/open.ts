@@ -56,27 +56,7 @@ export async function openStore(
     await store.migrate();
   } catch (e) {
     await store.close();
-    throw poolerRefused(e, store.location) ?? e;
+    throw e;
   }
   return store;
-}
-
-/**
- * PgBouncer's refusal of the server settings our PostgreSQL connections send when they open
- * (`options`: plan_cache_mode), which by itself names nothing a user could act on. It refuses
- * them unless told to ignore them; and the store needs each of its connections to be one
- * server session (a hold is a lock on one, install reports are LISTENed for on one), which
- * transaction pooling does not give.
- */
-function poolerRefused(e: unknown, location: string): Error | undefined {
-  const m = /unsupported startup parameter: ?(\S*)/.exec(String((e as Error | undefined)?.message ?? e));
-  if (!m) return undefined;
-  return new Error(
-    `the store ${location} refused the connection's startup parameter ${m[1] || "(unnamed)"}: a connection ` +
-      "pooler stands in front of PostgreSQL (PgBouncer answers so). Connect to PostgreSQL directly, or set " +
-      "`ignore_startup_parameters = options` and `pool_mode = session` in PgBouncer's [pgbouncer] section: " +
-      "the store keeps switch holds and waits for install reports on connections of its own, which " +
-      "transaction pooling does not keep",
-    { cause: e },
-  );
 }

@@ -181,6 +181,26 @@ function connectionWithOptions(url: string, ours: string): { connectionString: s
   return { connectionString: u.toString(), options: theirs ? `${theirs} ${ours}` : ours };
 }
 
+/**
+ * PgBouncer's refusal of the server settings our connections send when they open (`options`:
+ * plan_cache_mode), which by itself names nothing a user could act on. It refuses them unless
+ * told to ignore them; and the store needs each of its connections to be one server session (a
+ * hold is a lock on one, install reports are LISTENed for on one), which transaction pooling
+ * does not give.
+ */
+function poolerRefused(e: unknown, location: string): Error | undefined {
+  const m = /unsupported startup parameter: ?(\S*)/.exec(String((e as Error | undefined)?.message ?? e));
+  if (!m) return undefined;
+  return new Error(
+    `the store ${location} refused the connection's startup parameter ${m[1] || "(unnamed)"}: a connection ` +
+      "pooler stands in front of PostgreSQL (PgBouncer answers so). Connect to PostgreSQL directly, or set " +
+      "`ignore_startup_parameters = options` and `pool_mode = session` in PgBouncer's [pgbouncer] section: " +
+      "the store keeps switch holds and waits for install reports on connections of its own, which " +
+      "transaction pooling does not keep",
+    { cause: e },
+  );
+}
+
 // Ids as we write them, lower case: the uuid type would also take upper case, which SQLite's
 // text ids do not, and the backends must answer alike.
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -277,9 +297,12 @@ export class PostgresStore implements Store {
   async migrationState(): Promise<MigrationState> {
     // Reads only: CREATE TABLE IF NOT EXISTS is not safe against a concurrent one (two first
     // runs at once collide in pg_type), so the table is made under the migration lock.
-    const exists = await this.pool.query<{ t: string | null }>(
-      "SELECT to_regclass('schema_migrations') AS t",
-    );
+    // The first query of every open (migrate and `store status` start here).
+    const exists = await this.pool
+      .query<{ t: string | null }>("SELECT to_regclass('schema_migrations') AS t")
+      .catch((e: unknown) => {
+        throw poolerRefused(e, this.location) ?? e;
+      });
     if (!exists.rows[0]?.t) return migrationState([], POSTGRES_MIGRATIONS);
     const { rows } = await this.pool.query<{ version: number; name: string; applied_at: Date }>(
       "SELECT version, name, applied_at FROM schema_migrations ORDER BY version",

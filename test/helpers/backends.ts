@@ -24,14 +24,18 @@ export const sqliteBackend: TestBackend = {
   },
 };
 
+/** The superuser URL of the integration run's PostgreSQL server. */
+export function testPostgresUrl(): string {
+  const admin = process.env.BAREMETAL_TEST_POSTGRES_URL;
+  if (!admin)
+    throw new Error("BAREMETAL_TEST_POSTGRES_URL is not set: the integration global setup starts PostgreSQL");
+  return admin;
+}
+
 export const postgresBackend: TestBackend = {
   name: "postgres",
   async fresh() {
-    const admin = process.env.BAREMETAL_TEST_POSTGRES_URL;
-    if (!admin)
-      throw new Error(
-        "BAREMETAL_TEST_POSTGRES_URL is not set: the integration global setup starts PostgreSQL",
-      );
+    const admin = testPostgresUrl();
     const db = `t_${randomBytes(6).toString("hex")}`;
     const run = async (sql: string) => {
       const c = new Client({ connectionString: admin });

@@ -6,17 +6,12 @@ import { Client } from "pg";
 import { HoldTimeout } from "../../provider/store/hold";
 import { openStore } from "../../provider/store/open";
 import type { Store } from "../../provider/store/store";
-import { postgresBackend } from "../helpers/backends";
+import { postgresBackend, testPostgresUrl } from "../helpers/backends";
 import { failure } from "../helpers/failure";
 import { allocateRequest } from "../helpers/requests";
 import { startPgBouncer, type PgBouncer } from "../lab/pgbouncer";
 
-const admin = () => {
-  const url = process.env.BAREMETAL_TEST_POSTGRES_URL;
-  if (!url)
-    throw new Error("BAREMETAL_TEST_POSTGRES_URL is not set: the integration global setup starts PostgreSQL");
-  return url;
-};
+const admin = testPostgresUrl;
 const database = (location: string) => new URL(location).pathname.slice(1);
 
 describe("the PostgreSQL store behind PgBouncer", () => {
