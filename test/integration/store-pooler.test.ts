@@ -38,20 +38,22 @@ describe("the PostgreSQL store behind PgBouncer", () => {
   });
 
   describe("in session mode, the startup settings ignored", () => {
-    let bouncer: PgBouncer;
+    let bouncer: PgBouncer | undefined;
     let store: Store;
     let other: Store;
+    const opened: Store[] = [];
 
     beforeEach(async () => {
       bouncer = await startPgBouncer(admin(), ["pool_mode = session", "ignore_startup_parameters = options"]);
       const location = bouncer.urlFor(database(fresh.location));
-      store = await openStore(location);
-      other = await openStore(location);
+      opened.push((store = await openStore(location)));
+      opened.push((other = await openStore(location)));
     });
     afterEach(async () => {
-      await store.close();
-      await other.close();
-      await bouncer.stop();
+      // The pooler stops even when a store failed to open or to close.
+      await Promise.allSettled(opened.splice(0).map((s) => s.close()));
+      await bouncer?.stop();
+      bouncer = undefined;
     });
 
     test("allocates, and a hold keeps another process out until it is given back", async () => {
