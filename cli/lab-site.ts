@@ -2,7 +2,7 @@
 // (simulated BMCs, switch and machines), a boot server, and a store holding the lab's
 // inventory. The provider, in its own process, reaches all of it over 127.0.0.1.
 import { applyInventoryFile } from "../provider/inventory/apply";
-import { startBuiltinLab, type BuiltinLab } from "../provider/lab";
+import { LAB_ADDRESSES, startBuiltinLab, type BuiltinLab } from "../provider/lab";
 import { startBootServer, type BootServer } from "../provider/provisioning/boot-server";
 import { safeUser } from "../provider/config";
 import { openStore } from "../provider/store/open";
@@ -35,12 +35,14 @@ export async function startLabSite(opts: {
   let boot: BootServer | undefined;
   let lab: BuiltinLab | undefined;
   try {
-    boot = await startBootServer(store);
+    // Installs and wipes are handed out on the provisioning network only, as on a real site.
+    boot = await startBootServer(store, { allow: [`${LAB_ADDRESSES.provisioning}/32`] });
     lab = await startBuiltinLab({
       machines: opts.machines,
       bootServerUrl: boot.url,
       installTimeMs: opts.installTimeMs ?? 1000,
       provisioningVlan: 10,
+      layer3Vlan: 20,
       switchDialect: opts.switchDialect,
     });
     await applyInventoryFile(store, lab.inventoryYaml(), { prune: false, dryRun: false, actor: "lab" });

@@ -66,7 +66,7 @@ export class IpReservation extends pulumi.CustomResource {
       opts,
     );
     try {
-      super(r.type, name, r.props, opts);
+      super(r.type, name, r.props, r.opts);
     } catch (e) {
       throw r.failed(e, new.target);
     } finally {

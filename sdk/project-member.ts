@@ -34,7 +34,7 @@ export class ProjectMember extends pulumi.CustomResource {
       opts,
     );
     try {
-      super(r.type, name, r.props, opts);
+      super(r.type, name, r.props, r.opts);
     } catch (e) {
       throw r.failed(e, new.target);
     } finally {

@@ -8,6 +8,13 @@ import * as pulumi from "@pulumi/pulumi";
 
 export type Kind = "IpReservation" | "Server" | "Vlan" | "ProjectMember";
 
+/** Kinds whose replacement must delete first, and why (for the error when told otherwise). */
+const DELETE_FIRST = new Map<Kind, string>([
+  ["Server", "takes over the old server's machine and addresses when it is created first"],
+  ["Vlan", "takes over the old VLAN when it is created first"],
+  ["ProjectMember", "takes over the old membership when it is created first"],
+]);
+
 export const shimSource = (kind: Kind) =>
   `exports.handler = () => require("pulumi-baremetal/provider").shim(${JSON.stringify(kind)});\n`;
 
@@ -36,6 +43,8 @@ export function dynamicResource(
 ): {
   type: string;
   props: pulumi.Inputs;
+  /** The options to register with: `opts`, with deleteBeforeReplace where the kind needs it. */
+  opts: pulumi.CustomResourceOptions | undefined;
   done(): void;
   failed(e: unknown, resource: abstract new (...args: never[]) => unknown): unknown;
 } {
@@ -48,6 +57,19 @@ export function dynamicResource(
         `again under the same name in the same stack: its create finds it by its owner key and adopts it.`,
     );
   }
+  // A replacement the engine decides on its own (`pulumi up --replace`, replaceOnChanges) asks
+  // the provider nothing: it creates the new resource before deleting the old unless the
+  // resource's options say otherwise. These kinds' creates adopt what their owner key already
+  // holds (how an interrupted run is finished), so a new one created first took over the old
+  // one's machine, VLAN or membership, and the old one's delete then took it apart under it.
+  // An IpReservation needs no such order: its adoption gives the block a new id.
+  if (DELETE_FIRST.has(kind) && opts?.deleteBeforeReplace === false) {
+    throw new Error(
+      `${kind} ${name}: deleteBeforeReplace: false is not supported: a replacement ${DELETE_FIRST.get(kind)}, ` +
+        "so the old one is deleted before the new one is created; leave deleteBeforeReplace unset (or true)",
+    );
+  }
+  const options = DELETE_FIRST.has(kind) ? { ...opts, deleteBeforeReplace: true } : opts;
   const limit = Error.stackTraceLimit;
   if (!process.env.PULUMI_DEBUG_PROMISE_LEAKS) Error.stackTraceLimit = 0;
   const done = () => {
@@ -56,6 +78,7 @@ export function dynamicResource(
   return {
     type: `pulumi-nodejs:dynamic/baremetal:${kind}`,
     props: { ...props, __provider: shimSource(kind) },
+    opts: options,
     done,
     failed(e, resource) {
       done();

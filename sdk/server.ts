@@ -146,7 +146,7 @@ export class Server extends pulumi.CustomResource {
       options,
     );
     try {
-      super(r.type, name, r.props, options);
+      super(r.type, name, r.props, r.opts);
     } catch (e) {
       throw r.failed(e, new.target);
     } finally {

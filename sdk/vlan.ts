@@ -47,7 +47,7 @@ export class Vlan extends pulumi.CustomResource {
       opts,
     );
     try {
-      super(r.type, name, r.props, opts);
+      super(r.type, name, r.props, r.opts);
     } catch (e) {
       throw r.failed(e, new.target);
     } finally {

@@ -13,7 +13,7 @@ export function bootServerCommand(): Command {
     )
     .option(
       "--allow <cidr...>",
-      "the provisioning network: boot scripts and configs go only to clients in these ranges (reports are taken from anywhere, with their token)",
+      'the provisioning network: install and wipe scripts and configs go only to clients in these ranges; elsewhere a machine gets only its alwaysPxe script or "boot from disk" (reports are taken from anywhere, with their token)',
     )
     .option("--store <location>", STORE_HELP)
     .action(

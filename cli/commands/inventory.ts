@@ -19,7 +19,10 @@ export function inventoryCommand(): Command {
     .action(async (file: string, o: { prune?: boolean; dryRun?: boolean; store?: string }) => {
       const text = fs.readFileSync(file, "utf8");
       // A file that is refused makes no store.
-      parseInventory(text);
+      const parsed = parseInventory(text);
+      for (const f of parsed.facilities) {
+        if (f.layer3Vlan === undefined) console.error(sharedNetworkWarning(f.code, f.provisioningVlan));
+      }
       // A dry run makes none either: with no store there yet, it shows what a first apply adds.
       const missing = o.dryRun ? missingSqliteStore(o.store) : undefined;
       if (missing) console.log(`(there is no store at ${missing} yet: a first apply would make it)`);
@@ -57,15 +60,16 @@ export function inventoryCommand(): Command {
         }
         console.log(
           table(
-            ["FACILITY", "NAME", "VLANS", "PROVISIONING VLAN"],
+            ["FACILITY", "NAME", "VLANS", "PROVISIONING VLAN", "LAYER-3 VLAN"],
             [
               ...inv.facilities.map((f) => [
                 f.code,
                 f.name ?? "",
                 `${f.vlans.from}-${f.vlans.to}`,
                 String(f.provisioningVlan),
+                f.layer3Vlan === undefined ? `${f.provisioningVlan} (shared)` : String(f.layer3Vlan),
               ]),
-              ...bare.map((f) => [f.code, f.name ?? "", null, null]),
+              ...bare.map((f) => [f.code, f.name ?? "", null, null, null]),
             ],
           ),
         );
@@ -141,7 +145,7 @@ export function machineCommand(): Command {
     });
   cmd
     .command("maintenance <id>")
-    .description("take an idle machine out of service (or back, with --off)")
+    .description("take an available machine out of service (or back, with --off)")
     .requiredOption("--reason <text>", "why, for whoever looks next", reasonText)
     .option("--off", "end maintenance: the machine is available again")
     .option("--store <location>", STORE_HELP)
@@ -149,7 +153,9 @@ export function machineCommand(): Command {
       await withStore(o.store, async (store, who) => {
         const m = o.off
           ? await store.setMachineState(id, ["maintenance"], "available", o.reason, who)
-          : await store.setMachineState(id, ["available", "quarantine"], "maintenance", o.reason, who);
+          : // Not from quarantine: its reason (not wiped, a failed install) would be overwritten,
+            // and --off would then put it back in the pool without the check `release` stands for.
+            await store.setMachineState(id, ["available"], "maintenance", o.reason, who);
         console.log(`machine ${m.id}: ${m.state}`);
       });
     });
@@ -165,6 +171,18 @@ export function machineCommand(): Command {
       });
     });
   return cmd;
+}
+
+/**
+ * Said at every apply of such a facility: the boot server hands a machine's script, and with its
+ * token the configs, to whoever asks first by its MAC on the provisioning network.
+ */
+export function sharedNetworkWarning(code: string, vlan: number): string {
+  return (
+    `warning: facility ${code} has no layer3Vlan: installed layer3 and hybrid servers stay on the ` +
+    `provisioning VLAN ${vlan}, where any of them can ask the boot server for the scripts and configs of ` +
+    "machines being installed or wiped; give the facility's layer-3 network a VLAN of its own"
+  );
 }
 
 /** A machine's state reason is what the next operator reads: it must say something. */

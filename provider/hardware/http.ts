@@ -18,6 +18,8 @@ export interface HttpRequest {
   maxBytes?: number;
   /** https only: false accepts any certificate (the lab's machines, as iPXE would be set up). */
   rejectUnauthorized?: boolean;
+  /** The local address to send from (the lab's machines: the network their port is on). */
+  localAddress?: string;
 }
 
 export interface HttpResponse {
@@ -39,6 +41,7 @@ export function httpRequest(r: HttpRequest): Promise<HttpResponse> {
   if (r.body !== undefined) headers["Content-Length"] = Buffer.byteLength(r.body);
   return new Promise((resolve, reject) => {
     const options: https.RequestOptions = { method: r.method, headers, agent: r.agent };
+    if (r.localAddress !== undefined) options.localAddress = r.localAddress;
     if (secure && r.rejectUnauthorized === false) options.rejectUnauthorized = false;
     const req = (secure ? https : http).request(r.url, options, (res) => {
       const chunks: Buffer[] = [];

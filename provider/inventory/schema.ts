@@ -1,6 +1,7 @@
 // inventory.yaml: parsed, validated by zod, then checked as a whole (unique ids, MACs and
 // switch ports; every reference resolvable). Every problem is reported at once, each naming
 // its place in the file and what would be valid.
+import ipaddr from "ipaddr.js";
 import YAML from "yaml";
 import { z } from "zod";
 import { DIALECTS } from "../hardware/switch";
@@ -38,13 +39,18 @@ const mac = z
     error: "a NIC's own (unicast) MAC address: not broadcast, multicast or all zeros",
   });
 
-// A DNS name or an IP address: BMC and switch hosts go to ipmitool's and ssh's arguments as they are.
-const host = z
-  .string()
-  .regex(
-    /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/,
-    "a host name or an IP address",
-  );
+// A DNS name or an IP address: BMC and switch hosts go to ipmitool's and ssh's arguments as they
+// are. Checked as addresses, not by their characters: "10.0.1.4:623" (a port, which has a field
+// of its own) or "300.1.2.3" passed a pattern and failed only at the first connection.
+const DNS_NAME =
+  /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const isHost = (h: string) =>
+  h.includes(":")
+    ? ipaddr.IPv6.isValid(h) && !h.includes("%")
+    : /^[0-9.]+$/.test(h)
+      ? ipaddr.IPv4.isValidFourPartDecimal(h)
+      : h.length <= 253 && DNS_NAME.test(h);
+const host = z.string().refine(isHost, "a host name or an IP address (without a port)");
 
 // As Linux takes it (the configs name the interface): 1-15 characters.
 const nicName = z
@@ -61,6 +67,7 @@ const facility = z.strictObject({
     .strictObject({ from: vlanId, to: vlanId })
     .refine((v) => v.from <= v.to, "from must not exceed to"),
   provisioningVlan: vlanId,
+  layer3Vlan: vlanId.optional(),
   pools: z
     .array(
       z.strictObject({
@@ -293,6 +300,17 @@ function crossCheck(inv: ParsedInventory): string[] {
     if (f.provisioningVlan >= f.vlans.from && f.provisioningVlan <= f.vlans.to) {
       problems.push(
         `facilities.${i}.provisioningVlan: ${f.provisioningVlan} is inside the project range ${f.vlans.from}-${f.vlans.to}; it must not be handed out`,
+      );
+    }
+    const l3 = f.layer3Vlan;
+    if (l3 !== undefined && l3 >= f.vlans.from && l3 <= f.vlans.to) {
+      problems.push(
+        `facilities.${i}.layer3Vlan: ${l3} is inside the project range ${f.vlans.from}-${f.vlans.to}; it must not be handed out`,
+      );
+    }
+    if (l3 !== undefined && l3 === f.provisioningVlan) {
+      problems.push(
+        `facilities.${i}.layer3Vlan: ${l3} is the provisioningVlan; give installed servers a VLAN of their own (or leave layer3Vlan out)`,
       );
     }
   });

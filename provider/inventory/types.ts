@@ -26,6 +26,11 @@ export interface FacilitySpec {
   vlans: { from: number; to: number };
   /** The VLAN machines netboot on. */
   provisioningVlan: number;
+  /**
+   * The facility's layer-3 network, where installed layer3 and hybrid servers live. Without it
+   * they stay on the provisioning VLAN, beside the installs and wipes of other projects.
+   */
+  layer3Vlan?: number;
 }
 
 export interface PlanSpec {

@@ -15,6 +15,8 @@ export interface HttpOptions {
   timeoutMs: number;
   maxBytes?: number;
   signal?: AbortSignal;
+  /** The address to send from; default, the system's choice. */
+  localAddress?: string;
 }
 
 export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpResult> {
@@ -42,6 +44,7 @@ export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpR
       body,
       signal: controller.signal,
       maxBytes: opts.maxBytes ?? 1024 * 1024,
+      localAddress: opts.localAddress,
     });
     return { status: res.status, text: res.text };
   } finally {

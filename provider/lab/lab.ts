@@ -33,6 +33,13 @@ export interface BuiltinLabOptions {
    * (any NIC netboots) and the inventory says 10. setNetbootVlan() changes it later.
    */
   provisioningVlan?: number;
+  /**
+   * The facility's layer-3 network, apart from the provisioning VLAN (FacilitySpec.layer3Vlan):
+   * installed layer3 and hybrid servers go there. With it (and provisioningVlan), a machine
+   * netboots on either, its requests coming from LAB_ADDRESSES.provisioning or .layer3, so a
+   * boot server that allows only the first hands the second no install or wipe.
+   */
+  layer3Vlan?: number;
   /** One Redfish service per machine instead of one hosting every system. Default false. */
   bmcPerMachine?: boolean;
   /** Passwords; generated when absent. */
@@ -41,6 +48,12 @@ export interface BuiltinLabOptions {
   /** The switch: linux-bridge-per-vlan (default, access ports only) or linux (VLAN-aware: trunks too). */
   switchDialect?: "linux-bridge-per-vlan" | "linux";
 }
+
+/**
+ * Where a lab machine's netboot requests come from, by the network its port is on (all of
+ * 127.0.0.0/8 is this host's): the lab's boot server allows only the provisioning one.
+ */
+export const LAB_ADDRESSES = { provisioning: "127.0.0.1", layer3: "127.0.0.2" } as const;
 
 export interface LabMachine {
   id: string;
@@ -118,6 +131,7 @@ export async function startBuiltinLab(opts: BuiltinLabOptions): Promise<BuiltinL
   const plan = opts.plan ?? "lab.small";
   const provisioningVlan = opts.provisioningVlan ?? 10;
   let netbootVlan = opts.provisioningVlan;
+  const layer3Vlan = opts.layer3Vlan;
   const installTimeMs = opts.installTimeMs ?? 1000;
 
   const certificate = await makeCertificate();
@@ -163,7 +177,13 @@ export async function startBuiltinLab(opts: BuiltinLabOptions): Promise<BuiltinL
         [{ mac, port: switchPort }],
         {
           bootServerUrl: () => bootServer,
-          canNetboot: (m) => netbootVlan === undefined || switchSim.vlanOfMac(m) === netbootVlan,
+          netboot: (m) => {
+            if (netbootVlan === undefined) return {};
+            const vlan = switchSim.vlanOfMac(m);
+            if (vlan === netbootVlan)
+              return layer3Vlan === undefined ? {} : { address: LAB_ADDRESSES.provisioning };
+            return vlan !== undefined && vlan === layer3Vlan ? { address: LAB_ADDRESSES.layer3 } : false;
+          },
         },
         { installTimeMs },
       );
@@ -174,7 +194,13 @@ export async function startBuiltinLab(opts: BuiltinLabOptions): Promise<BuiltinL
 
     const inventory = (): InventoryFile => ({
       facilities: [
-        { code: facility, name: "Built-in lab", vlans: { from: 1000, to: 1999 }, provisioningVlan },
+        {
+          code: facility,
+          name: "Built-in lab",
+          vlans: { from: 1000, to: 1999 },
+          provisioningVlan,
+          ...(layer3Vlan === undefined ? {} : { layer3Vlan }),
+        },
       ],
       plans: [
         {

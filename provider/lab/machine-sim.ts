@@ -33,8 +33,11 @@ export interface MachineFaults {
 export interface MachineEnvironment {
   /** The boot server's base URL, read at every netboot (the lab can move it). */
   bootServerUrl(): string;
-  /** Whether DHCP/PXE on this NIC reaches the boot server. */
-  canNetboot(mac: string): boolean;
+  /**
+   * Whether DHCP/PXE on this NIC reaches the boot server (false: no offer), and the address the
+   * boot's requests then come from: the network its port is on (default: the system's choice).
+   */
+  netboot(mac: string): false | { address?: string };
   /** Deadline of one HTTP request. Default 5000. */
   httpTimeoutMs?: number;
 }
@@ -72,6 +75,8 @@ export class MachineSim extends EventEmitter<{ phase: [phase: MachinePhase] }> {
   /** The config its last install fetched (Ignition or cloud-init user-data): what is on its disk. */
   installedWith?: string;
   private run?: AbortController;
+  /** The address this boot's requests come from (see MachineEnvironment.netboot). */
+  private from: string | undefined;
   private stopped = false;
   private readonly log: string[] = [];
   private readonly onPower = (state: "On" | "Off") => (state === "On" ? this.powerOn() : this.powerOff());
@@ -177,9 +182,17 @@ export class MachineSim extends EventEmitter<{ phase: [phase: MachinePhase] }> {
 
   /** False when the network boot gave up (the firmware then tries its next device). */
   private async netboot(signal: AbortSignal): Promise<boolean> {
-    const nic = this.nics.find((n) => this.env.canNetboot(n.mac));
+    let nic: MachineNic | undefined;
+    for (const n of this.nics) {
+      const offer = this.env.netboot(n.mac);
+      if (offer === false) continue;
+      nic = n;
+      // Everything this boot sends (installer, wipe image) comes from the address DHCP gave.
+      this.from = offer.address;
+      break;
+    }
     if (!nic) {
-      this.note("network: no DHCP offer on any NIC (none on the provisioning VLAN)");
+      this.note("network: no DHCP offer on any NIC (none on a network that netboots)");
       return false;
     }
     this.enter(signal, "netbooting");
@@ -277,7 +290,7 @@ export class MachineSim extends EventEmitter<{ phase: [phase: MachinePhase] }> {
   private async get(url: string, signal: AbortSignal): Promise<string | undefined> {
     for (let attempt = 1; attempt <= 2; attempt++) {
       try {
-        const r = await httpRequest(url, { timeoutMs: this.timeoutMs, signal });
+        const r = await httpRequest(url, { timeoutMs: this.timeoutMs, signal, localAddress: this.from });
         this.note(`GET ${url} -> ${r.status}`);
         if (r.status >= 200 && r.status < 300) return r.text;
         if (r.status < 500) return undefined;
@@ -294,7 +307,13 @@ export class MachineSim extends EventEmitter<{ phase: [phase: MachinePhase] }> {
   private async post(url: string, json: unknown, signal: AbortSignal): Promise<boolean> {
     for (let attempt = 1; attempt <= 3; attempt++) {
       try {
-        const r = await httpRequest(url, { method: "POST", json, timeoutMs: this.timeoutMs, signal });
+        const r = await httpRequest(url, {
+          method: "POST",
+          json,
+          timeoutMs: this.timeoutMs,
+          signal,
+          localAddress: this.from,
+        });
         this.note(`POST ${url} ${json === undefined ? "" : JSON.stringify(json)} -> ${r.status}`);
         if (r.status >= 200 && r.status < 300) return true;
         if (r.status < 500) return false;

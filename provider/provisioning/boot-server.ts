@@ -144,10 +144,13 @@ export interface BootServerOptions {
   publicUrl?: string;
   assets?: string;
   /**
-   * The provisioning network (CIDRs): only clients there get boot scripts and configs, which
-   * carry root password hashes, SSH keys and userData. Reports (phone-home, events) are taken
-   * from anywhere, with their session's token, since an installed system sends them from its
-   * own addresses. Unset, any client is served (the lab, on loopback).
+   * The provisioning network (CIDRs): only clients there get the boot scripts of installs and
+   * wipes and their configs, which carry root password hashes, SSH keys and userData. Elsewhere
+   * (an installed server netbooting on its layer-3 network) a machine gets only what it gets with
+   * no install or wipe under way: its alwaysPxe script, or "boot from disk". Reports
+   * (phone-home, events) are taken from anywhere, with their session's token, since an
+   * installed system sends them from its own addresses. Unset, any client is served (the lab,
+   * on loopback).
    */
   allow?: string[];
 }
@@ -176,10 +179,8 @@ export async function startBootServer(store: Store, opts: BootServerOptions = {}
     if (assets && read && path.startsWith("/assets/"))
       return sendAsset(assets, path.slice("/assets/".length), req, res);
     const client = clientOf(req);
-    if (
-      (path === "/boot.ipxe" || path.startsWith("/boot/") || path.startsWith("/config/")) &&
-      !provisioning(client)
-    )
+    const inside = provisioning(client);
+    if (path.startsWith("/config/") && !inside)
       return send(res, 403, "boot scripts and configs are served on the provisioning network only\n");
     // The one URL DHCP hands every iPXE client: it chains to the machine's own script by MAC.
     if (read && path === "/boot.ipxe")
@@ -189,6 +190,12 @@ export async function startBootServer(store: Store, opts: BootServerOptions = {}
       const mac = decoded(m[1]!).toLowerCase().replace(/-/g, ":");
       if (!MAC.test(mac)) return send(res, 400, "not a MAC address\n");
       const session = await store.transact(() => sessionByMac(mac), "read");
+      // Installs and wipes netboot on the provisioning network: a session's script (its token,
+      // and with it the configs) is never handed elsewhere. An installed server netbooting on
+      // its own network (alwaysPxe, or firmware that puts the network first) is told what it
+      // is told anywhere: its own alwaysPxe script, or to boot its disk.
+      if (session && !inside)
+        return send(res, 403, "boot scripts and configs are served on the provisioning network only\n");
       if (!session) {
         const always = await store.transact(() => alwaysPxeScript(mac), "read");
         return send(res, 200, always ?? LOCAL_BOOT);

@@ -23,7 +23,7 @@ import {
   setBootOrder,
   type Provisioned,
 } from "../servers/lifecycle";
-import { applyNetwork } from "../servers/network";
+import { applyNetwork, layer3Vlan } from "../servers/network";
 import { readPorts, type PortState } from "../servers/ports";
 import { authorize } from "../access/authorize";
 import { guarded, type Opening, type Operation } from "../access/guard";
@@ -97,6 +97,9 @@ async function outputs(inputs: ServerInputs, p: Provisioned, prior?: ServerOutpu
   const timeline = p.timeline ?? (await store.transact(() => serverTimeline(p.server.id), "read"));
   const out: ServerOutputs = {
     ...inputs,
+    // The key the store holds the server and its address blocks under, which a renamed stack
+    // or project (or an alias) no longer gives: a delete that finds no row releases by it.
+    owner: p.server.owner,
     machine: p.machine.id,
     // A top-of-rack switch stands for its rack when the inventory names none.
     rack: p.machine.rack ?? p.machine.nics[0]?.switch ?? "unknown",
@@ -160,11 +163,9 @@ export async function diff(
   // carries the same owner key, and a create that finds a row under its key adopts it (that is
   // how an interrupted create is resumed), so created first it would take over the old server
   // and the old one's delete would then take it apart. A named machine also holds one server.
-  return {
-    changes: replaces.length > 0 || inPlace,
-    replaces,
-    deleteBeforeReplace: replaces.length > 0,
-  };
+  // Said even with no replace here: the engine takes it for a replace that replaceOnChanges
+  // adds (the sdk's deleteBeforeReplace option covers `pulumi up --replace`, which asks no diff).
+  return { changes: replaces.length > 0 || inPlace, replaces, deleteBeforeReplace: true };
 }
 
 /**
@@ -260,7 +261,8 @@ async function doUpdate(
   // A reinstall that failed (or was interrupted), or an interrupted delete, is installed
   // again, even with no input changed.
   if (UNFINISHED.has(found.server.state) || REINSTALL_ON.some((k) => differs(olds[k], news[k]))) {
-    const p = await reinstallServer(op, found.server, news, owner(news)).catch((e) =>
+    // The stored owner key, not this run's: the addresses a reinstall keeps are held under it.
+    const p = await reinstallServer(op, found.server, news, found.server.owner).catch((e) =>
       failedUpdate(e as Error, id, olds, news),
     );
     const ports = p.ports ? { ports: p.ports, appliedPorts: p.ports } : {};
@@ -280,7 +282,7 @@ async function doUpdate(
   if (drifted(olds) || networkChanged(olds, news)) {
     const facility = await store.transact(() => readFacility(found.server.facility), "read");
     if (!facility) throw new Error(`facility ${found.server.facility} is no longer in the inventory`);
-    ports = await applyNetwork(op, id, found.p.machine, news, facility.provisioningVlan);
+    ports = await applyNetwork(op, id, found.p.machine, news, layer3Vlan(facility));
   }
   const server = await store.transact((at) =>
     setServerState(
@@ -313,7 +315,7 @@ async function doRemove(op: Operation, id: string, props: ServerOutputs): Promis
     }
     return;
   }
-  await deleteServer(op, server, props, owner(props));
+  await deleteServer(op, server, props, server.owner);
 }
 
 const mutation = (i: ServerInputs) => ({

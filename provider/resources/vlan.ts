@@ -75,9 +75,10 @@ export async function diff(
     JSON.stringify(olds.tags ?? []) !== JSON.stringify(news.tags ?? []) ||
     (olds.description ?? null) !== (news.description ?? null) ||
     (olds.forceDelete ?? false) !== news.forceDelete;
-  // Deleted first, as a Server is: a replacement may want the id this one holds (the same vid,
-  // or any with `--replace`), and a create finding its owner's row adopts it. Created first,
-  // the new resource adopted the old row and the old one's delete then took the VLAN away.
+  // Deleted first, as a Server is: a replacement may want the id this one holds (the same vid),
+  // and a create finding its owner's row adopts it. Created first, the new resource adopted the
+  // old row and the old one's delete then took the VLAN away. (`pulumi up --replace` asks no
+  // diff: the sdk's deleteBeforeReplace option covers it.)
   return { changes: replaces.length > 0 || inPlace, replaces, deleteBeforeReplace: true };
 }
 

@@ -28,7 +28,7 @@ import {
 import { allocateAddresses, releaseAddresses, type NetworkAddress } from "./addresses";
 import type { Bmc } from "../hardware/bmc";
 import { secretsOf as secrets, withBmc } from "./hardware";
-import { applyNetwork, forgetNetwork, portPlan, serverVlans } from "./network";
+import { applyNetwork, forgetNetwork, layer3Vlan, portPlan, serverVlans } from "./network";
 import { portsTo, resetPorts, type PortState } from "./ports";
 import { NETWORK, REINSTALL_ON, differs, type ServerInputs } from "./inputs";
 import { hashPassword, newRootPassword } from "./passwords";
@@ -149,10 +149,10 @@ async function install(
   await waitForSession(ctx.store, token, inputs.provisionTimeoutSeconds * 1000, "install");
 
   // Installed on the provisioning VLAN; now the server's own network mode.
-  const plan = portPlan(inputs, facility.provisioningVlan);
+  const plan = portPlan(inputs, layer3Vlan(facility));
   if (plan.mode === "access" && plan.vlan === facility.provisioningVlan) return ports;
   onStep("network");
-  return applyNetwork(ctx, server.id, machine, inputs, facility.provisioningVlan);
+  return applyNetwork(ctx, server.id, machine, inputs, layer3Vlan(facility));
 }
 
 /**
@@ -289,7 +289,6 @@ export async function createServer(
         run: () => withBmc(m, secrets(ctx.config), ctx.log, (bmc) => bmc.setPower("off")),
       });
     };
-    if (booted) undoHardware();
 
     onStep("addresses");
     undo.push({
@@ -297,6 +296,9 @@ export async function createServer(
       holds: async () => true,
       run: () => releaseAddresses(ctx.store, s.id, owner, actor),
     });
+    // Undone before the addresses go back: a machine still running with them on its ports
+    // must be off and unwired before the next server can be given them.
+    if (booted) undoHardware();
     const network = await allocateAddresses(ctx.store, s.id, inputs, owner, actor);
 
     // A prior run that finished everything but could not tell the engine: nothing to redo.
@@ -554,7 +556,7 @@ export async function reinstallServer(
       await undo("put the ports back on the server's network", async () => {
         const facility = await ctx.store.transact(() => readFacility(server.facility), "read");
         if (!facility) throw new Error(`facility ${server.facility} is no longer in the inventory`);
-        await applyNetwork(ctx, server.id, machine, inputs, facility.provisioningVlan);
+        await applyNetwork(ctx, server.id, machine, inputs, layer3Vlan(facility));
       });
     await undo("record the failure", () =>
       ctx.store.transact((at) =>

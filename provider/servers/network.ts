@@ -1,19 +1,25 @@
 // A server's network mode on its switch ports, once it is installed (installs and wipes always
 // run on the provisioning VLAN):
-//   layer3: access to the facility's layer-3 network (the provisioning VLAN here);
+//   layer3: access to the facility's layer-3 network (its layer3Vlan, else the provisioning VLAN);
 //   hybrid: a trunk, the layer-3 network untagged and the server's VLANs tagged;
 //   layer2: one VLAN as access, or a trunk of the VLANs (nativeVlan untagged); none: no VLAN.
 // Each VLAN must be a Vlan of the server's project in its facility. The store records which
 // ports carry which VLAN (a Vlan is not deleted while any does); a change records the VLANs it
 // adds before the switch carries them and forgets the ones it drops only after the switch
 // stopped carrying them, so the store never under-reports a port.
-import type { MachineRecord } from "../inventory/types";
+import type { FacilitySpec, MachineRecord } from "../inventory/types";
 import { listVlans, attachPort, detachPort, vlanPorts, type VlanPort } from "../store/vlans-sql";
 import type { ServerInputs } from "./inputs";
 import { setPorts, type PortPlan, type PortState } from "./ports";
 import type { Context } from "./lifecycle";
 
 type NetworkInputs = Pick<ServerInputs, "networkType" | "vlans" | "nativeVlan" | "project" | "facility">;
+
+/**
+ * The VLAN of the facility's layer-3 network. One of its own keeps installed servers off the
+ * provisioning VLAN, where the boot server hands out whatever a machine's MAC asks for.
+ */
+export const layer3Vlan = (f: FacilitySpec): number => f.layer3Vlan ?? f.provisioningVlan;
 
 /** The port configuration a network mode asks for. */
 export function portPlan(n: NetworkInputs, layer3Vlan: number): PortPlan {
@@ -70,30 +76,34 @@ export async function applyNetwork(
   layer3Vlan: number,
 ): Promise<PortState[]> {
   const actor = ctx.config.actor;
-  const byVid = await ctx.store.transact(() => serverVlans(n), "read");
+  // A layer3 server (most of them, moved off the provisioning VLAN after every install) has no
+  // Vlan to look up or record: no store transaction for nothing.
+  const byVid =
+    n.vlans.length === 0 ? new Map<number, never>() : await ctx.store.transact(() => serverVlans(n), "read");
   const plan = portPlan(n, layer3Vlan);
   const want = carried(plan, n.vlans);
   const before = await ctx.store.transact(() => vlanPorts({ serverId }), "read");
   // Added first: a Vlan being deleted meanwhile sees the port before the switch carries it.
-  await ctx.store.transact(function* (at) {
-    for (const nic of machine.nics) {
-      for (const [vid, mode] of want) {
-        yield* attachPort(
-          {
-            vlanId: byVid.get(vid)!.id,
-            serverId,
-            machineId: machine.id,
-            nic: nic.name,
-            switch: nic.switch,
-            port: nic.port,
-            mode,
-          },
-          actor,
-          at,
-        );
+  if (want.size > 0)
+    await ctx.store.transact(function* (at) {
+      for (const nic of machine.nics) {
+        for (const [vid, mode] of want) {
+          yield* attachPort(
+            {
+              vlanId: byVid.get(vid)!.id,
+              serverId,
+              machineId: machine.id,
+              nic: nic.name,
+              switch: nic.switch,
+              port: nic.port,
+              mode,
+            },
+            actor,
+            at,
+          );
+        }
       }
-    }
-  });
+    });
   let states: PortState[];
   const changed = new Set<string>();
   try {

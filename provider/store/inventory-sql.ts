@@ -82,15 +82,20 @@ function toMachine(r: MachineRow): MachineRecord {
   };
 }
 
+const FACILITY_COLUMNS = "code, name, vlan_from, vlan_to, provisioning_vlan, layer3_vlan";
+
+const toFacility = (r: Record<string, unknown>): FacilitySpec => ({
+  code: String(r.code),
+  ...(r.name === null ? {} : { name: String(r.name) }),
+  vlans: { from: Number(r.vlan_from), to: Number(r.vlan_to) },
+  provisioningVlan: Number(r.provisioning_vlan),
+  ...(r.layer3_vlan === null || r.layer3_vlan === undefined ? {} : { layer3Vlan: Number(r.layer3_vlan) }),
+});
+
 export function* readInventory(): Op<InventoryState> {
   const facilities = (yield q(
-    "SELECT code, name, vlan_from, vlan_to, provisioning_vlan FROM facilities WHERE vlan_from IS NOT NULL ORDER BY code",
-  )).rows.map((r): FacilitySpec => ({
-    code: String(r.code),
-    ...(r.name === null ? {} : { name: String(r.name) }),
-    vlans: { from: Number(r.vlan_from), to: Number(r.vlan_to) },
-    provisioningVlan: Number(r.provisioning_vlan),
-  }));
+    `SELECT ${FACILITY_COLUMNS} FROM facilities WHERE vlan_from IS NOT NULL ORDER BY code`,
+  )).rows.map(toFacility);
   const plans = (yield q("SELECT spec FROM plans ORDER BY name")).rows.map((r) => json(r.spec) as PlanSpec);
   const switches = (yield q("SELECT spec FROM switches ORDER BY name")).rows.map(
     (r) => json(r.spec) as SwitchSpec,
@@ -174,10 +179,14 @@ export function* applyInventory(changes: InventoryChange[], actor: string, at: s
               "delete those Vlans first, or keep them in the range",
           );
         }
-        // Servers' ports sit on the provisioning VLAN (layer-3 servers all their life, the rest
-        // while they install or wipe): moving it under them splits the facility's network.
-        const { rows: was } = yield q("SELECT provisioning_vlan AS v FROM facilities WHERE code = ?", f.code);
-        const before = was[0]?.v === undefined || was[0].v === null ? undefined : Number(was[0].v);
+        const { rows: was } = yield q(
+          "SELECT provisioning_vlan, layer3_vlan FROM facilities WHERE code = ?",
+          f.code,
+        );
+        const vlan = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
+        // Servers' ports sit on the provisioning VLAN while they install or wipe (and all their
+        // life on a facility without a layer-3 VLAN): moving it under them splits the network.
+        const before = vlan(was[0]?.provisioning_vlan);
         if (before !== undefined && before !== f.provisioningVlan) {
           const { rows: busy } = yield q(
             "SELECT id, state FROM machines WHERE facility = ? AND state IN ('provisioning', 'active', 'deprovisioning') ORDER BY id",
@@ -187,23 +196,42 @@ export function* applyInventory(changes: InventoryChange[], actor: string, at: s
             throw new InventoryConflict(
               "FacilityInUse",
               `facility ${f.code}: provisioningVlan ${before} -> ${f.provisioningVlan} while servers use it, on ` +
-                `${busy
-                  .slice(0, 10)
-                  .map((r) => `${String(r.id)} (${String(r.state)})`)
-                  .join(", ")}${busy.length > 10 ? ` and ${busy.length - 10} more` : ""}: ` +
-                "their ports would stay on the old VLAN; delete those servers first, or keep the VLAN",
+                `${someMachines(busy)}: their ports would stay on the old VLAN; delete those servers first, or keep the VLAN`,
+            );
+          }
+        }
+        // Layer3 and hybrid servers' ports sit on the layer-3 network: moving it (or giving it a
+        // VLAN of its own, or taking that away) under them splits the facility's network.
+        const l3Before = vlan(was[0]?.layer3_vlan);
+        if (was[0] && l3Before !== f.layer3Vlan) {
+          const { rows: servers } = yield q(
+            "SELECT machine_id AS id, state, spec FROM servers WHERE facility = ? ORDER BY machine_id",
+            f.code,
+          );
+          const onIt = servers.filter(
+            (r) => (json(r.spec) as { networkType?: string }).networkType !== "layer2",
+          );
+          if (onIt.length) {
+            throw new InventoryConflict(
+              "FacilityInUse",
+              `facility ${f.code}: layer3Vlan ${l3Before ?? "none"} -> ${f.layer3Vlan ?? "none"} while layer3 or ` +
+                `hybrid servers use it, on ${someMachines(onIt)}: their ports would stay on the old network; ` +
+                "delete those servers first, or keep it",
             );
           }
         }
         yield q(
-          `INSERT INTO facilities (code, name, vlan_from, vlan_to, provisioning_vlan, created_at) VALUES (?, ?, ?, ?, ?, ?)
+          `INSERT INTO facilities (code, name, vlan_from, vlan_to, provisioning_vlan, layer3_vlan, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (code) DO UPDATE SET name = excluded.name, vlan_from = excluded.vlan_from,
-             vlan_to = excluded.vlan_to, provisioning_vlan = excluded.provisioning_vlan`,
+             vlan_to = excluded.vlan_to, provisioning_vlan = excluded.provisioning_vlan,
+             layer3_vlan = excluded.layer3_vlan`,
           f.code,
           f.name ?? null,
           f.vlans.from,
           f.vlans.to,
           f.provisioningVlan,
+          f.layer3Vlan ?? null,
           at,
         );
         yield* event(actor, `facility.${c.op}`, f.code, f, at);
@@ -269,6 +297,15 @@ export function* applyInventory(changes: InventoryChange[], actor: string, at: s
               `machine ${id} is ${current.state}${current.owner ? ` (held by ${current.owner})` : ""}; it can be removed once it is available, in maintenance or quarantined`,
             );
           }
+          // Removed, its ports would keep the tenant's VLAN with the records naming a machine
+          // no longer there, and the Vlan's delete refused for it (a quarantine keeps them).
+          const ports = yield* vlanCarryingPorts(id);
+          if (ports) {
+            throw new InventoryConflict(
+              "MachineInUse",
+              `machine ${id}: ${ports} carry a VLAN; it can be removed once they do not (deleting the server that put it there, or the Vlan with forceDelete, resets them)`,
+            );
+          }
           yield q("DELETE FROM machine_nics WHERE machine_id = ?", id);
           yield q("DELETE FROM machines WHERE id = ?", id);
           yield* event(actor, "machine.remove", id, null, at);
@@ -299,12 +336,8 @@ export function* applyInventory(changes: InventoryChange[], actor: string, at: s
           // The ports a server's VLANs were put on are found again through the machine's NICs:
           // recabled under a server, its old port would stay on the tenant's VLAN, unrecorded.
           if (cabling(current.nics) !== cabling(m.nics)) {
-            const { rows: carried } = yield q(
-              "SELECT switch, port FROM vlan_ports WHERE machine_id = ? ORDER BY switch, port",
-              id,
-            );
-            if (!IDLE.includes(current.state) || carried.length > 0) {
-              const ports = carried.map((r) => `${String(r.switch)} ${String(r.port)}`).join(", ");
+            const ports = yield* vlanCarryingPorts(id);
+            if (!IDLE.includes(current.state) || ports) {
               throw new InventoryConflict(
                 "MachineInUse",
                 `machine ${id}: its NICs (MAC, switch, port) can change once it is available or in maintenance with no VLAN on its ports; it is ${current.state}${ports ? `, and ${ports} carry a VLAN` : ""}`,
@@ -343,6 +376,21 @@ export function* applyInventory(changes: InventoryChange[], actor: string, at: s
       }
     }
   }
+}
+
+/** "r1-02 (active), r1-03 (provisioning)": the first ten machines of rows, and how many more. */
+function someMachines(rows: Record<string, unknown>[]): string {
+  const shown = rows.slice(0, 10).map((r) => `${String(r.id)} (${String(r.state)})`);
+  return `${shown.join(", ")}${rows.length > 10 ? ` and ${rows.length - 10} more` : ""}`;
+}
+
+/** The machine's ports the store records on a VLAN, as "tor1 swp3, tor1 swp4"; "" for none. */
+function* vlanCarryingPorts(id: string): Op<string> {
+  const { rows } = yield q(
+    "SELECT switch, port FROM vlan_ports WHERE machine_id = ? ORDER BY switch, port",
+    id,
+  );
+  return rows.map((r) => `${String(r.switch)} ${String(r.port)}`).join(", ");
 }
 
 /** Moves a machine between states; refused unless it is in one of `from` now. */
@@ -387,18 +435,10 @@ export function* moveMachine(
 }
 
 export function* readFacility(code: string): Op<FacilitySpec | undefined> {
-  const { rows } = yield q(
-    "SELECT code, name, vlan_from, vlan_to, provisioning_vlan FROM facilities WHERE code = ?",
-    code,
-  );
+  const { rows } = yield q(`SELECT ${FACILITY_COLUMNS} FROM facilities WHERE code = ?`, code);
   const r = rows[0];
   if (!r || r.vlan_from === null) return undefined;
-  return {
-    code: String(r.code),
-    ...(r.name === null ? {} : { name: String(r.name) }),
-    vlans: { from: Number(r.vlan_from), to: Number(r.vlan_to) },
-    provisioningVlan: Number(r.provisioning_vlan),
-  };
+  return toFacility(r);
 }
 
 export function* facilitySwitches(facility: string): Op<SwitchSpec[]> {

@@ -10,6 +10,7 @@ import {
   sessionWrittenSql,
   VLAN_IDS_SQL,
   accessSql,
+  facilityLayer3Sql,
   inventorySql,
   serversSql,
   vlansSql,
@@ -738,5 +739,10 @@ ${allocateFunctions({
       CREATE TRIGGER notify_gone AFTER DELETE ON provisioning
         FOR EACH STATEMENT EXECUTE FUNCTION bm_sessions_changed();
     `,
+  },
+  {
+    version: 24,
+    name: "facility-layer3-vlan",
+    sql: facilityLayer3Sql(POSTGRES_TYPES),
   },
 ];

@@ -117,6 +117,11 @@ export const sessionBootClientSql = (t: ColumnTypes) => `
       ALTER TABLE provisioning ADD COLUMN boot_client ${t.text};
     `;
 
+// The facility's layer-3 network when it is not the provisioning VLAN (FacilitySpec.layer3Vlan).
+export const facilityLayer3Sql = (t: ColumnTypes) => `
+      ALTER TABLE facilities ADD COLUMN layer3_vlan ${t.int} CHECK (layer3_vlan BETWEEN 1 AND 4094);
+    `;
+
 export const vlansSql = (t: ColumnTypes) => `
       -- A project's VLAN in a facility. The database refuses a second VLAN with the same id in
       -- one facility. owner is the Pulumi resource's key: a rerun adopts the row its interrupted

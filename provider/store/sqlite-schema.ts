@@ -9,6 +9,7 @@ import {
   sessionWrittenSql,
   VLAN_IDS_SQL,
   accessSql,
+  facilityLayer3Sql,
   inventorySql,
   serversSql,
   vlansSql,
@@ -172,5 +173,10 @@ export const SQLITE_MIGRATIONS: Migration[] = [
     version: 10,
     name: "session-boot-client",
     sql: sessionBootClientSql(SQLITE_TYPES),
+  },
+  {
+    version: 11,
+    name: "facility-layer3-vlan",
+    sql: facilityLayer3Sql(SQLITE_TYPES),
   },
 ];

@@ -51,22 +51,22 @@ test("up: the VLAN is on the switch and both servers carry it tagged beside laye
   expect(up.summary.result).toBe("succeeded");
   const vid = up.outputs.vlan!.value as number;
   expect(vid).toBe(1000); // the lowest of the lab facility's range
-  // The bridge has the provisioning VLAN (layer 3 here) and the new one.
+  // The bridge has the provisioning VLAN (10), the lab's layer-3 network (20) and the new one.
   expect(
     model()
       .portVlans("br0")
       .map((v) => v.vlan),
-  ).toEqual([10, vid]);
+  ).toEqual([10, 20, vid]);
 
   const db = up.outputs.db!.value as { machine: string; ports: Port[] }[];
   for (const d of db) {
     expect(d.ports).toEqual([
-      expect.objectContaining({ mode: "trunk", nativeVlan: 10, allowedVlans: [vid] }),
+      expect.objectContaining({ mode: "trunk", nativeVlan: 20, allowedVlans: [vid] }),
     ]);
-    // On the switch itself: the provisioning (layer 3) VLAN untagged, the private VLAN tagged.
+    // On the switch itself: the layer-3 network untagged, the private VLAN tagged.
     const port = site.lab.machine(d.machine).switchPort;
     expect(model().portVlans(port)).toEqual([
-      { vlan: 10, pvid: true, untagged: true },
+      { vlan: 20, pvid: true, untagged: true },
       { vlan: vid, pvid: false, untagged: false },
     ]);
   }
@@ -145,9 +145,9 @@ test("a network change applies in place: layer3 takes both servers off the VLAN"
   const db = up.outputs.db!.value as { machine: string; ports: Port[] }[];
   expect(db.map((d) => d.machine)).toEqual(before.map((d) => d.machine));
   for (const d of db) {
-    expect(d.ports).toEqual([expect.objectContaining({ mode: "access", vlan: 10 })]);
+    expect(d.ports).toEqual([expect.objectContaining({ mode: "access", vlan: 20 })]);
     expect(model().portVlans(site.lab.machine(d.machine).switchPort)).toEqual([
-      { vlan: 10, pvid: true, untagged: true },
+      { vlan: 20, pvid: true, untagged: true },
     ]);
   }
   expect(await site.store.transact(() => vlanPorts({}), "read")).toEqual([]);
@@ -200,18 +200,18 @@ test("layer2 trunk: backend native, storage tagged; back to hybrid, storage deta
       .portVlans("br0")
       .map((v) => v.vlan)
       .sort((a, b) => a - b),
-  ).toEqual([10, backendVid]);
+  ).toEqual([10, 20, backendVid]);
 });
 
 test("destroy: servers detach before the VLAN goes; nothing is left", async () => {
   const res = await ex.stack.destroy({ onOutput: log("destroy") });
   expect(res.summary.result).toBe("succeeded");
-  // Only the provisioning VLAN, which belongs to the facility, stays on the bridge.
+  // Only the provisioning and layer-3 VLANs, which belong to the facility, stay on the bridge.
   expect(
     model()
       .portVlans("br0")
       .map((v) => v.vlan),
-  ).toEqual([10]);
+  ).toEqual([10, 20]);
   for (const m of site.lab.machines) expect(model().portVlans(m.switchPort)).toEqual([]);
   expect(await site.store.transact(() => listVlans(), "read")).toEqual([]);
   expect(await site.store.transact(() => vlanPorts({}), "read")).toEqual([]);

@@ -64,8 +64,9 @@ test("up: three servers active, each on its own machine with its addresses", asy
     "organization/quickstart/test/web-2",
     "organization/quickstart/test/web-3",
   ]);
-  // Each machine really netbooted and called home, and its port is on the provisioning VLAN.
-  for (const w of web) expect(site.lab.vlanOf(w.machine)).toBe(10);
+  // Each machine really netbooted and called home, and its port left the provisioning VLAN (10)
+  // for the facility's layer-3 network (20), out of reach of the installs of others.
+  for (const w of web) expect(site.lab.vlanOf(w.machine)).toBe(20);
 
   const preview = await ex.stack.preview();
   expect(preview.changeSummary).toEqual({ same: 5 });
@@ -112,7 +113,7 @@ test("refresh records a machine someone powered off and a moved port; up repairs
   ).filter((r) => r.type.endsWith("baremetal:Server"));
   expect(servers.map((r) => r.outputs.power).sort()).toEqual(["off", "on", "on"]);
 
-  // Someone moves a port off the provisioning VLAN at the switch: refresh records it too.
+  // Someone moves a port off the layer-3 network at the switch: refresh records it too.
   site.lab.switch.sim.model.run(["ip", "link", "set", "dev", victim.switchPort, "nomaster"]);
   await ex.stack.refresh({ onOutput: log("refresh-ports") });
   const ports = (
@@ -124,13 +125,13 @@ test("refresh records a machine someone powered off and a moved port; up repairs
     .filter((r) => r.type.endsWith("baremetal:Server"))
     .map((r) => r.outputs.ports[0]!);
   expect(ports.filter((p) => p.mode === "none")).toHaveLength(1);
-  expect(ports.filter((p) => p.vlan === 10)).toHaveLength(2);
+  expect(ports.filter((p) => p.vlan === 20)).toHaveLength(2);
   // The next up puts the moved port back and powers the machine on (the program says it
   // runs): one server updated in place, nothing else.
   const repaired = await ex.stack.up({ onOutput: log("repair-ports") });
   expect(repaired.summary.resourceChanges).toMatchObject({ update: 1 });
   expect(repaired.summary.resourceChanges?.replace ?? 0).toBe(0);
-  expect(site.lab.vlanOf(victim.id)).toBe(10);
+  expect(site.lab.vlanOf(victim.id)).toBe(20);
   expect(victim.system.powerState).toBe("On");
   expect((await ex.stack.preview()).changeSummary).toEqual({ same: 5 });
 
@@ -174,6 +175,29 @@ test("a userData change reinstalls in place: same machines, same addresses, a se
     );
 });
 
+test("`pulumi up --replace` deletes the server first, then creates it anew: no take-over of the old one", async () => {
+  // Created first, the new server adopted the old row by its owner key and the old one's delete
+  // then wiped the machine under it, leaving the state pointing at a wiped server.
+  const resources = (await ex.stack.exportStack()).deployment.resources as { urn: string; id?: string }[];
+  const old = resources.find((r) => r.urn.endsWith("baremetal:Server::web-1"))!;
+  const up = await ex.stack.up({ replace: [old.urn], onOutput: log("replace") });
+  expect(up.summary.resourceChanges).toMatchObject({ replace: 1 });
+  const now = ((await ex.stack.exportStack()).deployment.resources as { urn: string; id?: string }[]).find(
+    (r) => r.urn === old.urn,
+  )!;
+  expect(now.id).not.toBe(old.id);
+  const servers = await site.store.transact(() => listServers("demo"), "read");
+  expect(servers.map((s) => s.state)).toEqual(["active", "active", "active"]);
+  expect(servers.map((s) => s.id)).toContain(now.id);
+  expect(servers.map((s) => s.id)).not.toContain(old.id);
+  // The old one was wiped before it went: one wipe so far.
+  expect((await site.store.events(500)).filter((e) => e.action === "wipe.done")).toHaveLength(1);
+  const web = up.outputs.web!.value as { state: string; machine: string }[];
+  expect(web.map((w) => w.state)).toEqual(["active", "active", "active"]);
+  const machines = (await site.store.inventory()).machines;
+  for (const w of web) expect(machines.find((m) => m.id === w.machine)?.state).toBe("active");
+});
+
 test("destroy: machines wiped and back in the pool, addresses released", async () => {
   const res = await ex.stack.destroy({ onOutput: log("destroy") });
   expect(res.summary.result).toBe("succeeded");
@@ -181,7 +205,7 @@ test("destroy: machines wiped and back in the pool, addresses released", async (
   expect(inv.machines.map((m) => m.state)).toEqual(["available", "available", "available", "available"]);
   // Each machine that held a server was wiped before it went back: the wipe image reported.
   const events = await site.store.events(200);
-  expect(events.filter((e) => e.action === "wipe.done")).toHaveLength(3);
+  expect(events.filter((e) => e.action === "wipe.done")).toHaveLength(4); // with the replaced one's
   expect(await site.store.listReservations({ project: "demo" })).toEqual([]);
   expect(await site.store.transact(() => listServers(), "read")).toEqual([]);
 });

@@ -259,7 +259,7 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
     expect((await store.transact(() => sessionByToken(next), "read"))?.bootClient).toBe("127.0.0.3");
   });
 
-  test("with --allow, boot scripts and configs go to the provisioning network only; reports come from anywhere", async () => {
+  test("with --allow, install and wipe scripts and configs go to the provisioning network only; reports come from anywhere", async () => {
     const guarded = await startBootServer(store, { allow: ["127.0.0.2/32", "fd00:10::/64"] });
     try {
       const { server, machine } = await claim(store, "org/p/dev/allow");
@@ -271,10 +271,14 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
         installerIgnition: "{}",
       });
       const outside = [403, "boot scripts and configs are served on the provisioning network only\n"];
-      expect(await from("127.0.0.1", `${guarded.url}/boot.ipxe`)).toEqual(outside);
+      // The chain to a script by MAC says nothing of any machine: any network may have it.
+      expect(await from("127.0.0.1", `${guarded.url}/boot.ipxe`)).toEqual([
+        200,
+        `#!ipxe\nchain ${guarded.url}/boot/\${net0/mac}.ipxe\n`,
+      ]);
       expect(await from("127.0.0.1", urls.ipxe(mac))).toEqual(outside);
       expect(await from("127.0.0.1", urls.ignition(token))).toEqual(outside);
-      // Refused before the store is asked: no fetch recorded, the session still unbound.
+      // Refused with nothing recorded: no fetch, the session still unbound.
       expect(await store.transact(() => sessionByToken(token), "read")).toMatchObject({
         state: "staged",
         bootClient: null,
@@ -288,6 +292,12 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
       // The installed system reports from its own address.
       expect(await from("127.0.0.1", urls.phoneHome(token), "POST")).toEqual([200, "ok\n"]);
       expect((await store.transact(() => sessionByToken(token), "read"))?.state).toBe("done");
+      // Installed, it may netboot on its own (layer-3) network: it is told to boot its disk there,
+      // as anywhere, and gets no config.
+      const local = await from("127.0.0.1", urls.ipxe(mac));
+      expect(local[0]).toBe(200);
+      expect(local[1]).toMatch(/^#!ipxe\n.*\nexit\n$/s);
+      expect(await from("127.0.0.1", urls.ignition(token))).toEqual(outside);
     } finally {
       await guarded.close();
     }

@@ -339,7 +339,7 @@ describe.each(backends)("baremetal on $name", (backend) => {
     expect(fails("ipam", "pool", "show", "fine").stderr).toBe("");
   });
 
-  test("inventory apply, list, and machine show, maintenance, release", () => {
+  test("inventory apply, list, and machine show, maintenance, release", async () => {
     const file = path.resolve(__dirname, "../fixtures/inventory.yaml");
     const first = cli("inventory", "apply", file);
     expect(first).toMatch(/^\+ facility lab1$/m);
@@ -347,9 +347,28 @@ describe.each(backends)("baremetal on $name", (backend) => {
     expect(first.trim().split("\n").at(-1)).toBe("applied");
     expect(cli("inventory", "apply", file).trim()).toBe("no changes");
     expect(cli("inventory", "list")).toMatch(/r1-02\s+lab1\s+c3\.small\s+SN-0002\s+available/);
+    expect(cli("inventory", "list")).toMatch(/^lab1\s+Lab one\s+1000-1999\s+10\s+20$/m);
+    // Without a layer-3 VLAN of its own, the facility's installed servers share the provisioning
+    // network: every apply says what that exposes, and the list shows it.
+    const shared = path.join(os.tmpdir(), `shared-${process.pid}.yaml`);
+    fs.writeFileSync(shared, fs.readFileSync(file, "utf8").replace(/^ {4}layer3Vlan: .*\n/m, ""));
+    try {
+      const r = fails("inventory", "apply", shared);
+      expect([r.status, r.stderr]).toEqual([
+        0,
+        "warning: facility lab1 has no layer3Vlan: installed layer3 and hybrid servers stay on the provisioning " +
+          "VLAN 10, where any of them can ask the boot server for the scripts and configs of machines being " +
+          "installed or wiped; give the facility's layer-3 network a VLAN of its own\n",
+      ]);
+      expect(r.stdout).toMatch(/^~ facility lab1/m);
+      expect(cli("inventory", "list")).toMatch(/^lab1\s+Lab one\s+1000-1999\s+10\s+10 \(shared\)$/m);
+    } finally {
+      fs.rmSync(shared, { force: true });
+    }
+    expect(cli("inventory", "apply", file)).toMatch(/^~ facility lab1/m);
     // A facility made for pools alone is listed too, without VLAN settings.
     cli("facility", "add", "edge1");
-    expect(cli("inventory", "list")).toMatch(/^edge1\s+-\s+-$/m);
+    expect(cli("inventory", "list")).toMatch(/^edge1\s+-\s+-\s+-$/m);
     expect(JSON.parse(cli("inventory", "list", "--json")).facilitiesWithoutVlans).toEqual([
       { code: "edge1", name: null },
     ]);
@@ -366,6 +385,19 @@ describe.each(backends)("baremetal on $name", (backend) => {
     expect(refused.status).toBe(1);
     expect(refused.stderr).toBe(
       "baremetal: MachineStateConflict: machine r1-03 is available; this needs it to be quarantine or maintenance\n",
+    );
+    // A quarantined machine stays so until released: maintenance would overwrite why it is there,
+    // and its end (--off) would put the machine back without the check release stands for.
+    await rawSql(
+      location,
+      "UPDATE machines SET state = 'quarantine', state_reason = 'not wiped' WHERE id = 'r1-03'",
+    );
+    expect(fails("machine", "maintenance", "r1-03", "--reason", "fan").stderr).toBe(
+      "baremetal: MachineStateConflict: machine r1-03 is quarantine; this needs it to be available\n",
+    );
+    expect(cli("machine", "show", "r1-03")).toMatch(/quarantine \(not wiped\)/);
+    expect(cli("machine", "release", "r1-03", "--reason", "wiped by hand").trim()).toBe(
+      "machine r1-03: available",
     );
     expect(fails("machine", "maintenance", "r1-03", "--reason", " ").stderr).toMatch(
       /option '--reason <text>' argument ' ' is invalid. say why, for whoever looks next/,

@@ -6,6 +6,7 @@ import { applyInventoryFile } from "../../provider/inventory/apply";
 import { InventoryConflict } from "../../provider/inventory/errors";
 import { InventoryError, parseInventory } from "../../provider/inventory/schema";
 import type { Store } from "../../provider/store/store";
+import { claimServer, finishServer } from "../../provider/store/servers-sql";
 import { attachPort, createVlan, detachPort } from "../../provider/store/vlans-sql";
 import { backends, freshStore } from "../helpers/backends";
 import { failure } from "../helpers/failure";
@@ -52,6 +53,7 @@ describe.each(backends)("inventory on $name", (backend) => {
       name: "Lab one",
       vlans: { from: 1000, to: 1999 },
       provisioningVlan: 10,
+      layer3Vlan: 20,
     });
     expect((await store.getPool("lab1-public"))?.facility).toBe("lab1");
 
@@ -147,16 +149,49 @@ describe.each(backends)("inventory on $name", (backend) => {
   test("the provisioning VLAN does not move while servers use it", async () => {
     await apply(store, FILE);
     await store.setMachineState("r1-02", ["available"], "provisioning", null, "tester");
-    const moved = FILE.replace("provisioningVlan: 10", "provisioningVlan: 20");
+    const moved = FILE.replace("provisioningVlan: 10", "provisioningVlan: 30");
     const e = await failure(apply(store, moved), InventoryConflict);
     expect([e.code, e.message]).toEqual([
       "FacilityInUse",
-      "facility lab1: provisioningVlan 10 -> 20 while servers use it, on r1-02 (provisioning): their ports would stay " +
+      "facility lab1: provisioningVlan 10 -> 30 while servers use it, on r1-02 (provisioning): their ports would stay " +
         "on the old VLAN; delete those servers first, or keep the VLAN",
     ]);
     expect((await store.inventory()).facilities[0]!.provisioningVlan).toBe(10);
     await store.setMachineState("r1-02", ["provisioning"], "available", null, "tester");
-    expect((await apply(store, moved)).lines).toEqual(["~ facility lab1: provisioningVlan 10 -> 20"]);
+    expect((await apply(store, moved)).lines).toEqual(["~ facility lab1: provisioningVlan 10 -> 30"]);
+  });
+
+  test("the layer-3 VLAN does not move, come or go while layer3 or hybrid servers use it", async () => {
+    const withL3 = FILE; // layer3Vlan: 20
+    const without = FILE.replace(/^ {4}layer3Vlan: .*\n/m, "");
+    expect((await apply(store, withL3)).lines).toContain("+ facility lab1");
+    expect((await store.inventory()).facilities[0]!.layer3Vlan).toBe(20);
+    expect((await apply(store, withL3)).changed).toBe(false);
+    const server = (id: string, machineId: string, spec: Record<string, unknown>) =>
+      store.transact((at) =>
+        claimServer(
+          { id, owner: `org/p/s/${id}`, project: "p", facility: "lab1", machineId, hostname: id, spec },
+          "tester",
+          at,
+        ),
+      );
+    await server("l3", "r1-02", {}); // layer3, the default
+    await server("l2", "r1-03", { networkType: "layer2" });
+    const moved = withL3.replace("layer3Vlan: 20", "layer3Vlan: 30");
+    const e = await failure(apply(store, moved), InventoryConflict);
+    expect([e.code, e.message]).toEqual([
+      "FacilityInUse",
+      "facility lab1: layer3Vlan 20 -> 30 while layer3 or hybrid servers use it, on r1-02 (provisioning): their " +
+        "ports would stay on the old network; delete those servers first, or keep it",
+    ]);
+    // Taken away, the servers' network would be the provisioning VLAN: the same refusal.
+    expect((await failure(apply(store, without), InventoryConflict)).message).toMatch(
+      /^facility lab1: layer3Vlan 20 -> none /,
+    );
+    expect((await store.inventory()).facilities[0]!.layer3Vlan).toBe(20);
+    await store.transact((at) => finishServer("l3", "available", null, "tester", at));
+    // A layer2 server's ports never carry it.
+    expect((await apply(store, moved)).lines).toEqual(["~ facility lab1: layer3Vlan 20 -> 30"]);
   });
 
   test("a facility missing from the file is kept, and the line does not offer --prune for it", async () => {
@@ -249,6 +284,12 @@ describe.each(backends)("inventory on $name", (backend) => {
     expect(
       (await failure(apply(store, FILE.replace("port: swp3", "port: swp9")), InventoryConflict)).message,
     ).toMatch(/it is quarantine, and tor1 swp3 carry a VLAN$/);
+    // Nor removed: the records would name a machine that is gone, its port keeping the VLAN.
+    const carrying = await failure(apply(store, without03, true), InventoryConflict);
+    expect([carrying.code, carrying.message]).toEqual([
+      "MachineInUse",
+      "machine r1-03: tor1 swp3 carry a VLAN; it can be removed once they do not (deleting the server that put it there, or the Vlan with forceDelete, resets them)",
+    ]);
     await store.transact((at) => detachPort("v1", "tor1", "swp3", "tester", at));
     expect((await apply(store, FILE.replace("port: swp3", "port: swp9"))).lines).toEqual([
       expect.stringContaining("~ machine r1-03"),
@@ -346,6 +387,20 @@ describe("inventory file checks", () => {
     ]);
   });
 
+  test("the layer-3 VLAN is one of its own, outside the projects' range", () => {
+    const l3 = (v: number) => FILE.replace(/layer3Vlan: 20\b/, `layer3Vlan: ${v}`);
+    expect(problems(l3(10))).toEqual([
+      "facilities.0.layer3Vlan: 10 is the provisioningVlan; give installed servers a VLAN of their own (or leave layer3Vlan out)",
+    ]);
+    expect(problems(l3(1500))).toEqual([
+      "facilities.0.layer3Vlan: 1500 is inside the project range 1000-1999; it must not be handed out",
+    ]);
+    expect(problems(l3(1))).toEqual([
+      "facilities.0.layer3Vlan: a VLAN id is 2-4094 (1 is every switch's default VLAN)",
+    ]);
+    expect(problems(l3(20))).toEqual([]);
+  });
+
   test("a BMC URL holding a user or password, or more than the BMC's address, is refused", () => {
     const url = (u: string) => problems(FILE.replace('url: "https://10.0.1.3"', `url: "${u}"`));
     expect(url("https://root:hunter2@10.0.1.3")).toEqual([
@@ -376,10 +431,28 @@ describe("inventory file checks", () => {
     expect(problems(worse)).toEqual(
       expect.arrayContaining([
         "machines.1.nics.0.mac: a NIC's own (unicast) MAC address: not broadcast, multicast or all zeros",
-        "machines.1.bmc.ipmi.host: a host name or an IP address",
+        "machines.1.bmc.ipmi.host: a host name or an IP address (without a port)",
         'machines.0.nics.0.name: a Linux interface name, 1-15 letters, digits, "_", "." or "-"',
       ]),
     );
+    // Hosts are addresses or names, not strings of the right characters.
+    for (const h of [
+      "10.0.1.2:623",
+      "300.1.2.3",
+      "10.0.1",
+      "::::",
+      ":",
+      "fe80::1%eth0",
+      "-bmc.lab",
+      "a..b",
+    ]) {
+      expect(problems(FILE.replace("ipmi: { host: 10.0.1.2,", `ipmi: { host: "${h}",`))).toEqual([
+        "machines.1.bmc.ipmi.host: a host name or an IP address (without a port)",
+      ]);
+    }
+    for (const h of ["2001:db8::10", "::ffff:10.0.1.2", "bmc-r1-02.lab.example", "10.0.1.2"]) {
+      expect(problems(FILE.replace("ipmi: { host: 10.0.1.2,", `ipmi: { host: "${h}",`))).toEqual([]);
+    }
   });
 
   test("cross references and ranges are checked on a valid shape", () => {

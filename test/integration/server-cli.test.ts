@@ -60,7 +60,7 @@ test("an orphaned server is listed by its owner key and deleted from the command
   const p = await makeServer("orphan", "org/quickstart/crashed/orphan", {
     customData: { dbPassword: "s3cret-custom" },
   });
-  expect(lab.site.lab.vlanOf(p.machine.id)).toBe(10);
+  expect(lab.site.lab.vlanOf(p.machine.id)).toBe(20); // the lab's layer-3 network
 
   const listed = await cli(["list", "--json"]);
   expect(listed.stderr).toBe("");

@@ -367,6 +367,26 @@ test("read and update give the network as create did, a private block's routes i
   expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
 });
 
+test("a server whose owner key changed (a renamed stack or project): a reinstall keeps its addresses, its delete releases them", async () => {
+  // The program's key is no longer the one the store holds the server and its blocks under.
+  const owner = "org/p/s/renamed";
+  const p = await createServer(ctx(), inputs(), owner);
+  const props = { ...inputs(), owner, state: "active", network: p.network } as never;
+  const news = { ...inputs({ userData: '{"ignition":{"version":"3.4.0"}}' }), owner: "org/p/s2/renamed" };
+  const updated = await serverResource.update(p.server.id, props, news as never);
+  expect(updated.outs.network.map((a) => a.address)).toEqual(p.network.map((a) => a.address));
+  expect(updated.outs.owner).toBe(owner);
+  const timeline = await lab.site.store.transact(() => serverTimeline(p.server.id), "read");
+  expect(timeline.filter((t) => t.action === "phone-home")).toHaveLength(2);
+  expect((await held()).reservations.map((r) => r.owner).sort()).toEqual(
+    p.network.map((_, i) => `${owner}#ip${i}`).sort(),
+  );
+  // The engine keeps the outputs; the delete releases by the key they carry, the stored one.
+  await serverResource.remove(p.server.id, updated.outs);
+  expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
+  expect((await machine()).state).toBe("available");
+});
+
 test("a machine powered off at its BMC: read says so, diff sees a change, and the update powers it on", async () => {
   const owner = "org/p/s/power";
   const p = await createServer(ctx(), inputs(), owner);

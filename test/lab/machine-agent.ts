@@ -43,7 +43,7 @@ const machine = new MachineSim(
   "agent",
   system,
   [{ mac, port: "eth0" }],
-  { bootServerUrl: () => bootServer, canNetboot: () => true, httpTimeoutMs: 3000 },
+  { bootServerUrl: () => bootServer, netboot: () => ({}), httpTimeoutMs: 3000 },
   { installTimeMs: Number(values["install-ms"]) },
 );
 machine.installed = fs.existsSync(installed);

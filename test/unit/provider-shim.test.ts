@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import * as provider from "../../provider";
-import { shimSource } from "../../sdk/provider-shim";
+import { dynamicResource, shimSource } from "../../sdk/provider-shim";
 
 interface ShimProvider {
   configure(req: { config: { get(key: string): string | undefined } }): Promise<void>;
@@ -180,4 +180,21 @@ describe("constructing a resource", () => {
     expect(thrown?.stack?.split("\n")[1]).toContain("provider-shim.test.ts");
     expect(Error.stackTraceLimit).toBe(limit);
   });
+});
+
+test("a Server, Vlan or ProjectMember is replaced by deleting it first, whatever asks for the replace", () => {
+  // `pulumi up --replace` asks the provider's diff nothing: only the resource's options make the
+  // engine delete first, and a create that comes first adopts what the owner key holds.
+  for (const kind of ["Server", "Vlan", "ProjectMember"] as const) {
+    const r = dynamicResource(kind, "a", {}, { protect: true });
+    r.done();
+    expect(r.opts).toEqual({ protect: true, deleteBeforeReplace: true });
+    expect(() => dynamicResource(kind, "a", {}, { deleteBeforeReplace: false })).toThrow(
+      `${kind} a: deleteBeforeReplace: false is not supported: a replacement takes over the old `,
+    );
+  }
+  // A reservation's adoption gives the block a new id: a create first is safe, and left alone.
+  const r = dynamicResource("IpReservation", "a", {}, { deleteBeforeReplace: false });
+  r.done();
+  expect(r.opts).toEqual({ deleteBeforeReplace: false });
 });

@@ -30,7 +30,9 @@ const change = (news: Record<string, unknown>, old: Record<string, unknown> = {}
   diff("id", olds(old), inputs(news));
 
 test("nothing changed: no changes", async () => {
-  expect(await change({})).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
+  // Delete-first is said with every answer: the engine reads it for a replace that
+  // replaceOnChanges adds to an in-place change too.
+  expect(await change({})).toEqual({ changes: false, replaces: [], deleteBeforeReplace: true });
 });
 
 test.each([
@@ -43,14 +45,14 @@ test.each([
   ["sshKeys", { sshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG me@x"] }],
   ["customData", { customData: { role: "db" } }],
 ])("%s changes in place", async (_name, news) => {
-  expect(await change(news)).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+  expect(await change(news)).toEqual({ changes: true, replaces: [], deleteBeforeReplace: true });
 });
 
 test.each([
   ["userData", { userData: '{"ignition":{"version":"3.4.0"}}' }],
   ["operatingSystem", { operatingSystem: "ubuntu_24_04" }],
 ])("%s reinstalls in place, or replaces when reinstall is replace", async (name, news) => {
-  expect(await change(news)).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+  expect(await change(news)).toEqual({ changes: true, replaces: [], deleteBeforeReplace: true });
   const replaced = await change({ ...news, reinstall: "replace" }, { reinstall: "replace" });
   expect(replaced.replaces).toEqual([name]);
   expect(replaced.deleteBeforeReplace).toBe(true);
@@ -84,18 +86,18 @@ test("ports a refresh found moved at the switch are put back in place", async ()
   const applied = [{ nic: "eth0", switch: "tor1", port: "swp1", mode: "access", vlan: 10 }];
   const moved = [{ nic: "eth0", switch: "tor1", port: "swp1", mode: "none" }];
   const o = { ...olds(), appliedPorts: applied, ports: moved } as unknown as ServerOutputs;
-  expect(await diff("id", o, inputs())).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+  expect(await diff("id", o, inputs())).toEqual({ changes: true, replaces: [], deleteBeforeReplace: true });
   const same = { ...olds(), appliedPorts: applied, ports: applied } as unknown as ServerOutputs;
   expect((await diff("id", same, inputs())).changes).toBe(false);
 });
 
 test("network settings change in place", async () => {
   const d = await change({ networkType: "hybrid", vlans: [1001] });
-  expect(d).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+  expect(d).toEqual({ changes: true, replaces: [], deleteBeforeReplace: true });
 });
 
 test("the same request said another way is no change: an empty userData, the default prefix lengths written out or left out", async () => {
-  const none = { changes: false, replaces: [], deleteBeforeReplace: false };
+  const none = { changes: false, replaces: [], deleteBeforeReplace: true };
   // A state from before check dropped empty strings.
   expect(await diff("id", { ...olds(), userData: "" } as ServerOutputs, inputs())).toEqual(none);
   const spelled = [{ type: "public_ipv4" }, { type: "private_ipv4" }, { type: "public_ipv6" }];
