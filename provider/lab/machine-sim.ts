@@ -28,6 +28,11 @@ export interface MachineFaults {
   installTimeMs?: number;
   /** Default: installTimeMs. */
   wipeTimeMs?: number;
+  /**
+   * From the installer's install.written report to the installed OS calling home (its reboot).
+   * Default 0.
+   */
+  rebootMs?: number;
 }
 
 export interface MachineEnvironment {
@@ -72,6 +77,8 @@ export class MachineSim extends EventEmitter<{ phase: [phase: MachinePhase] }> {
   installed = false;
   /** Why the machine is failed or has nothing to boot. */
   reason?: string;
+  /** The address its last phone-home came from (undefined: the system's choice). */
+  calledHomeFrom?: string;
   /** The config its last install fetched (Ignition or cloud-init user-data): what is on its disk. */
   installedWith?: string;
   private run?: AbortController;
@@ -256,6 +263,14 @@ export class MachineSim extends EventEmitter<{ phase: [phase: MachinePhase] }> {
       return this.enter(signal, "failed", message);
     }
     this.installed = true;
+    // As the real installers do (render/): the disk is written, then the machine reboots into it.
+    if (events) await this.post(events, { type: "install.written" }, signal);
+    if (this.faults.rebootMs) await sleep(this.faults.rebootMs, signal);
+    // The installed OS calls home from the network its port is on now: the provider may have
+    // moved it to the layer-3 network meanwhile.
+    const nic = this.nics.find((n) => this.env.netboot(n.mac) !== false);
+    const offer = nic && this.env.netboot(nic.mac);
+    if (offer) this.from = offer.address;
     if (this.faults.neverCallsHome)
       return this.enter(signal, "running", "installed; never calls home (fault)");
     if (!phoneHome) {
@@ -266,6 +281,7 @@ export class MachineSim extends EventEmitter<{ phase: [phase: MachinePhase] }> {
     // What `curl -X POST <url>` from the installed OS sends: no body.
     if (!(await this.post(phoneHome, undefined, signal)))
       return this.enter(signal, "failed", "phone-home failed");
+    this.calledHomeFrom = this.from;
     this.enter(signal, "running", "installed; called home");
   }
 

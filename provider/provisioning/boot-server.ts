@@ -190,19 +190,20 @@ export async function startBootServer(store: Store, opts: BootServerOptions = {}
       const mac = decoded(m[1]!).toLowerCase().replace(/-/g, ":");
       if (!MAC.test(mac)) return send(res, 400, "not a MAC address\n");
       const session = await store.transact(() => sessionByMac(mac), "read");
-      // Installs and wipes netboot on the provisioning network: a session's script (its token,
-      // and with it the configs) is never handed elsewhere. An installed server netbooting on
-      // its own network (alwaysPxe, or firmware that puts the network first) is told what it
-      // is told anywhere: its own alwaysPxe script, or to boot its disk.
-      if (session && !inside)
-        return send(res, 403, "boot scripts and configs are served on the provisioning network only\n");
       if (!session) {
         const always = await store.transact(() => alwaysPxeScript(mac), "read");
         return send(res, 200, always ?? LOCAL_BOOT);
       }
       // The OS is on the disk and the installer rebooted into it: a machine whose boot order
-      // puts the network first (alwaysPxe, or its own firmware) must not install again.
+      // puts the network first (alwaysPxe, or its own firmware) must not install again. Its
+      // ports may be on its own network by now (lifecycle.ts moves them at install.written).
       if (session.kind === "install" && session.writtenAt) return send(res, 200, INSTALLED_BOOT);
+      // Installs and wipes netboot on the provisioning network: a session's script (its token,
+      // and with it the configs) is never handed elsewhere. An installed server netbooting on
+      // its own network (alwaysPxe, or firmware that puts the network first) is told what it
+      // is told anywhere: its own alwaysPxe script, or to boot its disk.
+      if (!inside)
+        return send(res, 403, "boot scripts and configs are served on the provisioning network only\n");
       const fetched = await store.transact((at) => fetchBootScript(session.token, mac, client, at));
       if ("refused" in fetched) return send(res, 403, `${fetched.refused}\n`);
       return send(res, 200, fetched.script);

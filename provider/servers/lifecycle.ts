@@ -146,11 +146,36 @@ async function install(
   });
 
   onStep("install");
-  await waitForSession(ctx.store, token, inputs.provisionTimeoutSeconds * 1000, "install");
-
-  // Installed on the provisioning VLAN; now the server's own network mode.
+  const deadline = Date.now() + inputs.provisionTimeoutSeconds * 1000;
   const plan = portPlan(inputs, layer3Vlan(facility));
-  if (plan.mode === "access" && plan.vlan === facility.provisioningVlan) return ports;
+  if (plan.mode === "access" && plan.vlan === facility.provisioningVlan) {
+    await waitForSession(ctx.store, token, deadline - Date.now(), "install");
+    return ports;
+  }
+  // A layer-3 network of its own: the installed system, with its static addresses and their
+  // gateways, calls home from there, so its ports go there once the installer has written the
+  // disk, before it boots it (as Ironic moves a node to the tenant network between deploy and
+  // first boot); its phone-home retries meanwhile. Layer2 servers, and IPv6-only ones, call
+  // home from the provisioning network by DHCPv4 (render/network.ts): theirs move after it.
+  const early =
+    facility.layer3Vlan !== undefined &&
+    inputs.networkType !== "layer2" &&
+    network.some((a) => a.family === 4);
+  let moved: PortState[] | undefined;
+  if (early) {
+    await waitForSession(ctx.store, token, deadline - Date.now(), "install", "written");
+    onStep("network");
+    moved = await applyNetwork(ctx, server.id, machine, inputs, layer3Vlan(facility));
+    onStep("install");
+  }
+  await waitForSession(ctx.store, token, deadline - Date.now(), "install").catch((e: Error) => {
+    if (!moved || !e.message.includes("no report within")) throw e;
+    e.message +=
+      `; the installed system calls home from the layer-3 network (VLAN ${layer3Vlan(facility)}), ` +
+      "so the boot server must be reachable from there";
+    throw e;
+  });
+  if (moved) return moved;
   onStep("network");
   return applyNetwork(ctx, server.id, machine, inputs, layer3Vlan(facility));
 }
@@ -191,9 +216,17 @@ export async function createServer(
 ): Promise<Provisioned> {
   const actor = ctx.config.actor;
   // `holds`: the undo gives back store records (addresses, VLAN port records); when it fails,
-  // those records would belong to no server if the row went. A failed power-off or port reset
-  // alone leaves no record: the machine's quarantine (from "power" on) is the operator's cue.
-  const undo: { what: string; holds?: () => Promise<boolean>; run: () => Promise<void> }[] = [];
+  // those records would belong to no server if the row went. `cuts`: what a power-off or a
+  // port reset takes from the machine; when neither could be done it may still be on the
+  // network with its addresses, so they are not given back (`whenCut`) and the row keeps them,
+  // as for a failed `holds`.
+  const undo: {
+    what: string;
+    holds?: () => Promise<boolean>;
+    cuts?: "power" | "ports";
+    whenCut?: boolean;
+    run: () => Promise<void>;
+  }[] = [];
   let step = "claim";
   let machine: MachineRecord | undefined;
   let server: ServerRecord | undefined;
@@ -277,6 +310,7 @@ export async function createServer(
     const undoHardware = () => {
       undo.push({
         what: "reset switch ports",
+        cuts: "ports",
         holds: async () => (await ctx.store.transact(() => vlanPorts({ serverId: s.id }), "read")).length > 0,
         run: async () => {
           await resetPorts(ctx, m);
@@ -286,6 +320,7 @@ export async function createServer(
       });
       undo.push({
         what: "power off",
+        cuts: "power",
         run: () => withBmc(m, secrets(ctx.config), ctx.log, (bmc) => bmc.setPower("off")),
       });
     };
@@ -294,6 +329,7 @@ export async function createServer(
     undo.push({
       what: "release addresses",
       holds: async () => true,
+      whenCut: true,
       run: () => releaseAddresses(ctx.store, s.id, owner, actor),
     });
     // Undone before the addresses go back: a machine still running with them on its ports
@@ -356,10 +392,17 @@ export async function createServer(
     // Refused before anything was claimed: the refusal (or the configure step's error) as it is.
     if ((e instanceof AccessError || e instanceof StepFailed) && !server) throw e;
     const failure = new StepFailed(step, machine?.id, e);
+    const uncut = new Set<string>();
     for (const u of undo.reverse()) {
+      if (u.whenCut && uncut.has("power") && uncut.has("ports")) {
+        undoFailed = true;
+        failure.message += `; the addresses stay held: the machine may still be on the network with them`;
+        continue;
+      }
       try {
         await u.run();
       } catch (cleanup) {
+        if (u.cuts) uncut.add(u.cuts);
         if (u.holds && (await u.holds().catch(() => true))) undoFailed = true;
         failure.message += `; then could not ${u.what}: ${(cleanup as Error).message}`;
       }

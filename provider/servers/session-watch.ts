@@ -7,13 +7,15 @@
 // the rest of the wait. Waking on the notice, not the next 100 ms poll, took a 100-server
 // `pulumi up` on the built-in lab from 15.2 s to 14.4 s of creates: the servers of a wave no
 // longer finish together at a poll and then queue for the engine's checkpoint writes.
-import type { SessionState } from "../store/servers-sql";
+import type { SessionProgress } from "../store/servers-sql";
 import { sessionStates } from "../store/servers-sql";
 import type { Store } from "../store/store";
 
 interface Waiter {
   token: string;
   what: string;
+  /** done: the session finished; written: also once the installer said the OS is on the disk. */
+  until: "done" | "written";
   started: number;
   end: number;
   resolve(): void;
@@ -48,10 +50,10 @@ class SessionWatch {
 
   constructor(private readonly store: Store) {}
 
-  wait(token: string, deadlineMs: number, what: string): Promise<void> {
+  wait(token: string, deadlineMs: number, what: string, until: Waiter["until"]): Promise<void> {
     return new Promise((resolve, reject) => {
       const started = Date.now();
-      this.waiters.add({ token, what, started, end: started + deadlineMs, resolve, reject });
+      this.waiters.add({ token, what, until, started, end: started + deadlineMs, resolve, reject });
       clearTimeout(this.linger);
       this.startWatch();
       // A new session is looked at soon: a missing or failed one is reported at once.
@@ -133,7 +135,7 @@ class SessionWatch {
       const now = Date.now();
       for (const w of waiting) {
         const s = states.get(w.token);
-        if (s?.state === "done") this.settle(w);
+        if (s?.state === "done" || (s?.written && w.until === "written")) this.settle(w);
         else if (!s || s.state === "failed")
           this.settle(w, new Error(`${w.what} failed${s?.message ? `: ${s.message}` : ""}`));
         else if (now >= w.end)
@@ -173,10 +175,8 @@ class SessionWatch {
     this.schedule(again ? 0 : Math.max(backoff, this.nextDelay()));
   }
 
-  private async read(
-    tokens: string[],
-  ): Promise<Map<string, { state: SessionState; message: string | null }>> {
-    const out = new Map<string, { state: SessionState; message: string | null }>();
+  private async read(tokens: string[]): Promise<Map<string, SessionProgress>> {
+    const out = new Map<string, SessionProgress>();
     for (let i = 0; i < tokens.length; i += CHUNK) {
       const chunk = tokens.slice(i, i + CHUNK);
       let size = 1;
@@ -210,11 +210,21 @@ class SessionWatch {
 const watches = new WeakMap<Store, SessionWatch>();
 
 /** Resolves once the session is done; rejects when it failed, vanished or missed its deadline. */
-export function waitForSession(store: Store, token: string, deadlineMs: number, what: string): Promise<void> {
+/**
+ * Resolves when the session is done (or, with `until: "written"`, as soon as its installer said
+ * the OS is on the disk, if that comes first); rejects when it failed or at the deadline.
+ */
+export function waitForSession(
+  store: Store,
+  token: string,
+  deadlineMs: number,
+  what: string,
+  until: "done" | "written" = "done",
+): Promise<void> {
   let watch = watches.get(store);
   if (!watch) {
     watch = new SessionWatch(store);
     watches.set(store, watch);
   }
-  return watch.wait(token, deadlineMs, what);
+  return watch.wait(token, deadlineMs, what, until);
 }

@@ -745,4 +745,15 @@ ${allocateFunctions({
     name: "facility-layer3-vlan",
     sql: facilityLayer3Sql(POSTGRES_TYPES),
   },
+  {
+    version: 25,
+    name: "session-written-notify",
+    // A create whose server moves to a layer-3 VLAN of its own does so once the installer has
+    // written the disk (lifecycle.ts), and waits for that as for the finish: a notice for it too.
+    sql: `
+      CREATE TRIGGER notify_written AFTER UPDATE OF written_at ON provisioning
+        FOR EACH ROW WHEN (OLD.written_at IS NULL AND NEW.written_at IS NOT NULL)
+        EXECUTE FUNCTION bm_sessions_changed();
+    `,
+  },
 ];

@@ -410,17 +410,26 @@ export function* bootStaged(serverId: string): Op<boolean> {
  * state and message, since the staged configs are kilobytes each. Tokens with no session are
  * absent from the result.
  */
-export function* sessionStates(
-  tokens: string[],
-): Op<Map<string, { state: SessionState; message: string | null }>> {
+export interface SessionProgress {
+  state: SessionState;
+  message: string | null;
+  /** The installer said the OS is on the disk (install.written). */
+  written: boolean;
+}
+
+export function* sessionStates(tokens: string[]): Op<Map<string, SessionProgress>> {
   const { rows } = yield q(
-    `SELECT token, state, message FROM provisioning WHERE token IN (${tokens.map(() => "?").join(", ")})`,
+    `SELECT token, state, message, written_at FROM provisioning WHERE token IN (${tokens.map(() => "?").join(", ")})`,
     ...tokens,
   );
   return new Map(
     rows.map((r) => [
       r.token as string,
-      { state: r.state as SessionState, message: (r.message as string | null) ?? null },
+      {
+        state: r.state as SessionState,
+        message: (r.message as string | null) ?? null,
+        written: r.written_at !== null && r.written_at !== undefined,
+      },
     ]),
   );
 }

@@ -334,8 +334,10 @@ export class SqliteStore implements Store {
   /**
    * What PostgreSQL's migration 23 does with a trigger in the database, this connection does
    * with one of its own (TEMP: it lives and dies with the connection, and the file is not
-   * changed): a session finishing or going marks the transaction, whose commit then pings the
-   * watchers. Only finishing wakes anyone; every other report would be a read for nothing.
+   * changed): a session finishing or going, or its installer saying the disk is written (a
+   * create moves the ports to a layer-3 VLAN of its own then; PostgreSQL's migration 25), marks
+   * the transaction, whose commit then pings the watchers. Other reports wake no one: each would
+   * be a read for nothing.
    */
   private watchSessionWrites(): void {
     const has = this.db
@@ -347,6 +349,15 @@ export class SqliteStore implements Store {
         WHEN NEW.state IN ('done', 'failed') BEGIN SELECT bm_sessions_changed(); END;
       CREATE TEMP TRIGGER IF NOT EXISTS bm_session_gone AFTER DELETE ON main.provisioning
         BEGIN SELECT bm_sessions_changed(); END;
+    `);
+    // The column came with migration 9: a store opened before it is migrated gets this after.
+    const written = this.db
+      .prepare("SELECT 1 FROM pragma_table_info('provisioning') WHERE name = 'written_at'")
+      .get();
+    if (!written) return;
+    this.db.exec(`
+      CREATE TEMP TRIGGER IF NOT EXISTS bm_session_written AFTER UPDATE OF written_at ON main.provisioning
+        WHEN OLD.written_at IS NULL AND NEW.written_at IS NOT NULL BEGIN SELECT bm_sessions_changed(); END;
     `);
   }
 

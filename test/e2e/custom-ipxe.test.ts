@@ -79,6 +79,9 @@ test("up: active once the machine fetched its script, which chains to the user's
 
 test("with alwaysPxe every boot gets the script again", async () => {
   const { machine } = await machineOf();
+  // On the lab's layer-3 network now (20), outside the boot server's --allow: it is given its
+  // alwaysPxe script there, as no install or wipe is under way.
+  expect(site.lab.vlanOf(machine.id)).toBe(20);
   const before = fetched;
   machine.system.reset("ForceRestart");
   await until("the script fetched again after a reboot", () => fetched > before);

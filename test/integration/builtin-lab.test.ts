@@ -760,6 +760,8 @@ describe("the built-in lab", () => {
         `GET ${path(urls.installerIgnition(token))}`,
         `GET ${path(urls.ignition(token))}`,
         `POST ${path(urls.events(token))} {"type":"install.started"}`,
+        // The disk is written; then the installed system, booted from it, calls home.
+        `POST ${path(urls.events(token))} {"type":"install.written"}`,
         `POST ${path(urls.phoneHome(token))}`,
       ]);
       expect(await bmc.bootDevice()).toEqual({ device: "none", persistent: false });
@@ -858,9 +860,10 @@ describe("the built-in lab", () => {
       await bmc.setBootDevice("pxe", { persistent: false });
       await bmc.setPower("on");
       await m.sim.waitFor("running", 5000);
-      expect(boot.seen(m.mac).slice(-3)).toEqual([
+      expect(boot.seen(m.mac).slice(-4)).toEqual([
         `GET /config/${token}/cloud-init/user-data`,
         `POST /events/${token} {"type":"install.started"}`,
+        `POST /events/${token} {"type":"install.written"}`,
         `POST /phone-home/${token}`,
       ]);
       await bmc.setPower("off");

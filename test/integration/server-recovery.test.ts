@@ -15,6 +15,7 @@ import { readPorts } from "../../provider/servers/ports";
 import { secretsOf, withBmc } from "../../provider/servers/hardware";
 import { createVlanEverywhere, deleteVlanEverywhere } from "../../provider/vlans/lifecycle";
 import type { Store } from "../../provider/store/store";
+import { LAB_ADDRESSES } from "../../provider/lab";
 import { OPS, labSiteForFile } from "../helpers/lab-site";
 
 jest.setTimeout(120_000);
@@ -118,6 +119,38 @@ test("an undo that fails keeps the server row, in state failed, owning what it h
   const p = await createServer(ctx(), inputs(), owner);
   expect(p.server.id).toBe(left.servers[0]!.id);
   await deleteServer(ctx(), p.server, inputs(), owner);
+  expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
+  expect((await machine()).state).toBe("available");
+});
+
+test("an undo that can neither power the machine off nor reset its ports keeps its addresses on the server row; a delete finishes", async () => {
+  // The machine may still be on the network with its addresses: given back, the next server
+  // could get one. (Either one done is enough: off, or cut off.)
+  const owner = "org/p/s/undo-power";
+  const bmc = lab.site.lab.machine("m01").system;
+  const sw = lab.site.lab.switch.sim;
+  lab.site.lab.setMachineFaults({ neverCallsHome: true });
+  // The BMC and the switch go away while the create waits for the phone-home.
+  const away = setTimeout(() => {
+    bmc.faults.unreachable = true;
+    sw.faults.refuse = true;
+  }, 1500);
+  try {
+    await expect(createServer(ctx(), inputs({ provisionTimeoutSeconds: 5 }), owner)).rejects.toThrow(
+      /then could not power off: .*then could not reset switch ports: .*; the addresses stay held: the machine may still be on the network with them; server \S+ stays, in state failed/,
+    );
+  } finally {
+    clearTimeout(away);
+    bmc.faults.unreachable = false;
+    sw.faults.refuse = false;
+    lab.site.lab.setMachineFaults({});
+  }
+  const left = await held();
+  expect(left.servers.map((s) => [s.owner, s.state])).toEqual([[owner, "failed"]]);
+  expect(left.assignments).toHaveLength(3);
+  expect(new Set(left.assignments.map((a) => a.server))).toEqual(new Set([left.servers[0]!.id]));
+  expect((await machine()).owner).toBe(owner);
+  await deleteServer(ctx(), left.servers[0]!, inputs(), owner);
   expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
   expect((await machine()).state).toBe("available");
 });
@@ -370,6 +403,11 @@ test("read and update give the network as create did, a private block's routes i
 test("a server whose owner key changed (a renamed stack or project): a reinstall keeps its addresses, its delete releases them", async () => {
   // The program's key is no longer the one the store holds the server and its blocks under.
   const owner = "org/p/s/renamed";
+  Object.assign(process.env, {
+    BAREMETAL_STORE: lab.location,
+    BAREMETAL_ACTOR: OPS,
+    BAREMETAL_BOOT_SERVER_URL: lab.site.boot.url,
+  });
   const p = await createServer(ctx(), inputs(), owner);
   const props = { ...inputs(), owner, state: "active", network: p.network } as never;
   const news = { ...inputs({ userData: '{"ignition":{"version":"3.4.0"}}' }), owner: "org/p/s2/renamed" };
@@ -381,10 +419,36 @@ test("a server whose owner key changed (a renamed stack or project): a reinstall
   expect((await held()).reservations.map((r) => r.owner).sort()).toEqual(
     p.network.map((_, i) => `${owner}#ip${i}`).sort(),
   );
-  // The engine keeps the outputs; the delete releases by the key they carry, the stored one.
-  await serverResource.remove(p.server.id, updated.outs);
+  // The delete releases by the stored key, even from outputs that carry the program's (as
+  // those an earlier version wrote after such a rename do).
+  await serverResource.remove(p.server.id, { ...updated.outs, owner: "org/p/s2/renamed" });
   expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
   expect((await machine()).state).toBe("available");
+});
+
+test("with a layer-3 VLAN of its own, the ports go there once the disk is written: the installed OS calls home from it", async () => {
+  // A reboot long enough to show it: the provider moves the ports between the installer's
+  // install.written and the installed system's phone-home.
+  lab.site.lab.setMachineFaults({ rebootMs: 1500 });
+  const sim = lab.site.lab.machine("m01").sim;
+  try {
+    const p = await createServer(ctx(), inputs(), "org/p/s/early");
+    expect([sim.calledHomeFrom, lab.site.lab.vlanOf("m01")]).toEqual([LAB_ADDRESSES.layer3, 20]);
+    const actions = (await lab.site.store.transact(() => serverTimeline(p.server.id), "read")).map(
+      (t) => t.action,
+    );
+    expect(actions.indexOf("install.written")).toBeGreaterThan(-1);
+    expect(actions.indexOf("install.written")).toBeLessThan(actions.indexOf("phone-home"));
+    await deleteServer(ctx(), p.server, inputs(), "org/p/s/early");
+    // IPv6 only: it calls home from the provisioning network by DHCPv4, and moves after that.
+    const v6 = inputs({ ipAddresses: [{ type: "public_ipv6" }] });
+    const q = await createServer(ctx(), v6, "org/p/s/v6only");
+    expect([sim.calledHomeFrom, lab.site.lab.vlanOf("m01")]).toEqual([LAB_ADDRESSES.provisioning, 20]);
+    await deleteServer(ctx(), q.server, v6, "org/p/s/v6only");
+  } finally {
+    lab.site.lab.setMachineFaults({});
+  }
+  expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
 });
 
 test("a machine powered off at its BMC: read says so, diff sees a change, and the update powers it on", async () => {
@@ -455,22 +519,30 @@ test("a create that fails after it reached the hardware: its audit entry has the
   const audit = await lab.site.store.transact(() => readAudit({ project: "demo" }), "read");
   const entry = audit.find((e) => e.owner === owner && e.stage === "finished")!;
   expect(entry.after).toMatchObject({ error: expect.stringMatching(/step "install" failed/) });
+  // The installed system never called home from the layer-3 network its ports went to: the
+  // error says where it was to come from.
+  expect(entry.after).toMatchObject({
+    error: expect.stringContaining("calls home from the layer-3 network (VLAN 20)"),
+  });
   // In the order sent: the port onto the provisioning VLAN (after the VLAN itself, the first
-  // time this process puts a port there), the one-time PXE boot and the power cycle; then the
-  // undo's power off and port reset.
+  // time this process puts a port there), the one-time PXE boot and the power cycle; the port
+  // onto the layer-3 VLAN once the installer said the disk is written; then the undo's power
+  // off and port reset.
   const sent = entry.commands.filter((c) => !/ip link add /.test(c));
   const sys = "redfish POST /redfish/v1/Systems/sys-01/Actions/ComputerSystem.Reset";
   expect(sent.map((c) => c.replace(/^(\w+) .*?: (\S+ \S+).*$/, "$1 $2"))).toEqual([
     "switch ip link",
     "redfish PATCH /redfish/v1/Systems/sys-01",
     sys,
+    "switch ip link",
     sys,
     "switch ip link",
   ]);
-  expect(sent[0]).toMatch(/ip link set dev \S+ master vlan\d+/);
-  expect(sent[4]).toMatch(/ip link set dev \S+ nomaster/);
+  expect(sent[0]).toMatch(/ip link set dev \S+ master vlan10\b/);
+  expect(sent[3]).toMatch(/ip link set dev \S+ master vlan20\b/);
+  expect(sent[5]).toMatch(/ip link set dev \S+ nomaster/);
   expect(sent[2]).toMatch(/ResetType=PowerCycle|ResetType=ForceRestart|ResetType=On/);
-  expect(sent[3]).toMatch(/ResetType=ForceOff/);
+  expect(sent[4]).toMatch(/ResetType=ForceOff/);
   expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
   await lab.site.store.setMachineState("m01", ["quarantine"], "available", null, OPS);
 });
