@@ -161,23 +161,28 @@ async function install(
     facility.layer3Vlan !== undefined &&
     inputs.networkType !== "layer2" &&
     network.some((a) => a.family === 4);
-  let moved: PortState[] | undefined;
+  // Read again when the ports move, minutes after the install began: an inventory apply that
+  // changed the facility meanwhile (its guard saw no server of it yet) is followed.
+  const layer3Now = async () =>
+    layer3Vlan((await ctx.store.transact(() => readFacility(server.facility), "read")) ?? facility);
+  let moved: { vlan: number; ports: PortState[] } | undefined;
   if (early) {
     await waitForSession(ctx.store, token, deadline - Date.now(), "install", "written");
     onStep("network");
-    moved = await applyNetwork(ctx, server.id, machine, inputs, layer3Vlan(facility));
+    const vlan = await layer3Now();
+    moved = { vlan, ports: await applyNetwork(ctx, server.id, machine, inputs, vlan) };
     onStep("install");
   }
   await waitForSession(ctx.store, token, deadline - Date.now(), "install").catch((e: Error) => {
     if (!moved || !e.message.includes("no report within")) throw e;
     e.message +=
-      `; the installed system calls home from the layer-3 network (VLAN ${layer3Vlan(facility)}), ` +
+      `; the installed system calls home from the layer-3 network (VLAN ${moved.vlan}), ` +
       "so the boot server must be reachable from there";
     throw e;
   });
-  if (moved) return moved;
+  if (moved) return moved.ports;
   onStep("network");
-  return applyNetwork(ctx, server.id, machine, inputs, layer3Vlan(facility));
+  return applyNetwork(ctx, server.id, machine, inputs, await layer3Now());
 }
 
 /**
