@@ -4,6 +4,7 @@
 // `pulumi destroy` and proof that nothing was left behind.
 import fs from "node:fs";
 import path from "node:path";
+import ipaddr from "ipaddr.js";
 import { Command } from "commander";
 import { exampleStack } from "../example-stack";
 import { startLabSite } from "../lab-site";
@@ -46,7 +47,11 @@ export function demoCommand(): Command {
             s.hostname,
             s.machineId,
             s.state,
-            addrs.map((a) => a.address).join(" "),
+            // As the outputs give them: public IPv4, private IPv4, then IPv6.
+            addrs
+              .map((a) => a.address)
+              .sort((a, b) => addressRank(a) - addressRank(b))
+              .join(" "),
             `vlan ${site.lab.vlanOf(s.machineId) ?? "-"}`,
           ]);
         }
@@ -83,4 +88,9 @@ export function demoCommand(): Command {
         ex.cleanup();
       }
     });
+}
+
+function addressRank(address: string): number {
+  const a = ipaddr.parse(address);
+  return a.kind() === "ipv6" ? 2 : a.range() === "private" ? 1 : 0;
 }
