@@ -177,7 +177,7 @@ export function machineCommand(): Command {
  * Said at every apply of such a facility: the boot server hands a machine's script, and with its
  * token the configs, to whoever asks first by its MAC on the provisioning network.
  */
-export function sharedNetworkWarning(code: string, vlan: number): string {
+function sharedNetworkWarning(code: string, vlan: number): string {
   return (
     `warning: facility ${code} has no layer3Vlan: installed layer3 and hybrid servers stay on the ` +
     `provisioning VLAN ${vlan}, where any of them can ask the boot server for the scripts and configs of ` +

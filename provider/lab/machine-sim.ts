@@ -189,19 +189,14 @@ export class MachineSim extends EventEmitter<{ phase: [phase: MachinePhase] }> {
 
   /** False when the network boot gave up (the firmware then tries its next device). */
   private async netboot(signal: AbortSignal): Promise<boolean> {
-    let nic: MachineNic | undefined;
-    for (const n of this.nics) {
-      const offer = this.env.netboot(n.mac);
-      if (offer === false) continue;
-      nic = n;
-      // Everything this boot sends (installer, wipe image) comes from the address DHCP gave.
-      this.from = offer.address;
-      break;
-    }
-    if (!nic) {
+    const offer = this.offer();
+    if (!offer) {
       this.note("network: no DHCP offer on any NIC (none on a network that netboots)");
       return false;
     }
+    const nic = offer.nic;
+    // Everything this boot sends (installer, wipe image) comes from the address DHCP gave.
+    this.from = offer.address;
     this.enter(signal, "netbooting");
     let url = bootServerUrls(this.env.bootServerUrl()).ipxe(nic.mac);
     const texts: string[] = [];
@@ -268,8 +263,7 @@ export class MachineSim extends EventEmitter<{ phase: [phase: MachinePhase] }> {
     if (this.faults.rebootMs) await sleep(this.faults.rebootMs, signal);
     // The installed OS calls home from the network its port is on now: the provider may have
     // moved it to the layer-3 network meanwhile.
-    const nic = this.nics.find((n) => this.env.netboot(n.mac) !== false);
-    const offer = nic && this.env.netboot(nic.mac);
+    const offer = this.offer();
     if (offer) this.from = offer.address;
     if (this.faults.neverCallsHome)
       return this.enter(signal, "running", "installed; never calls home (fault)");
@@ -300,6 +294,15 @@ export class MachineSim extends EventEmitter<{ phase: [phase: MachinePhase] }> {
     }
     await this.post(events, { type: "wipe.done" }, signal);
     this.enter(signal, "wiped");
+  }
+
+  /** The first NIC whose network answers DHCP, and the address it is given there. */
+  private offer(): { nic: MachineNic; address?: string } | undefined {
+    for (const nic of this.nics) {
+      const offer = this.env.netboot(nic.mac);
+      if (offer !== false) return { nic, address: offer.address };
+    }
+    return undefined;
   }
 
   /** The body of a 2xx answer; undefined (noted) otherwise. A 5xx or a network error is tried twice. */

@@ -138,6 +138,9 @@ function clientOf(req: http.IncomingMessage): string {
   return ipaddr.isValid(raw) ? ipaddr.process(raw).toString() : raw;
 }
 
+/** The answer to a client outside --allow that asks for an install's or wipe's script or config. */
+const OUTSIDE = "boot scripts and configs are served on the provisioning network only\n";
+
 export interface BootServerOptions {
   host?: string;
   port?: number;
@@ -180,8 +183,7 @@ export async function startBootServer(store: Store, opts: BootServerOptions = {}
       return sendAsset(assets, path.slice("/assets/".length), req, res);
     const client = clientOf(req);
     const inside = provisioning(client);
-    if (path.startsWith("/config/") && !inside)
-      return send(res, 403, "boot scripts and configs are served on the provisioning network only\n");
+    if (path.startsWith("/config/") && !inside) return send(res, 403, OUTSIDE);
     // The one URL DHCP hands every iPXE client: it chains to the machine's own script by MAC.
     if (read && path === "/boot.ipxe")
       return send(res, 200, `#!ipxe\nchain ${publicUrl()}/boot/\${net0/mac}.ipxe\n`);
@@ -202,8 +204,7 @@ export async function startBootServer(store: Store, opts: BootServerOptions = {}
       // and with it the configs) is never handed elsewhere. An installed server netbooting on
       // its own network (alwaysPxe, or firmware that puts the network first) is told what it
       // is told anywhere: its own alwaysPxe script, or to boot its disk.
-      if (!inside)
-        return send(res, 403, "boot scripts and configs are served on the provisioning network only\n");
+      if (!inside) return send(res, 403, OUTSIDE);
       const fetched = await store.transact((at) => fetchBootScript(session.token, mac, client, at));
       if ("refused" in fetched) return send(res, 403, `${fetched.refused}\n`);
       return send(res, 200, fetched.script);

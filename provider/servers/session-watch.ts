@@ -209,10 +209,10 @@ class SessionWatch {
 
 const watches = new WeakMap<Store, SessionWatch>();
 
-/** Resolves once the session is done; rejects when it failed, vanished or missed its deadline. */
 /**
  * Resolves when the session is done (or, with `until: "written"`, as soon as its installer said
- * the OS is on the disk, if that comes first); rejects when it failed or at the deadline.
+ * the OS is on the disk, if that comes first); rejects when it failed, vanished or missed its
+ * deadline.
  */
 export function waitForSession(
   store: Store,

@@ -340,21 +340,20 @@ export class SqliteStore implements Store {
    * be a read for nothing.
    */
   private watchSessionWrites(): void {
-    const has = this.db
-      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'provisioning'")
-      .get();
-    if (!has) return; // made by a migration, which calls this again
+    // The table, and its written_at, come with migrations, which call this again.
+    const columns = new Set(
+      (this.db.prepare("SELECT name FROM pragma_table_info('provisioning')").all() as { name: string }[]).map(
+        (c) => c.name,
+      ),
+    );
+    if (columns.size === 0) return;
     this.db.exec(`
       CREATE TEMP TRIGGER IF NOT EXISTS bm_session_finished AFTER UPDATE OF state ON main.provisioning
         WHEN NEW.state IN ('done', 'failed') BEGIN SELECT bm_sessions_changed(); END;
       CREATE TEMP TRIGGER IF NOT EXISTS bm_session_gone AFTER DELETE ON main.provisioning
         BEGIN SELECT bm_sessions_changed(); END;
     `);
-    // The column came with migration 9: a store opened before it is migrated gets this after.
-    const written = this.db
-      .prepare("SELECT 1 FROM pragma_table_info('provisioning') WHERE name = 'written_at'")
-      .get();
-    if (!written) return;
+    if (!columns.has("written_at")) return;
     this.db.exec(`
       CREATE TEMP TRIGGER IF NOT EXISTS bm_session_written AFTER UPDATE OF written_at ON main.provisioning
         WHEN OLD.written_at IS NULL AND NEW.written_at IS NOT NULL BEGIN SELECT bm_sessions_changed(); END;

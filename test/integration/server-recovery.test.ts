@@ -35,6 +35,14 @@ const inputs = (extra: Record<string, unknown> = {}) =>
 
 const ctx = (store?: Store) => lab.ctx(store);
 
+/** The environment the engine's provider process would have: the resource functions read it. */
+const asProvider = () =>
+  Object.assign(process.env, {
+    BAREMETAL_STORE: lab.location,
+    BAREMETAL_ACTOR: OPS,
+    BAREMETAL_BOOT_SERVER_URL: lab.site.boot.url,
+  });
+
 /** The lab's store with some of its methods replaced. */
 function storeWith(overrides: Partial<Record<keyof Store, unknown>>): Store {
   return new Proxy(lab.site.store, {
@@ -299,11 +307,7 @@ test("a delete that finds its server row gone (removed out of band) quarantines 
     db.close();
   }
   const env = { ...process.env };
-  Object.assign(process.env, {
-    BAREMETAL_STORE: lab.location,
-    BAREMETAL_ACTOR: OPS,
-    BAREMETAL_BOOT_SERVER_URL: lab.site.boot.url,
-  });
+  asProvider();
   try {
     await serverResource.remove(p.server.id, {
       ...inputs(),
@@ -403,25 +407,25 @@ test("read and update give the network as create did, a private block's routes i
 test("a server whose owner key changed (a renamed stack or project): a reinstall keeps its addresses, its delete releases them", async () => {
   // The program's key is no longer the one the store holds the server and its blocks under.
   const owner = "org/p/s/renamed";
-  Object.assign(process.env, {
-    BAREMETAL_STORE: lab.location,
-    BAREMETAL_ACTOR: OPS,
-    BAREMETAL_BOOT_SERVER_URL: lab.site.boot.url,
-  });
+  asProvider();
   const p = await createServer(ctx(), inputs(), owner);
   const props = { ...inputs(), owner, state: "active", network: p.network } as never;
   const news = { ...inputs({ userData: '{"ignition":{"version":"3.4.0"}}' }), owner: "org/p/s2/renamed" };
-  const updated = await serverResource.update(p.server.id, props, news as never);
-  expect(updated.outs.network.map((a) => a.address)).toEqual(p.network.map((a) => a.address));
-  expect(updated.outs.owner).toBe(owner);
-  const timeline = await lab.site.store.transact(() => serverTimeline(p.server.id), "read");
-  expect(timeline.filter((t) => t.action === "phone-home")).toHaveLength(2);
-  expect((await held()).reservations.map((r) => r.owner).sort()).toEqual(
-    p.network.map((_, i) => `${owner}#ip${i}`).sort(),
-  );
-  // The delete releases by the stored key, even from outputs that carry the program's (as
-  // those an earlier version wrote after such a rename do).
-  await serverResource.remove(p.server.id, { ...updated.outs, owner: "org/p/s2/renamed" });
+  try {
+    const updated = await serverResource.update(p.server.id, props, news as never);
+    expect(updated.outs.network.map((a) => a.address)).toEqual(p.network.map((a) => a.address));
+    expect(updated.outs.owner).toBe(owner);
+    const timeline = await lab.site.store.transact(() => serverTimeline(p.server.id), "read");
+    expect(timeline.filter((t) => t.action === "phone-home")).toHaveLength(2);
+    expect((await held()).reservations.map((r) => r.owner).sort()).toEqual(
+      p.network.map((_, i) => `${owner}#ip${i}`).sort(),
+    );
+    // The delete releases by the stored key, even from outputs that carry the program's (as
+    // those an earlier version wrote after such a rename do).
+    await serverResource.remove(p.server.id, { ...updated.outs, owner: "org/p/s2/renamed" });
+  } finally {
+    await closeStores();
+  }
   expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
   expect((await machine()).state).toBe("available");
 });
@@ -482,7 +486,7 @@ test("a wipe that never reports ends at the server's provisionTimeoutSeconds: th
 
 test("a replacement to a plan or facility the inventory lacks is refused at diff, before the old server is taken apart", async () => {
   // The provider's own configuration, as the engine would give it (this may be the first use).
-  Object.assign(process.env, { BAREMETAL_STORE: lab.location, BAREMETAL_ACTOR: OPS });
+  asProvider();
   const olds = { ...inputs(), owner: "org/p/s/typo", state: "active", machine: "m01" } as never;
   await expect(
     serverResource.diff("srv", olds, { ...inputs({ plan: "lab.smal" }) } as never),
@@ -502,11 +506,7 @@ test("a replacement to a plan or facility the inventory lacks is refused at diff
 
 test("a create that fails after it reached the hardware: its audit entry has the error and every command it sent", async () => {
   const owner = "org/p/s/audited";
-  Object.assign(process.env, {
-    BAREMETAL_STORE: lab.location,
-    BAREMETAL_ACTOR: OPS,
-    BAREMETAL_BOOT_SERVER_URL: lab.site.boot.url,
-  });
+  asProvider();
   lab.site.lab.setMachineFaults({ neverCallsHome: true });
   try {
     await expect(serverResource.create({ ...inputs({ provisionTimeoutSeconds: 5 }), owner })).rejects.toThrow(
