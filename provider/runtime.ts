@@ -8,6 +8,7 @@ import { isIpamError } from "./ipam/errors";
 import { ProviderConfig, resolveConfig } from "./config";
 import { flushProfile, startProfile } from "./profile";
 import { openStore } from "./store/open";
+import type { Op } from "./store/inventory-sql";
 import type { NewPool, Store } from "./store/store";
 
 let current: ProviderConfig | undefined;
@@ -55,10 +56,46 @@ export function storeFor(config: ProviderConfig = providerConfig()): Promise<Sto
   });
 }
 
+const SLOW = Symbol("slow");
+
+/** Stores opened only to be read (`peek`); undefined for one that failed or was slow to answer. */
+const peeks = new Map<string, Promise<Store | undefined>>();
+
+/**
+ * One read of the store that changes nothing (no migration, no pools, no file made), for what
+ * runs at preview too: a diff. The store this process opened for its operations serves when
+ * there is one. A store that cannot be opened or read, or does not answer within `ms`, gives
+ * undefined, and every later peek at it gives up at once: a preview of many servers waits once.
+ */
+export async function peek<T>(
+  op: (at: string) => Op<T>,
+  config = providerConfig(),
+  ms = 3000,
+): Promise<T | undefined> {
+  const location = config.store;
+  let store: Promise<Store | undefined> | undefined = stores.get(location) ?? peeks.get(location);
+  if (!store) {
+    store = openStore(location, { migrate: false, create: false }).catch(() => undefined);
+    peeks.set(location, store);
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const slow = new Promise<typeof SLOW>((resolve) => (timer = setTimeout(() => resolve(SLOW), ms).unref()));
+  const read = store.then<T | typeof SLOW>((s) => (s ? s.transact(op, "read") : SLOW));
+  const result = await Promise.race([read, slow]).catch(() => SLOW);
+  clearTimeout(timer);
+  if (result !== SLOW) return result as T;
+  const mine = peeks.get(location);
+  peeks.set(location, Promise.resolve(undefined));
+  // Its connection, should it open after all, is not kept.
+  void mine?.then((s) => s?.close().catch(() => undefined));
+  return undefined;
+}
+
 export async function closeStores(): Promise<void> {
-  const all = [...stores.values()];
+  const all = [...stores.values(), ...peeks.values()];
   stores.clear();
-  await Promise.all(all.map(async (s) => (await s).close().catch(() => undefined)));
+  peeks.clear();
+  await Promise.all(all.map(async (s) => (await s.catch(() => undefined))?.close().catch(() => undefined)));
 }
 
 async function ensurePools(store: Store, pools: NewPool[], actor: string): Promise<void> {

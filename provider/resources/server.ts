@@ -1,9 +1,8 @@
 // Server: a machine from the inventory, addressed, wired, netbooted and installed; created only
 // once the installed OS has called home. The steps live in servers/lifecycle.ts; this file is
 // the engine's view: inputs, outputs, what changes in place and what replaces.
-import { providerConfig, reportCpu, storeFor } from "../runtime";
+import { peek, providerConfig, reportCpu, storeFor } from "../runtime";
 import { readFacility, readMachine } from "../store/inventory-sql";
-import { openStore } from "../store/open";
 import {
   notInInventory,
   quarantineOrphan,
@@ -12,7 +11,7 @@ import {
   setServerState,
   type ServerRecord,
 } from "../store/servers-sql";
-import { progress } from "../servers/progress";
+import { flushProgress, progress } from "../servers/progress";
 import { releaseAddresses, serverAddresses, type NetworkAddress } from "../servers/addresses";
 import { secretsOf, withBmc } from "../servers/hardware";
 import { NETWORK, REINSTALL_ON, REPLACE_ON, ServerInputs, differs } from "../servers/inputs";
@@ -132,7 +131,7 @@ export async function check(
 }
 
 export async function diff(
-  _id: string,
+  id: string,
   olds: ServerOutputs,
   news: ServerInputs,
 ): Promise<{ changes: boolean; replaces: string[]; deleteBeforeReplace: boolean }> {
@@ -146,6 +145,7 @@ export async function diff(
   if (news.reinstall === "replace") replaces.push(...reinstall);
   const inPlace =
     UNFINISHED.has(olds.state) ||
+    (await unfinishedInStore(id, news)) ||
     poweredOff(olds) ||
     drifted(olds) ||
     IN_PLACE.some((k) => differs(olds[k], news[k])) ||
@@ -169,24 +169,29 @@ export async function diff(
 }
 
 /**
+ * Whether the store holds the server as not the running install its outputs say: a delete
+ * that failed leaves the engine the server's old outputs (state active) while its row says
+ * `deprovisioning` and its machine may be wiped; an update interrupted by a killed run leaves
+ * `reinstalling`. Put back in the program (or left there), it must not look like no change.
+ */
+async function unfinishedInStore(id: string, news: ServerInputs): Promise<boolean> {
+  const server = await peek(() => readServer("id", id));
+  if (!server || !UNFINISHED.has(server.state)) return false;
+  const where = server.failedStep ? ` (stopped at ${server.failedStep})` : "";
+  progress(
+    `${news.hostname}: the store has this server ${server.state}${where}; the update installs it again`,
+  );
+  await flushProgress();
+  return true;
+}
+
+/**
  * What of the server's place the store's inventory lacks, read without changing anything (no
  * migration, no pools, no file made: this runs at preview too). A store that cannot be read
  * within a few seconds says nothing: the create names it then.
  */
 async function notInStore(news: ServerInputs): Promise<string | undefined> {
-  const lookup = (async () => {
-    const store = await openStore(providerConfig().store, { migrate: false, create: false });
-    try {
-      return await store.transact(
-        () => notInInventory({ facility: news.facility, plan: news.plan, machineId: news.machine }),
-        "read",
-      );
-    } finally {
-      await store.close();
-    }
-  })().catch(() => undefined);
-  const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 3000).unref());
-  return Promise.race([lookup, timeout]);
+  return peek(() => notInInventory({ facility: news.facility, plan: news.plan, machineId: news.machine }));
 }
 
 async function doCreate(

@@ -157,3 +157,37 @@ test("a reinstall that fails: powered off, session closed, state failed; the nex
   expect((retry.outputs.web!.value as { state: string }[]).map((w) => w.state)).toEqual(["active"]);
   await ex.stack.removeConfig("userData");
 });
+
+test("a delete that fails, then the server put back in the program: the next up installs it again", async () => {
+  const [before] = await site.store.transact(() => listServers(), "read");
+  const machine = site.lab.machine(before!.machineId);
+  await ex.stack.setConfig("servers", { value: "0" });
+  machine.system.faults.unreachable = true;
+  try {
+    const msg = await upFails("delete-failed");
+    expect(msg).toMatch(/step "delete: power off" failed on machine m0\d/);
+  } finally {
+    machine.system.faults.unreachable = false;
+    await ex.stack.setConfig("servers", { value: "1" });
+  }
+  const [stuck] = await site.store.transact(() => listServers(), "read");
+  expect([stuck!.id, stuck!.state]).toEqual([before!.id, "deprovisioning"]);
+  // The engine kept the outputs from before the delete (state active); the diff reads the store.
+  const state = (await ex.stack.exportStack()).deployment.resources.find((r: { type: string }) =>
+    r.type.endsWith(":Server"),
+  );
+  expect(state.outputs.state).toBe("active");
+  const preview = await ex.stack.preview({ onOutput: log("put-back-preview") });
+  expect(preview.changeSummary).toMatchObject({ update: 1 });
+  expect(preview.stdout).toMatch(
+    /web-1: the store has this server deprovisioning \(stopped at delete: power off\); the update installs it again/,
+  );
+  const up = await ex.stack.up({ onOutput: log("put-back") });
+  expect(up.summary.resourceChanges).toMatchObject({ update: 1 });
+  const [active] = await site.store.transact(() => listServers(), "read");
+  expect([active!.id, active!.machineId, active!.state]).toEqual([before!.id, before!.machineId, "active"]);
+  expect(machine.system.powerState).toBe("On");
+  // Installed again, nothing is left to do.
+  const after = await ex.stack.preview({ onOutput: log("put-back-after") });
+  expect(after.changeSummary).not.toHaveProperty("update");
+});

@@ -226,6 +226,15 @@ test("a delete that fails names its step and the machine, keeps the row, and can
     lab.site.lab.machine("m01").system.faults.unreachable = false;
   }
   expect((await held()).servers.map((s) => [s.id, s.state])).toEqual([[p.server.id, "deprovisioning"]]);
+  // Put back in the program, the outputs the engine kept (state active) are not taken for the
+  // truth: the diff reads the store, and the update installs the server again.
+  asProvider();
+  const kept = { ...inputs(), owner, state: "active" } as never;
+  expect(await serverResource.diff(p.server.id, kept, { ...inputs(), owner } as never)).toEqual({
+    changes: true,
+    replaces: [],
+    deleteBeforeReplace: true,
+  });
   await deleteServer(ctx(), p.server, inputs(), owner);
   expect(await held()).toEqual({ servers: [], reservations: [], assignments: [] });
   expect((await machine()).state).toBe("available");
