@@ -178,7 +178,14 @@ export class RedfishSim {
     }
     this.body(req)
       .then((body) => this.route(req.method ?? "GET", path, req, body, system, systemId))
-      .then((r) => send(res, r.status, r.body, r.headers))
+      .then((r) => {
+        if (system?.faults.lostResetAnswers && RESET.test(path) && r.status < 300) {
+          system.faults.lostResetAnswers--;
+          req.socket.destroy();
+          return;
+        }
+        send(res, r.status, r.body, r.headers);
+      })
       .catch((e: unknown) => {
         if (e instanceof HttpError) return send(res, e.status, redfishError(e.status, e.message), e.headers);
         send(res, 500, redfishError(500, (e as Error).message));

@@ -32,6 +32,11 @@ export interface SystemFaults {
    * (the ETag moves just before the check), so they are answered 412.
    */
   etagConflicts?: number;
+  /**
+   * The next n Resets are carried out, but their answer is lost (the connection drops before
+   * it), as when a reply times out on a busy management network.
+   */
+  lostResetAnswers?: number;
 }
 
 /** Bounded so that a long-running lab (or 500 systems) keeps a fixed footprint. */

@@ -105,6 +105,49 @@ describe("IPMI driver on ipmi_sim", () => {
     await driver.close();
   });
 
+  test("a cipher suite the BMC does not offer is named, not taken for an unreachable BMC", async () => {
+    const driver = new IpmiBmc(
+      { host: sim.host, port: sim.port, username: sim.username, password: sim.password, cipherSuite: 17 },
+      { timeouts: FAST },
+    );
+    const e = await failure(driver.powerState());
+    expect([e.code, e.transient]).toEqual(["BmcUnsupported", false]);
+    expect(e.message).toContain(`127.0.0.1:${sim.port}: refused cipher suite 17`);
+    expect(e.message).toContain("invalid authentication algorithm");
+    expect(e.message).toContain("set the BMC's cipherSuite in the inventory");
+    await driver.close();
+  });
+
+  test("a password longer than IPMI's 20 bytes is refused by name, before ipmitool cuts it short", async () => {
+    const long = "x".repeat(21);
+    const driver = new IpmiBmc(
+      { host: sim.host, port: sim.port, username: sim.username, password: long, cipherSuite: 3 },
+      { timeouts: FAST },
+    );
+    const e = await failure(driver.powerState());
+    expect([e.code, e.transient]).toEqual(["BmcAuthFailed", false]);
+    expect(e.message).toContain("the password is 21 bytes; IPMI takes at most 20");
+    expect(e.message).not.toContain(long);
+    await driver.close();
+  });
+
+  test("a BMC that goes silent with its session open is unreachable (tried again), not a failed command", async () => {
+    const gone = await startIpmiBmcs(1);
+    const b = gone.bmcs[0]!;
+    const driver = new IpmiBmc(
+      { host: b.host, port: b.port, username: b.username, password: b.password, cipherSuite: 3 },
+      { timeouts: FAST, retry: { attempts: 2, baseDelayMs: 50, maxDelayMs: 100 } },
+    );
+    try {
+      expect(await driver.powerState()).toBe("off");
+      await gone.stop();
+      const e = await failure(driver.powerState());
+      expect([e.code, e.transient]).toEqual(["BmcUnreachable", true]);
+    } finally {
+      await driver.close();
+    }
+  }, 30_000);
+
   test("a BMC that does not answer is BmcUnreachable within the deadline", async () => {
     // Stopped simulators leave their port silent; a fresh lab's port is ours to stop.
     const gone = await startIpmiBmcs(1);

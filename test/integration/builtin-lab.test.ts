@@ -281,6 +281,51 @@ describe("the built-in lab", () => {
       }
     });
 
+    test("an off asked for while the machine is PoweringOn waits for it to settle, then powers it off", async () => {
+      const m = lab.machines[1]!;
+      m.system.setPower("Off");
+      m.system.powerDelayMs = 300;
+      try {
+        const first = new RedfishBmc(redfish(lab, m), { timeouts: FAST });
+        const second = new RedfishBmc(redfish(lab, m), { timeouts: FAST });
+        // Whether the first sees its "on" before the second's off begins is a race; not asserted.
+        const on = first.setPower("on").catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 100));
+        expect(JSON.parse((await raw(lab, "GET", `/redfish/v1/Systems/${m.systemId}`)).body).PowerState).toBe(
+          "PoweringOn",
+        );
+        // Read as "off" (the state it leaves), the request was skipped and the machine came up.
+        await second.setPower("off");
+        await on;
+        expect(m.system.power).toBe("Off");
+        expect(m.system.events().filter((e) => e.startsWith("reset "))).toEqual(
+          expect.arrayContaining(["reset On", "reset ForceOff"]),
+        );
+        await first.close();
+        await second.close();
+      } finally {
+        m.system.powerDelayMs = 0;
+      }
+    });
+
+    test("a reset whose answer is lost is not sent again: the read-back finds it took", async () => {
+      const m = lab.machines[1]!;
+      m.system.setPower("Off");
+      m.system.faults.lostResetAnswers = 1;
+      const resets = () => m.system.events().filter((e) => e.startsWith("reset ")).length;
+      const before = resets();
+      try {
+        const bmc = new RedfishBmc(redfish(lab, m), { timeouts: FAST });
+        await bmc.setPower("on");
+        expect(m.system.power).toBe("On");
+        expect(resets() - before).toBe(1);
+        await bmc.setPower("off");
+        await bmc.close();
+      } finally {
+        m.system.faults.lostResetAnswers = 0;
+      }
+    });
+
     test("boot device: pxe once, then disk continuous, read back", async () => {
       const m = lab.machines[1]!;
       const bmc = new RedfishBmc(redfish(lab, m), { timeouts: FAST });

@@ -1,6 +1,7 @@
 // IPMI over LAN (RMCP+) through ipmitool, one long-lived shell session per BMC (ipmitool-shell.ts). The password travels in the child's environment
 // (IPMITOOL_PASSWORD with -E), never on argv where `ps` would show it. The cipher suite is per
-// BMC: old or simulated BMCs stall on suite negotiation unless told (-C 3); modern ones want 17.
+// BMC: modern ones want 17; old or simulated ones offer only 3, and refuse 17 when it opens a
+// session ("invalid authentication algorithm"), which is named as such, not as unreachable.
 import { noLog, type CommandLog } from "../commands";
 import { HardwareError } from "../errors";
 import { retrying, withDeadline, DEFAULT_RETRY, type RetryPolicy } from "../timing";
@@ -36,16 +37,31 @@ export interface IpmiOptions {
 
 // ipmitool's own words, matched to our errors. Authentication failures show up as RAKP
 // errors during session setup; an absent BMC as a session that never opens.
-const PATTERNS: { code: "BmcAuthFailed" | "BmcBusy" | "BmcUnsupported" | "BmcUnreachable"; re: RegExp }[] = [
+const PATTERNS: {
+  code: "BmcAuthFailed" | "CipherSuite" | "BmcBusy" | "BmcUnsupported" | "BmcUnreachable";
+  re: RegExp;
+}[] = [
   {
     code: "BmcAuthFailed",
     re: /unauthorized name|HMAC is invalid|invalid (user ?name|password)|RAKP \d+ message indicates an error/i,
   },
-  { code: "BmcBusy", re: /node busy|\b0xc0\b|insufficient resources for session/i },
+  // The open-session answer's status (IPMI 2.0, table 13-15): the suite asked for is not offered.
+  {
+    code: "CipherSuite",
+    re: /open session response message : (no matching cipher suite|invalid (authentication|integrity|confidentiality) algorithm)/i,
+  },
+  // Node busy (0xc0), a timeout inside the BMC (0xc3), one initializing (0xd2), a command it
+  // cannot take in its present state (0xd5): each passes.
+  {
+    code: "BmcBusy",
+    re: /node busy|\b0xc[03]\b|insufficient resources for session|failed: Timeout|initialization in progress|not supported in present state|\b0xd[25]\b/i,
+  },
   { code: "BmcUnsupported", re: /invalid command|not supported|invalid data field/i },
   {
     code: "BmcUnreachable",
-    re: /unable to establish|no response|connection refused|get auth capabilities error|address lookup/i,
+    // On a session already open, a command whose answer never came is only "Unable to get
+    // Chassis Power Status" (or "Unable to set ..."): the session is dropped and it is tried again.
+    re: /unable to establish|no response|connection refused|get auth capabilities error|address lookup|Unable to (get|set) Chassis/i,
   },
 ];
 
@@ -62,6 +78,7 @@ export class IpmiBmc implements Bmc {
   private readonly retry: RetryPolicy;
   private readonly log: CommandLog;
   private readonly shell: IpmitoolShell;
+  private readonly cipherSuite: number;
 
   constructor(
     private readonly endpoint: IpmiEndpoint,
@@ -71,13 +88,14 @@ export class IpmiBmc implements Bmc {
     this.timeouts = { ...DEFAULT_BMC_TIMEOUTS, ...options.timeouts };
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.log = options.log ?? noLog;
-    const { host, port, username, password, cipherSuite } = endpoint;
+    const { host, port, username, password } = endpoint;
+    this.cipherSuite = endpoint.cipherSuite ?? 17;
     // ipmitool waits about 2 x -N seconds for a silent BMC; keep that well inside our deadline.
     const perTry = Math.max(1, Math.floor(this.timeouts.commandMs / 4000));
     // -v: without it a wrong password and a silent BMC print the same line; with it the
     // RAKP exchange says which one it was.
     const args = ["-I", "lanplus", "-H", host, "-p", String(port ?? 623), "-U", username, "-E"];
-    args.push("-C", String(cipherSuite ?? 17), "-N", String(perTry), "-R", "1", "-v");
+    args.push("-C", String(this.cipherSuite), "-N", String(perTry), "-R", "1", "-v");
     const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", IPMITOOL_PASSWORD: password };
     this.shell = new IpmitoolShell(options.ipmitool ?? "ipmitool", args, env);
   }
@@ -139,6 +157,18 @@ export class IpmiBmc implements Bmc {
    */
   private run(command: string[], ok: RegExp): Promise<string> {
     const line = command.join(" ");
+    // IPMI keys are 20 bytes: ipmitool cuts a longer password short, and the BMC then says
+    // only that authentication failed.
+    const length = Buffer.byteLength(this.endpoint.password);
+    if (length > 20) {
+      return Promise.reject(
+        new HardwareError(
+          "BmcAuthFailed",
+          `IPMI BMC ${this.address}: the password is ${length} bytes; IPMI takes at most 20: set a shorter one on the BMC (or reach it by Redfish)`,
+          { transient: false },
+        ),
+      );
+    }
     return retrying(this.retry, () =>
       withDeadline(
         this.timeouts.commandMs,
@@ -186,6 +216,12 @@ export class IpmiBmc implements Bmc {
         return new HardwareError(
           "BmcAuthFailed",
           `IPMI BMC ${this.address}: authentication failed; check the BMC's credential (${detail})`,
+        );
+      case "CipherSuite":
+        return new HardwareError(
+          "BmcUnsupported",
+          `IPMI BMC ${this.address}: refused cipher suite ${this.cipherSuite} (${detail}); set the BMC's cipherSuite in the inventory to one it offers (3 on older BMCs)`,
+          { transient: false },
         );
       case "BmcBusy":
         return new HardwareError("BmcBusy", `IPMI BMC ${this.address}: busy (${detail})`);

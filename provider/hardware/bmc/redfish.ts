@@ -41,6 +41,9 @@ export interface RedfishOptions {
   log?: CommandLog;
 }
 
+/** PowerState values of a change under way (Redfish's PowerState enum). */
+const TRANSITIONS = new Set(["PoweringOn", "PoweringOff"]);
+
 interface ComputerSystem {
   PowerState?: string;
   Boot?: {
@@ -68,6 +71,21 @@ const NETWORK_DOWN = new Set([
   "ENOTFOUND",
   "EAI_AGAIN",
 ]);
+/** Connection failures after which the request may have been received and acted on. */
+const MID_REQUEST = new Set(["ECONNRESET", "EPIPE"]);
+
+/** No answer, but the BMC may have received the request (and acted on it). */
+function mayHaveArrived(e: unknown): e is HardwareError {
+  if (!(e instanceof HardwareError)) return false;
+  if (e.code === "BmcTimeout") return true;
+  const cause = e.cause as (NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }) | undefined;
+  const code = cause?.cause?.code ?? cause?.code;
+  return e.code === "BmcUnreachable" && code !== undefined && MID_REQUEST.has(code);
+}
+
+/** An action sent whose answer never came: the BMC may have carried it out. */
+class Unanswered extends HardwareError {}
+
 const UNTRUSTED = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS/;
 const STANDARD_SESSIONS = "/redfish/v1/SessionService/Sessions";
 const RECENT_MS = 1000;
@@ -122,14 +140,23 @@ export class RedfishBmc implements Bmc {
   }
 
   async powerState(): Promise<PowerState> {
-    const { data } = await this.system();
-    return this.parsePower(data.PowerState);
+    // PoweringOn and PoweringOff are neither state: an "off" decided from PoweringOn would skip
+    // the request and the machine would come up anyway. Read until the BMC settles.
+    const settled = await confirm(
+      this,
+      this.timeouts,
+      "a settled PowerState",
+      async () => (await this.system()).data.PowerState,
+      (value) => !TRANSITIONS.has(value ?? ""),
+    );
+    return this.parsePower(settled);
   }
 
-  /** PowerState from a read of the system in the last second (see PowerDriver). */
+  /** PowerState from a read of the system in the last second (see PowerDriver), once settled. */
   recentPowerState(): PowerState | undefined {
     const last = this.lastRead;
     if (!last || Date.now() - last.at > RECENT_MS || last.power === undefined) return undefined;
+    if (TRANSITIONS.has(last.power)) return undefined;
     return this.parsePower(last.power);
   }
 
@@ -144,7 +171,19 @@ export class RedfishBmc implements Bmc {
     const { target } = await this.resetAction();
     this.lastRead = undefined; // what it read before this request no longer holds
     this.log(`redfish ${this.address}: POST ${target} ResetType=${type}`);
-    const res = await this.request("POST", target, { ResetType: type });
+    let res: RedfishResponse;
+    try {
+      res = await this.request("POST", target, { ResetType: type }, {}, { resend: false });
+    } catch (e) {
+      if (!(e instanceof Unanswered)) throw e;
+      // Sent again, a reset that did arrive would be a second one: another cycle, or an On
+      // refused (409) while the first one powers the machine on. The read-back that follows
+      // says whether it took.
+      this.log(
+        `redfish ${this.address}: no answer to ResetType=${type} (${(e as Error).message}); reading back`,
+      );
+      return;
+    }
     this.expectOk(res, `reset ${type}`);
     await this.waitTask(res, `reset ${type}`);
   }
@@ -238,9 +277,8 @@ export class RedfishBmc implements Bmc {
   }
 
   private parsePower(value: string | undefined): PowerState {
-    // PoweringOn/PoweringOff are on their way, not there: read them as the state they leave.
-    if (value === "On" || value === "PoweringOff") return "on";
-    if (value === "Off" || value === "PoweringOn") return "off";
+    if (value === "On") return "on";
+    if (value === "Off") return "off";
     throw new HardwareError(
       "BmcError",
       `Redfish BMC ${this.address}: unexpected PowerState ${JSON.stringify(value)}`,
@@ -402,20 +440,31 @@ export class RedfishBmc implements Bmc {
     return link ?? STANDARD_SESSIONS;
   }
 
-  /** One authenticated request; transient failures are retried, a lapsed session renewed once. */
+  /**
+   * One authenticated request; transient failures are retried, a lapsed session renewed once.
+   * With `resend: false` (an action, which is not idempotent) a request that may have reached
+   * the BMC (no answer in time, the connection reset after it was sent) is not sent again.
+   */
   private request(
     method: Method,
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
+    { resend = true }: { resend?: boolean } = {},
   ): Promise<RedfishResponse> {
+    const sent = () =>
+      this.send(method, path, body, headers).catch((e: unknown) => {
+        throw resend || !mayHaveArrived(e)
+          ? e
+          : new Unanswered(e.code, e.message, { transient: false, cause: e });
+      });
     return retrying(this.retry, async () => {
       if (this.mode !== "basic" && !this.token) await this.login();
-      let res = await this.send(method, path, body, headers);
+      let res = await sent();
       if (res.status === 401 && this.mode !== "basic") {
         this.token = undefined;
         await this.login();
-        res = await this.send(method, path, body, headers);
+        res = await sent();
       }
       if (res.status === 503 || res.status === 429) this.expectOk(res, `${method} ${path}`);
       return res;
@@ -507,6 +556,7 @@ export class RedfishBmc implements Bmc {
       return new HardwareError(
         "BmcUnreachable",
         `Redfish BMC ${this.address}: unreachable (${cause?.code ?? code})`,
+        { cause: e },
       );
     }
     return new HardwareError("BmcError", `Redfish BMC ${this.address}: ${text}`, { transient: false });
