@@ -33,6 +33,11 @@ export interface SwitchFaults {
   /** Every batch holding a change is carried out, but its answer is lost (exit 255, no output). */
   loseReply?: boolean;
   /**
+   * The next n batches holding a change are carried out, then the connection drops before the
+   * exit status is sent, as when a switch's management link flaps mid-command.
+   */
+  dropAfterChange?: number;
+  /**
    * Every batch holding a change answers after this long, as a real switch's commit takes time
    * (NVUE's apply takes seconds): long enough for two clients' changes to overlap, which
    * `mostChangesAtOnce` then shows.
@@ -200,6 +205,12 @@ export class SwitchSim {
     }
     this.log.push(`${JSON.stringify(command)} -> ${r.code}`);
     if (this.log.length > MAX_LOG) this.log.splice(0, this.log.length - MAX_LOG);
+    if (this.faults.dropAfterChange && r.code === 0 && holdsChange(command)) {
+      this.faults.dropAfterChange--;
+      for (const c of this.connections) (c as unknown as { _sock?: { destroy(): void } })._sock?.destroy();
+      this.connections.clear();
+      return;
+    }
     if (r.stdout) channel.write(r.stdout);
     if (r.stderr) channel.stderr.write(r.stderr);
     channel.exit(r.code);

@@ -686,6 +686,18 @@ describe("the built-in lab", () => {
       await sw.removeVlan(400);
     });
 
+    test("a connection lost before a change's exit status: tried again, not taken for a failed command", async () => {
+      lab.switch.sim.faults.dropAfterChange = 1;
+      try {
+        await sw.ensureVlan(410);
+        expect(await sw.listVlans()).toEqual([410]);
+        expect(lab.switch.sim.faults.dropAfterChange).toBe(0);
+        await sw.removeVlan(410);
+      } finally {
+        lab.switch.sim.faults.dropAfterChange = 0;
+      }
+    });
+
     test("iproute2's own outputs and exit codes; a batch stops at its first failure", async () => {
       expect(await sshExec(lab, "ip link add name vlan700 type bridge")).toEqual({
         code: 0,

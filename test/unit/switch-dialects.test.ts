@@ -112,6 +112,30 @@ describe("linux (VLAN-aware bridge)", () => {
     ]);
   });
 
+  test("iproute2 before 4.19 (an object by port, over several lines) reads the same", async () => {
+    const old = (port: string, ...v: [number, ...string[]][]) =>
+      JSON.stringify(
+        { [port]: v.map(([vlan, ...flags]) => ({ vlan, ...(flags.length ? { flags } : {}) })) },
+        null,
+        4,
+      );
+    const { s } = driver("linux", [
+      old("swp1", [1, "PVID", "Egress Untagged"]),
+      old("swp1", [100, "PVID", "Egress Untagged"]),
+    ]);
+    expect(await s.setAccess("swp1", 100)).toEqual({ port: "swp1", mode: "access", vlan: 100 });
+  });
+
+  test("an answer the dialect cannot read is a named error of that switch, not a crash", async () => {
+    const { s } = driver("linux", ['Command "vlan" is unknown, try "bridge help".\n']);
+    const e = await failure(s.readPort("swp1"));
+    expect([e.code, e.transient]).toEqual(["SwitchUnsupported", false]);
+    expect(e.message).toMatch(
+      /^switch [^ ]+ \(linux\): `bridge -j vlan show` printed what this dialect cannot read/,
+    );
+    expect(e.message).toContain('Command "vlan" is unknown');
+  });
+
   test("setTrunk: native untagged, allowed tagged", async () => {
     const { s, t } = driver("linux", [
       vlans("swp1", [100, "PVID", "Egress Untagged"]),
@@ -174,10 +198,10 @@ describe("cumulus (NVUE)", () => {
     await s.resetPort("swp1");
     expect(t.sent).toEqual([
       "bridge -j vlan show",
-      "nv set bridge domain br_default vlan 100 && nv config apply --assume-yes && bridge -j vlan show",
-      "nv unset interface swp1 bridge domain br_default untagged && nv unset interface swp1 bridge domain br_default vlan && nv set interface swp1 bridge domain br_default access 100 && nv config apply --assume-yes && bridge -j vlan show dev swp1",
-      "nv unset interface swp1 bridge domain br_default access && nv unset interface swp1 bridge domain br_default vlan && nv set interface swp1 bridge domain br_default vlan 10,20 && nv set interface swp1 bridge domain br_default untagged 10 && nv config apply --assume-yes && bridge -j vlan show dev swp1",
-      "nv unset interface swp1 bridge domain br_default && nv config apply --assume-yes && bridge -j vlan show dev swp1",
+      "nv set bridge domain br_default vlan 100 && nv config apply --assume-yes && nv config save && bridge -j vlan show",
+      "nv unset interface swp1 bridge domain br_default untagged && nv unset interface swp1 bridge domain br_default vlan && nv set interface swp1 bridge domain br_default access 100 && nv config apply --assume-yes && nv config save && bridge -j vlan show dev swp1",
+      "nv unset interface swp1 bridge domain br_default access && nv unset interface swp1 bridge domain br_default vlan && nv set interface swp1 bridge domain br_default vlan 10,20 && nv set interface swp1 bridge domain br_default untagged 10 && nv config apply --assume-yes && nv config save && bridge -j vlan show dev swp1",
+      "nv unset interface swp1 bridge domain br_default && nv config apply --assume-yes && nv config save && bridge -j vlan show dev swp1",
     ]);
   });
 
@@ -213,7 +237,7 @@ describe("cumulus (NVUE)", () => {
     });
     await s.removeVlan(100);
     expect(t.sent[1]).toBe(
-      "nv unset bridge domain br_default vlan 100 && nv config apply --assume-yes && bridge -j vlan show",
+      "nv unset bridge domain br_default vlan 100 && nv config apply --assume-yes && nv config save && bridge -j vlan show",
     );
   });
 
@@ -339,6 +363,20 @@ describe("eos", () => {
     ]);
   });
 
+  test("a trunk without a native VLAN is confirmed: EOS's native 1, not carried, is none", async () => {
+    const { s, t } = driver("eos", [
+      port("Ethernet1", { mode: "trunk", trunkingNativeVlanId: 1, trunkAllowedVlans: "20-21" }),
+    ]);
+    expect(await s.setTrunk("Ethernet1", { allowedVlans: [20, 21] })).toEqual({
+      port: "Ethernet1",
+      mode: "trunk",
+      allowedVlans: [20, 21],
+    });
+    expect(sessionless(t.sent)[0]).toContain(
+      "no switchport trunk native vlan\nswitchport trunk allowed vlan 20,21",
+    );
+  });
+
   test("a trunk left at ALL (an uplink) is no member: the VLAN is removed, from it too", async () => {
     const state = (...ids: number[]) =>
       `${vlanDoc(...ids)}\n${JSON.stringify({
@@ -456,9 +494,13 @@ describe("port changes that queue together go to the switch as one batch", () =>
       `nv set interface ${p} bridge domain br_default access 100`,
     ];
     expect(t.sent).toEqual([
-      [...access("swp1"), ...access("swp2"), "nv config apply --assume-yes", "bridge -j vlan show"].join(
-        " && ",
-      ),
+      [
+        ...access("swp1"),
+        ...access("swp2"),
+        "nv config apply --assume-yes",
+        "nv config save",
+        "bridge -j vlan show",
+      ].join(" && "),
     ]);
   });
 

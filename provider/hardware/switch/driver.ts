@@ -62,15 +62,21 @@ export class Switch implements SwitchDriver {
   private readonly exclusive: <T>(change: () => Promise<T>) => Promise<T>;
   private queued: PortChange[] = [];
 
-  constructor(
-    endpoint: SshEndpoint | SwitchTransport,
-    private readonly d: Dialect,
-    options: SwitchOptions = {},
-  ) {
+  private readonly d: Dialect;
+
+  constructor(endpoint: SshEndpoint | SwitchTransport, dialect: Dialect, options: SwitchOptions = {}) {
     this.session =
       "exec" in endpoint ? endpoint : new SshSession(endpoint, options.commandTimeoutMs ?? 15_000);
     this.address = this.session.address;
-    this.dialect = d.name;
+    const d = dialect;
+    // An answer its parser cannot read (another OS version's format) is a named error of this
+    // switch, never a crash: the change it confirms counts as not confirmed.
+    this.d = {
+      ...d,
+      parsePort: (out, port) => this.readable(() => d.parsePort(out, port)),
+      parseState: (out) => this.readable(() => d.parseState(out)),
+    };
+    this.dialect = dialect.name;
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.uplinks = new Set(options.uplinks ?? []);
     this.exclusive = options.exclusive ?? ((change) => change());
@@ -351,6 +357,18 @@ export class Switch implements SwitchDriver {
         transient: match ? undefined : false,
       },
     );
+  }
+
+  private readable<T>(parse: () => T): T {
+    try {
+      return parse();
+    } catch (e) {
+      const message = `switch ${this.address} (${this.d.name}): ${(e as Error).message}`;
+      if (e instanceof HardwareError) throw new HardwareError(e.code, message, { transient: e.transient });
+      throw new HardwareError("SwitchUnsupported", `${message}; its answer could not be read`, {
+        transient: false,
+      });
+    }
   }
 
   private unconfirmed(what: string, out: string): never {

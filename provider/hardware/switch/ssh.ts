@@ -85,13 +85,25 @@ export class SshSession implements SwitchTransport {
             const errOut: Buffer[] = [];
             stream.on("data", (d: Buffer) => out.push(d));
             stream.stderr.on("data", (d: Buffer) => errOut.push(d));
-            stream.on("close", (code: number | null) =>
+            stream.on("close", (code: number | null | undefined) => {
+              // No exit status at all: the connection went before the command's end, which
+              // may or may not have run. Unreachable (tried again, then read back), not a
+              // command that failed.
+              if (code === undefined) {
+                this.drop();
+                return reject(
+                  new HardwareError(
+                    "SwitchUnreachable",
+                    `switch ${this.address}: the connection was lost before the command ended`,
+                  ),
+                );
+              }
               resolve({
                 stdout: Buffer.concat(out).toString("utf8"),
                 stderr: Buffer.concat(errOut).toString("utf8"),
                 code,
-              }),
-            );
+              });
+            });
           });
         });
       },

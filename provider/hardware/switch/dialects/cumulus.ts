@@ -1,5 +1,7 @@
-// Cumulus Linux 5 with NVUE. `nv set`/`nv unset` stage a revision and `nv config apply` makes it
-// live (and, with auto-save on, permanent); a failed batch detaches the staged revision so the
+// Cumulus Linux 5 with NVUE. `nv set`/`nv unset` stage a revision, `nv config apply` makes it
+// live and `nv config save` makes it the startup configuration: apply saves by itself only from
+// 5.9 on (auto-save), and on 5.0-5.8 every change was gone at the next reboot without the save
+// (which costs nothing where auto-save already did it). A failed batch detaches the staged revision so the
 // next change does not inherit half of this one. NVUE needs no sudo. Reads use the kernel's
 // view (`bridge -j vlan show`), whose JSON iproute2 pins down, rather than NVUE's show output.
 import type { Dialect } from "../dialect";
@@ -36,7 +38,7 @@ export const cumulus: Dialect = {
     // Out of the bridge: a member without per-port VLANs would carry every VLAN of br_default.
     resetPort: [`nv unset interface {port} ${DOMAIN}`],
   },
-  commit: ["nv config apply --assume-yes"],
+  commit: ["nv config apply --assume-yes", "nv config save"],
   onFailure: ["nv config detach"],
   reads: { port: ["bridge -j vlan show dev {port}"], state: ["bridge -j vlan show"] },
   ...bridgeVlanParsers(BRIDGE),

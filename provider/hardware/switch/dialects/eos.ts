@@ -27,12 +27,16 @@ function vlanRanges(text: string | undefined): number[] {
 function portConfig(port: string, info: SwitchportInfo | undefined): PortConfig {
   if (!info) return { port, mode: "none" };
   if (info.mode === "trunk") {
+    const carried = vlanRanges(info.trunkAllowedVlans);
+    // EOS always names a native VLAN (1 after `no switchport trunk native vlan`); one the trunk
+    // does not carry passes no untagged frame, so the port has none.
     const native = info.trunkingNativeVlanId;
+    const nativeVlan = native !== undefined && carried.includes(native) ? native : undefined;
     return {
       port,
       mode: "trunk",
-      nativeVlan: native,
-      allowedVlans: vlanRanges(info.trunkAllowedVlans).filter((v) => v !== native),
+      ...(nativeVlan === undefined ? {} : { nativeVlan }),
+      allowedVlans: carried.filter((v) => v !== nativeVlan),
       // A trunk left at EOS's default carries every VLAN: an uplink or peer link, whose
       // "membership" would otherwise keep any VLAN from ever being removed.
       ...(info.trunkAllowedVlans === "ALL" ? { carriesAll: true } : {}),

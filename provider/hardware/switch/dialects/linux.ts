@@ -6,7 +6,8 @@
 //   which a change (reading the port before it joined) would not know to remove.
 // - `linux-bridge-per-vlan`: for kernels without 802.1Q (this lab's), one plain bridge per VLAN
 //   named vlan<N>; a port is in VLAN N when attached to bridge N. Access ports only.
-import type { Dialect, SwitchState } from "../dialect";
+import { HardwareError } from "../../errors";
+import { jsonDocuments, type Dialect, type SwitchState } from "../dialect";
 import type { PortConfig } from "../types";
 
 const PORT = {
@@ -60,14 +61,14 @@ export const linuxBridgePerVlan: Dialect = {
   },
   reads: { port: ["ip -j -d link show dev {port}"], state: ["ip -j link show"] },
   parsePort(stdout, port) {
-    const links = JSON.parse(lastLine(stdout)) as IpLink[];
+    const links = ipLinks(stdout);
     return perVlanPort(
       links.find((l) => l.ifname === port),
       port,
     );
   },
   parseState(stdout): SwitchState {
-    const links = JSON.parse(lastLine(stdout)) as IpLink[];
+    const links = ipLinks(stdout);
     const vlans = links.map((l) => vlanOfBridge(l.ifname)).filter((v): v is number => v !== undefined);
     const ports = links.filter((l) => PORT.pattern.test(l.ifname)).map((l) => perVlanPort(l, l.ifname));
     return { vlans: vlans.sort((a, b) => a - b), ports };
@@ -142,14 +143,14 @@ export function linuxVlanAware(bridge = "br0"): Dialect {
 export function bridgeVlanParsers(bridge: string): Pick<Dialect, "parsePort" | "parseState"> {
   return {
     parsePort(stdout, port) {
-      const entries = JSON.parse(lastLine(stdout)) as BridgeVlans[];
+      const entries = bridgeVlanJson(stdout);
       return vlanAwarePort(
         entries.find((e) => e.ifname === port),
         port,
       );
     },
     parseState(stdout) {
-      const entries = JSON.parse(lastLine(stdout)) as BridgeVlans[];
+      const entries = bridgeVlanJson(stdout);
       const own = entries.find((e) => e.ifname === bridge);
       const vlans = (own?.vlans ?? [])
         .flatMap((v) => Array.from({ length: (v.vlanEnd ?? v.vlan) - v.vlan + 1 }, (_, i) => v.vlan + i))
@@ -160,7 +161,37 @@ export function bridgeVlanParsers(bridge: string): Pick<Dialect, "parsePort" | "
   };
 }
 
-/** ip -j prints its JSON on one line; earlier lines of a batch belong to earlier commands. */
-function lastLine(stdout: string): string {
-  return stdout.trimEnd().split("\n").at(-1) ?? "[]";
+/** `ip -j link show`: the last JSON document of a batch's output (earlier ones are earlier commands'). */
+function ipLinks(stdout: string): IpLink[] {
+  const doc = jsonDocuments(stdout).at(-1);
+  if (Array.isArray(doc)) return doc as IpLink[];
+  throw new HardwareError(
+    "SwitchUnsupported",
+    `\`ip -j link show\` printed no JSON list of links: ${stdout.trim().slice(-200)}`,
+    { transient: false },
+  );
+}
+
+/**
+ * The last JSON document of a batch's output (earlier ones belong to earlier commands), as
+ * iproute2 4.19 and later print it: a list of {ifname, vlans}. iproute2 4.7 to 4.16 printed an
+ * object keyed by interface, over several lines (Ubuntu 18.04's 4.15 among them); it is read
+ * too. Anything else is the switch's answer we cannot read, named as such, never a crash.
+ */
+function bridgeVlanJson(stdout: string): BridgeVlans[] {
+  const doc = stdout.trim() === "" ? [] : jsonDocuments(stdout).at(-1);
+  if (Array.isArray(doc) && doc.every((e) => typeof (e as BridgeVlans)?.ifname === "string")) {
+    return doc as BridgeVlans[];
+  }
+  if (doc && typeof doc === "object" && !Array.isArray(doc)) {
+    const byPort = Object.entries(doc as Record<string, unknown>);
+    if (byPort.every(([, vlans]) => Array.isArray(vlans))) {
+      return byPort.map(([ifname, vlans]) => ({ ifname, vlans: vlans as BridgeVlans["vlans"] }));
+    }
+  }
+  throw new HardwareError(
+    "SwitchUnsupported",
+    `\`bridge -j vlan show\` printed what this dialect cannot read (iproute2 4.19 or later prints a list of {ifname, vlans}): ${stdout.trim().slice(-200)}`,
+    { transient: false },
+  );
 }
