@@ -127,6 +127,11 @@ const machine = z.strictObject({
   rack: z.string().min(1).max(64).optional(),
   bmc: z
     .strictObject({
+      /**
+       * The firmware's boot mode, for its netboots: uefi or legacy. Unset, the BMC's own is
+       * kept; IPMI then asks for a legacy boot, which UEFI-only machines do not do.
+       */
+      bootMode: z.enum(["uefi", "legacy"], { error: "bootMode must be uefi or legacy" }).optional(),
       redfish: z
         .strictObject({
           url: https,

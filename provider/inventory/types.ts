@@ -1,6 +1,7 @@
 // What a site owns: facilities, hardware classes (plans), machines and switches. Specs are
 // what an operator writes in inventory.yaml; records add what the platform tracks (a
 // machine's state and who holds it).
+import type { BootMode } from "../hardware/bmc/types";
 
 export const MACHINE_STATES = [
   "available",
@@ -85,7 +86,7 @@ export interface MachineSpec {
   plan: string;
   serial: string;
   rack?: string;
-  bmc: { redfish?: RedfishSpec; ipmi?: IpmiSpec };
+  bmc: { bootMode?: BootMode; redfish?: RedfishSpec; ipmi?: IpmiSpec };
   nics: NicSpec[];
 }
 
@@ -100,8 +101,9 @@ export interface SwitchSpec {
   privateKeyRef?: CredentialRef;
   passwordRef?: CredentialRef;
   /**
-   * Ports toward the network (uplinks, peer links): they carry every VLAN by design, so they
-   * never count as a VLAN's members when it is removed, and no machine is cabled to them.
+   * Ports toward the network (uplinks, peer links): they carry every VLAN (the dialects whose
+   * ports carry only what is added to them add each VLAN, tagged), so they never count as a
+   * VLAN's members when it is removed, and no machine is cabled to them.
    */
   uplinks?: string[];
 }

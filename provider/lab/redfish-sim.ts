@@ -12,10 +12,12 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import {
   BOOT_ENABLED,
+  BOOT_MODES,
   BOOT_TARGETS,
   RESET_TYPES,
   SimSystem,
   type BootEnabled,
+  type BootMode,
   type BootTarget,
   type ResetType,
 } from "./redfish-system";
@@ -349,7 +351,13 @@ export class RedfishSim {
       throw new HttpError(412, `the system changed since ETag ${String(ifMatch)} (now ${system.etag})`);
     }
     const boot = (
-      body as { Boot?: { BootSourceOverrideTarget?: unknown; BootSourceOverrideEnabled?: unknown } }
+      body as {
+        Boot?: {
+          BootSourceOverrideTarget?: unknown;
+          BootSourceOverrideEnabled?: unknown;
+          BootSourceOverrideMode?: unknown;
+        };
+      }
     )?.Boot;
     const keys = Object.keys((body as object) ?? {});
     if (!boot || keys.some((k) => k !== "Boot")) {
@@ -369,7 +377,19 @@ export class RedfishSim {
         `BootSourceOverrideEnabled ${JSON.stringify(enabled)} is not one of ${BOOT_ENABLED.join(", ")}`,
       );
     }
+    const mode = boot.BootSourceOverrideMode;
+    if (mode !== undefined && system.vendor === "hpe") {
+      throw new HttpError(400, "BootSourceOverrideMode is read-only: PropertyNotWritable");
+    }
+    if (mode !== undefined && !BOOT_MODES.includes(mode as BootMode)) {
+      throw new HttpError(
+        400,
+        `BootSourceOverrideMode ${JSON.stringify(mode)} is not one of ${BOOT_MODES.join(", ")}`,
+      );
+    }
     system.setBoot(target as BootTarget, enabled as BootEnabled);
+    if (mode !== undefined) system.mode = mode as BootMode;
+    else if (system.vendor === "supermicro") system.mode = "Legacy";
     return { status: 204, headers: { ETag: system.etag } };
   }
 
@@ -441,7 +461,7 @@ function systemResource(s: SimSystem) {
     Id: s.id,
     Name: `Lab system ${s.id}`,
     SystemType: "Physical",
-    Manufacturer: "Baremetal lab",
+    Manufacturer: { lab: "Baremetal lab", supermicro: "Supermicro", hpe: "HPE" }[s.vendor],
     Model: "Simulated server",
     SerialNumber: s.serial,
     PowerState: s.powerState,
@@ -449,8 +469,9 @@ function systemResource(s: SimSystem) {
     Boot: {
       BootSourceOverrideTarget: s.boot.target,
       BootSourceOverrideEnabled: s.boot.enabled,
-      BootSourceOverrideMode: "UEFI",
+      BootSourceOverrideMode: s.mode,
       "BootSourceOverrideTarget@Redfish.AllowableValues": [...BOOT_TARGETS],
+      "BootSourceOverrideMode@Redfish.AllowableValues": [...BOOT_MODES],
     },
     Actions: {
       "#ComputerSystem.Reset": {

@@ -17,6 +17,8 @@ export const BOOT_TARGETS = ["None", "Pxe", "Hdd", "Cd", "BiosSetup"] as const;
 export type BootTarget = (typeof BOOT_TARGETS)[number];
 export const BOOT_ENABLED = ["Disabled", "Once", "Continuous"] as const;
 export type BootEnabled = (typeof BOOT_ENABLED)[number];
+export const BOOT_MODES = ["UEFI", "Legacy"] as const;
+export type BootMode = (typeof BOOT_MODES)[number];
 
 export interface SystemFaults {
   /** Requests for this system get no answer: the connection is dropped (BmcUnreachable). */
@@ -52,6 +54,13 @@ export class SimSystem extends EventEmitter<SimSystemEvents> {
   /** Shown as PowerState while a change is on its way (only with a power delay). */
   transition?: "PoweringOn" | "PoweringOff";
   boot: { target: BootTarget; enabled: BootEnabled } = { target: "None", enabled: "Disabled" };
+  /** The firmware's boot mode (BootSourceOverrideMode). */
+  mode: BootMode = "UEFI";
+  /**
+   * Whose BMC this behaves as, where they differ: Supermicro's falls back to Legacy when a
+   * PATCH of Boot leaves the mode out; HPE's refuses any write of the mode.
+   */
+  vendor: "lab" | "supermicro" | "hpe" = "lab";
   faults: SystemFaults = {};
   private version = 1;
   private pending?: NodeJS.Timeout;

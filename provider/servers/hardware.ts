@@ -20,7 +20,7 @@ export const secretsOf = (config: ProviderConfig): Secrets =>
   new Proxy({} as Secrets, { get: (_, key) => config.secret(String(key)) });
 
 function bmcFor(machine: MachineRecord, secrets: Secrets, log: CommandLog): Bmc {
-  const { redfish, ipmi } = machine.bmc;
+  const { redfish, ipmi, bootMode } = machine.bmc;
   const where = (p: string) => `machine ${machine.id} ${p} BMC`;
   return openBmc(
     {
@@ -29,6 +29,7 @@ function bmcFor(machine: MachineRecord, secrets: Secrets, log: CommandLog): Bmc 
         username: redfish.username,
         password: resolveCredential(redfish.passwordRef, where("redfish"), { secrets }),
         systemId: redfish.systemId,
+        bootMode,
         tls: {
           fingerprint256: redfish.fingerprint256,
           ca: redfish.caFile ? fs.readFileSync(redfish.caFile, "utf8") : undefined,
@@ -40,6 +41,7 @@ function bmcFor(machine: MachineRecord, secrets: Secrets, log: CommandLog): Bmc 
         username: ipmi.username,
         password: resolveCredential(ipmi.passwordRef, where("ipmi"), { secrets }),
         cipherSuite: ipmi.cipherSuite,
+        bootMode,
       },
     },
     { log },

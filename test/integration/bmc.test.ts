@@ -64,6 +64,32 @@ describe("IPMI driver on ipmi_sim", () => {
     expect((await bmc.bootDevice()).device).toBe("disk");
   });
 
+  test("a UEFI machine's boot device is set for an EFI boot", async () => {
+    const sent: string[] = [];
+    const uefi = new IpmiBmc(
+      {
+        host: sim.host,
+        port: sim.port,
+        username: sim.username,
+        password: sim.password,
+        cipherSuite: sim.cipherSuite,
+        bootMode: "uefi",
+      },
+      { timeouts: FAST, log: (line) => sent.push(line) },
+    );
+    try {
+      await uefi.setBootDevice("pxe", { persistent: false });
+      await uefi.setBootDevice("disk", { persistent: true });
+      expect(sim.state().bootDevice).toBe("disk");
+      expect(sent.map((l) => l.replace(/^ipmi [^:]+:\d+: /, ""))).toEqual([
+        "chassis bootdev pxe options=efiboot",
+        "chassis bootdev disk options=persistent,efiboot",
+      ]);
+    } finally {
+      await uefi.close();
+    }
+  });
+
   test("a change the BMC accepts but never applies is a BmcTimeout, not a success", async () => {
     const stuck = lab.bmcs[1]!;
     const driver = new IpmiBmc(

@@ -330,11 +330,51 @@ describe("the built-in lab", () => {
       const m = lab.machines[1]!;
       const bmc = new RedfishBmc(redfish(lab, m), { timeouts: FAST });
       await bmc.setBootDevice("pxe", { persistent: false });
-      expect(await bmc.bootDevice()).toEqual({ device: "pxe", persistent: false });
+      expect(await bmc.bootDevice()).toEqual({ device: "pxe", persistent: false, mode: "uefi" });
       expect(m.system.boot).toEqual({ target: "Pxe", enabled: "Once" });
       await bmc.setBootDevice("disk", { persistent: true });
-      expect(await bmc.bootDevice()).toEqual({ device: "disk", persistent: true });
+      expect(await bmc.bootDevice()).toEqual({ device: "disk", persistent: true, mode: "uefi" });
       await bmc.close();
+    });
+
+    test("boot mode: set where it differs, kept on a Supermicro, named when an HPE BMC refuses it", async () => {
+      const m = lab.machines[1]!;
+      const withMode = (bootMode?: "uefi" | "legacy") =>
+        new RedfishBmc(redfish(lab, m, bootMode ? { bootMode } : {}), { timeouts: FAST });
+      try {
+        // A machine in legacy mode whose inventory says uefi: the override asks for UEFI.
+        m.system.mode = "Legacy";
+        let bmc = withMode("uefi");
+        await bmc.setBootDevice("pxe", { persistent: false });
+        expect(m.system.mode).toBe("UEFI");
+        expect(await bmc.bootDevice()).toEqual({ device: "pxe", persistent: false, mode: "uefi" });
+        await bmc.close();
+
+        // Supermicro falls back to Legacy when the mode is left out: it is always sent there,
+        // its current one when the inventory names none.
+        m.system.vendor = "supermicro";
+        for (const mode of ["uefi", undefined] as const) {
+          bmc = withMode(mode);
+          await bmc.setBootDevice("disk", { persistent: true });
+          expect([mode, m.system.mode]).toEqual([mode, "UEFI"]);
+          await bmc.close();
+        }
+
+        // HPE refuses any write of the mode: none is sent while it agrees; one that differs is
+        // named, with what to change.
+        m.system.vendor = "hpe";
+        bmc = withMode("uefi");
+        await bmc.setBootDevice("pxe", { persistent: false });
+        m.system.mode = "Legacy";
+        const e = await failure(bmc.setBootDevice("pxe", { persistent: false }));
+        expect([e.code, e.transient]).toEqual(["BmcUnsupported", false]);
+        expect(e.message).toContain("refused BootSourceOverrideMode UEFI (the machine boots Legacy)");
+        expect(e.message).toContain("set the machine's bmc.bootMode in the inventory");
+        await bmc.close();
+      } finally {
+        m.system.vendor = "lab";
+        m.system.mode = "UEFI";
+      }
     });
 
     test("If-Match: a stale ETag is 412; the driver re-reads and retries; a lasting conflict is an error", async () => {
@@ -821,7 +861,7 @@ describe("the built-in lab", () => {
         `POST ${path(urls.events(token))} {"type":"install.written"}`,
         `POST ${path(urls.phoneHome(token))}`,
       ]);
-      expect(await bmc.bootDevice()).toEqual({ device: "none", persistent: false });
+      expect(await bmc.bootDevice()).toEqual({ device: "none", persistent: false, mode: "uefi" });
       expect(m.sim.installed).toBe(true);
 
       // From disk after the install: running, and the boot server hears nothing.
@@ -845,7 +885,7 @@ describe("the built-in lab", () => {
       expect(boot.seen(m.mac)).toEqual([]);
       expect(m.sim.history().join("\n")).toMatch(/no DHCP offer/);
       // The firmware used the one-time override all the same.
-      expect(await bmc.bootDevice()).toEqual({ device: "none", persistent: false });
+      expect(await bmc.bootDevice()).toEqual({ device: "none", persistent: false, mode: "uefi" });
       await bmc.setPower("off");
       await bmc.close();
     });
@@ -864,7 +904,7 @@ describe("the built-in lab", () => {
         `POST /events/${BootServer.token(m.mac)} {"type":"wipe.done"}`,
       ]);
       expect(m.sim.installed).toBe(false);
-      expect(await bmc.bootDevice()).toEqual({ device: "pxe", persistent: true });
+      expect(await bmc.bootDevice()).toEqual({ device: "pxe", persistent: true, mode: "uefi" });
       await bmc.setPower("off");
       await bmc.setBootDevice("disk", { persistent: false });
       await bmc.close();

@@ -387,6 +387,16 @@ describe("inventory file checks", () => {
     ]);
   });
 
+  test("a machine's boot mode is uefi or legacy, kept with its BMC", () => {
+    const withMode = (mode: string) =>
+      FILE.replace(
+        "passwordRef: { env: R1_BMC_PASSWORD }, cipherSuite: 17 }",
+        `passwordRef: { env: R1_BMC_PASSWORD }, cipherSuite: 17 }\n      bootMode: ${mode}`,
+      );
+    expect(problems(withMode("bios"))).toEqual(["machines.0.bmc.bootMode: bootMode must be uefi or legacy"]);
+    expect(parseInventory(withMode("uefi")).machines[0]!.bmc.bootMode).toBe("uefi");
+  });
+
   test("the layer-3 VLAN is one of its own, outside the projects' range", () => {
     const l3 = (v: number) => FILE.replace(/layer3Vlan: 20\b/, `layer3Vlan: ${v}`);
     expect(problems(l3(10))).toEqual([

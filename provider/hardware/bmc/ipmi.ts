@@ -12,6 +12,7 @@ import {
   type Bmc,
   type BmcTimeouts,
   type BootDevice,
+  type BootMode,
   type BootSetting,
   type PowerAction,
   type PowerState,
@@ -24,6 +25,11 @@ export interface IpmiEndpoint {
   password: string;
   /** RMCP+ cipher suite id; 17 (HMAC-SHA256, AES) unless the BMC needs another. */
   cipherSuite?: number;
+  /**
+   * The firmware mode a boot device is set for. IPMI's boot flags always name one: unset, it
+   * is legacy (ipmitool's default), which a UEFI-only machine does not netboot in.
+   */
+  bootMode?: BootMode;
 }
 
 export interface IpmiOptions {
@@ -128,21 +134,36 @@ export class IpmiBmc implements Bmc {
       : /hard[- ]?drive|disk/i.test(selector)
         ? "disk"
         : "none";
-    return { device, persistent: /all future boots/i.test(out) };
+    // The mode bit means something only while the flags are valid; ipmi_sim, like some BMCs,
+    // keeps the device and reports the flags invalid.
+    const mode = /Boot Flag Invalid/i.test(out)
+      ? undefined
+      : /BIOS EFI boot/i.test(out)
+        ? "uefi"
+        : /PC Compatible \(legacy\)/i.test(out)
+          ? "legacy"
+          : undefined;
+    return { device, persistent: /all future boots/i.test(out), ...(mode ? { mode } : {}) };
   }
 
   async setBootDevice(device: BootDevice, options: { persistent: boolean }): Promise<void> {
     const args = ["chassis", "bootdev", device];
-    if (options.persistent) args.push("options=persistent");
+    const flags = [
+      ...(options.persistent ? ["persistent"] : []),
+      ...(this.endpoint.bootMode === "uefi" ? ["efiboot"] : []),
+    ];
+    if (flags.length > 0) args.push(`options=${flags.join(",")}`);
     this.log(`ipmi ${this.address}: ${args.join(" ")}`);
     await this.run(args, /Set Boot Device to/i);
-    // ipmi_sim and many BMCs do not report the persistent flag back: the device is what we confirm.
+    // ipmi_sim and many BMCs do not report the persistent flag back: the device is what we
+    // confirm, with the mode where one was asked for and the BMC reports it.
+    const want = this.endpoint.bootMode;
     await confirm(
       this,
       this.timeouts,
-      `boot device ${device}`,
+      `boot device ${device}${want ? ` (${want})` : ""}`,
       () => this.bootDevice(),
-      (b) => b.device === device,
+      (b) => b.device === device && (!want || b.mode === undefined || b.mode === want),
     );
   }
 

@@ -17,6 +17,7 @@ import {
   type Bmc,
   type BmcTimeouts,
   type BootDevice,
+  type BootMode,
   type BootSetting,
   type PowerAction,
   type PowerState,
@@ -32,6 +33,8 @@ export interface RedfishEndpoint {
   tls?: TlsTrust;
   /** Which ComputerSystem, when the service has more than one. */
   systemId?: string;
+  /** The firmware mode its netboots and disk boots use; unset, the BMC's own is kept. */
+  bootMode?: BootMode;
 }
 
 export interface RedfishOptions {
@@ -46,9 +49,11 @@ const TRANSITIONS = new Set(["PoweringOn", "PoweringOff"]);
 
 interface ComputerSystem {
   PowerState?: string;
+  Manufacturer?: string;
   Boot?: {
     BootSourceOverrideTarget?: string;
     BootSourceOverrideEnabled?: string;
+    BootSourceOverrideMode?: string;
     "BootSourceOverrideTarget@Redfish.AllowableValues"?: string[];
   };
   Actions?: {
@@ -62,6 +67,7 @@ interface ComputerSystem {
 }
 
 const TARGET: Record<BootDevice, string> = { pxe: "Pxe", disk: "Hdd" };
+const MODE: Record<BootMode, string> = { uefi: "UEFI", legacy: "Legacy" };
 const NETWORK_DOWN = new Set([
   "ECONNREFUSED",
   "EHOSTUNREACH",
@@ -194,7 +200,12 @@ export class RedfishBmc implements Bmc {
     const enabled = data.Boot?.BootSourceOverrideEnabled ?? "Disabled";
     const device =
       enabled === "Disabled" ? "none" : target === "Pxe" ? "pxe" : target === "Hdd" ? "disk" : "none";
-    return { device, persistent: enabled === "Continuous" };
+    const mode = data.Boot?.BootSourceOverrideMode;
+    return {
+      device,
+      persistent: enabled === "Continuous",
+      ...(mode === "UEFI" ? { mode: "uefi" as const } : mode === "Legacy" ? { mode: "legacy" as const } : {}),
+    };
   }
 
   async setBootDevice(device: BootDevice, options: { persistent: boolean }): Promise<void> {
@@ -211,8 +222,17 @@ export class RedfishBmc implements Bmc {
         { transient: false },
       );
     }
-    const body = { Boot: { BootSourceOverrideTarget: target, BootSourceOverrideEnabled: enabled } };
-    this.log(`redfish ${this.address}: PATCH ${this.systemPath} Boot ${target} ${enabled}`);
+    const mode = this.modeToSend(data);
+    const body = {
+      Boot: {
+        BootSourceOverrideTarget: target,
+        BootSourceOverrideEnabled: enabled,
+        ...(mode ? { BootSourceOverrideMode: mode } : {}),
+      },
+    };
+    this.log(
+      `redfish ${this.address}: PATCH ${this.systemPath} Boot ${target} ${enabled}${mode ? ` ${mode}` : ""}`,
+    );
     for (let attempt = 1; ; attempt++) {
       const res = await this.request("PATCH", this.systemPath!, body, etag ? { "If-Match": etag } : {});
       // 412: someone changed the system since our read; 428: the service insists on If-Match.
@@ -220,19 +240,41 @@ export class RedfishBmc implements Bmc {
         etag = (await this.system()).etag;
         continue;
       }
+      if (res.status === 400 && mode && mode !== data.Boot?.BootSourceOverrideMode) {
+        throw new HardwareError(
+          "BmcUnsupported",
+          `Redfish BMC ${this.address}: refused BootSourceOverrideMode ${mode} (the machine boots ${data.Boot?.BootSourceOverrideMode ?? "in another mode"}): change the mode in its firmware settings, or set the machine's bmc.bootMode in the inventory to the one it has (HTTP 400) ${messages(res.data)}`,
+          { transient: false },
+        );
+      }
       this.expectOk(res, `set boot device ${target}`);
       await this.waitTask(res, `set boot device ${target}`);
       break;
     }
     // Some services (sushy-tools among them) report every override as Continuous, so the
-    // device is what the read-back confirms.
+    // device is what the read-back confirms, with the mode where the service reports one.
+    const want = this.endpoint.bootMode;
     await confirm(
       this,
       this.timeouts,
-      `boot device ${device}`,
+      `boot device ${device}${want ? ` (${want})` : ""}`,
       () => this.bootDevice(),
-      (b) => b.device === device,
+      (b) => b.device === device && (!want || b.mode === undefined || b.mode === want),
     );
+  }
+
+  /**
+   * The BootSourceOverrideMode a PATCH of Boot carries. Supermicro falls back to Legacy when
+   * the PATCH leaves it out, so there it is always sent (the current one when the inventory
+   * names none). Elsewhere only a change is sent: HPE's and Dell's BMCs refuse a write of it
+   * (the error then says the machine boots in another mode than the inventory's bootMode).
+   */
+  private modeToSend(data: ComputerSystem): string | undefined {
+    const current = data.Boot?.BootSourceOverrideMode;
+    const wanted = this.endpoint.bootMode && MODE[this.endpoint.bootMode];
+    const supermicro = /supermicro/i.test(data.Manufacturer ?? "");
+    if (wanted && (wanted !== current || supermicro)) return wanted;
+    return supermicro ? current : undefined;
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,11 @@ export interface BootSetting {
   device: BootDevice | "none";
   /** False: the next boot only. */
   persistent: boolean;
+  /** The firmware mode the override boots in, where the BMC says. */
+  mode?: BootMode;
 }
+
+export type BootMode = "uefi" | "legacy";
 
 export interface PowerControl {
   powerState(): Promise<PowerState>;
