@@ -738,6 +738,23 @@ describe("the built-in lab", () => {
       }
     });
 
+    test("a batch's deadline grows with its commands: slow ones (SONiC's config, an NVUE apply) fit", async () => {
+      const slow = openSwitch(switchEndpoint(), "linux-bridge-per-vlan", {
+        commandTimeoutMs: 800,
+        retry: NO_RETRY,
+      });
+      lab.switch.sim.faults.slowChangesMs = 1500;
+      try {
+        // Two lines and the read back: 800 ms and 2 s for each command after the first.
+        await slow.ensureVlan(420);
+        expect(await slow.listVlans()).toEqual([420]);
+      } finally {
+        lab.switch.sim.faults.slowChangesMs = 0;
+        await slow.removeVlan(420);
+        await slow.close();
+      }
+    });
+
     test("iproute2's own outputs and exit codes; a batch stops at its first failure", async () => {
       expect(await sshExec(lab, "ip link add name vlan700 type bridge")).toEqual({
         code: 0,

@@ -118,3 +118,30 @@ test("a port the switch does not have is a named error, and changes nothing", as
   await sw.removeVlan(50);
   expect(await sw.listVlans()).toEqual([]);
 });
+
+test("a VLAN made on a switch with an uplink crosses it tagged; removed, it is off the uplink too", async () => {
+  // Server 0, on swp1, stands for the rest of the network behind the switch's uplink. The
+  // operator has the uplink in the bridge (here: a trunk carrying nothing yet).
+  await sw.setTrunk("swp1", { allowedVlans: [] });
+  const withUplink = openSwitch(lab.endpoint(), "linux", { commandTimeoutMs: 30_000, uplinks: ["swp1"] });
+  try {
+    await withUplink.ensureVlan(60);
+    expect(await withUplink.readPort("swp1")).toEqual({ port: "swp1", mode: "trunk", allowedVlans: [60] });
+    await withUplink.setAccess("swp2", 60);
+    lab.tag(0, 60, "10.60.0.1/24");
+    lab.addAddress(1, "10.60.0.2/24");
+    expect(lab.reaches(1, "10.60.0.1")).toBe(true);
+
+    // The uplink does not make the VLAN in use; the machine's port does.
+    expect((await failureOf(withUplink.removeVlan(60), HardwareError)).message).toMatch(
+      /still has ports swp2;/,
+    );
+    await withUplink.resetPort("swp2");
+    await withUplink.removeVlan(60);
+    expect(await withUplink.listVlans()).toEqual([]);
+    expect(await withUplink.readPort("swp1")).toEqual({ port: "swp1", mode: "none" });
+  } finally {
+    await withUplink.close();
+    await sw.resetPort("swp1");
+  }
+});

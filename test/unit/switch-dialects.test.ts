@@ -112,6 +112,54 @@ describe("linux (VLAN-aware bridge)", () => {
     ]);
   });
 
+  test("uplinks get each VLAN tagged when it is made, and lose it before it goes", async () => {
+    const state = (bridge: number[], uplink: [number, ...string[]][]) =>
+      JSON.stringify([
+        { ifname: "br0", vlans: bridge.map((vlan) => ({ vlan })) },
+        {
+          ifname: "swp49",
+          vlans: uplink.map(([vlan, ...flags]) => ({ vlan, ...(flags.length ? { flags } : {}) })),
+        },
+      ]);
+    const native: [number, ...string[]] = [1, "PVID", "Egress Untagged"];
+    const t = new Recorder([
+      state([1], [native]),
+      state([1, 100], [native, [100]]),
+      // An uplink named later: the VLAN is there, the uplink gets it.
+      state([1, 100], [native]),
+      state([1, 100], [native, [100]]),
+      state([1, 100], [native, [100]]),
+      state([1], [native]),
+    ]);
+    const s = new Switch(t, DIALECTS.linux!(), {
+      retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
+      uplinks: ["swp49"],
+    });
+    await s.ensureVlan(100);
+    await s.ensureVlan(100);
+    await s.removeVlan(100);
+    expect(t.sent).toEqual([
+      "set -e\nbridge -j vlan show",
+      "set -e\nbridge vlan add dev br0 vid 100 self\nbridge vlan add dev swp49 vid 100\nbridge -j vlan show",
+      "set -e\nbridge -j vlan show",
+      "set -e\nbridge vlan add dev swp49 vid 100\nbridge -j vlan show",
+      "set -e\nbridge -j vlan show",
+      "set -e\nbridge vlan del dev swp49 vid 100\nbridge vlan del dev br0 vid 100 self\nbridge -j vlan show",
+    ]);
+    // One the switch did not put on the uplink is not taken as made.
+    const unconfirmed = new Switch(
+      new Recorder([state([1], [native]), state([1, 200], [native])]),
+      DIALECTS.linux!(),
+      {
+        retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
+        uplinks: ["swp49"],
+      },
+    );
+    expect((await failure(unconfirmed.ensureVlan(200))).message).toContain(
+      "VLAN 200 on uplinks swp49 was not confirmed",
+    );
+  });
+
   test("iproute2 before 4.19 (an object by port, over several lines) reads the same", async () => {
     const old = (port: string, ...v: [number, ...string[]][]) =>
       JSON.stringify(
@@ -284,6 +332,25 @@ describe("sonic", () => {
         "\n"
       : "") +
     members(m);
+
+  test("uplinks are made tagged members of each VLAN, and leave it before it goes", async () => {
+    const t = new Recorder([
+      state([], {}),
+      state([100], { "Vlan100|Ethernet48": "tagged" }),
+      state([100], { "Vlan100|Ethernet48": "tagged" }),
+      state([], {}),
+    ]);
+    const s = new Switch(t, DIALECTS.sonic!(), {
+      retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
+      uplinks: ["Ethernet48"],
+    });
+    await s.ensureVlan(100);
+    await s.removeVlan(100);
+    expect(t.sent.filter((c) => c.includes("config vlan"))).toEqual([
+      "sudo -n config vlan add 100 && sudo -n config vlan member add 100 Ethernet48 && sudo -n config save -y && echo VLAN: && sonic-cfggen -d --var-json VLAN && echo VLAN_MEMBER: && sonic-cfggen -d --var-json VLAN_MEMBER",
+      "sudo -n config vlan member del 100 Ethernet48 && sudo -n config vlan del 100 && sudo -n config save -y && echo VLAN: && sonic-cfggen -d --var-json VLAN && echo VLAN_MEMBER: && sonic-cfggen -d --var-json VLAN_MEMBER",
+    ]);
+  });
 
   test("changes are computed from the current membership (SONiC is not idempotent)", async () => {
     const { s, t } = driver("sonic", [

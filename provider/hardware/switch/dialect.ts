@@ -34,6 +34,13 @@ export interface Dialect {
     setTrunk?: Template;
     resetPort: Template;
   };
+  /**
+   * Where a port toward the network carries a VLAN only once it is added to it (a VLAN-aware
+   * Linux bridge, SONiC): the lines that add the VLAN to one uplink, tagged, and take it off
+   * ({port} is the uplink). Absent: uplinks carry every VLAN of the switch by their own
+   * configuration (a Cumulus bridge domain, an EOS trunk left at ALL).
+   */
+  uplinks?: { add: string[]; remove: string[] };
   /** Lines every batch starts with (privilege, paging). */
   setup?: string[];
   /** Lines that make a change permanent (apply, save); they follow every change. */

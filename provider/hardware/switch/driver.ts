@@ -85,9 +85,16 @@ export class Switch implements SwitchDriver {
   async ensureVlan(vlan: number, log: CommandLog = noLog): Promise<void> {
     checkVlanId(vlan);
     await this.changing(async () => {
-      if ((await this.state()).vlans.includes(vlan)) return;
-      const out = await this.batch("ensureVlan", { vlan }, this.d.reads.state, log);
-      if (!this.d.parseState(out).vlans.includes(vlan)) this.unconfirmed(`VLAN ${vlan} created`, out);
+      const state = await this.state();
+      const exists = state.vlans.includes(vlan);
+      // An uplink named since the VLAN was made gets it too.
+      const lacking = this.uplinksCarrying(state, vlan, false);
+      if (exists && lacking.length === 0) return;
+      const out = await this.vlanBatch("ensureVlan", vlan, !exists, lacking, log);
+      const after = this.d.parseState(out);
+      if (!after.vlans.includes(vlan)) this.unconfirmed(`VLAN ${vlan} created`, out);
+      const still = this.uplinksCarrying(after, vlan, false);
+      if (still.length > 0) this.unconfirmed(`VLAN ${vlan} on uplinks ${still.join(", ")}`, out);
     });
   }
 
@@ -109,9 +116,46 @@ export class Switch implements SwitchDriver {
           },
         );
       }
-      const out = await this.batch("removeVlan", { vlan }, this.d.reads.state, log);
+      const out = await this.vlanBatch(
+        "removeVlan",
+        vlan,
+        true,
+        this.uplinksCarrying(state, vlan, true),
+        log,
+      );
       if (this.d.parseState(out).vlans.includes(vlan)) this.unconfirmed(`VLAN ${vlan} removed`, out);
     });
+  }
+
+  /**
+   * The uplinks that carry the VLAN tagged (`carrying`), or that do not carry it at all, where
+   * the dialect adds VLANs to uplinks one by one. One that has it untagged (its native VLAN,
+   * set by the operator) is left as it is: re-added tagged it would lose its native VLAN.
+   */
+  private uplinksCarrying(state: SwitchState, vlan: number, carrying: boolean): string[] {
+    if (!this.d.uplinks) return [];
+    return [...this.uplinks].filter((u) => {
+      const p = state.ports.find((x) => x.port === u) ?? { port: u, mode: "none" as const };
+      return carrying ? (p.allowedVlans ?? []).includes(vlan) : !inVlan(p, vlan);
+    });
+  }
+
+  /** A VLAN made or removed (`own`: the switch's own lines) with the uplinks that carry it. */
+  private async vlanBatch(
+    name: "ensureVlan" | "removeVlan",
+    vlan: number,
+    own: boolean,
+    uplinks: string[],
+    log: CommandLog,
+  ): Promise<string> {
+    const all = { vlan, session: `baremetal-${randomBytes(4).toString("hex")}` };
+    const lines = own ? this.linesOf(name, all, undefined) : [];
+    const ups = uplinks.flatMap((port) =>
+      render(name === "ensureVlan" ? this.d.uplinks!.add : this.d.uplinks!.remove, { ...all, port }),
+    );
+    // Made before the uplinks carry it; off the uplinks before it goes.
+    const change = name === "ensureVlan" ? [...lines, ...ups] : [...ups, ...lines];
+    return this.send(change, all, this.d.reads.state, log);
   }
 
   async setAccess(port: string, vlan: number, log: CommandLog = noLog): Promise<PortConfig> {
@@ -306,10 +350,14 @@ export class Switch implements SwitchDriver {
     const all = { ...values, session: `baremetal-${randomBytes(4).toString("hex")}` };
     const current =
       takesCurrent(this.d.changes[name]) && values.port ? await this.read(values.port) : undefined;
-    const lines = this.linesOf(name, all, current);
+    return this.send(this.linesOf(name, all, current), all, closingRead, log);
+  }
+
+  /** Lines of a change, the commit and a closing read, noted for the audit first. */
+  private send(change: string[], all: ChangeValues, closingRead: string[], log: CommandLog): Promise<string> {
     const commit = render(this.d.commit ?? [], all);
-    log(this.noted(lines, commit));
-    return this.run([...lines, ...commit, ...closingRead], render(this.d.onFailure ?? [], all));
+    log(this.noted(change, commit));
+    return this.run([...change, ...commit, ...closingRead], render(this.d.onFailure ?? [], all));
   }
 
   /** For the audit of the operation that asked: a change's lines and the commit after them. */
@@ -335,7 +383,7 @@ export class Switch implements SwitchDriver {
             failed: patterns,
             onFailure,
           })
-        : await this.session.exec(this.d.join([...(this.d.setup ?? []), ...lines]));
+        : await this.session.exec(this.d.join([...(this.d.setup ?? []), ...lines]), lines.length);
     const failed = result.code !== 0 || patterns.some((re) => re.test(`${result.stdout}\n${result.stderr}`));
     if (!failed) return result.stdout;
     if (transport.kind === "exec" && onFailure.length > 0) {

@@ -28,13 +28,17 @@ export interface ExecResult {
 /** How the driver talks to a switch; SshSession is the real one. */
 export interface SwitchTransport {
   readonly address: string;
-  exec(command: string): Promise<ExecResult>;
+  /** `lines`: how many commands the batch holds; each adds LINE_MS to its deadline. */
+  exec(command: string, lines?: number): Promise<ExecResult>;
   shell(
     lines: string[],
     opts: { prompt: RegExp; failed: RegExp[]; onFailure: string[] },
   ): Promise<ExecResult>;
   close(): Promise<void>;
 }
+
+/** What each command of a batch adds to its deadline. */
+export const LINE_MS = 2000;
 
 export const sshFingerprint = (key: Buffer) =>
   "SHA256:" + crypto.createHash("sha256").update(key).digest("base64").replace(/=+$/, "");
@@ -61,12 +65,22 @@ export class SshSession implements SwitchTransport {
     this.address = `${endpoint.host}:${endpoint.port ?? 22}`;
   }
 
+  /**
+   * A batch's deadline: the session's, and LINE_MS more for each command after the first.
+   * Switch commands are not all quick: SONiC's `config` takes one to three seconds each, an
+   * NVUE apply several; 32 port changes in one batch would not fit one command's deadline.
+   */
+  private deadline(lines: number): number {
+    return this.timeoutMs + LINE_MS * Math.max(0, lines - 1);
+  }
+
   /** One command on the shared connection, under the deadline. A dead connection is reopened on the next call. */
-  async exec(command: string): Promise<ExecResult> {
+  async exec(command: string, lines = 1): Promise<ExecResult> {
+    const ms = this.deadline(lines);
     return withDeadline(
-      this.timeoutMs,
+      ms,
       "SwitchTimeout",
-      `switch ${this.address}: no answer within ${this.timeoutMs} ms`,
+      `switch ${this.address}: no answer within ${ms} ms`,
       async (signal) => {
         signal.addEventListener("abort", () => this.drop());
         const client = await this.connect();
@@ -120,10 +134,11 @@ export class SshSession implements SwitchTransport {
     lines: string[],
     opts: { prompt: RegExp; failed: RegExp[]; onFailure: string[] },
   ): Promise<ExecResult> {
+    const ms = this.deadline(lines.length);
     return withDeadline(
-      this.timeoutMs,
+      ms,
       "SwitchTimeout",
-      `switch ${this.address}: no answer within ${this.timeoutMs} ms`,
+      `switch ${this.address}: no answer within ${ms} ms`,
       async (signal) => {
         signal.addEventListener("abort", () => this.drop());
         const client = await this.connect();

@@ -133,6 +133,11 @@ export function linuxVlanAware(bridge = "br0"): Dialect {
       ],
       resetPort: (_, current) => dropVlans(current, []),
     },
+    // A bridge port carries only the VLANs added to it: the uplinks too.
+    uplinks: {
+      add: ["bridge vlan add dev {port} vid {vlan}"],
+      remove: ["bridge vlan del dev {port} vid {vlan}"],
+    },
     reads: { port: ["bridge -j vlan show dev {port}"], state: ["bridge -j vlan show"] },
     ...bridgeVlanParsers(bridge),
     errors: ERRORS,

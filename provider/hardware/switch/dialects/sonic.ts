@@ -82,6 +82,11 @@ export const sonic: Dialect = {
     setTrunk: (v, current) => plan(v.port!, current, trunk(v)),
     resetPort: (v, current) => plan(v.port!, current, []),
   },
+  // A VLAN has only the members added to it, the uplinks too (tagged, SONiC's default).
+  uplinks: {
+    add: [config("vlan member add {vlan} {port}")],
+    remove: [config("vlan member del {vlan} {port}")],
+  },
   commit: [config("save -y")],
   reads: { port: READ_MEMBERS, state: ["echo VLAN:", "sonic-cfggen -d --var-json VLAN", ...READ_MEMBERS] },
   parsePort(stdout, port) {
