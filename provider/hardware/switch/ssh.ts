@@ -155,21 +155,45 @@ export class SshSession implements SwitchTransport {
           ),
         );
         let buffer = "";
-        let waiting: (() => void) | undefined;
+        let waiting: { check(): void; lost(): void } | undefined;
         stream.on("data", (d: Buffer) => {
           buffer += d.toString("utf8").replace(/\r/g, "");
-          if (waiting && opts.prompt.test(buffer)) waiting();
+          waiting?.check();
         });
+        // Gone before the prompt came back: said at once, not at the deadline.
+        stream.on("close", () => waiting?.lost());
         const untilPrompt = () =>
-          new Promise<string>((resolve) => {
-            const done = () => {
+          new Promise<string>((resolve, reject) => {
+            const check = () => {
+              // A line that asks for a password (an `enable` secret) would wait out the deadline.
+              if (/(^|\n)[^\n]*password: ?$/i.test(buffer)) {
+                waiting = undefined;
+                return reject(
+                  new HardwareError(
+                    "SwitchAuthFailed",
+                    `switch ${this.address}: the CLI asks for a password (${buffer.trim().split("\n").at(-1)}); give the switch account the privilege to configure without one`,
+                    { transient: false },
+                  ),
+                );
+              }
+              if (!opts.prompt.test(buffer)) return;
               waiting = undefined;
               const text = buffer.replace(opts.prompt, "");
               buffer = "";
               resolve(text);
             };
-            if (opts.prompt.test(buffer)) done();
-            else waiting = done;
+            const lost = () => {
+              waiting = undefined;
+              this.drop();
+              reject(
+                new HardwareError(
+                  "SwitchUnreachable",
+                  `switch ${this.address}: the connection was lost before the CLI answered`,
+                ),
+              );
+            };
+            waiting = { check, lost };
+            check();
           });
         const outputs: string[] = [];
         let code = 0;
