@@ -37,6 +37,24 @@ export interface SwitchTransport {
   close(): Promise<void>;
 }
 
+/** The host key algorithms a switch may offer, ssh2's order of preference. */
+const HOST_KEY_ALGORITHMS = [
+  "ssh-ed25519",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+  "rsa-sha2-512",
+  "rsa-sha2-256",
+  "ssh-rsa",
+];
+
+/** The key type an SSH public key blob names first ("ssh-ed25519", "ssh-rsa", ...). */
+const keyType = (blob: Buffer) => blob.subarray(4, 4 + blob.readUInt32BE(0)).toString("latin1");
+
+/** Whether a host key algorithm gives keys of this type (an RSA key serves three). */
+const sameKeyType = (algorithm: string, type: string | undefined) =>
+  type === "ssh-rsa" ? /^(rsa-sha2-|ssh-rsa$)/.test(algorithm) : algorithm === type;
+
 /** What each command of a batch adds to its deadline. */
 export const LINE_MS = 2000;
 
@@ -47,7 +65,10 @@ export class SshSession implements SwitchTransport {
   readonly address: string;
   private client?: Client;
   private connecting?: Promise<Client>;
-  private seenFingerprint?: string;
+  /** The host keys the switch offered and did not match the pin, as "SHA256:... (type)". */
+  private seenKeys: string[] = [];
+  /** The host key algorithms that give the pinned key, once one connection found them. */
+  private hostKeyAlgorithms?: string[];
 
   constructor(
     private readonly endpoint: SshEndpoint,
@@ -234,9 +255,25 @@ export class SshSession implements SwitchTransport {
 
   private connect(): Promise<Client> {
     if (this.client) return Promise.resolve(this.client);
-    this.connecting ??= new Promise<Client>((resolve, reject) => {
+    if (!this.connecting) this.seenKeys = [];
+    this.connecting ??= this.open(this.hostKeyAlgorithms ?? HOST_KEY_ALGORITHMS).catch((e: unknown) => {
+      this.connecting = undefined;
+      throw e;
+    });
+    return this.connecting;
+  }
+
+  /**
+   * A connection offering the switch these host key algorithms. A switch has a key of each
+   * type (ed25519, ECDSA, RSA) and shows the one the client likes best; the operator may have
+   * pinned another, so a key that does not match is asked for again without its type, and the
+   * pin is refused only once no type is left.
+   */
+  private open(algorithms: string[]): Promise<Client> {
+    return new Promise<Client>((resolve, reject) => {
       const c = new Client();
       const { host, port, username, privateKey, passphrase, password, hostKeyFingerprint } = this.endpoint;
+      let offered: string | undefined;
       const config: ConnectConfig = {
         host,
         port: port ?? 22,
@@ -244,42 +281,59 @@ export class SshSession implements SwitchTransport {
         privateKey,
         passphrase,
         password,
+        // Switches that take passwords through PAM or TACACS+ ask for them this way.
+        tryKeyboard: password !== undefined,
         readyTimeout: this.timeoutMs,
         keepaliveInterval: 15_000,
         keepaliveCountMax: 3,
+        algorithms: { serverHostKey: algorithms as never },
         hostVerifier: (key: Buffer) => {
-          this.seenFingerprint = sshFingerprint(key);
-          return this.seenFingerprint === hostKeyFingerprint;
+          offered = keyType(key);
+          const fingerprint = sshFingerprint(key);
+          if (fingerprint === hostKeyFingerprint) return true;
+          this.seenKeys.push(`${fingerprint} (${offered})`);
+          return false;
         },
       };
+      if (password !== undefined) {
+        c.on("keyboard-interactive", (_name, _instructions, _lang, prompts, finish) =>
+          finish(prompts.map(() => password)),
+        );
+      }
       c.once("ready", () => {
         // Each command is a few small packets answered at once: Nagle would hold each ~40 ms.
         c.setNoDelay(true);
         this.client = c;
         this.connecting = undefined;
+        this.hostKeyAlgorithms = algorithms;
+        this.seenKeys = [];
         c.once("close", () => {
           if (this.client === c) this.client = undefined;
         });
         resolve(c);
       });
       c.once("error", (err: Error & { level?: string; code?: string }) => {
-        this.connecting = undefined;
         c.end();
-        reject(this.connectError(err));
+        const refused = /verification failed/i.test(err.message);
+        const rest = algorithms.filter((a) => !sameKeyType(a, offered));
+        if (refused && offered && rest.length > 0) return resolve(this.open(rest));
+        // Asked without the types it showed, a switch with no other key fails the handshake.
+        const noOther = this.seenKeys.length > 0 && err.level === "handshake";
+        reject(refused || noOther ? this.mismatch() : this.connectError(err));
       });
       c.connect(config);
     });
-    return this.connecting;
+  }
+
+  private mismatch(): HardwareError {
+    return new HardwareError(
+      "SwitchHostKeyMismatch",
+      `switch ${this.address}: no host key of the switch matches the pinned ${this.endpoint.hostKeyFingerprint} (it showed ${this.seenKeys.join(", ")}); refusing to log in`,
+      { transient: false },
+    );
   }
 
   private connectError(err: Error & { level?: string; code?: string }): HardwareError {
-    if (/verification failed/i.test(err.message)) {
-      return new HardwareError(
-        "SwitchHostKeyMismatch",
-        `switch ${this.address}: host key ${this.seenFingerprint ?? "(unknown)"} does not match the pinned ${this.endpoint.hostKeyFingerprint}; refusing to log in`,
-        { transient: false },
-      );
-    }
     if (err.level === "client-authentication") {
       return new HardwareError(
         "SwitchAuthFailed",

@@ -1,7 +1,8 @@
-// The interactive-CLI transport (SshSession.shell, EOS's) against a real SSH server on
-// 127.0.0.1:0 that speaks like a switch CLI: a prompt after each line, "% ..." for a line it
-// refuses. A line at a time, a failed one undone, and a switch that goes away or asks for a
-// password is named at once, not at the deadline.
+// The SSH transport against a real SSH server on 127.0.0.1:0 that speaks like a switch CLI (a
+// prompt after each line, "% ..." for a line it refuses), as EOS is driven: a line at a time,
+// a failed one undone, and a switch that goes away or asks for a password named at once, not
+// at the deadline. The server has two host keys, as switches do (ed25519 and ECDSA), and can
+// take its password by keyboard-interactive only, as PAM and TACACS+ logins do.
 import type { AddressInfo } from "node:net";
 import { Server, utils, type Connection } from "ssh2";
 import { HardwareError } from "../../provider/hardware/errors";
@@ -17,29 +18,43 @@ type Answer = string | "drop" | "password";
 
 interface Cli {
   port: number;
+  /** The fingerprints of its ed25519 key (the one a client is shown first) and its ECDSA key. */
   fingerprint: string;
+  ecdsaFingerprint: string;
   heard: string[];
   answers: Map<string, Answer>;
+  /** Passwords only by keyboard-interactive. */
+  keyboardOnly: boolean;
   stop(): Promise<void>;
 }
 
+const fingerprintOf = (privateKey: string) => {
+  const parsed = utils.parseKey(privateKey);
+  if (parsed instanceof Error) throw parsed;
+  return sshFingerprint((Array.isArray(parsed) ? parsed[0]! : parsed).getPublicSSH());
+};
+
 async function startCli(): Promise<Cli> {
   const host = ed25519Pair();
-  const parsed = utils.parseKey(host.private);
-  if (parsed instanceof Error) throw parsed;
-  const key = Array.isArray(parsed) ? parsed[0]! : parsed;
+  const ecdsa = utils.generateKeyPairSync("ecdsa", { bits: 256 });
   const heard: string[] = [];
   const answers = new Map<string, Answer>();
   const connections = new Set<Connection>();
-  const server = new Server({ hostKeys: [host.private] }, (conn) => {
+  const cli = { keyboardOnly: false } as Cli;
+  const server = new Server({ hostKeys: [host.private, ecdsa.private] }, (conn) => {
     connections.add(conn);
     conn.on("close", () => connections.delete(conn));
     conn.on("error", () => undefined);
-    conn.on("authentication", (ctx) =>
-      ctx.method === "password" && ctx.username === "admin" && ctx.password === "pw"
-        ? ctx.accept()
-        : ctx.reject(["password"]),
-    );
+    conn.on("authentication", (ctx) => {
+      if (ctx.username !== "admin") return ctx.reject();
+      if (ctx.method === "password" && !cli.keyboardOnly && ctx.password === "pw") return ctx.accept();
+      if (ctx.method === "keyboard-interactive") {
+        return ctx.prompt([{ prompt: "Password: ", echo: false }], (answers) =>
+          answers[0] === "pw" ? ctx.accept() : ctx.reject(),
+        );
+      }
+      ctx.reject(cli.keyboardOnly ? ["keyboard-interactive"] : ["password", "keyboard-interactive"]);
+    });
     conn.on("session", (accept) => {
       const session = accept();
       session.on("pty", (ok) => ok?.());
@@ -70,16 +85,17 @@ async function startCli(): Promise<Cli> {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
+  return Object.assign(cli, {
     port: (server.address() as AddressInfo).port,
-    fingerprint: sshFingerprint(key.getPublicSSH()),
+    fingerprint: fingerprintOf(host.private),
+    ecdsaFingerprint: fingerprintOf(ecdsa.private),
     heard,
     answers,
     async stop() {
       for (const c of connections) c.end();
       await new Promise((resolve) => server.close(resolve));
     },
-  };
+  });
 }
 
 let cli: Cli;
@@ -90,19 +106,17 @@ beforeAll(async () => {
 });
 afterAll(() => cli?.stop());
 
+const sessionPinned = (hostKeyFingerprint: string) =>
+  new SshSession(
+    { host: "127.0.0.1", port: cli.port, username: "admin", password: "pw", hostKeyFingerprint },
+    5_000,
+  );
+
 beforeEach(() => {
   cli.heard.length = 0;
   cli.answers.clear();
-  session = new SshSession(
-    {
-      host: "127.0.0.1",
-      port: cli.port,
-      username: "admin",
-      password: "pw",
-      hostKeyFingerprint: cli.fingerprint,
-    },
-    5_000,
-  );
+  cli.keyboardOnly = false;
+  session = sessionPinned(cli.fingerprint);
 });
 afterEach(() => session.close());
 
@@ -148,4 +162,28 @@ test("a CLI that asks for a password (an enable secret) is named, not waited on"
   const e = await failure(session.shell(["enable", "configure session bm"], opts));
   expect([e.code, e.transient]).toEqual(["SwitchAuthFailed", false]);
   expect(e.message).toContain("the CLI asks for a password (Password:)");
+});
+
+test("a pinned host key of another type than the one shown first is found; one the switch lacks is refused, naming its keys", async () => {
+  const ecdsaPinned = sessionPinned(cli.ecdsaFingerprint);
+  try {
+    expect((await ecdsaPinned.shell(["enable"], opts)).code).toBe(0);
+    // The next connection asks for that type at once.
+    await ecdsaPinned.close();
+    expect((await ecdsaPinned.shell(["enable"], opts)).code).toBe(0);
+  } finally {
+    await ecdsaPinned.close();
+  }
+  const impostor = sessionPinned(`SHA256:${"A".repeat(43)}`);
+  const e = await failure(impostor.shell(["enable"], opts));
+  expect([e.code, e.transient]).toEqual(["SwitchHostKeyMismatch", false]);
+  expect(e.message).toContain(
+    `it showed ${cli.fingerprint} (ssh-ed25519), ${cli.ecdsaFingerprint} (ecdsa-sha2-nistp256)`,
+  );
+  await impostor.close();
+});
+
+test("a password asked for by keyboard-interactive (PAM, TACACS+) is given", async () => {
+  cli.keyboardOnly = true;
+  expect((await session.shell(["enable"], opts)).code).toBe(0);
 });
