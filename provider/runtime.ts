@@ -57,15 +57,17 @@ export function storeFor(config: ProviderConfig = providerConfig()): Promise<Sto
 }
 
 const SLOW = Symbol("slow");
+const FAILED = Symbol("failed");
 
-/** Stores opened only to be read (`peek`); undefined for one that failed or was slow to answer. */
+/** Stores opened only to be read (`peek`); undefined for one that could not be opened or answered. */
 const peeks = new Map<string, Promise<Store | undefined>>();
 
 /**
  * One read of the store that changes nothing (no migration, no pools, no file made), for what
  * runs at preview too: a diff. The store this process opened for its operations serves when
  * there is one. A store that cannot be opened or read, or does not answer within `ms`, gives
- * undefined, and every later peek at it gives up at once: a preview of many servers waits once.
+ * undefined. One this opened itself that did not answer in time is not asked again in this
+ * process (a connect that hangs): a preview of many servers waits once, not for each.
  */
 export async function peek<T>(
   op: (at: string) => Op<T>,
@@ -73,22 +75,24 @@ export async function peek<T>(
   ms = 3000,
 ): Promise<T | undefined> {
   const location = config.store;
-  let store: Promise<Store | undefined> | undefined = stores.get(location) ?? peeks.get(location);
+  const operational = stores.get(location);
+  let store: Promise<Store | undefined> | undefined = operational ?? peeks.get(location);
   if (!store) {
     store = openStore(location, { migrate: false, create: false }).catch(() => undefined);
     peeks.set(location, store);
   }
   let timer: NodeJS.Timeout | undefined;
   const slow = new Promise<typeof SLOW>((resolve) => (timer = setTimeout(() => resolve(SLOW), ms).unref()));
-  const read = store.then<T | typeof SLOW>((s) => (s ? s.transact(op, "read") : SLOW));
-  const result = await Promise.race([read, slow]).catch(() => SLOW);
+  const read = store.then<T | typeof FAILED>((s) => (s ? s.transact(op, "read") : FAILED));
+  const result = await Promise.race([read, slow]).catch(() => FAILED);
   clearTimeout(timer);
-  if (result !== SLOW) return result as T;
-  const mine = peeks.get(location);
-  peeks.set(location, Promise.resolve(undefined));
-  // Its connection, should it open after all, is not kept.
-  void mine?.then((s) => s?.close().catch(() => undefined));
-  return undefined;
+  if (result === SLOW && !operational) {
+    const mine = peeks.get(location);
+    peeks.set(location, Promise.resolve(undefined));
+    // Its connection, should it open after all, is not kept.
+    void mine?.then((s) => s?.close().catch(() => undefined));
+  }
+  return result === SLOW || result === FAILED ? undefined : (result as T);
 }
 
 export async function closeStores(): Promise<void> {

@@ -35,14 +35,17 @@ const TRANSIENT: ReadonlySet<HardwareErrorCode> = new Set([
 
 export class HardwareError extends Error {
   readonly transient: boolean;
+  /** How long the device asked to be left alone before a retry (Retry-After), if it said. */
+  readonly retryAfterMs?: number;
   constructor(
     readonly code: HardwareErrorCode,
     message: string,
-    options?: { transient?: boolean; cause?: unknown },
+    options?: { transient?: boolean; cause?: unknown; retryAfterMs?: number },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = code;
     this.transient = options?.transient ?? TRANSIENT.has(code);
+    if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
 }
 

@@ -29,6 +29,15 @@ export interface HttpResponse {
 }
 
 const DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
+const SENT = Symbol("sent");
+
+/**
+ * Whether a failed request had reached the server: written whole before the failure (a
+ * timeout, a reset), so the server may have acted on it. False for one that never left (a
+ * connect that failed or timed out) and for one on a kept-alive socket the server had closed.
+ */
+export const requestSent = (e: unknown): boolean =>
+  typeof e === "object" && e !== null && (e as { [SENT]?: boolean })[SENT] === true;
 
 export function httpRequest(r: HttpRequest): Promise<HttpResponse> {
   const secure = r.url.protocol === "https:";
@@ -58,11 +67,20 @@ export function httpRequest(r: HttpRequest): Promise<HttpResponse> {
           text: Buffer.concat(chunks).toString("utf8"),
         }),
       );
-      res.on("error", reject);
+      res.on("error", failed);
     });
+    // Whether the server may have the request: written whole, and not on a kept-alive socket
+    // the server had closed before it arrived (Node's own case for a safe retry).
+    let written = false;
+    req.on("finish", () => (written = true));
+    const failed = (e: Error) => {
+      const code = (e as NodeJS.ErrnoException).code;
+      const stale = req.reusedSocket && (code === "ECONNRESET" || code === "EPIPE");
+      reject(Object.assign(e, { [SENT]: written && !stale }));
+    };
     const abort = () => req.destroy(r.signal.reason);
     r.signal.addEventListener("abort", abort, { once: true });
-    req.on("error", reject);
+    req.on("error", failed);
     req.on("close", () => r.signal.removeEventListener("abort", abort));
     req.end(r.body);
   });

@@ -37,6 +37,9 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
+/** The longest a Retry-After is honoured before the next attempt. */
+export const MAX_RETRY_AFTER_MS = 30_000;
+
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 200, maxDelayMs: 2000 };
 
 /** Runs `work` again after transient hardware errors, up to the policy's bound. */
@@ -48,7 +51,9 @@ export async function retrying<T>(policy: RetryPolicy, work: (attempt: number) =
       const transient = e instanceof HardwareError && e.transient;
       if (!transient || attempt >= policy.attempts) throw e;
       const delay = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-      await sleep(delay / 2 + Math.random() * (delay / 2));
+      // A device that said how long to wait (Retry-After) is given that, up to a bound.
+      const asked = Math.min(e.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS);
+      await sleep(Math.max(asked, delay / 2 + Math.random() * (delay / 2)));
     }
   }
 }

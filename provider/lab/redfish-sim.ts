@@ -55,6 +55,8 @@ class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** The error's MessageId, where it is a vendor's own. */
+    readonly messageId?: string,
   ) {
     super(message);
   }
@@ -75,6 +77,8 @@ export class RedfishSim {
   };
   private readonly systemsById = new Map<string, SimSystem>();
   private readonly sessions = new Map<string, Session>(); // by token, oldest first
+  /** Logins are refused as past the session limit (503, RAC0218), as iDRAC does. */
+  sessionsFull = false;
   private readonly maxSessions: number;
   private powerDelayMs: number;
   private server?: https.Server;
@@ -181,15 +185,16 @@ export class RedfishSim {
     this.body(req)
       .then((body) => this.route(req.method ?? "GET", path, req, body, system, systemId))
       .then((r) => {
+        // Carried out, and never answered: the client's deadline ends the request.
         if (system?.faults.lostResetAnswers && RESET.test(path) && r.status < 300) {
           system.faults.lostResetAnswers--;
-          req.socket.destroy();
           return;
         }
         send(res, r.status, r.body, r.headers);
       })
       .catch((e: unknown) => {
-        if (e instanceof HttpError) return send(res, e.status, redfishError(e.status, e.message), e.headers);
+        if (e instanceof HttpError)
+          return send(res, e.status, redfishError(e.status, e.message, e.messageId), e.headers);
         send(res, 500, redfishError(500, (e as Error).message));
       });
   }
@@ -234,7 +239,13 @@ export class RedfishSim {
     // the sessions collection there before they log in.
     if (path === "/redfish") return only(method, ["GET"], () => ok({ v1: `${ROOT}/` }));
     if (path === ROOT) return only(method, ["GET"], () => ok(this.serviceRoot()));
-    if (path === SESSIONS && method === "POST") return this.login(body);
+    if (path === SESSIONS && method === "POST") {
+      // As iDRAC past its session limit: no new session until old ones time out.
+      if (this.sessionsFull) {
+        throw new HttpError(503, "The maximum number of user sessions is reached.", {}, "IDRAC.2.8.RAC0218");
+      }
+      return this.login(body);
+    }
 
     this.authenticate(req);
     if (systemId !== undefined) {
@@ -398,6 +409,16 @@ export class RedfishSim {
     if (!RESET_TYPES.includes(type as ResetType)) {
       throw new HttpError(400, `ResetType ${JSON.stringify(type)} is not one of ${RESET_TYPES.join(", ")}`);
     }
+    if (system.faults.notNow && system.faults.notNow > 0) {
+      system.faults.notNow--;
+      system.record(`409 reset ${type}`);
+      throw new HttpError(
+        409,
+        "The value for the parameter ResetType conflicts with other parameters.",
+        {},
+        "Base.1.12.ActionParameterValueConflict",
+      );
+    }
     system.reset(type as ResetType);
     return { status: 204 };
   }
@@ -491,13 +512,14 @@ const sessionResource = (s: Session) => ({
 });
 
 /** A Redfish error body, the shape the driver reads its messages from. */
-function redfishError(status: number, message: string) {
+function redfishError(status: number, message: string, messageId?: string) {
   const code =
-    status === 401
+    messageId ??
+    (status === 401
       ? "Base.1.8.NoValidSession"
       : status === 412
         ? "Base.1.8.PreconditionFailed"
-        : "Base.1.8.GeneralError";
+        : "Base.1.8.GeneralError");
   return {
     error: {
       code,

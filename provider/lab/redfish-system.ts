@@ -35,10 +35,15 @@ export interface SystemFaults {
    */
   etagConflicts?: number;
   /**
-   * The next n Resets are carried out, but their answer is lost (the connection drops before
-   * it), as when a reply times out on a busy management network.
+   * The next n Resets are carried out, but never answered, as when a reply is lost on a busy
+   * management network: the client's deadline ends the request.
    */
   lostResetAnswers?: number;
+  /**
+   * The next n Resets are refused for now (409 ActionParameterValueConflict), as iDRAC 10
+   * refuses an On shortly after a power-off.
+   */
+  notNow?: number;
 }
 
 /** Bounded so that a long-running lab (or 500 systems) keeps a fixed footprint. */

@@ -315,7 +315,7 @@ describe("the built-in lab", () => {
       const resets = () => m.system.events().filter((e) => e.startsWith("reset ")).length;
       const before = resets();
       try {
-        const bmc = new RedfishBmc(redfish(lab, m), { timeouts: FAST });
+        const bmc = new RedfishBmc(redfish(lab, m), { timeouts: { ...FAST, commandMs: 500 } });
         await bmc.setPower("on");
         expect(m.system.power).toBe("On");
         expect(resets() - before).toBe(1);
@@ -323,6 +323,44 @@ describe("the built-in lab", () => {
         await bmc.close();
       } finally {
         m.system.faults.lostResetAnswers = 0;
+      }
+    });
+
+    test("a reset refused for now (iDRAC 10's 409 right after an off) is sent again after a pause", async () => {
+      const m = lab.machines[1]!;
+      m.system.setPower("Off");
+      m.system.faults.notNow = 1;
+      try {
+        const bmc = new RedfishBmc(redfish(lab, m), { timeouts: FAST });
+        await bmc.setPower("on");
+        expect(m.system.power).toBe("On");
+        expect(
+          m.system
+            .events()
+            .filter((e) => e.includes("reset On"))
+            .slice(-2),
+        ).toEqual(["409 reset On", "reset On"]);
+        await bmc.setPower("off");
+        await bmc.close();
+      } finally {
+        m.system.faults.notNow = 0;
+      }
+    });
+
+    test("past the BMC's session limit (iDRAC's RAC0218) the driver uses basic auth", async () => {
+      const m = lab.machines[1]!;
+      const sim = lab.redfish.sims[0]!;
+      sim.sessionsFull = true;
+      const created = sim.stats.sessionsCreated;
+      try {
+        const bmc = new RedfishBmc(redfish(lab, m), { timeouts: FAST });
+        expect(await bmc.powerState()).toBe("off");
+        await bmc.setPower("on");
+        expect(sim.stats.sessionsCreated).toBe(created);
+        await bmc.setPower("off");
+        await bmc.close();
+      } finally {
+        sim.sessionsFull = false;
       }
     });
 

@@ -4,13 +4,13 @@ import { spawnSync } from "node:child_process";
 import { HardwareError } from "../../provider/hardware/errors";
 import { failure as failureOf } from "../helpers/failure";
 import { DIALECTS, Switch } from "../../provider/hardware/switch";
-import type { ExecResult, SwitchTransport } from "../../provider/hardware/switch/ssh";
+import { ConnectionLost, type ExecResult, type SwitchTransport } from "../../provider/hardware/switch/ssh";
 
 /** Records what the driver sends; answers from a script, in order. */
 class Recorder implements SwitchTransport {
   readonly address = "tor1:22";
   readonly sent: string[] = [];
-  constructor(private readonly replies: (string | ExecResult)[]) {}
+  constructor(private readonly replies: (string | ExecResult | Error)[]) {}
   async exec(command: string): Promise<ExecResult> {
     this.sent.push(command);
     return this.next();
@@ -23,12 +23,13 @@ class Recorder implements SwitchTransport {
   private next(): ExecResult {
     const r = this.replies.shift();
     if (r === undefined) throw new Error(`no scripted reply left for: ${this.sent.at(-1)}`);
+    if (r instanceof Error) throw r;
     return typeof r === "string" ? { stdout: r, stderr: "", code: 0 } : r;
   }
 }
 
 const failed = (stderr: string, code = 1): ExecResult => ({ stdout: "", stderr, code });
-function driver(dialect: string, replies: (string | ExecResult)[]) {
+function driver(dialect: string, replies: (string | ExecResult | Error)[]) {
   const t = new Recorder(replies);
   const s = new Switch(t, DIALECTS[dialect]!(), { retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 } });
   return { s, t };
@@ -265,6 +266,16 @@ describe("cumulus (NVUE)", () => {
     const e = await failure(s.setAccess("swp1", 100));
     expect(e.code).toBe("SwitchCommandFailed");
     expect(e.message).toContain("Config invalid at interface.swp1");
+    expect(t.sent.at(-1)).toBe("nv config detach");
+  });
+
+  test("a connection lost mid-batch: what the batch staged is detached on a new one", async () => {
+    const lost = new ConnectionLost(
+      "SwitchUnreachable",
+      "switch tor1:22: the connection was lost before the command ended",
+    );
+    const { s, t } = driver("cumulus", [lost, ""]);
+    expect(await failure(s.setAccess("swp1", 100))).toBe(lost);
     expect(t.sent.at(-1)).toBe("nv config detach");
   });
 

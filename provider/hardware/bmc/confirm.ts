@@ -12,6 +12,11 @@ export interface PowerDriver {
    * "on" and "off, then on" need not be read twice in a row. Confirmations always read afresh.
    */
   recentPowerState?(): PowerState | undefined;
+  /**
+   * The power state as the BMC shows it now, "changing" while a change is under way (Redfish's
+   * PoweringOn/PoweringOff). Where a driver has none, powerState() stands for it.
+   */
+  powerReading?(): Promise<PowerState | "changing">;
   /** Asks for the change; does not wait for it. */
   requestPower(action: "on" | "off" | "soft-off"): Promise<void>;
 }
@@ -45,15 +50,12 @@ export async function setPowerConfirmed(
   timeouts: BmcTimeouts,
   action: PowerAction,
 ): Promise<void> {
-  const wait = (want: PowerState, what: string) =>
-    confirm(
-      d,
-      timeouts,
-      what,
-      () => d.powerState(),
-      (s) => s === want,
-    );
-  const current = d.recentPowerState?.() ?? (await d.powerState());
+  const read = () => d.powerReading?.() ?? d.powerState();
+  // Settled, not on its way: a change decided from PoweringOn ("on"? "off"?) would be wrong
+  // either way, and one confirmed by it might not land.
+  const wait = (want: PowerState | "settled", what: string) =>
+    confirm(d, timeouts, what, read, (s) => (want === "settled" ? s !== "changing" : s === want));
+  const current = d.recentPowerState?.() ?? ((await wait("settled", "a settled power state")) as PowerState);
   if (action === "cycle") {
     if (current === "on") {
       await d.requestPower("off");

@@ -7,7 +7,7 @@ import { noLog, type CommandLog } from "../commands";
 import type { IncomingHttpHeaders } from "node:http";
 import type https from "node:https";
 import { HardwareError } from "../errors";
-import { httpRequest, type HttpResponse } from "../http";
+import { httpRequest, requestSent, type HttpResponse } from "../http";
 import { Slots } from "../slots";
 import { httpsAgent, type TlsTrust } from "../tls";
 import { pollUntil, retrying, DEFAULT_RETRY, type RetryPolicy } from "../timing";
@@ -77,17 +77,41 @@ const NETWORK_DOWN = new Set([
   "ENOTFOUND",
   "EAI_AGAIN",
 ]);
-/** Connection failures after which the request may have been received and acted on. */
-const MID_REQUEST = new Set(["ECONNRESET", "EPIPE"]);
-
-/** No answer, but the BMC may have received the request (and acted on it). */
+/**
+ * No answer, but the BMC may have received the request (and acted on it): it was written
+ * whole before the deadline or the reset. One that waited for its turn, failed to connect,
+ * or went out on a kept-alive socket the BMC had closed never arrived, and is sent again.
+ */
 function mayHaveArrived(e: unknown): e is HardwareError {
-  if (!(e instanceof HardwareError)) return false;
-  if (e.code === "BmcTimeout") return true;
-  const cause = e.cause as (NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }) | undefined;
-  const code = cause?.cause?.code ?? cause?.code;
-  return e.code === "BmcUnreachable" && code !== undefined && MID_REQUEST.has(code);
+  return (
+    e instanceof HardwareError &&
+    (e.code === "BmcTimeout" || e.code === "BmcUnreachable") &&
+    requestSent(e.cause)
+  );
 }
+
+/**
+ * Refusals that pass by themselves, which a retry gets through: iDRAC's "retry in a while"
+ * (SYS518) and its 409 for an On shortly after an off (ActionParameterValueConflict, iDRAC
+ * 10), iLO's state and POST refusals. The same set sushy and Ironic retry.
+ */
+const NOT_NOW =
+  /SYS518|ActionParameterValueConflict|InvalidOperationForSystemState|UnableToModifyDuringSystemPOST/;
+/** How long a "not now" without a Retry-After waits before the next attempt. */
+const NOT_NOW_WAIT_MS = 2000;
+
+/** Retry-After in ms: seconds, or an HTTP date. */
+function retryAfter(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** A login refused because the BMC's sessions are all in use. */
+const SESSIONS_FULL = /RAC0218|maximum number of (user )?sessions|session limit/i;
 
 /** An action sent whose answer never came: the BMC may have carried it out. */
 class Unanswered extends HardwareError {}
@@ -145,17 +169,19 @@ export class RedfishBmc implements Bmc {
     this.agent = httpsAgent(endpoint.tls ?? {});
   }
 
+  /** The state it is in, or the one it is heading to while PoweringOn/PoweringOff (a refresh). */
   async powerState(): Promise<PowerState> {
-    // PoweringOn and PoweringOff are neither state: an "off" decided from PoweringOn would skip
-    // the request and the machine would come up anyway. Read until the BMC settles.
-    const settled = await confirm(
-      this,
-      this.timeouts,
-      "a settled PowerState",
-      async () => (await this.system()).data.PowerState,
-      (value) => !TRANSITIONS.has(value ?? ""),
-    );
-    return this.parsePower(settled);
+    const value = (await this.system()).data.PowerState;
+    return this.parsePower(value === "PoweringOn" ? "On" : value === "PoweringOff" ? "Off" : value);
+  }
+
+  /**
+   * PoweringOn and PoweringOff as a change under way: an "off" decided from PoweringOn would
+   * skip the request and the machine would come up anyway (confirm.ts waits them out).
+   */
+  async powerReading(): Promise<PowerState | "changing"> {
+    const value = (await this.system()).data.PowerState;
+    return TRANSITIONS.has(value ?? "") ? "changing" : this.parsePower(value);
   }
 
   /** PowerState from a read of the system in the last second (see PowerDriver), once settled. */
@@ -399,6 +425,14 @@ export class RedfishBmc implements Bmc {
       throw new HardwareError(
         "BmcBusy",
         `Redfish BMC ${this.address}: ${what}: busy (HTTP ${res.status}) ${detail}`,
+        { retryAfterMs: retryAfter(res.headers["retry-after"]) },
+      );
+    }
+    if (NOT_NOW.test(ids(res.data))) {
+      throw new HardwareError(
+        "BmcBusy",
+        `Redfish BMC ${this.address}: ${what}: not now (HTTP ${res.status}) ${detail}`,
+        { retryAfterMs: retryAfter(res.headers["retry-after"]) ?? NOT_NOW_WAIT_MS },
       );
     }
     if (res.status === 404 || res.status === 405 || res.status === 501) {
@@ -457,6 +491,18 @@ export class RedfishBmc implements Bmc {
         `Redfish BMC ${this.address}: login refused (HTTP ${res.status}); check the BMC's credential`,
       );
     }
+    // Past its session limit iDRAC refuses logins (503, RAC0218) until old sessions time out
+    // (a provider killed mid-run leaves its own behind); basic auth needs no session.
+    if (
+      res.status === 503 &&
+      this.mode === "auto" &&
+      SESSIONS_FULL.test(`${messages(res.data)} ${ids(res.data)}`)
+    ) {
+      this.mode = "basic";
+      this.sessionsUri = undefined;
+      this.log(`redfish ${this.address}: sessions full (${messages(res.data)}); basic auth`);
+      return;
+    }
     this.expectOk(res, "open a session");
     sessionsAt.set(this.address, this.sessionsUri);
     this.token = token;
@@ -508,7 +554,10 @@ export class RedfishBmc implements Bmc {
         await this.login();
         res = await sent();
       }
-      if (res.status === 503 || res.status === 429) this.expectOk(res, `${method} ${path}`);
+      // Busy, or "not now": answered without acting, so sent again after a pause.
+      if (res.status === 503 || res.status === 429 || NOT_NOW.test(ids(res.data))) {
+        this.expectOk(res, `${method} ${path}`);
+      }
       return res;
     });
   }
@@ -569,6 +618,7 @@ export class RedfishBmc implements Bmc {
         throw new HardwareError(
           "BmcTimeout",
           `Redfish BMC ${this.address}: no answer within ${this.timeouts.commandMs} ms`,
+          { cause: e },
         );
       }
       throw e;
@@ -586,6 +636,7 @@ export class RedfishBmc implements Bmc {
       return new HardwareError(
         "BmcTimeout",
         `Redfish BMC ${this.address}: no answer within ${this.timeouts.commandMs} ms`,
+        { cause: e },
       );
     }
     if ((code && UNTRUSTED.test(code)) || (cause?.code && UNTRUSTED.test(cause.code))) {
@@ -634,6 +685,16 @@ function parseBody(res: HttpResponse): unknown {
 }
 
 /** The human-readable part of a Redfish error body. */
+/** The MessageIds of a Redfish error body (its code and each extended message's). */
+function ids(data: unknown): string {
+  const err = (
+    data as { error?: { code?: string; "@Message.ExtendedInfo"?: { MessageId?: string }[] } } | undefined
+  )?.error;
+  return [err?.code, ...(err?.["@Message.ExtendedInfo"]?.map((m) => m.MessageId) ?? [])]
+    .filter(Boolean)
+    .join(" ");
+}
+
 function messages(data: unknown): string {
   const err = (
     data as { error?: { message?: string; "@Message.ExtendedInfo"?: { Message?: string }[] } } | undefined

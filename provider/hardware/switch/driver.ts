@@ -14,7 +14,14 @@ import { randomBytes } from "node:crypto";
 import { HardwareError } from "../errors";
 import { retrying, DEFAULT_RETRY, type RetryPolicy } from "../timing";
 import { render, type ChangeValues, type Dialect, type SwitchState, type Template } from "./dialect";
-import { Lock, SshSession, type ExecResult, type SshEndpoint, type SwitchTransport } from "./ssh";
+import {
+  ConnectionLost,
+  Lock,
+  SshSession,
+  type ExecResult,
+  type SshEndpoint,
+  type SwitchTransport,
+} from "./ssh";
 import type { PortConfig, SwitchDriver } from "./types";
 import { checkPort, checkVlanId, checkVlanList } from "./validate";
 
@@ -78,6 +85,8 @@ export class Switch implements SwitchDriver {
     };
     this.dialect = dialect.name;
     this.retry = options.retry ?? DEFAULT_RETRY;
+    // They go into commands (on dialects that add VLANs to them): checked as any port is.
+    for (const u of options.uplinks ?? []) this.checkPort(u);
     this.uplinks = new Set(options.uplinks ?? []);
     this.exclusive = options.exclusive ?? ((change) => change());
   }
@@ -128,15 +137,16 @@ export class Switch implements SwitchDriver {
   }
 
   /**
-   * The uplinks that carry the VLAN tagged (`carrying`), or that do not carry it at all, where
-   * the dialect adds VLANs to uplinks one by one. One that has it untagged (its native VLAN,
-   * set by the operator) is left as it is: re-added tagged it would lose its native VLAN.
+   * The uplinks that carry the VLAN (`carrying`: tagged or not, all of which a removal takes
+   * off), or that do not carry it at all (one with it untagged, its native VLAN set by the
+   * operator, is not added again: tagged, it would lose that), where the dialect adds VLANs to
+   * uplinks one by one.
    */
   private uplinksCarrying(state: SwitchState, vlan: number, carrying: boolean): string[] {
     if (!this.d.uplinks) return [];
     return [...this.uplinks].filter((u) => {
       const p = state.ports.find((x) => x.port === u) ?? { port: u, mode: "none" as const };
-      return carrying ? (p.allowedVlans ?? []).includes(vlan) : !inVlan(p, vlan);
+      return inVlan(p, vlan) === carrying;
     });
   }
 
@@ -383,7 +393,16 @@ export class Switch implements SwitchDriver {
             failed: patterns,
             onFailure,
           })
-        : await this.session.exec(this.d.join([...(this.d.setup ?? []), ...lines]), lines.length);
+        : await this.session
+            .exec(this.d.join([...(this.d.setup ?? []), ...lines]), lines.length)
+            .catch(async (e: unknown) => {
+              // Gone mid-batch: what it staged is discarded on a new connection (best effort)
+              // before the batch runs again, as after a failed one.
+              if (e instanceof ConnectionLost && onFailure.length > 0) {
+                await this.session.exec(this.d.join(onFailure)).catch(() => undefined);
+              }
+              throw e;
+            });
     const failed = result.code !== 0 || patterns.some((re) => re.test(`${result.stdout}\n${result.stderr}`));
     if (!failed) return result.stdout;
     if (transport.kind === "exec" && onFailure.length > 0) {

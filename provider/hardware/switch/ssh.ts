@@ -57,6 +57,14 @@ const sameKeyType = (algorithm: string, type: string | undefined) =>
 
 /** What each command of a batch adds to its deadline. */
 export const LINE_MS = 2000;
+/**
+ * The most a batch is given: it runs under the switch's hold, which other processes wait two
+ * minutes for (servers/hardware.ts SWITCH_HOLD_WAIT_MS).
+ */
+const MAX_BATCH_MS = 90_000;
+
+/** A command sent whose connection went before it ended: it may or may not have run. */
+export class ConnectionLost extends HardwareError {}
 
 export const sshFingerprint = (key: Buffer) =>
   "SHA256:" + crypto.createHash("sha256").update(key).digest("base64").replace(/=+$/, "");
@@ -92,7 +100,10 @@ export class SshSession implements SwitchTransport {
    * NVUE apply several; 32 port changes in one batch would not fit one command's deadline.
    */
   private deadline(lines: number): number {
-    return this.timeoutMs + LINE_MS * Math.max(0, lines - 1);
+    return Math.min(
+      this.timeoutMs + LINE_MS * Math.max(0, lines - 1),
+      Math.max(this.timeoutMs, MAX_BATCH_MS),
+    );
   }
 
   /** One command on the shared connection, under the deadline. A dead connection is reopened on the next call. */
@@ -127,7 +138,7 @@ export class SshSession implements SwitchTransport {
               if (code === undefined) {
                 this.drop();
                 return reject(
-                  new HardwareError(
+                  new ConnectionLost(
                     "SwitchUnreachable",
                     `switch ${this.address}: the connection was lost before the command ended`,
                   ),
