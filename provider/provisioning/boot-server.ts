@@ -171,6 +171,36 @@ export async function startBootServer(store: Store, opts: BootServerOptions = {}
     store.transact((at) => reportSession(token, type, message, at));
   const refusedStatus = { unknown: 404, finished: 410, "wrong-kind": 409, "too-many": 429 } as const;
 
+  /**
+   * A machine's iPXE script, by MAC; undefined when the session it found ended before its
+   * script went out (a retry or a delete closed it meanwhile): asked again, the next lookup
+   * finds the current one.
+   */
+  const bootScript = async (
+    mac: string,
+    client: string,
+    inside: boolean,
+  ): Promise<{ status: number; body: string } | undefined> => {
+    const session = await store.transact(() => sessionByMac(mac), "read");
+    if (!session) {
+      const always = await store.transact(() => alwaysPxeScript(mac), "read");
+      return { status: 200, body: always ?? LOCAL_BOOT };
+    }
+    // The OS is on the disk and the installer rebooted into it: a machine whose boot order
+    // puts the network first (alwaysPxe, or its own firmware) must not install again. Its
+    // ports may be on its own network by now (lifecycle.ts moves them at install.written).
+    if (session.kind === "install" && session.writtenAt) return { status: 200, body: INSTALLED_BOOT };
+    // Installs and wipes netboot on the provisioning network: a session's script (its token,
+    // and with it the configs) is never handed elsewhere. An installed server netbooting on
+    // its own network (alwaysPxe, or firmware that puts the network first) is told what it
+    // is told anywhere: its own alwaysPxe script, or to boot its disk.
+    if (!inside) return { status: 403, body: OUTSIDE };
+    const fetched = await store.transact((at) => fetchBootScript(session.token, mac, client, at));
+    if ("ended" in fetched) return undefined;
+    if ("refused" in fetched) return { status: 403, body: `${fetched.refused}\n` };
+    return { status: 200, body: fetched.script };
+  };
+
   // Known once the server listens (the port may be chosen by the system).
   let url = "";
   const publicUrl = () => url;
@@ -191,23 +221,8 @@ export async function startBootServer(store: Store, opts: BootServerOptions = {}
     if (req.method === "GET" && (m = /^\/boot\/([^/]+)\.ipxe$/.exec(path))) {
       const mac = decoded(m[1]!).toLowerCase().replace(/-/g, ":");
       if (!MAC.test(mac)) return send(res, 400, "not a MAC address\n");
-      const session = await store.transact(() => sessionByMac(mac), "read");
-      if (!session) {
-        const always = await store.transact(() => alwaysPxeScript(mac), "read");
-        return send(res, 200, always ?? LOCAL_BOOT);
-      }
-      // The OS is on the disk and the installer rebooted into it: a machine whose boot order
-      // puts the network first (alwaysPxe, or its own firmware) must not install again. Its
-      // ports may be on its own network by now (lifecycle.ts moves them at install.written).
-      if (session.kind === "install" && session.writtenAt) return send(res, 200, INSTALLED_BOOT);
-      // Installs and wipes netboot on the provisioning network: a session's script (its token,
-      // and with it the configs) is never handed elsewhere. An installed server netbooting on
-      // its own network (alwaysPxe, or firmware that puts the network first) is told what it
-      // is told anywhere: its own alwaysPxe script, or to boot its disk.
-      if (!inside) return send(res, 403, OUTSIDE);
-      const fetched = await store.transact((at) => fetchBootScript(session.token, mac, client, at));
-      if ("refused" in fetched) return send(res, 403, `${fetched.refused}\n`);
-      return send(res, 200, fetched.script);
+      const answer = (await bootScript(mac, client, inside)) ?? (await bootScript(mac, client, inside));
+      return answer ? send(res, answer.status, answer.body) : send(res, 503, "try again\n");
     }
 
     if (

@@ -552,10 +552,17 @@ export function* fetchBootScript(
   mac: string,
   client: string,
   at: string,
-): Op<{ script: string } | { refused: string }> {
-  yield q("UPDATE provisioning SET boot_client = ? WHERE token = ? AND boot_client IS NULL", client, token);
+): Op<{ script: string } | { refused: string } | { ended: true }> {
+  // Read by MAC a moment ago in another transaction: the session may have ended since (a
+  // retry or a delete closed it), and its script must not go out after that.
+  yield q(
+    "UPDATE provisioning SET boot_client = ? WHERE token = ? AND boot_client IS NULL AND state NOT IN ('done', 'failed')",
+    client,
+    token,
+  );
   const s = yield* sessionByToken(token);
   if (!s) return { refused: "unknown session" };
+  if (s.state === "done" || s.state === "failed") return { ended: true };
   if (s.bootClient !== client) {
     yield* reportSession(
       token,

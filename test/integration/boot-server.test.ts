@@ -14,6 +14,7 @@ import {
   finishServer,
   reportSession,
   serverTimeline,
+  fetchBootScript,
   sessionByToken,
   setServerState,
   stageSession,
@@ -139,6 +140,20 @@ describe.each(backends)("claims and boot server on $name", (backend) => {
     await stage();
     const closed = await store.transact(() => sessionByToken(next), "read");
     expect([closed?.state, closed?.staged]).toEqual(["failed", { ipxe: "#!ipxe\nwipe\n" }]);
+  });
+
+  test("a script read by MAC just before its session ended (superseded) is not handed out", async () => {
+    const { server, machine } = await claim(store, "org/p/dev/superseded");
+    const mac = machine.nics[0]!.mac;
+    const first = await stageBoot(store, { server, machine }, "install", { ipxe: "#!ipxe\nfirst\n" });
+    // The boot server read the session by MAC; a new boot supersedes it before the fetch.
+    await stageBoot(store, { server, machine }, "install", { ipxe: "#!ipxe\nsecond\n" });
+    expect(await store.transact((at) => fetchBootScript(first, mac, "127.0.0.1", at))).toEqual({
+      ended: true,
+    });
+    expect((await store.transact(() => sessionByToken(first), "read"))?.bootClient).toBeNull();
+    // Asked by MAC, the machine gets the current one.
+    expect(await (await fetch(bootServerUrls(boot.url).ipxe(mac))).text()).toBe("#!ipxe\nsecond\n");
   });
 
   test("an open session takes a bounded number of reports; the one that finishes it is always taken", async () => {
