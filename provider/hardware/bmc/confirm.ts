@@ -1,7 +1,15 @@
 // Set, then read back until the BMC shows it: the one way both drivers make a change count.
 import { HardwareError } from "../errors";
 import { pollUntil } from "../timing";
-import { targetState, type BmcTimeouts, type PowerAction, type PowerState } from "./types";
+import {
+  targetState,
+  type BmcTimeouts,
+  type BootDevice,
+  type BootMode,
+  type BootSetting,
+  type PowerAction,
+  type PowerState,
+} from "./types";
 
 export interface PowerDriver {
   readonly protocol: string;
@@ -69,4 +77,25 @@ export async function setPowerConfirmed(
   if (current === want) return;
   await d.requestPower(action);
   await wait(want, `power ${action}`);
+}
+
+/**
+ * Read back until the BMC shows the boot device set, in the firmware mode asked for where the
+ * BMC reports one. Some BMCs (sushy-tools, ipmi_sim) do not report the persistent flag back, so
+ * the device is what counts.
+ */
+export function confirmBoot(
+  bmc: { protocol: string; address: string },
+  timeouts: BmcTimeouts,
+  device: BootDevice,
+  mode: BootMode | undefined,
+  read: () => Promise<BootSetting>,
+): Promise<BootSetting> {
+  return confirm(
+    bmc,
+    timeouts,
+    `boot device ${device}${mode ? ` (${mode})` : ""}`,
+    read,
+    (b) => b.device === device && (!mode || b.mode === undefined || b.mode === mode),
+  );
 }

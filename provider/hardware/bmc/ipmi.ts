@@ -5,7 +5,7 @@
 import { noLog, type CommandLog } from "../commands";
 import { HardwareError } from "../errors";
 import { retrying, withDeadline, DEFAULT_RETRY, type RetryPolicy } from "../timing";
-import { confirm, setPowerConfirmed } from "./confirm";
+import { confirmBoot, setPowerConfirmed } from "./confirm";
 import { IpmitoolShell, ShellExited } from "./ipmitool-shell";
 import {
   DEFAULT_BMC_TIMEOUTS,
@@ -155,16 +155,7 @@ export class IpmiBmc implements Bmc {
     if (flags.length > 0) args.push(`options=${flags.join(",")}`);
     this.log(`ipmi ${this.address}: ${args.join(" ")}`);
     await this.run(args, /Set Boot Device to/i);
-    // ipmi_sim and many BMCs do not report the persistent flag back: the device is what we
-    // confirm, with the mode where one was asked for and the BMC reports it.
-    const want = this.endpoint.bootMode;
-    await confirm(
-      this,
-      this.timeouts,
-      `boot device ${device}${want ? ` (${want})` : ""}`,
-      () => this.bootDevice(),
-      (b) => b.device === device && (!want || b.mode === undefined || b.mode === want),
-    );
+    await confirmBoot(this, this.timeouts, device, this.endpoint.bootMode, () => this.bootDevice());
   }
 
   close(): Promise<void> {

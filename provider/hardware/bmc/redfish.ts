@@ -11,7 +11,7 @@ import { httpRequest, requestSent, type HttpResponse } from "../http";
 import { Slots } from "../slots";
 import { httpsAgent, type TlsTrust } from "../tls";
 import { pollUntil, retrying, DEFAULT_RETRY, type RetryPolicy } from "../timing";
-import { confirm, setPowerConfirmed } from "./confirm";
+import { confirmBoot, setPowerConfirmed } from "./confirm";
 import {
   DEFAULT_BMC_TIMEOUTS,
   type Bmc,
@@ -226,12 +226,8 @@ export class RedfishBmc implements Bmc {
     const enabled = data.Boot?.BootSourceOverrideEnabled ?? "Disabled";
     const device =
       enabled === "Disabled" ? "none" : target === "Pxe" ? "pxe" : target === "Hdd" ? "disk" : "none";
-    const mode = data.Boot?.BootSourceOverrideMode;
-    return {
-      device,
-      persistent: enabled === "Continuous",
-      ...(mode === "UEFI" ? { mode: "uefi" as const } : mode === "Legacy" ? { mode: "legacy" as const } : {}),
-    };
+    const mode = (Object.keys(MODE) as BootMode[]).find((m) => MODE[m] === data.Boot?.BootSourceOverrideMode);
+    return { device, persistent: enabled === "Continuous", ...(mode ? { mode } : {}) };
   }
 
   async setBootDevice(device: BootDevice, options: { persistent: boolean }): Promise<void> {
@@ -277,16 +273,7 @@ export class RedfishBmc implements Bmc {
       await this.waitTask(res, `set boot device ${target}`);
       break;
     }
-    // Some services (sushy-tools among them) report every override as Continuous, so the
-    // device is what the read-back confirms, with the mode where the service reports one.
-    const want = this.endpoint.bootMode;
-    await confirm(
-      this,
-      this.timeouts,
-      `boot device ${device}${want ? ` (${want})` : ""}`,
-      () => this.bootDevice(),
-      (b) => b.device === device && (!want || b.mode === undefined || b.mode === want),
-    );
+    await confirmBoot(this, this.timeouts, device, this.endpoint.bootMode, () => this.bootDevice());
   }
 
   /**
@@ -555,7 +542,7 @@ export class RedfishBmc implements Bmc {
         res = await sent();
       }
       // Busy, or "not now": answered without acting, so sent again after a pause.
-      if (res.status === 503 || res.status === 429 || NOT_NOW.test(ids(res.data))) {
+      if (res.status === 503 || res.status === 429 || (res.status >= 400 && NOT_NOW.test(ids(res.data)))) {
         this.expectOk(res, `${method} ${path}`);
       }
       return res;
@@ -684,7 +671,6 @@ function parseBody(res: HttpResponse): unknown {
   }
 }
 
-/** The human-readable part of a Redfish error body. */
 /** The MessageIds of a Redfish error body (its code and each extended message's). */
 function ids(data: unknown): string {
   const err = (
@@ -695,6 +681,7 @@ function ids(data: unknown): string {
     .join(" ");
 }
 
+/** The human-readable part of a Redfish error body. */
 function messages(data: unknown): string {
   const err = (
     data as { error?: { message?: string; "@Message.ExtendedInfo"?: { Message?: string }[] } } | undefined

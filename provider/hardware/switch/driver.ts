@@ -75,13 +75,12 @@ export class Switch implements SwitchDriver {
     this.session =
       "exec" in endpoint ? endpoint : new SshSession(endpoint, options.commandTimeoutMs ?? 15_000);
     this.address = this.session.address;
-    const d = dialect;
     // An answer its parser cannot read (another OS version's format) is a named error of this
     // switch, never a crash: the change it confirms counts as not confirmed.
     this.d = {
-      ...d,
-      parsePort: (out, port) => this.readable(() => d.parsePort(out, port)),
-      parseState: (out) => this.readable(() => d.parseState(out)),
+      ...dialect,
+      parsePort: (out, port) => this.readable(() => dialect.parsePort(out, port)),
+      parseState: (out) => this.readable(() => dialect.parseState(out)),
     };
     this.dialect = dialect.name;
     this.retry = options.retry ?? DEFAULT_RETRY;
@@ -158,7 +157,7 @@ export class Switch implements SwitchDriver {
     uplinks: string[],
     log: CommandLog,
   ): Promise<string> {
-    const all = { vlan, session: `baremetal-${randomBytes(4).toString("hex")}` };
+    const all = withSession({ vlan });
     const lines = own ? this.linesOf(name, all, undefined) : [];
     const ups = uplinks.flatMap((port) =>
       render(name === "ensureVlan" ? this.d.uplinks!.add : this.d.uplinks!.remove, { ...all, port }),
@@ -357,7 +356,7 @@ export class Switch implements SwitchDriver {
     closingRead: string[],
     log: CommandLog,
   ): Promise<string> {
-    const all = { ...values, session: `baremetal-${randomBytes(4).toString("hex")}` };
+    const all = withSession(values);
     const current =
       takesCurrent(this.d.changes[name]) && values.port ? await this.read(values.port) : undefined;
     return this.send(this.linesOf(name, all, current), all, closingRead, log);
@@ -460,6 +459,12 @@ const takesCurrent = (template: Template | undefined) =>
 /** A port as a state read shows it; a port the read does not list carries nothing. */
 const portIn = (state: SwitchState | undefined, port: string): PortConfig | undefined =>
   state && (state.ports.find((p) => p.port === port) ?? { port, mode: "none" });
+
+/** A change's values with a name for its configuration session, where the dialect uses one. */
+const withSession = (values: ChangeValues): ChangeValues => ({
+  ...values,
+  session: `baremetal-${randomBytes(4).toString("hex")}`,
+});
 
 const inVlan = (p: PortConfig, vlan: number) =>
   p.vlan === vlan || p.nativeVlan === vlan || (p.allowedVlans ?? []).includes(vlan);

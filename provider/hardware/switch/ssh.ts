@@ -218,7 +218,7 @@ export class SshSession implements SwitchTransport {
               waiting = undefined;
               this.drop();
               reject(
-                new HardwareError(
+                new ConnectionLost(
                   "SwitchUnreachable",
                   `switch ${this.address}: the connection was lost before the CLI answered`,
                 ),
