@@ -311,7 +311,11 @@ export class SshSession implements SwitchTransport {
           finish(prompts.map(() => password)),
         );
       }
+      // A refused connection can report more than one error (the refusal, then the reset of
+      // its socket): each is listened for, so none goes unhandled; the first decides.
+      let settled = false;
       c.once("ready", () => {
+        settled = true;
         // Each command is a few small packets answered at once: Nagle would hold each ~40 ms.
         c.setNoDelay(true);
         this.client = c;
@@ -323,8 +327,10 @@ export class SshSession implements SwitchTransport {
         });
         resolve(c);
       });
-      c.once("error", (err: Error & { level?: string; code?: string }) => {
+      c.on("error", (err: Error & { level?: string; code?: string }) => {
         c.end();
+        if (settled) return;
+        settled = true;
         const refused = /verification failed/i.test(err.message);
         const rest = algorithms.filter((a) => !sameKeyType(a, offered));
         if (refused && offered && rest.length > 0) return resolve(this.open(rest));
